@@ -1,0 +1,159 @@
+"""Time: the clocks, sleeping, and the calls that read them.
+
+A :class:`Clock` is either the host's real time or a virtual time that starts at a fixed
+instant and only moves when the guest sleeps, so that runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from kernel_model.linux_errno import Errno
+from kernel_model.registry import Int, Ptr, syscall
+from kernel_model.seam import KernelError, SyscallRequest
+
+if TYPE_CHECKING:
+    from kernel_model.kernel import Kernel
+
+CLOCK_REALTIME = 0
+CLOCK_MONOTONIC = 1
+CLOCK_PROCESS_CPUTIME_ID = 2
+CLOCK_THREAD_CPUTIME_ID = 3
+CLOCK_MONOTONIC_RAW = 4
+CLOCK_REALTIME_COARSE = 5
+CLOCK_MONOTONIC_COARSE = 6
+CLOCK_BOOTTIME = 7
+CLOCK_REALTIME_ALARM = 8
+CLOCK_BOOTTIME_ALARM = 9
+CLOCK_TAI = 11
+
+_REALTIME_LIKE = {CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_REALTIME_ALARM, CLOCK_TAI}
+_CPU = {CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID}
+VALID_CLOCKS = _REALTIME_LIKE | _CPU | {
+    CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM
+}
+TIMER_ABSTIME = 1
+NSEC = 1_000_000_000
+CLOCK_TICKS = 100  # USER_HZ, what times() counts in
+
+
+class Clock:
+    """The time source of a sandbox: the host's clocks, or a virtual one when ``virtual``.
+
+    The virtual clock starts at ``epoch_ns`` (realtime) and at 0 (monotonic) and advances by
+    exactly what the guest sleeps plus ``tick_ns`` per reading, never by host time.
+    """
+
+    def __init__(self, virtual: bool = False, epoch_ns: int = 1_767_225_600 * NSEC, tick_ns: int = 1000) -> None:
+        self.virtual = virtual
+        self._epoch = epoch_ns
+        self._tick = tick_ns
+        self._elapsed = 0
+        self._mono0 = time.monotonic_ns()
+        self._cpu0 = time.process_time_ns()
+
+    def now(self, clock_id: int) -> int:
+        """Nanoseconds on ``clock_id`` (EINVAL for an unknown clock)."""
+        if clock_id not in VALID_CLOCKS:
+            raise KernelError(Errno.EINVAL)
+        if self.virtual:
+            self._elapsed += self._tick
+            if clock_id in _REALTIME_LIKE:
+                return self._epoch + self._elapsed
+            return self._elapsed
+        if clock_id in _REALTIME_LIKE:
+            return time.time_ns()
+        if clock_id in _CPU:
+            return time.process_time_ns() - self._cpu0
+        # The guest's monotonic clocks count from the sandbox's start, like a freshly booted box.
+        return time.monotonic_ns() - self._mono0 + NSEC
+
+    def sleep(self, ns: int) -> None:
+        """Let ``ns`` nanoseconds pass."""
+        if self.virtual:
+            self._elapsed += ns
+        elif ns > 0:
+            time.sleep(ns / NSEC)
+
+    def resolution(self, clock_id: int) -> int:
+        """The clock's resolution in nanoseconds."""
+        if clock_id not in VALID_CLOCKS:
+            raise KernelError(Errno.EINVAL)
+        if clock_id in (CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE):
+            return 4_000_000
+        return 1
+
+
+def _read_timespec(k: "Kernel", ptr: int) -> int:
+    ts = k.structs.timespec.unpack(k.memory.read(ptr, k.structs.timespec.size))
+    sec, nsec = ts["tv_sec"], ts["tv_nsec"]
+    if sec < 0 or not 0 <= nsec < NSEC:
+        raise KernelError(Errno.EINVAL)
+    return sec * NSEC + nsec
+
+
+def _write_timespec(k: "Kernel", ptr: int, ns: int) -> None:
+    k.memory.write(ptr, k.structs.timespec.pack(tv_sec=ns // NSEC, tv_nsec=ns % NSEC))
+
+
+@syscall("clock_gettime")
+def sys_clock_gettime(k: "Kernel", req: SyscallRequest, clockid: Int, tp: Ptr) -> int:
+    _write_timespec(k, tp, k.clock.now(clockid))
+    return 0
+
+
+@syscall("clock_getres")
+def sys_clock_getres(k: "Kernel", req: SyscallRequest, clockid: Int, res: Ptr) -> int:
+    ns = k.clock.resolution(clockid)
+    if res:
+        _write_timespec(k, res, ns)
+    return 0
+
+
+@syscall("gettimeofday")
+def sys_gettimeofday(k: "Kernel", req: SyscallRequest, tv: Ptr, tz: Ptr) -> int:
+    if tv:
+        ns = k.clock.now(CLOCK_REALTIME)
+        k.memory.write(tv, k.structs.timeval.pack(tv_sec=ns // NSEC, tv_usec=(ns % NSEC) // 1000))
+    if tz:
+        k.memory.write(tz, bytes(8))  # struct timezone: UTC, no DST
+    return 0
+
+
+@syscall("time")
+def sys_time(k: "Kernel", req: SyscallRequest, tloc: Ptr) -> int:
+    sec = k.clock.now(CLOCK_REALTIME) // NSEC
+    if tloc:
+        k.memory.write(tloc, sec.to_bytes(k.arch.word_size, "big" if k.arch.big_endian else "little"))
+    return sec
+
+
+@syscall("nanosleep")
+def sys_nanosleep(k: "Kernel", req: SyscallRequest, duration: Ptr, rem: Ptr) -> int:
+    k.clock.sleep(_read_timespec(k, duration))
+    return 0
+
+
+@syscall("clock_nanosleep")
+def sys_clock_nanosleep(k: "Kernel", req: SyscallRequest, clockid: Int, flags: Int, request: Ptr, remain: Ptr) -> int:
+    if clockid in _CPU and clockid == CLOCK_THREAD_CPUTIME_ID:
+        raise KernelError(Errno.EINVAL)
+    if clockid not in VALID_CLOCKS:
+        raise KernelError(Errno.EINVAL)
+    ns = _read_timespec(k, request)
+    if flags & TIMER_ABSTIME:
+        ns = max(ns - k.clock.now(clockid), 0)
+    k.clock.sleep(ns)
+    return 0
+
+
+@syscall("times")
+def sys_times(k: "Kernel", req: SyscallRequest, buf: Ptr) -> int:
+    ticks = k.clock.now(CLOCK_PROCESS_CPUTIME_ID) * CLOCK_TICKS // NSEC
+    if buf:
+        word = k.structs.word
+        import struct
+
+        k.memory.write(buf, struct.pack(k.structs.endian + word * 4, ticks, 0, 0, 0))
+    return k.clock.now(CLOCK_MONOTONIC) * CLOCK_TICKS // NSEC

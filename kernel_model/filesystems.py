@@ -1,0 +1,544 @@
+"""The filesystems a guest path can land on: a host directory, an in-memory tree, and /dev.
+
+Each works on paths relative to its own root, as tuples of names, and never follows a
+symbolic link itself: the namespace (:mod:`kernel_model.vfs`) resolves links one component at
+a time in the guest's view, so a link can never lead outside what is mounted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Callable
+
+from kernel_model.abi import O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
+from kernel_model.fsnodes import (
+    S_IFCHR,
+    S_IFDIR,
+    S_IFLNK,
+    S_IFREG,
+    DirEntry,
+    Handle,
+    StatInfo,
+    dtype_of,
+    host_call,
+    makedev,
+    now_ns,
+    s_isdir,
+)
+from kernel_model.linux_errno import Errno
+from kernel_model.seam import KernelError
+
+Rel = tuple[str, ...]
+
+
+def wants_write(flags: int) -> bool:
+    """Whether open flags ask for write access."""
+    return flags & O_ACCMODE in (O_WRONLY, O_RDWR)
+
+
+class Filesystem:
+    """Base class: a read-only filesystem that supports nothing but look-ups."""
+
+    read_only = True
+    dev = 0
+
+    def lstat(self, rel: Rel) -> StatInfo:
+        """Metadata of ``rel`` without following a final symlink; ENOENT when absent."""
+        raise NotImplementedError
+
+    def readlink(self, rel: Rel) -> bytes:
+        """The target of the symlink ``rel``."""
+        raise KernelError(Errno.EINVAL)
+
+    def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
+        """Open (and with ``O_CREAT`` create) ``rel``; ``exists`` says whether it was found."""
+        raise NotImplementedError
+
+    def mkdir(self, rel: Rel, mode: int) -> None:
+        """Create a directory."""
+        raise KernelError(Errno.EROFS)
+
+    def rmdir(self, rel: Rel) -> None:
+        """Remove an empty directory."""
+        raise KernelError(Errno.EROFS)
+
+    def unlink(self, rel: Rel) -> None:
+        """Remove a non-directory."""
+        raise KernelError(Errno.EROFS)
+
+    def rename(self, old: Rel, new: Rel) -> None:
+        """Move ``old`` to ``new`` within this filesystem, replacing ``new``."""
+        raise KernelError(Errno.EROFS)
+
+    def symlink(self, target: bytes, rel: Rel) -> None:
+        """Create a symlink."""
+        raise KernelError(Errno.EROFS)
+
+    def link(self, old: Rel, new: Rel) -> None:
+        """Create a hard link."""
+        raise KernelError(Errno.EROFS)
+
+    def chmod(self, rel: Rel, mode: int) -> None:
+        """Change permission bits."""
+        raise KernelError(Errno.EROFS)
+
+    def truncate(self, rel: Rel, length: int) -> None:
+        """Set a file's size by path."""
+        raise KernelError(Errno.EROFS)
+
+    def utimens(self, rel: Rel, atime_ns: int | None, mtime_ns: int | None) -> None:
+        """Set a file's times (None leaves one unchanged)."""
+        raise KernelError(Errno.EROFS)
+
+
+# --------------------------------------------------------------------------------------------
+# A host directory
+
+
+class HostFileHandle(Handle):
+    """A host file descriptor opened for the guest."""
+
+    def __init__(self, fd: int, is_directory: bool) -> None:
+        self._fd = fd
+        self.is_directory = is_directory
+
+    def pread(self, size: int, offset: int) -> bytes:
+        if self.is_directory:
+            raise KernelError(Errno.EISDIR)
+        return host_call(os.pread, self._fd, size, offset)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        return host_call(os.pwrite, self._fd, data, offset)
+
+    def stat(self) -> StatInfo:
+        return StatInfo.from_host(host_call(os.fstat, self._fd))
+
+    def truncate(self, length: int) -> None:
+        host_call(os.ftruncate, self._fd, length)
+
+    def listdir(self) -> list[DirEntry]:
+        if not self.is_directory:
+            raise KernelError(Errno.ENOTDIR)
+        out = []
+        with host_call(os.scandir, self._fd) as it:
+            for e in it:
+                st = host_call(e.stat, follow_symlinks=False)
+                out.append(DirEntry(e.name, e.inode(), dtype_of(StatInfo.from_host(st).mode)))
+        return sorted(out, key=lambda d: d.name)
+
+    def sync(self) -> None:
+        host_call(os.fsync, self._fd)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def host_fd(self) -> int | None:
+        return self._fd
+
+
+class HostDirectory(Filesystem):
+    """A host directory mounted into the guest, read-only unless ``writable``."""
+
+    def __init__(self, root: str, writable: bool = False) -> None:
+        self.root = os.path.realpath(root)
+        if not os.path.isdir(self.root):
+            raise ValueError(f"{root}: not a directory")
+        self.read_only = not writable
+        self.dev = os.stat(self.root).st_dev
+
+    def _host(self, rel: Rel) -> str:
+        return os.path.join(self.root, *rel) if rel else self.root
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise KernelError(Errno.EROFS)
+
+    def lstat(self, rel: Rel) -> StatInfo:
+        return StatInfo.from_host(host_call(os.lstat, self._host(rel)))
+
+    def readlink(self, rel: Rel) -> bytes:
+        return os.fsencode(host_call(os.readlink, self._host(rel)))
+
+    def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
+        if (wants_write(flags) or flags & O_TRUNC or (flags & O_CREAT and not exists)) and self.read_only:
+            raise KernelError(Errno.EROFS)
+        host_flags = {O_RDONLY: os.O_RDONLY, O_WRONLY: os.O_WRONLY, O_RDWR: os.O_RDWR}.get(
+            flags & O_ACCMODE, os.O_RDONLY
+        )
+        if flags & O_CREAT:
+            host_flags |= os.O_CREAT
+        if flags & O_EXCL:
+            host_flags |= os.O_EXCL
+        if flags & O_TRUNC:
+            host_flags |= os.O_TRUNC
+        # O_NOFOLLOW: the namespace already resolved every link, so a link here is a race.
+        # O_NONBLOCK: opening a host FIFO must not hang the sandbox.
+        host_flags |= os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+        fd = host_call(os.open, self._host(rel), host_flags, mode & 0o7777)
+        import stat as host_stat
+
+        is_dir = host_stat.S_ISDIR(os.fstat(fd).st_mode)
+        if is_dir and wants_write(flags):
+            os.close(fd)
+            raise KernelError(Errno.EISDIR)
+        return HostFileHandle(fd, is_dir)
+
+    def mkdir(self, rel: Rel, mode: int) -> None:
+        self._check_writable()
+        host_call(os.mkdir, self._host(rel), mode & 0o7777)
+
+    def rmdir(self, rel: Rel) -> None:
+        self._check_writable()
+        host_call(os.rmdir, self._host(rel))
+
+    def unlink(self, rel: Rel) -> None:
+        self._check_writable()
+        host_call(os.unlink, self._host(rel))
+
+    def rename(self, old: Rel, new: Rel) -> None:
+        self._check_writable()
+        host_call(os.rename, self._host(old), self._host(new))
+
+    def symlink(self, target: bytes, rel: Rel) -> None:
+        self._check_writable()
+        host_call(os.symlink, os.fsdecode(target), self._host(rel))
+
+    def link(self, old: Rel, new: Rel) -> None:
+        self._check_writable()
+        host_call(os.link, self._host(old), self._host(new), follow_symlinks=False)
+
+    def chmod(self, rel: Rel, mode: int) -> None:
+        self._check_writable()
+        host_call(os.chmod, self._host(rel), mode & 0o7777, follow_symlinks=False)
+
+    def truncate(self, rel: Rel, length: int) -> None:
+        self._check_writable()
+        host_call(os.truncate, self._host(rel), length)
+
+    def utimens(self, rel: Rel, atime_ns: int | None, mtime_ns: int | None) -> None:
+        self._check_writable()
+        st = host_call(os.lstat, self._host(rel))
+        times = (st.st_atime_ns if atime_ns is None else atime_ns, st.st_mtime_ns if mtime_ns is None else mtime_ns)
+        host_call(os.utime, self._host(rel), ns=times, follow_symlinks=False)
+
+
+# --------------------------------------------------------------------------------------------
+# An in-memory tree (the guest's /tmp)
+
+_inode_numbers = itertools.count(1000)
+
+
+class MemNode:
+    """A node of an in-memory filesystem."""
+
+    def __init__(self, mode: int, uid: int, gid: int) -> None:
+        self.ino = next(_inode_numbers)
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.nlink = 2 if s_isdir(mode) else 1
+        self.atime_ns = self.mtime_ns = self.ctime_ns = now_ns()
+        self.data = bytearray()
+        self.entries: dict[str, MemNode] = {}
+        self.target = b""
+
+    def stat(self, dev: int) -> StatInfo:
+        """This node's metadata."""
+        size = len(self.data) if not s_isdir(self.mode) else 4096
+        if self.mode & 0o170000 == S_IFLNK:
+            size = len(self.target)
+        return StatInfo(
+            mode=self.mode, size=size, ino=self.ino, dev=dev, nlink=self.nlink, uid=self.uid, gid=self.gid,
+            blocks=(size + 511) // 512, atime_ns=self.atime_ns, mtime_ns=self.mtime_ns, ctime_ns=self.ctime_ns,
+        )
+
+    def touch(self) -> None:
+        """Mark the node modified now."""
+        self.mtime_ns = self.ctime_ns = now_ns()
+
+
+class MemFileHandle(Handle):
+    """An open in-memory file or directory."""
+
+    def __init__(self, node: MemNode, dev: int) -> None:
+        self.node = node
+        self.dev = dev
+        self.is_directory = s_isdir(node.mode)
+
+    def pread(self, size: int, offset: int) -> bytes:
+        if self.is_directory:
+            raise KernelError(Errno.EISDIR)
+        return bytes(self.node.data[offset : offset + size])
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        buf = self.node.data
+        if offset > len(buf):
+            buf.extend(bytes(offset - len(buf)))
+        buf[offset : offset + len(data)] = data
+        self.node.touch()
+        return len(data)
+
+    def stat(self) -> StatInfo:
+        return self.node.stat(self.dev)
+
+    def truncate(self, length: int) -> None:
+        buf = self.node.data
+        if length < len(buf):
+            del buf[length:]
+        else:
+            buf.extend(bytes(length - len(buf)))
+        self.node.touch()
+
+    def listdir(self) -> list[DirEntry]:
+        if not self.is_directory:
+            raise KernelError(Errno.ENOTDIR)
+        return [DirEntry(n, c.ino, dtype_of(c.mode)) for n, c in self.node.entries.items()]
+
+
+class MemoryFilesystem(Filesystem):
+    """A writable filesystem held in Python objects, gone when the sandbox ends."""
+
+    read_only = False
+
+    def __init__(self, uid: int = 0, gid: int = 0, dev: int = makedev(0, 0x1F), root_mode: int = 0o1777) -> None:
+        self.dev = dev
+        self.uid = uid
+        self.gid = gid
+        self.root = MemNode(S_IFDIR | root_mode, 0, 0)
+
+    def _node(self, rel: Rel) -> MemNode:
+        node = self.root
+        for name in rel:
+            if not s_isdir(node.mode):
+                raise KernelError(Errno.ENOTDIR)
+            child = node.entries.get(name)
+            if child is None:
+                raise KernelError(Errno.ENOENT)
+            node = child
+        return node
+
+    def _parent(self, rel: Rel) -> tuple[MemNode, str]:
+        parent = self._node(rel[:-1])
+        if not s_isdir(parent.mode):
+            raise KernelError(Errno.ENOTDIR)
+        return parent, rel[-1]
+
+    def _add(self, rel: Rel, node: MemNode) -> None:
+        parent, name = self._parent(rel)
+        if name in parent.entries:
+            raise KernelError(Errno.EEXIST)
+        parent.entries[name] = node
+        if s_isdir(node.mode):
+            parent.nlink += 1
+        parent.touch()
+
+    def lstat(self, rel: Rel) -> StatInfo:
+        return self._node(rel).stat(self.dev)
+
+    def readlink(self, rel: Rel) -> bytes:
+        node = self._node(rel)
+        if node.mode & 0o170000 != S_IFLNK:
+            raise KernelError(Errno.EINVAL)
+        return node.target
+
+    def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
+        if not exists:
+            node = MemNode(S_IFREG | (mode & 0o7777), self.uid, self.gid)
+            self._add(rel, node)
+        else:
+            node = self._node(rel)
+            if s_isdir(node.mode) and wants_write(flags):
+                raise KernelError(Errno.EISDIR)
+            if flags & O_TRUNC and not s_isdir(node.mode) and wants_write(flags):
+                node.data.clear()
+                node.touch()
+        return MemFileHandle(node, self.dev)
+
+    def mkdir(self, rel: Rel, mode: int) -> None:
+        self._add(rel, MemNode(S_IFDIR | (mode & 0o7777), self.uid, self.gid))
+
+    def rmdir(self, rel: Rel) -> None:
+        if not rel:
+            raise KernelError(Errno.EBUSY)
+        parent, name = self._parent(rel)
+        node = self._node(rel)
+        if not s_isdir(node.mode):
+            raise KernelError(Errno.ENOTDIR)
+        if node.entries:
+            raise KernelError(Errno.ENOTEMPTY)
+        del parent.entries[name]
+        parent.nlink -= 1
+        parent.touch()
+
+    def unlink(self, rel: Rel) -> None:
+        parent, name = self._parent(rel)
+        node = self._node(rel)
+        if s_isdir(node.mode):
+            raise KernelError(Errno.EISDIR)
+        del parent.entries[name]
+        node.nlink -= 1
+        parent.touch()
+
+    def rename(self, old: Rel, new: Rel) -> None:
+        if new[: len(old)] == old and len(new) > len(old):
+            raise KernelError(Errno.EINVAL)  # a directory into itself
+        src_parent, src_name = self._parent(old)
+        node = self._node(old)
+        dst_parent, dst_name = self._parent(new)
+        existing = dst_parent.entries.get(dst_name)
+        if existing is node:
+            return
+        if existing is not None:
+            if s_isdir(node.mode) and not s_isdir(existing.mode):
+                raise KernelError(Errno.ENOTDIR)
+            if not s_isdir(node.mode) and s_isdir(existing.mode):
+                raise KernelError(Errno.EISDIR)
+            if s_isdir(existing.mode) and existing.entries:
+                raise KernelError(Errno.ENOTEMPTY)
+        del src_parent.entries[src_name]
+        dst_parent.entries[dst_name] = node
+        src_parent.touch()
+        dst_parent.touch()
+
+    def symlink(self, target: bytes, rel: Rel) -> None:
+        node = MemNode(S_IFLNK | 0o777, self.uid, self.gid)
+        node.target = target
+        self._add(rel, node)
+
+    def link(self, old: Rel, new: Rel) -> None:
+        node = self._node(old)
+        if s_isdir(node.mode):
+            raise KernelError(Errno.EPERM)
+        self._add(new, node)
+        node.nlink += 1
+
+    def chmod(self, rel: Rel, mode: int) -> None:
+        node = self._node(rel)
+        node.mode = (node.mode & 0o170000) | (mode & 0o7777)
+        node.ctime_ns = now_ns()
+
+    def truncate(self, rel: Rel, length: int) -> None:
+        node = self._node(rel)
+        if s_isdir(node.mode):
+            raise KernelError(Errno.EISDIR)
+        MemFileHandle(node, self.dev).truncate(length)
+
+    def utimens(self, rel: Rel, atime_ns: int | None, mtime_ns: int | None) -> None:
+        node = self._node(rel)
+        if atime_ns is not None:
+            node.atime_ns = atime_ns
+        if mtime_ns is not None:
+            node.mtime_ns = mtime_ns
+        node.ctime_ns = now_ns()
+
+
+# --------------------------------------------------------------------------------------------
+# /dev
+
+
+class DeviceHandle(Handle):
+    """A character device with fixed behaviour (null, zero, full, random)."""
+
+    seekable = True
+
+    def __init__(self, st: StatInfo, reader: Callable[[int], bytes], writer: Callable[[bytes], int]) -> None:
+        self._st = st
+        self._reader = reader
+        self._writer = writer
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return self._reader(size)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        return self._writer(data)
+
+    def stat(self) -> StatInfo:
+        return self._st
+
+
+def _no_space(data: bytes) -> int:
+    raise KernelError(Errno.ENOSPC)
+
+
+class DeviceFilesystem(Filesystem):
+    """The guest's ``/dev``: null, zero, full, random and urandom; ``tty`` only on a terminal."""
+
+    read_only = True
+
+    def __init__(self, random_bytes: Callable[[int], bytes], open_tty: Callable[[], Handle | None]) -> None:
+        self.dev = makedev(0, 5)
+        self._random = random_bytes
+        self._open_tty = open_tty
+        self._born = now_ns()
+        zero: Callable[[int], bytes] = lambda n: bytes(n)  # noqa: E731
+        empty: Callable[[int], bytes] = lambda n: b""  # noqa: E731
+        sink: Callable[[bytes], int] = len
+        self._devices: dict[str, tuple[int, int, Callable[[int], bytes], Callable[[bytes], int]]] = {
+            "null": (1, 3, empty, sink),
+            "zero": (1, 5, zero, sink),
+            "full": (1, 7, zero, _no_space),
+            "random": (1, 8, self._random, sink),
+            "urandom": (1, 9, self._random, sink),
+        }
+        self._inos = {name: 10 + i for i, name in enumerate(self._devices)}
+
+    def _device_stat(self, name: str) -> StatInfo:
+        major, minor, _, _ = self._devices[name]
+        return StatInfo(
+            mode=S_IFCHR | 0o666, ino=self._inos[name], dev=self.dev, rdev=makedev(major, minor),
+            atime_ns=self._born, mtime_ns=self._born, ctime_ns=self._born, blksize=4096,
+        )
+
+    def lstat(self, rel: Rel) -> StatInfo:
+        if not rel:
+            return StatInfo(mode=S_IFDIR | 0o755, ino=2, dev=self.dev, nlink=2, mtime_ns=self._born)
+        if len(rel) == 1 and rel[0] in self._devices:
+            return self._device_stat(rel[0])
+        if len(rel) == 1 and rel[0] == "tty":
+            return StatInfo(mode=S_IFCHR | 0o666, ino=9, dev=self.dev, rdev=makedev(5, 0))
+        raise KernelError(Errno.ENOENT if len(rel) == 1 else Errno.ENOTDIR)
+
+    def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
+        if not rel:
+            return _ListingHandle(
+                self.lstat(()),
+                [DirEntry(n, self._inos[n], dtype_of(S_IFCHR)) for n in self._devices]
+                + [DirEntry("tty", 9, dtype_of(S_IFCHR))],
+            )
+        if not exists:
+            raise KernelError(Errno.EROFS)
+        if rel == ("tty",):
+            tty = self._open_tty()
+            if tty is None:
+                # What Linux answers to a process without a controlling terminal.
+                raise KernelError(Errno.ENXIO)
+            return tty
+        _, _, reader, writer = self._devices[rel[0]]
+        return DeviceHandle(self._device_stat(rel[0]), reader, writer)
+
+
+class _ListingHandle(Handle):
+    """A directory that only lists (for filesystems with a fixed set of entries)."""
+
+    is_directory = True
+
+    def __init__(self, st: StatInfo, entries: list[DirEntry]) -> None:
+        self._st = st
+        self._entries = entries
+
+    def pread(self, size: int, offset: int) -> bytes:
+        raise KernelError(Errno.EISDIR)
+
+    def stat(self) -> StatInfo:
+        return self._st
+
+    def listdir(self) -> list[DirEntry]:
+        return list(self._entries)
+
+
+def listing_handle(st: StatInfo, entries: list[DirEntry]) -> Handle:
+    """A read-only directory handle listing ``entries``."""
+    return _ListingHandle(st, entries)

@@ -1,0 +1,245 @@
+"""The pieces a filesystem is made of: file metadata, open-file handles, and the mode bits.
+
+A *handle* is what an open file description reads and writes through: a host file, an
+in-memory file, a device, a directory listing, or a stdio stream. Handles know nothing about
+file offsets or descriptor flags; :class:`kernel_model.files.OpenFile` owns those.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from kernel_model.linux_errno import Errno
+from kernel_model.seam import KernelError
+
+S_IFMT = 0o170000
+S_IFSOCK = 0o140000
+S_IFLNK = 0o120000
+S_IFREG = 0o100000
+S_IFBLK = 0o060000
+S_IFDIR = 0o040000
+S_IFCHR = 0o020000
+S_IFIFO = 0o010000
+
+# d_type values of getdents64, indexed by the file type bits.
+DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
+
+
+def dtype_of(mode: int) -> int:
+    """The ``d_type`` for a ``st_mode``."""
+    return (mode & S_IFMT) >> 12
+
+
+def s_isdir(mode: int) -> bool:
+    """Whether ``mode`` is a directory's."""
+    return mode & S_IFMT == S_IFDIR
+
+
+def s_islnk(mode: int) -> bool:
+    """Whether ``mode`` is a symbolic link's."""
+    return mode & S_IFMT == S_IFLNK
+
+
+def s_isreg(mode: int) -> bool:
+    """Whether ``mode`` is a regular file's."""
+    return mode & S_IFMT == S_IFREG
+
+
+def makedev(major: int, minor: int) -> int:
+    """A Linux ``dev_t`` from its major and minor numbers (the kernel's new encoding)."""
+    return (minor & 0xFF) | ((major & 0xFFF) << 8) | ((minor & ~0xFF) << 12) | ((major & ~0xFFF) << 32)
+
+
+@dataclass(frozen=True)
+class StatInfo:
+    """The fields of ``struct stat`` as the kernel knows them, before any arch packs them."""
+
+    mode: int
+    size: int = 0
+    ino: int = 0
+    dev: int = 0
+    nlink: int = 1
+    uid: int = 0
+    gid: int = 0
+    rdev: int = 0
+    blksize: int = 4096
+    blocks: int = 0
+    atime_ns: int = 0
+    mtime_ns: int = 0
+    ctime_ns: int = 0
+
+    def with_(self, **changes: int) -> "StatInfo":
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    @staticmethod
+    def from_host(st: os.stat_result) -> "StatInfo":
+        """Convert a host ``os.stat_result``.
+
+        The file type bits are rebuilt from the host's ``S_IS*`` tests, because their
+        numbers are not the same on every host OS.
+        """
+        import stat as host_stat
+
+        kinds = (
+            (host_stat.S_ISREG, S_IFREG), (host_stat.S_ISDIR, S_IFDIR), (host_stat.S_ISLNK, S_IFLNK),
+            (host_stat.S_ISCHR, S_IFCHR), (host_stat.S_ISBLK, S_IFBLK), (host_stat.S_ISFIFO, S_IFIFO),
+            (host_stat.S_ISSOCK, S_IFSOCK),
+        )
+        ftype = next((bits for test, bits in kinds if test(st.st_mode)), S_IFREG)
+        return StatInfo(
+            mode=ftype | (st.st_mode & 0o7777),
+            size=st.st_size,
+            ino=st.st_ino,
+            dev=st.st_dev & 0xFFFFFFFFFFFFFFFF,
+            nlink=st.st_nlink,
+            uid=st.st_uid,
+            gid=st.st_gid,
+            rdev=getattr(st, "st_rdev", 0),
+            blksize=getattr(st, "st_blksize", 4096),
+            blocks=getattr(st, "st_blocks", (st.st_size + 511) // 512),
+            atime_ns=st.st_atime_ns,
+            mtime_ns=st.st_mtime_ns,
+            ctime_ns=st.st_ctime_ns,
+        )
+
+
+@dataclass(frozen=True)
+class DirEntry:
+    """One entry of a directory listing."""
+
+    name: str
+    ino: int
+    dtype: int
+
+
+def host_errno(exc: OSError) -> Errno:
+    """The Linux errno for a host ``OSError``, by name, so that macOS numbers never leak."""
+    import errno as host_errno_mod
+
+    name = host_errno_mod.errorcode.get(exc.errno or 0, "EIO")
+    try:
+        return Errno[name]
+    except KeyError:
+        aliases = {"EWOULDBLOCK": Errno.EAGAIN, "ENOTSUP": Errno.EOPNOTSUPP, "EDEADLOCK": Errno.EDEADLK}
+        return aliases.get(name, Errno.EIO)
+
+
+def host_call(fn: Callable, *args, **kw):  # type: ignore[no-untyped-def]
+    """Call a host function, turning an ``OSError`` into the matching Linux :class:`KernelError`."""
+    try:
+        return fn(*args, **kw)
+    except OSError as exc:
+        raise KernelError(host_errno(exc), str(exc)) from None
+
+
+def now_ns() -> int:
+    """The current wall-clock time in nanoseconds, for in-memory file timestamps."""
+    return time.time_ns()
+
+
+class Handle:
+    """An open file as a filesystem provides it. Subclasses override what they support.
+
+    ``pread``/``pwrite`` take explicit offsets; ``seekable`` False makes ``lseek`` fail with
+    ``ESPIPE`` and ``pread`` ignore its offset (the kernel layer rejects pread on such files).
+    """
+
+    seekable = True
+    is_tty = False
+    is_directory = False
+
+    def pread(self, size: int, offset: int) -> bytes:
+        """Read up to ``size`` bytes at ``offset``."""
+        raise KernelError(Errno.EINVAL)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        """Write ``data`` at ``offset``; return how many bytes were written."""
+        raise KernelError(Errno.EINVAL)
+
+    def stat(self) -> StatInfo:
+        """The file's metadata."""
+        raise NotImplementedError
+
+    def truncate(self, length: int) -> None:
+        """Set the file's size."""
+        raise KernelError(Errno.EINVAL)
+
+    def listdir(self) -> list[DirEntry]:
+        """The entries of a directory, without ``.`` and ``..``."""
+        raise KernelError(Errno.ENOTDIR)
+
+    def sync(self) -> None:
+        """Flush to stable storage (nothing to do for most handles)."""
+
+    def close(self) -> None:
+        """Release what the handle holds."""
+
+    def host_fd(self) -> int | None:
+        """The host file descriptor behind this handle, if any (for file-backed mmap)."""
+        return None
+
+
+class StreamHandle(Handle):
+    """A byte stream with no offsets: stdin, stdout, stderr (captured or passed through)."""
+
+    seekable = False
+
+    def __init__(
+        self,
+        reader: Callable[[int], bytes] | None,
+        writer: Callable[[bytes], int] | None,
+        *,
+        is_tty: bool = False,
+        ino: int = 0,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.is_tty = is_tty
+        self._ino = ino
+
+    def pread(self, size: int, offset: int) -> bytes:
+        if self._reader is None:
+            raise KernelError(Errno.EBADF)
+        return self._reader(size)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        if self._writer is None:
+            raise KernelError(Errno.EBADF)
+        return self._writer(data)
+
+    def stat(self) -> StatInfo:
+        # A terminal is a character device (136 = pty major); anything else shows as a pipe,
+        # which is what a captured or redirected stream is.
+        if self.is_tty:
+            return StatInfo(mode=S_IFCHR | 0o620, ino=self._ino, rdev=makedev(136, 0), blksize=1024)
+        return StatInfo(mode=S_IFIFO | 0o600, ino=self._ino, blksize=4096)
+
+
+class HostStreamHandle(Handle):
+    """One of the host's own stdin/stdout/stderr, passed through to the guest (the CLI's case).
+
+    Reads and writes go straight to the host descriptor; ``fstat`` and ``isatty`` describe it
+    as it is, so a guest sees a terminal, a pipe or a redirected file just as it would natively.
+    """
+
+    seekable = False
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        try:
+            self.is_tty = os.isatty(fd)
+        except OSError:
+            self.is_tty = False
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return host_call(os.read, self._fd, min(size, 1 << 20))
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        return host_call(os.write, self._fd, data)
+
+    def stat(self) -> StatInfo:
+        return StatInfo.from_host(host_call(os.fstat, self._fd))

@@ -1,0 +1,204 @@
+"""The kernel model: one process's kernel state and the dispatcher that serves its calls."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+# Importing the handler modules registers their system calls.
+from kernel_model import clock as _clock_calls  # noqa: F401
+from kernel_model import files as _file_calls  # noqa: F401
+from kernel_model import mm as _mm_calls  # noqa: F401
+from kernel_model import paths as _path_calls  # noqa: F401
+from kernel_model import process as _process_calls  # noqa: F401
+from kernel_model.abi import O_RDONLY, O_WRONLY, abi_for
+from kernel_model.clock import Clock
+from kernel_model.fdtable import FdTable, OpenFile
+from kernel_model.filesystems import DeviceFilesystem, Filesystem, HostDirectory, MemoryFilesystem
+from kernel_model.fsnodes import Handle, StreamHandle
+from kernel_model.linux_errno import Errno
+from kernel_model.mm import AddressSpace
+from kernel_model.process import Identity
+from kernel_model.registry import REGISTRY
+from kernel_model.seam import GuestFault, GuestMemory, KernelArch, KernelError, SyscallRequest
+from kernel_model.structs import structs_for
+from kernel_model.vfs import Credentials, GuestPath, Namespace, split_path
+
+
+@dataclass(frozen=True)
+class UnameInfo:
+    """What uname(2) reports besides the machine, which comes from the arch."""
+
+    nodename: str = "sandbox"
+    release: str = "6.8.0-sandbox"
+    version: str = "#1 SMP PREEMPT_DYNAMIC"
+
+
+@dataclass
+class Mount:
+    """A host directory shown to the guest: ``host`` at ``guest``, read-only unless ``writable``."""
+
+    host: str
+    guest: str
+    writable: bool = False
+
+    @staticmethod
+    def parse(spec: str) -> "Mount":
+        """Parse ``HOST:GUEST[:rw|:ro]`` (the CLI's ``--mount``); GUEST defaults to HOST."""
+        parts = spec.split(":")
+        mode = ""
+        if len(parts) >= 2 and parts[-1] in ("rw", "ro"):
+            mode = parts.pop()
+        if len(parts) > 2 or not parts[0]:
+            raise ValueError(f"bad mount {spec!r}: expected HOST:GUEST[:rw]")
+        host = parts[0]
+        guest = parts[1] if len(parts) == 2 and parts[1] else os.path.realpath(host)
+        if not guest.startswith("/"):
+            raise ValueError(f"bad mount {spec!r}: the guest path must be absolute")
+        return Mount(host, guest, mode == "rw")
+
+
+@dataclass
+class KernelConfig:
+    """Everything a kernel is started with. The defaults suit a one-off run in a test."""
+
+    cwd: str | None = None  # host directory shown read-only at its own path and used as cwd
+    mounts: list[Mount] = field(default_factory=list)
+    tmp: bool = True  # an in-memory writable /tmp
+    stdin: Handle | None = None
+    stdout: Handle | None = None
+    stderr: Handle | None = None
+    identity: Identity = field(default_factory=Identity)
+    uname: UnameInfo = field(default_factory=UnameInfo)
+    clock: Clock = field(default_factory=Clock)
+    random_seed: int | None = None  # fix getrandom and /dev/urandom for reproducible runs
+    max_fds: int = 1024
+    max_memory: int | None = None
+    umask: int = 0o022
+    terminal_size: tuple[int, int] = (24, 80)
+    extra_filesystems: dict[str, Filesystem] = field(default_factory=dict)
+
+
+class Kernel:
+    """The Linux model for one guest process: its files, memory map, identity and time.
+
+    ``dispatch`` is the backend entry point the trap hook calls.
+    """
+
+    def __init__(
+        self,
+        arch: KernelArch,
+        memory: GuestMemory,
+        config: KernelConfig | None = None,
+        *,
+        mmap_top: int,
+        task_size: int,
+    ) -> None:
+        config = config or KernelConfig()
+        self.arch = arch
+        self.memory = memory
+        self.config = config
+        self.structs = structs_for(arch)
+        self.abi = abi_for(arch.name)
+        self.identity = config.identity
+        self.uname = config.uname
+        self.clock = config.clock
+        self.umask = config.umask
+        self._rng = random.Random(config.random_seed) if config.random_seed is not None else None
+        self.ns = Namespace(
+            Credentials(self.identity.effective_uid, self.identity.effective_gid, self.identity.groups)
+        )
+        self.cwd: GuestPath = ()
+        self._build_namespace(config)
+        self.fds = FdTable(config.max_fds)
+        self._install_stdio(config)
+        self.mm = AddressSpace(memory, mmap_top=mmap_top, task_size=task_size, limit=config.max_memory)
+        self.unimplemented: Counter[str] = Counter()
+        self._handlers = {name: spec.invoker(arch.bits) for name, spec in REGISTRY.items()}
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def _build_namespace(self, config: KernelConfig) -> None:
+        host_cwd = os.path.realpath(config.cwd or os.getcwd())
+        self.ns.mount(host_cwd, HostDirectory(host_cwd))
+        if config.tmp:
+            self.ns.mount("/tmp", MemoryFilesystem(self.identity.uid, self.identity.gid))
+        self.ns.mount("/dev", DeviceFilesystem(self.random_bytes, self._open_tty))
+        for guest, fs in config.extra_filesystems.items():
+            self.ns.mount(guest, fs)
+        for m in config.mounts:
+            self.ns.mount(m.guest, HostDirectory(m.host, m.writable))
+        self.cwd = split_path(host_cwd)
+
+    def _install_stdio(self, config: KernelConfig) -> None:
+        empty = StreamHandle(lambda n: b"", None)
+        sink = StreamHandle(None, len)
+        for fd, handle, flags in (
+            (0, config.stdin or empty, O_RDONLY),
+            (1, config.stdout or sink, O_WRONLY),
+            (2, config.stderr or sink, O_WRONLY),
+        ):
+            self.fds.install_at(fd, OpenFile(handle, flags, f"/dev/fd/{fd}"))
+
+    def _open_tty(self) -> Handle | None:
+        handle = self.config.stdin
+        if handle is not None and handle.is_tty:
+            return handle
+        return None
+
+    # -- services handlers use -------------------------------------------------------------
+
+    def random_bytes(self, n: int) -> bytes:
+        """Random bytes for getrandom and /dev/urandom (seeded when the config says so)."""
+        if self._rng is not None:
+            return self._rng.randbytes(n)
+        return os.urandom(n)
+
+    def terminal_size(self) -> tuple[int, int]:
+        """Rows and columns a TIOCGWINSZ reports."""
+        return self.config.terminal_size
+
+    def open_file(self, path: str, flags: int = O_RDONLY) -> OpenFile:
+        """Open a guest path from the sandbox side (the loader reading an interpreter, say)."""
+        from kernel_model.paths import open_file
+
+        return open_file(self, -100, path.encode(), flags, 0)
+
+    # -- the backend entry point -----------------------------------------------------------
+
+    def dispatch(self, request: SyscallRequest) -> int:
+        """Serve one call: return its value, or raise KernelError / ProcessExit."""
+        handler = self._handlers.get(request.name)
+        if handler is None:
+            self.unimplemented[request.name] += 1
+            request.note = "unimplemented"
+            raise KernelError(Errno.ENOSYS)
+        try:
+            return handler(self, request, request.args)
+        except GuestFault:
+            raise KernelError(Errno.EFAULT) from None
+
+    def implements(self, name: str) -> bool:
+        """Whether the model has a handler for the system call ``name``."""
+        return name in self._handlers
+
+    def close(self) -> None:
+        """Release host resources (open host files) held for the guest."""
+        self.fds.close_all()
+
+
+def stream_reader(data: bytes) -> Callable[[int], bytes]:
+    """A reader that hands out ``data`` and then end-of-file."""
+    view = memoryview(bytes(data))
+    pos = 0
+
+    def read(n: int) -> bytes:
+        nonlocal pos
+        chunk = bytes(view[pos : pos + n])
+        pos += len(chunk)
+        return chunk
+
+    return read

@@ -1,0 +1,5 @@
+"""``python -m sandbox``: the same as the ``sandbox`` command."""
+
+from sandbox.cli import entry
+
+entry()

@@ -1,0 +1,319 @@
+"""The Python API: :class:`Sandbox` runs guest code, :class:`RunResult` says what happened."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterable, Sequence
+
+from kernel_model.clock import Clock
+from kernel_model.fsnodes import Handle, HostStreamHandle, StreamHandle
+from kernel_model.kernel import KernelConfig, Mount, stream_reader
+from kernel_model.process import Identity
+from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE
+from kernel_model.signals import signal_name
+from sandbox.arch import Arch, get_arch
+from sandbox.assembler import Assembled, assemble
+from sandbox.elf import load_elf
+from sandbox.engine import FaultReport, Machine, Stop
+from sandbox.errors import SandboxError
+from sandbox.program import read_program
+from sandbox.records import SyscallRecord, build_records
+from sandbox.startup import ProgramImage, build_stack
+from sandbox.stubs import StubArg, syscall_stub
+
+RWX = PROT_READ | PROT_WRITE | PROT_EXEC
+
+
+@dataclass
+class RunResult:
+    """The outcome of running a guest to its end.
+
+    ``exit_status`` is what a shell shows: the exit code, or 128 + the signal number when a
+    signal ended the guest (``signal`` then names it and ``fault`` says where it happened).
+    ``stdout``/``stderr`` are the captured bytes (None when passed through).
+    """
+
+    arch: str
+    exit_status: int
+    signal: str | None
+    stdout: bytes | None
+    stderr: bytes | None
+    fault: FaultReport | None = None
+    unimplemented: dict[str, int] = field(default_factory=dict)
+    _arch: Arch | None = field(default=None, repr=False, compare=False)
+    _log: list = field(default_factory=list, repr=False, compare=False)
+
+    @cached_property
+    def syscalls(self) -> list[SyscallRecord]:
+        """Every system call the guest made, in order."""
+        assert self._arch is not None
+        return build_records(self._arch, self._log)
+
+    @property
+    def exited(self) -> bool:
+        """Whether the guest ended by exit/exit_group (not by a signal)."""
+        return self.signal is None
+
+    def names(self) -> list[str]:
+        """The names of the system calls made, in order."""
+        return [entry[2] for entry in self._log]
+
+    def calls(self, name: str) -> list[SyscallRecord]:
+        """The records of every call to ``name``."""
+        return [r for r in self.syscalls if r.name == name]
+
+
+class Sandbox:
+    """A Linux machine for one arch, running one guest process at a time.
+
+    ``run_code``/``run_asm``/``run_file`` each start a fresh process and run it to its end.
+    ``syscall`` makes one call in the current process (starting a blank one if needed).
+    By default the guest's stdio is captured (``stdin`` is the bytes it reads); with
+    ``capture=False`` it is the host's own stdin/stdout/stderr.
+
+    The guest sees the host's current directory (or ``cwd``) read-only at its own path, an
+    in-memory writable ``/tmp``, ``/dev/null``, ``/dev/zero``, ``/dev/urandom``, and each
+    ``mounts`` entry (``"HOST:GUEST[:rw]"`` or a :class:`Mount`); nothing else.
+    """
+
+    def __init__(
+        self,
+        arch: str | Arch = "x86_64",
+        *,
+        stdin: bytes = b"",
+        capture: bool = True,
+        cwd: str | None = None,
+        mounts: Iterable[str | Mount] = (),
+        env: dict[str, str] | None = None,
+        identity: Identity | None = None,
+        virtual_time: bool = False,
+        seed: int | None = None,
+        max_fds: int = 1024,
+        max_memory: int | None = None,
+        tmp: bool = True,
+    ) -> None:
+        self.arch = get_arch(arch)
+        self.stdin = stdin
+        self.capture = capture
+        self.cwd = cwd
+        self.mounts = [m if isinstance(m, Mount) else _parse_mount(m) for m in mounts]
+        self.env = dict(env or {})
+        self.identity = identity or Identity.of_host()
+        self.virtual_time = virtual_time
+        self.seed = seed
+        self.max_fds = max_fds
+        self.max_memory = max_memory
+        self.tmp = tmp
+        self.machine: Machine | None = None
+        self._out = bytearray()
+        self._err = bytearray()
+
+    # -- the current process ---------------------------------------------------------------
+
+    @property
+    def stdout(self) -> bytes:
+        """What the current (or last) process wrote to stdout, when captured."""
+        return bytes(self._out)
+
+    @property
+    def stderr(self) -> bytes:
+        """What the current (or last) process wrote to stderr, when captured."""
+        return bytes(self._err)
+
+    def _stdio(self, stdin: bytes | None) -> tuple[Handle, Handle, Handle]:
+        if not self.capture:
+            return HostStreamHandle(0), HostStreamHandle(1), HostStreamHandle(2)
+        self._out = out = bytearray()
+        self._err = err = bytearray()
+
+        def write_out(data: bytes) -> int:
+            out.extend(data)
+            return len(data)
+
+        def write_err(data: bytes) -> int:
+            err.extend(data)
+            return len(data)
+
+        data = self.stdin if stdin is None else stdin
+        return (
+            StreamHandle(stream_reader(data), None, ino=1),
+            StreamHandle(None, write_out, ino=2),
+            StreamHandle(None, write_err, ino=3),
+        )
+
+    def new_process(self, stdin: bytes | None = None) -> Machine:
+        """Start a fresh, empty process (no code yet) and make it the current one."""
+        if self.machine is not None:
+            self.machine.close()
+        sin, sout, serr = self._stdio(stdin)
+        config = KernelConfig(
+            cwd=self.cwd, mounts=list(self.mounts), tmp=self.tmp, stdin=sin, stdout=sout, stderr=serr,
+            identity=self.identity, clock=Clock(virtual=self.virtual_time), random_seed=self.seed,
+            max_fds=self.max_fds, max_memory=self.max_memory,
+        )
+        self.machine = Machine(self.arch, config)
+        return self.machine
+
+    def _start(self, machine: Machine, image: ProgramImage, argv: Sequence[str | bytes], env: dict[str, str] | None) -> None:
+        argv_b = [a if isinstance(a, bytes) else os.fsencode(a) for a in argv]
+        envp = [f"{k}={v}".encode() for k, v in (self.env if env is None else env).items()]
+        build_stack(machine, image, argv_b, envp, argv_b[0] if argv_b else b"")
+        machine.pc = image.entry
+        machine.program_path = argv_b[0].decode("utf-8", "replace") if argv_b else ""
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load_code(
+        self,
+        code: bytes,
+        *,
+        base: int | None = None,
+        entry: int | None = None,
+        symbols: dict[str, int] | None = None,
+        argv: Sequence[str | bytes] = ("stub",),
+        env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
+        name: str = "[stub]",
+    ) -> Machine:
+        """Start a process whose memory holds ``code`` (mapped read-write-execute at ``base``)."""
+        if not code:
+            raise SandboxError("no code to run")
+        machine = self.new_process(stdin)
+        base = self.arch.code_base if base is None else base
+        mm = machine.kernel.mm
+        size = mm.round_up(len(code))
+        mm.map(base, size, RWX, name=name)
+        machine.memory.load(base, code)
+        mm.set_brk(base + size)
+        machine.symbols = dict(symbols or {})
+        start = base if entry is None else entry
+        self._start(machine, ProgramImage(entry=start, program_entry=start), argv, env)
+        return machine
+
+    def load_asm(self, text: str, *, base: int | None = None, **kw: object) -> Machine:
+        """Assemble ``text`` with Keystone and load it like :meth:`load_code`."""
+        asm: Assembled = assemble(self.arch, text, base)
+        return self.load_code(asm.code, base=asm.base, entry=asm.entry, symbols=asm.symbols, **kw)  # type: ignore[arg-type]
+
+    def load_file(
+        self,
+        path: str,
+        argv: Sequence[str | bytes] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
+    ) -> Machine:
+        """Load an ELF executable, an assembly file (``.s``) or raw code (``.bin``) from ``path``."""
+        prog = read_program(path, self.arch)
+        argv = list(argv) if argv is not None else [path]
+        if prog.kind == "asm":
+            return self.load_asm(prog.text, argv=argv, env=env, stdin=stdin, name=os.path.abspath(path))  # type: ignore[arg-type]
+        if prog.kind == "raw":
+            return self.load_code(prog.data, argv=argv, env=env, stdin=stdin, name=os.path.abspath(path))
+        machine = self.new_process(stdin)
+        image = load_elf(machine, prog.data, os.path.abspath(path), prog.elf)
+        self._start(machine, image, argv, env)
+        return machine
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Run the current process to its end and describe the outcome."""
+        machine = self.machine
+        if machine is None:
+            raise SandboxError("nothing is loaded: use run_code, run_asm or run_file")
+        while True:
+            stop = machine.run()
+            if stop is Stop.EXITED:
+                break
+            if stop is Stop.STOPPED and machine.exit is None:
+                raise SandboxError(f"the guest stopped unexpectedly at pc={machine.pc:#x}")
+        return self.result()
+
+    def result(self) -> RunResult:
+        """The outcome of the current process so far (it need not have ended)."""
+        machine = self.machine
+        assert machine is not None
+        ex = machine.exit
+        status = ex.wait_status if ex is not None else 0
+        return RunResult(
+            arch=self.arch.name,
+            exit_status=status,
+            signal=signal_name(ex.signal) if ex is not None and ex.signal else None,
+            stdout=bytes(self._out) if self.capture else None,
+            stderr=bytes(self._err) if self.capture else None,
+            fault=machine.fault,
+            unimplemented=dict(machine.kernel.unimplemented),
+            _arch=self.arch,
+            _log=machine.log,
+        )
+
+    def run_code(self, code: bytes, **kw: object) -> RunResult:
+        """Run machine code (see :meth:`load_code` for the options) to its end."""
+        self.load_code(code, **kw)  # type: ignore[arg-type]
+        return self.run()
+
+    def run_asm(self, text: str, **kw: object) -> RunResult:
+        """Assemble and run ``text`` to its end."""
+        self.load_asm(text, **kw)  # type: ignore[arg-type]
+        return self.run()
+
+    def run_file(self, path: str, argv: Sequence[str | bytes] | None = None, **kw: object) -> RunResult:
+        """Run a program file (ELF, ``.s`` or ``.bin``) to its end."""
+        self.load_file(path, argv, **kw)  # type: ignore[arg-type]
+        return self.run()
+
+    # -- one system call -------------------------------------------------------------------
+
+    def stub(self, name: str | int, *args: StubArg) -> str:
+        """The assembly for one ``name(*args)`` call followed by ``exit(0)``."""
+        return syscall_stub(self.arch, name, args).text
+
+    def syscall(self, name: str | int, *args: StubArg) -> SyscallRecord:
+        """Make ONE real system call in the current process, through a generated stub.
+
+        The call goes through the same trap path as any guest's. ``bytes``/``str`` arguments
+        are placed in memory and passed by address; a ``bytearray`` is an output buffer whose
+        contents are filled in after the call. Registers are restored afterwards, so this can
+        be used in the middle of debugging a loaded program.
+        """
+        machine = self.machine
+        if machine is None or machine.exit is not None:
+            machine = self.new_process()
+            self._start(machine, ProgramImage(entry=0, program_entry=0), ["syscall"], None)
+        stub = syscall_stub(self.arch, name, args, exit_after=False)
+        mm = machine.kernel.mm
+        draft = assemble(self.arch, stub.text, self.arch.code_base)
+        size = mm.round_up(len(draft.code))
+        base = mm.find_free(size)
+        code = assemble(self.arch, stub.text, base)
+        mm.map(base, size, RWX, name="[syscall stub]")
+        machine.memory.load(base, code.code)
+        saved = machine.uc.context_save()
+        logged = len(machine.log)
+        try:
+            machine.pc = code.entry
+            stop = machine.run_until(code.symbols["stub_end"])
+            if machine.exit is None and stop is not Stop.REACHED:
+                raise SandboxError(f"the {stub.name} stub stopped unexpectedly ({stop.value})")
+            for index, (label, length) in stub.buffers.items():
+                buffer = args[index]
+                assert isinstance(buffer, bytearray)
+                buffer[:] = machine.memory.peek(code.symbols[label], length)
+        finally:
+            if machine.exit is None:
+                machine.uc.context_restore(saved)
+                mm.unmap(base, size)
+        records = build_records(self.arch, machine.log[logged:])
+        if not records:
+            raise SandboxError(f"the {stub.name} stub made no system call")
+        return records[-1]
+
+
+def _parse_mount(spec: str) -> Mount:
+    try:
+        return Mount.parse(spec)
+    except ValueError as e:
+        raise SandboxError(str(e)) from None

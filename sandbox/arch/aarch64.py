@@ -1,0 +1,82 @@
+"""aarch64: ``svc #0``, number in x8, arguments in x0-x5, result in x0; nothing else clobbered."""
+
+from __future__ import annotations
+
+import capstone
+import keystone
+import unicorn
+from unicorn import arm64_const as ua
+
+from sandbox.arch.base import Arch, Fault, Trap, ascii_directive
+
+_REGISTERS = {f"x{i}": getattr(ua, f"UC_ARM64_REG_X{i}") for i in range(31)}
+_REGISTERS.update(
+    {f"w{i}": getattr(ua, f"UC_ARM64_REG_W{i}") for i in range(31)},
+    fp=ua.UC_ARM64_REG_X29,
+    lr=ua.UC_ARM64_REG_X30,
+    sp=ua.UC_ARM64_REG_SP,
+    pc=ua.UC_ARM64_REG_PC,
+    nzcv=ua.UC_ARM64_REG_NZCV,
+    pstate=ua.UC_ARM64_REG_PSTATE,
+    tpidr_el0=ua.UC_ARM64_REG_TPIDR_EL0,
+    fpcr=ua.UC_ARM64_REG_FPCR,
+    fpsr=ua.UC_ARM64_REG_FPSR,
+)
+
+
+def _immediate(reg: str, value: int) -> str:
+    # movz/movk, one 16-bit piece at a time: any 64-bit value, no literal pool needed.
+    value &= (1 << 64) - 1
+    parts = [f"movz {reg}, #{value & 0xFFFF:#x}"]
+    for shift in (16, 32, 48):
+        piece = (value >> shift) & 0xFFFF
+        if piece:
+            parts.append(f"movk {reg}, #{piece:#x}, lsl #{shift}")
+    return "; ".join(parts)
+
+
+ARCH = Arch(
+    name="aarch64",
+    aliases=("arm64", "armv8"),
+    bits=64,
+    big_endian=False,
+    uc_arch=unicorn.UC_ARCH_ARM64,
+    uc_mode=unicorn.UC_MODE_ARM,
+    cs_arch=capstone.CS_ARCH_ARM64,
+    cs_mode=capstone.CS_MODE_ARM,
+    ks_arch=keystone.KS_ARCH_ARM64,
+    ks_mode=keystone.KS_MODE_LITTLE_ENDIAN,
+    registers=_REGISTERS,
+    pc="pc",
+    sp="sp",
+    number_reg="x8",
+    arg_regs=("x0", "x1", "x2", "x3", "x4", "x5"),
+    ret_reg="x0",
+    trap=Trap(mnemonic="svc #0", hook="intr", length=4, intno=2, pc_offset=-4),
+    clobbers=(),
+    elf_machine=183,  # EM_AARCH64
+    syscall_table="arm64",
+    uname_machine="aarch64",
+    faults={
+        1: Fault("SIGILL", "undefined instruction"),
+        3: Fault("SIGSEGV", "instruction abort"),
+        4: Fault("SIGSEGV", "data abort"),
+        7: Fault("SIGTRAP", "breakpoint (brk)"),
+        11: Fault("SIGILL", "hypervisor call from user mode"),
+        13: Fault("SIGILL", "secure monitor call from user mode"),
+    },
+    comment_markers=("//",),
+    debugger_registers=tuple(f"x{i}" for i in range(29)) + ("fp", "lr", "sp", "pc", "nzcv", "tpidr_el0"),
+    stack_top=0xFFFFFFFFF000,
+    mmap_top=0xFFFFF7FFF000,
+    task_size=0x1000000000000,
+    code_base=0x400000,
+    pie_base=0xAAAAAAAAA000,
+    insn_align=4,
+    thread_pointer="tpidr_el0",
+    platform="aarch64",
+    hwcap=0xFF,  # FP ASIMD EVTSTRM AES PMULL SHA1 SHA2 CRC32
+    stub_immediate=_immediate,
+    stub_address=lambda reg, label: f"adr {reg}, {label}",
+    stub_data=ascii_directive,
+)

@@ -1,0 +1,90 @@
+"""x86_64: ``syscall``, number in rax, arguments in rdi rsi rdx r10 r8 r9, result in rax.
+
+The ``syscall`` instruction itself overwrites rcx with the return address and r11 with rflags,
+so the kernel never preserves them; Unicorn's hook does not, so the trap path writes them.
+"""
+
+from __future__ import annotations
+
+import capstone
+import keystone
+import unicorn
+from unicorn import x86_const as ux
+
+from sandbox.arch.base import Arch, Clobber, Fault, Trap, ascii_directive
+
+_GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp") + tuple(f"r{i}" for i in range(8, 16))
+_REGISTERS = {name: getattr(ux, f"UC_X86_REG_{name.upper()}") for name in _GPRS}
+_REGISTERS.update(
+    rip=ux.UC_X86_REG_RIP,
+    eflags=ux.UC_X86_REG_EFLAGS,
+    rflags=ux.UC_X86_REG_EFLAGS,
+    cs=ux.UC_X86_REG_CS,
+    ss=ux.UC_X86_REG_SS,
+    ds=ux.UC_X86_REG_DS,
+    es=ux.UC_X86_REG_ES,
+    fs=ux.UC_X86_REG_FS,
+    gs=ux.UC_X86_REG_GS,
+    fs_base=ux.UC_X86_REG_FS_BASE,
+    gs_base=ux.UC_X86_REG_GS_BASE,
+    eax=ux.UC_X86_REG_EAX,
+    ebx=ux.UC_X86_REG_EBX,
+    ecx=ux.UC_X86_REG_ECX,
+    edx=ux.UC_X86_REG_EDX,
+    esi=ux.UC_X86_REG_ESI,
+    edi=ux.UC_X86_REG_EDI,
+)
+
+ARCH = Arch(
+    name="x86_64",
+    aliases=("amd64", "x64", "x86-64"),
+    bits=64,
+    big_endian=False,
+    uc_arch=unicorn.UC_ARCH_X86,
+    uc_mode=unicorn.UC_MODE_64,
+    cs_arch=capstone.CS_ARCH_X86,
+    cs_mode=capstone.CS_MODE_64,
+    ks_arch=keystone.KS_ARCH_X86,
+    ks_mode=keystone.KS_MODE_64,
+    registers=_REGISTERS,
+    pc="rip",
+    sp="rsp",
+    number_reg="rax",
+    arg_regs=("rdi", "rsi", "rdx", "r10", "r8", "r9"),
+    ret_reg="rax",
+    trap=Trap(mnemonic="syscall", hook="insn", length=2, insn_id=ux.UC_X86_INS_SYSCALL),
+    clobbers=(Clobber("rcx", "next_pc"), Clobber("r11", "eflags")),
+    flags_reg="eflags",
+    elf_machine=62,  # EM_X86_64
+    syscall_table="x86_64",
+    uname_machine="x86_64",
+    faults={
+        0: Fault("SIGFPE", "integer division by zero"),
+        1: Fault("SIGTRAP", "debug exception"),
+        3: Fault("SIGTRAP", "breakpoint (int3)", pc_offset=-1),
+        4: Fault("SIGSEGV", "overflow trap (into)", pc_offset=-1),
+        5: Fault("SIGSEGV", "bound range exceeded"),
+        6: Fault("SIGILL", "invalid opcode"),
+        13: Fault("SIGSEGV", "general protection fault"),
+        14: Fault("SIGSEGV", "page fault"),
+        16: Fault("SIGFPE", "x87 floating-point exception"),
+        17: Fault("SIGBUS", "alignment check"),
+        19: Fault("SIGFPE", "SIMD floating-point exception"),
+        0x80: Fault("SIGSEGV", "int 0x80 (the i386 system call gate is not modelled for x86_64)", pc_offset=-2),
+    },
+    comment_markers=("#", "//"),
+    debugger_registers=_GPRS + ("rip", "eflags", "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base"),
+    stack_top=0x7FFFFFFFF000,
+    mmap_top=0x7FFFF7FFF000,
+    task_size=0x7FFFFFFFF000,
+    code_base=0x400000,
+    pie_base=0x555555554000,
+    thread_pointer="fs_base",
+    platform="x86_64",
+    hwcap=0x178BFBFF,  # CPUID.1:EDX of a typical x86_64 CPU, as the kernel reports it
+    hwcap2=0x2,  # HWCAP2_FSGSBASE
+    stub_immediate=lambda reg, value: f"mov {reg}, {value:#x}",
+    stub_address=lambda reg, label: f"lea {reg}, [rip + {label}]",
+    stub_data=ascii_directive,
+    halt=(b"\xf4", Fault("SIGSEGV", "privileged instruction (hlt)", pc_offset=-1)),
+)

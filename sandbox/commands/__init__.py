@@ -1,0 +1,9 @@
+"""Sub-commands of the ``sandbox`` command line, one module each.
+
+A module provides ``register(subparsers)``, which adds its parser and sets ``handler`` to a
+function taking the parsed arguments and returning an exit status.
+"""
+
+from sandbox.commands import run
+
+COMMANDS = [run]

@@ -1,0 +1,60 @@
+"""Options shared by the sub-commands that start a guest (run, trace, debug...)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from kernel_model.kernel import Mount
+from sandbox.api import Sandbox
+from sandbox.errors import SandboxError
+
+
+def add_guest_options(parser: argparse.ArgumentParser) -> None:
+    """The options that describe the guest and its world."""
+    parser.add_argument("--arch", help="the guest arch when the file does not say it (x86_64, aarch64)")
+    parser.add_argument(
+        "--mount", action="append", default=[], metavar="HOST:GUEST[:rw]",
+        help="show a host directory to the guest (read-only unless :rw); repeatable",
+    )
+    parser.add_argument("--cwd", metavar="DIR", help="host directory shown read-only as the guest's cwd (default: .)")
+    parser.add_argument("--env", action="append", default=[], metavar="K=V", help="set a guest environment variable")
+    parser.add_argument("--clear-env", action="store_true", help="start from an empty environment, not sandbox's own")
+    parser.add_argument("--seed", type=int, help="seed getrandom and /dev/urandom for a reproducible run")
+    parser.add_argument("--virtual-time", action="store_true", help="a clock that starts at a fixed date and only moves when the guest sleeps")
+    parser.add_argument("-v", "--verbose", action="store_true", help="with a crash, also print the registers")
+    parser.add_argument("program", help="an ELF executable, an assembly file (.s) or raw code (.bin)")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
+
+
+def guest_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The environment the guest starts with: sandbox's own (as qemu-user does) or empty, plus --env."""
+    env = {} if args.clear_env else dict(os.environ)
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SandboxError(f"--env {item!r}: expected K=V")
+        env[key] = value
+    return env
+
+
+def sandbox_from_args(args: argparse.Namespace, *, capture: bool = False) -> Sandbox:
+    """A Sandbox configured by the guest options, for the program named on the command line."""
+    mounts = []
+    for spec in args.mount:
+        try:
+            mount = Mount.parse(spec)
+        except ValueError as e:
+            raise SandboxError(str(e)) from None
+        if not os.path.isdir(mount.host):
+            raise SandboxError(f"--mount {spec}: {mount.host} is not a directory")
+        mounts.append(mount)
+    if args.cwd and not os.path.isdir(args.cwd):
+        raise SandboxError(f"--cwd {args.cwd}: not a directory")
+    from sandbox.program import read_program
+
+    prog = read_program(args.program, args.arch)
+    return Sandbox(
+        prog.arch, capture=capture, cwd=args.cwd, mounts=mounts, env=guest_environment(args),
+        seed=args.seed, virtual_time=args.virtual_time,
+    )

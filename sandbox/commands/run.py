@@ -1,0 +1,43 @@
+"""``sandbox run PROGRAM [ARGS...]``: run a guest with the host's stdio; exit with its status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sandbox.api import RunResult
+from sandbox.commands.options import add_guest_options, sandbox_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``run`` sub-command."""
+    p = sub.add_parser(
+        "run",
+        help="run a program and exit with its exit status",
+        description="Run a program (ELF, .s assembly or .bin raw code) with the host's stdin, stdout and "
+        "stderr, and exit with the guest's exit status.",
+    )
+    add_guest_options(p)
+    p.set_defaults(handler=handle)
+
+
+def report_end(result: RunResult, verbose: bool) -> None:
+    """Say on stderr how a guest that did not exit normally ended (one line, more with -v)."""
+    if result.fault is not None:
+        print(f"sandbox: {result.fault.line()}", file=sys.stderr)
+        if verbose:
+            regs = result.fault.registers
+            width = max(len(n) for n in regs) if regs else 0
+            for name, value in regs.items():
+                print(f"  {name:<{width}} {value:#018x}", file=sys.stderr)
+    elif result.signal is not None:
+        print(f"sandbox: guest killed by {result.signal}", file=sys.stderr)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run the program; the exit status is the guest's."""
+    sb = sandbox_from_args(args)
+    sys.stdout.flush()
+    result = sb.run_file(args.program, [args.program, *args.args])
+    report_end(result, args.verbose)
+    return result.exit_status

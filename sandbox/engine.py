@@ -1,0 +1,434 @@
+"""The CPU side of one guest process: a Unicorn engine, its memory, and the trap hook.
+
+Guest code runs in Unicorn's JIT with no per-instruction Python. Python is entered only
+when the guest traps into the kernel (``syscall``, ``svc #0``) or faults. The trap path
+reads the number, the six argument registers and the pc in one batched call, hands a
+:class:`SyscallRequest` to the backend, and writes the result (or ``-errno``) and the
+arch's clobbered registers back in one batched call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import capstone
+import unicorn
+from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
+
+from kernel_model.kernel import Kernel, KernelConfig
+from kernel_model.linux_errno import Errno
+from kernel_model.seam import Backend, KernelArch, KernelError, ProcessExit, SyscallRequest
+from kernel_model.signals import DESCRIPTIONS, signal_number
+from sandbox.arch import Arch, Fault
+from sandbox.arch.syscalls import syscall_table, unknown_name
+from sandbox.memory import UnicornMemory
+
+_HOOK_INSN_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_HOOK_INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
+_HOOK_MEM_INVALID_CB = ctypes.CFUNCTYPE(
+    ctypes.c_bool, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
+)
+
+_MEM_ACCESS = {
+    unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
+    unicorn.UC_MEM_FETCH_UNMAPPED: "execute", unicorn.UC_MEM_READ_PROT: "read",
+    unicorn.UC_MEM_WRITE_PROT: "write", unicorn.UC_MEM_FETCH_PROT: "execute",
+}
+# What a Unicorn error after a guest instruction means to a Linux process.
+_UC_ERROR_FAULTS = {
+    unicorn.UC_ERR_READ_UNMAPPED: Fault("SIGSEGV", "read of unmapped memory"),
+    unicorn.UC_ERR_WRITE_UNMAPPED: Fault("SIGSEGV", "write to unmapped memory"),
+    unicorn.UC_ERR_FETCH_UNMAPPED: Fault("SIGSEGV", "jump to unmapped memory"),
+    unicorn.UC_ERR_READ_PROT: Fault("SIGSEGV", "read of memory without read permission"),
+    unicorn.UC_ERR_WRITE_PROT: Fault("SIGSEGV", "write to read-only memory"),
+    unicorn.UC_ERR_FETCH_PROT: Fault("SIGSEGV", "execution of non-executable memory"),
+    unicorn.UC_ERR_INSN_INVALID: Fault("SIGILL", "invalid instruction"),
+    unicorn.UC_ERR_READ_UNALIGNED: Fault("SIGBUS", "misaligned read"),
+    unicorn.UC_ERR_WRITE_UNALIGNED: Fault("SIGBUS", "misaligned write"),
+    unicorn.UC_ERR_FETCH_UNALIGNED: Fault("SIGBUS", "misaligned instruction fetch"),
+    unicorn.UC_ERR_EXCEPTION: Fault("SIGILL", "unhandled CPU exception"),
+}
+
+
+class Stop(enum.Enum):
+    """Why :meth:`Machine.run` returned."""
+
+    EXITED = "exited"  # the process ended (exit, exit_group, or a fatal signal)
+    SYSCALL_ENTRY = "syscall-entry"  # a syscall trapped and was not served yet
+    SYSCALL_EXIT = "syscall-exit"  # a syscall was served; the guest has not resumed
+    COUNT = "count"  # the instruction budget of this run was used (single-stepping)
+    REACHED = "reached"  # execution reached the address run() was given as ``until``
+    STOPPED = "stopped"  # someone asked it to stop (a breakpoint, a watchdog)
+
+
+@dataclass
+class FaultReport:
+    """A guest crash as Linux would see it: the signal, where, and what was accessed."""
+
+    signal: str
+    what: str
+    pc: int
+    instruction: str = ""
+    address: int | None = None
+    access: str | None = None
+    registers: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def signo(self) -> int:
+        """The signal's number."""
+        return signal_number(self.signal)
+
+    def line(self) -> str:
+        """The one-line report: signal, pc with its instruction, and the access."""
+        where = f"pc={self.pc:#x}" + (f" ({self.instruction})" if self.instruction else "")
+        text = f"{self.signal} ({DESCRIPTIONS.get(self.signal, self.signal)}): {self.what} at {where}"
+        if self.address is not None:
+            text += f", {self.access or 'access'} address {self.address:#x}"
+        return text
+
+
+# The raw form of one served syscall, kept cheap on the hot path; see sandbox.records.
+# (pc, nr, name, args, value, errno or None, note, seconds since the run started)
+LogEntry = tuple
+
+
+def kernel_arch(arch: Arch) -> KernelArch:
+    """The part of an arch description the kernel model needs."""
+    return KernelArch(name=arch.name, bits=arch.bits, uname_machine=arch.uname_machine, big_endian=arch.big_endian)
+
+
+class Machine:
+    """One guest process: CPU, memory, kernel, and the hooks that connect them."""
+
+    def __init__(self, arch: Arch, config: KernelConfig | None = None, backend: Backend | None = None) -> None:
+        self.arch = arch
+        self.uc = unicorn.Uc(arch.uc_arch, arch.uc_mode) if arch.uc_cpu is None else unicorn.Uc(
+            arch.uc_arch, arch.uc_mode, arch.uc_cpu
+        )
+        self.memory = UnicornMemory(self.uc)
+        self.kernel = Kernel(
+            kernel_arch(arch), self.memory, config, mmap_top=arch.mmap_top, task_size=arch.task_size
+        )
+        self.backend: Backend = backend or self.kernel
+        self.table = syscall_table(arch)
+        self.log: list[LogEntry] = []
+        self.exit: ProcessExit | None = None
+        self.fault: FaultReport | None = None
+        self.symbols: dict[str, int] = {}
+        self.program_path = ""
+        self.started = time.perf_counter()
+        # Debuggers set these; None keeps the trap path free of any check beyond one test.
+        self.stop_at_syscall_entry: Callable[[SyscallRequest], bool] | None = None
+        self.stop_at_syscall_exit: Callable[[SyscallRequest], bool] | None = None
+        self.pending: SyscallRequest | None = None
+        self.last_request: SyscallRequest | None = None
+        self._stop_reason: Stop | None = None
+        self._hook_error: BaseException | None = None
+        self._bad_access: tuple[str, int] | None = None
+        self._callbacks: list[object] = []  # ctypes callbacks must outlive the engine's use
+        self._uch = self.uc._uch
+        self._build_trap()
+        self._install_hooks()
+
+    # -- registers -------------------------------------------------------------------------
+
+    def reg(self, name: str) -> int:
+        """A register's value by name."""
+        return self.uc.reg_read(self.arch.reg_id(name))
+
+    def set_reg(self, name: str, value: int) -> None:
+        """Set a register by name."""
+        self.uc.reg_write(self.arch.reg_id(name), value & ((1 << 64) - 1))
+
+    @property
+    def pc(self) -> int:
+        """The program counter."""
+        return self.reg(self.arch.pc)
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self.set_reg(self.arch.pc, value)
+
+    # -- the trap path ---------------------------------------------------------------------
+
+    def _build_trap(self) -> None:
+        arch = self.arch
+        read_names = [arch.number_reg, *arch.arg_regs, arch.pc]
+        sources = [c.source for c in arch.clobbers if c.source != "next_pc"]
+        read_names += sources
+        n_read = len(read_names)
+        self._read_ids = (ctypes.c_int * n_read)(*(arch.reg_id(r) for r in read_names))
+        self._read_vals = (ctypes.c_uint64 * n_read)()
+        self._read_ptrs = (ctypes.c_void_p * n_read)(
+            *(ctypes.addressof(self._read_vals) + 8 * i for i in range(n_read))
+        )
+        write_names = [arch.ret_reg] + [c.register for c in arch.clobbers]
+        n_write = len(write_names)
+        self._write_ids = (ctypes.c_int * n_write)(*(arch.reg_id(r) for r in write_names))
+        self._write_vals = (ctypes.c_uint64 * n_write)()
+        self._write_ptrs = (ctypes.c_void_p * n_write)(
+            *(ctypes.addressof(self._write_vals) + 8 * i for i in range(n_write))
+        )
+        # For each clobbered register: which read value feeds it, plus what to add.
+        pc_index = 1 + len(arch.arg_regs)
+        self._clobber_plan = tuple(
+            (
+                1 + i,
+                pc_index if c.source == "next_pc" else read_names.index(c.source),
+                arch.trap.pc_offset + arch.trap.length if c.source == "next_pc" else 0,
+            )
+            for i, c in enumerate(arch.clobbers)
+        )
+        self._n_read = n_read
+        self._n_write = n_write
+
+    def _trap(self) -> None:
+        """Called from the hook on every syscall: the hot path."""
+        arch = self.arch
+        uclib.uc_reg_read_batch(self._uch, self._read_ids, self._read_ptrs, self._n_read)
+        v = self._read_vals[:]
+        nr = v[0]
+        name = self.table._by_number.get(nr) or unknown_name(nr)
+        req = SyscallRequest(arch.name, nr, name, tuple(v[1:7]), self.memory, v[1 + len(arch.arg_regs)] + arch.trap.pc_offset)
+        req_regs = v
+        if self.stop_at_syscall_entry is not None and self.stop_at_syscall_entry(req):
+            self.pending = req
+            self._pending_regs = req_regs
+            self._request_stop(Stop.SYSCALL_ENTRY)
+            return
+        self._serve(req, req_regs)
+
+    def _serve(self, req: SyscallRequest, v: list[int]) -> None:
+        """Dispatch one request and write its result back; shared by the hook and resume."""
+        self.last_request = req
+        try:
+            value = self.backend.dispatch(req)
+            err: Errno | None = None
+        except KernelError as e:
+            err = e.errno
+            value = -int(err)
+        except ProcessExit as ex:
+            self.log.append((req.pc, req.nr, req.name, req.args, None, None, req.note, time.perf_counter() - self.started))
+            self.exit = ex
+            self._request_stop(Stop.EXITED)
+            return
+        wv = self._write_vals
+        wv[0] = value & 0xFFFFFFFFFFFFFFFF
+        for idx, src, add in self._clobber_plan:
+            wv[idx] = (v[src] + add) & 0xFFFFFFFFFFFFFFFF
+        uclib.uc_reg_write_batch(self._uch, self._write_ids, self._write_ptrs, self._n_write)
+        self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
+        if self.stop_at_syscall_exit is not None and self.stop_at_syscall_exit(req):
+            self._request_stop(Stop.SYSCALL_EXIT)
+
+    def _request_stop(self, reason: Stop) -> None:
+        if self._stop_reason is None or reason is Stop.EXITED:
+            self._stop_reason = reason
+        uclib.uc_emu_stop(self._uch)
+
+    def request_stop(self) -> None:
+        """Ask a running guest to stop at the next instruction boundary (thread-safe)."""
+        self._request_stop(Stop.STOPPED)
+
+    def _guarded(self, fn: Callable[..., None]) -> Callable[..., None]:
+        # A hook must never swallow an exception: keep it, stop the engine, re-raise after.
+        def call(*args: object) -> None:
+            try:
+                fn(*args)
+            except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                if self._hook_error is None:
+                    self._hook_error = e
+                uclib.uc_emu_stop(self._uch)
+
+        return call
+
+    def _add_hook(self, htype: int, cfunc_type: type, fn: Callable[..., object], *extra: int) -> None:
+        cb = cfunc_type(fn)
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(
+            self._uch, ctypes.byref(handle), htype, ctypes.cast(cb, ctypes.c_void_p), None,
+            ctypes.c_uint64(1), ctypes.c_uint64(0), *(ctypes.c_int(e) for e in extra),
+        )
+        if status != unicorn.UC_ERR_OK:
+            raise unicorn.UcError(status)
+        self._callbacks.append(cb)
+
+    def _install_hooks(self) -> None:
+        arch = self.arch
+        trap = self._guarded(lambda: self._trap())
+        if arch.trap.hook == "insn":
+            self._add_hook(unicorn.UC_HOOK_INSN, _HOOK_INSN_CB, lambda h, ud: trap(), arch.trap.insn_id)
+            on_intr = self._guarded(self._cpu_exception)
+            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, lambda h, intno, ud: on_intr(intno))
+        else:
+            syscall_intno = arch.trap.intno
+            on_exc = self._guarded(self._cpu_exception)
+
+            def on_intr(h: object, intno: int, ud: object) -> None:
+                if intno == syscall_intno:
+                    trap()
+                else:
+                    on_exc(intno)
+
+            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, on_intr)
+
+        def on_bad_access(h: object, access: int, address: int, size: int, value: int, ud: object) -> bool:
+            self._bad_access = (_MEM_ACCESS.get(access, "access"), address)
+            return False
+
+        self._add_hook(unicorn.UC_HOOK_MEM_INVALID, _HOOK_MEM_INVALID_CB, on_bad_access)
+
+    def _cpu_exception(self, intno: int) -> None:
+        fault = self.arch.faults.get(intno, Fault("SIGILL", f"unexpected CPU exception {intno}"))
+        self.fault = self._report(fault, self.pc + fault.pc_offset)
+        self.exit = ProcessExit(signal=fault_signal(fault), reason=self.fault.line())
+        self._request_stop(Stop.EXITED)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self, count: int = 0, timeout_us: int = 0, until: int | None = None) -> Stop:
+        """Run from the current pc until the guest exits, faults, or a stop is requested.
+
+        ``count`` limits the number of instructions (for single-stepping); ``until`` is an
+        address to stop at. An exception raised inside a hook (a bug, or KeyboardInterrupt)
+        stops the run and is raised here.
+        """
+        if self.exit is not None:
+            return Stop.EXITED
+        if self.pending is not None:
+            req, self.pending = self.pending, None
+            self._serve_outside(req)
+            if self._stop_reason is not None:
+                return self._take_stop()
+        self._bad_access = None
+        begin = self.pc
+        try:
+            self.uc.emu_start(begin, self._never if until is None else until, timeout_us, count)
+        except unicorn.UcError as e:
+            if self._hook_error is None:
+                self._crash(e)
+        if self._hook_error is not None:
+            err, self._hook_error = self._hook_error, None
+            raise err
+        if self._stop_reason is not None:
+            return self._take_stop()
+        if until is not None and self.pc == until:
+            return Stop.REACHED
+        if count:
+            return Stop.COUNT
+        halted = self._halt_fault()
+        if halted is not None:
+            return Stop.EXITED
+        return Stop.STOPPED
+
+    def run_until(self, address: int) -> Stop:
+        """Run until execution reaches ``address`` (or the guest exits or faults)."""
+        return self.run(until=address)
+
+    @property
+    def _never(self) -> int:
+        # An address execution never reaches, so emu_start runs until something stops it.
+        return self.arch.word_mask
+
+    def _take_stop(self) -> Stop:
+        reason, self._stop_reason = self._stop_reason, None
+        assert reason is not None
+        return reason
+
+    def _serve_outside(self, req: SyscallRequest) -> None:
+        # Resuming from a syscall-entry stop: serve it now, as the hook would have.
+        self._serve(req, self._pending_regs)
+
+    def _halt_fault(self) -> FaultReport | None:
+        if self.arch.halt is None:
+            return None
+        insn, fault = self.arch.halt
+        pc = self.pc
+        try:
+            before = self.memory.peek(pc + fault.pc_offset, len(insn))
+        except Exception:  # noqa: BLE001 - an unmapped pc simply is not a halt
+            return None
+        if before != insn:
+            return None
+        self.fault = self._report(fault, pc + fault.pc_offset)
+        self.exit = ProcessExit(signal=fault_signal(fault), reason=self.fault.line())
+        return self.fault
+
+    def _crash(self, error: unicorn.UcError) -> None:
+        fault = _UC_ERROR_FAULTS.get(error.errno)
+        if fault is None:
+            raise error
+        pc = self.pc
+        report = self._report(fault, pc)
+        if self._bad_access is not None:
+            report.access, report.address = self._bad_access
+            if report.access == "execute":
+                report.pc = report.address
+                report.instruction = ""
+        self.fault = report
+        self.exit = ProcessExit(signal=fault_signal(fault), reason=report.line())
+
+    def _report(self, fault: Fault, pc: int) -> FaultReport:
+        return FaultReport(
+            signal=fault.signal, what=fault.what, pc=pc, instruction=self.disassemble_one(pc),
+            registers=self.registers(),
+        )
+
+    # -- inspection ------------------------------------------------------------------------
+
+    def registers(self, names: tuple[str, ...] | None = None) -> dict[str, int]:
+        """The values of the named registers (the debugger's set by default)."""
+        names = names or self.arch.debugger_registers
+        return {n: self.reg(n) for n in names}
+
+    def disassemble(self, address: int, count: int = 1) -> list[tuple[int, bytes, str]]:
+        """Up to ``count`` instructions at ``address``: (address, bytes, text)."""
+        cs = _capstone(self.arch)
+        out = []
+        pos = address
+        for _ in range(count):
+            try:
+                code = self.memory.peek(pos, 16)
+            except Exception:  # noqa: BLE001 - an unmapped tail: take what there is
+                code = b""
+                for size in (8, 4, 2):
+                    try:
+                        code = self.memory.peek(pos, size)
+                        break
+                    except Exception:  # noqa: BLE001
+                        continue
+            insn = next(cs.disasm(code, pos, 1), None)
+            if insn is None:
+                break
+            out.append((insn.address, bytes(insn.bytes), f"{insn.mnemonic} {insn.op_str}".strip()))
+            pos += insn.size
+        return out
+
+    def disassemble_one(self, address: int) -> str:
+        """The text of the instruction at ``address`` ("" if it cannot be decoded)."""
+        got = self.disassemble(address, 1)
+        return got[0][2] if got else ""
+
+    def close(self) -> None:
+        """Release the engine and the kernel's host resources."""
+        self.kernel.close()
+        self._callbacks.clear()
+
+
+def fault_signal(fault: Fault) -> int:
+    """The signal number a fault delivers."""
+    return signal_number(fault.signal)
+
+
+_CS_CACHE: dict[str, capstone.Cs] = {}
+
+
+def _capstone(arch: Arch) -> capstone.Cs:
+    cs = _CS_CACHE.get(arch.name)
+    if cs is None:
+        cs = _CS_CACHE[arch.name] = capstone.Cs(arch.cs_arch, arch.cs_mode)
+    return cs

@@ -1,0 +1,146 @@
+"""Guest memory backed by a Unicorn engine, with Linux's access checks.
+
+Unicorn's own ``mem_read``/``mem_write`` ignore page protections, but the kernel's user-copy
+routines do not: a ``read()`` into a read-only page is ``EFAULT``. So this class keeps the
+protection of every mapped range (it is the only path that maps, unmaps or protects) and checks
+it before each copy.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import unicorn
+
+from kernel_model.linux_errno import Errno
+from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE, GuestFault, KernelError
+
+_UC_PERMS = {PROT_READ: unicorn.UC_PROT_READ, PROT_WRITE: unicorn.UC_PROT_WRITE, PROT_EXEC: unicorn.UC_PROT_EXEC}
+
+
+def uc_perms(prot: int) -> int:
+    """Linux PROT_* bits as Unicorn UC_PROT_* bits."""
+    out = 0
+    for bit, uc_bit in _UC_PERMS.items():
+        if prot & bit:
+            out |= uc_bit
+    return out
+
+
+class ProtectionMap:
+    """Non-overlapping ``[start, end)`` ranges, each with a protection, kept sorted."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ranges: list[tuple[int, int, int]] = []
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(self._ranges))
+
+    def set(self, start: int, end: int, prot: int | None) -> None:
+        """Give ``[start, end)`` the protection ``prot`` (None: unmapped)."""
+        lo = bisect.bisect_right(self._starts, start) - 1
+        if lo < 0 or self._ranges[lo][1] <= start:
+            lo += 1  # the first range that can overlap
+        hi = bisect.bisect_left(self._starts, end)  # ranges from here on start after the change
+        touched = self._ranges[lo:hi]
+        new = [(s, start, p) for s, e, p in touched if s < start]
+        if prot is not None:
+            new.append((start, end, prot))
+        new += [(end, e, p) for s, e, p in touched if e > end]
+        self._ranges[lo:hi] = new
+        self._starts[lo:hi] = [r[0] for r in new]
+
+    def run(self, address: int, size: int, prot: int) -> int:
+        """How many bytes from ``address`` (at most ``size``) lie in ranges that include ``prot``."""
+        i = bisect.bisect_right(self._starts, address) - 1
+        if i < 0:
+            return 0
+        pos = address
+        end = address + size
+        while i < len(self._ranges) and pos < end:
+            s, e, p = self._ranges[i]
+            if s > pos or e <= pos or p & prot != prot:
+                break
+            pos = e
+            i += 1
+        return min(pos, end) - address
+
+    def is_mapped(self, address: int) -> bool:
+        """Whether ``address`` is in any range."""
+        return self.run(address, 1, 0) == 1
+
+
+class UnicornMemory:
+    """The :class:`kernel_model.seam.GuestMemory` of a Unicorn engine."""
+
+    def __init__(self, uc: unicorn.Uc, page_size: int = 4096) -> None:
+        self._uc = uc
+        self.page_size = page_size
+        self.prot = ProtectionMap()
+
+    # -- mapping ---------------------------------------------------------------------------
+
+    def map(self, address: int, size: int, prot: int) -> None:
+        try:
+            self._uc.mem_map(address, size, uc_perms(prot))
+        except unicorn.UcError as e:
+            if e.errno == unicorn.UC_ERR_NOMEM:
+                raise KernelError(Errno.ENOMEM) from None
+            raise
+        self.prot.set(address, address + size, prot)
+
+    def unmap(self, address: int, size: int) -> None:
+        self._uc.mem_unmap(address, size)
+        self.prot.set(address, address + size, None)
+
+    def protect(self, address: int, size: int, prot: int) -> None:
+        self._uc.mem_protect(address, size, uc_perms(prot))
+        self.prot.set(address, address + size, prot)
+
+    # -- copying ---------------------------------------------------------------------------
+
+    def accessible(self, address: int, size: int, prot: int) -> int:
+        return self.prot.run(address, size, prot)
+
+    def read(self, address: int, size: int) -> bytes:
+        if size == 0:
+            return b""
+        if self.prot.run(address, size, PROT_READ) < size:
+            raise GuestFault(address, size, "read")
+        return bytes(self._uc.mem_read(address, size))
+
+    def write(self, address: int, data: bytes) -> None:
+        if not data:
+            return
+        if self.prot.run(address, len(data), PROT_WRITE) < len(data):
+            raise GuestFault(address, len(data), "write")
+        self._uc.mem_write(address, bytes(data))
+
+    def load(self, address: int, data: bytes) -> None:
+        if not data:
+            return
+        if self.prot.run(address, len(data), 0) < len(data):
+            raise GuestFault(address, len(data), "write")
+        self._uc.mem_write(address, bytes(data))
+
+    def peek(self, address: int, size: int) -> bytes:
+        """Read whatever the protection (a debugger looking at memory); GuestFault if unmapped."""
+        if self.prot.run(address, size, 0) < size:
+            raise GuestFault(address, size, "read")
+        return bytes(self._uc.mem_read(address, size))
+
+    def read_cstr(self, address: int, limit: int) -> bytes:
+        out = bytearray()
+        pos = address
+        while len(out) < limit:
+            # read up to the end of the page, so a string ending just before a hole works
+            chunk_len = min(self.page_size - (pos % self.page_size), limit - len(out))
+            chunk = self.read(pos, chunk_len)
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                out += chunk[:nul]
+                return bytes(out)
+            out += chunk
+            pos += chunk_len
+        return bytes(out[:limit])

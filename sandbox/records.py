@@ -1,0 +1,84 @@
+"""Syscall records: what the guest asked, what it got back, as plain data.
+
+The trap path only appends a tuple per call; records are built from those tuples the first
+time someone looks, so keeping a full history costs almost nothing while the guest runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from kernel_model.linux_errno import Errno
+from kernel_model.registry import REGISTRY
+from sandbox.arch import Arch
+
+
+@dataclass(frozen=True)
+class SyscallRecord:
+    """One system call as the guest made it and as the kernel answered it.
+
+    ``args`` are the six raw argument registers; ``decoded`` maps each of the call's
+    parameters to its value as the handler saw it (fd and int as signed 32-bit, pointers
+    unsigned...). ``ret`` is the signed value written back to the return register (``-9`` for
+    EBADF), None when the call did not return (exit). ``errno`` is the error's name or None.
+    """
+
+    arch: str
+    nr: int
+    name: str
+    args: tuple[int, ...]
+    decoded: dict[str, int]
+    ret: int | None
+    errno: str | None
+    pc: int
+    note: str | None = None
+    time: float = 0.0
+    implemented: bool = field(default=True, compare=False)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the call returned an error."""
+        return self.errno is not None
+
+    @property
+    def error_message(self) -> str | None:
+        """The errno's text (``Bad file descriptor``) or None."""
+        return Errno[self.errno].message if self.errno else None
+
+    def arg(self, name_or_index: str | int) -> int:
+        """One decoded argument by parameter name, or a raw argument by index."""
+        if isinstance(name_or_index, int):
+            return self.args[name_or_index]
+        return self.decoded[name_or_index]
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}={v:#x}" if v > 9 else f"{k}={v}" for k, v in self.decoded.items())
+        result = "?" if self.ret is None else (f"-1 {self.errno}" if self.errno else str(self.ret))
+        return f"{self.name}({args}) = {result}"
+
+
+def to_signed(value: int, bits: int) -> int:
+    """``value`` read as a ``bits``-wide two's complement number."""
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def build_records(arch: Arch, log: Iterable[tuple]) -> list[SyscallRecord]:
+    """Records from the engine's raw log entries."""
+    out = []
+    for pc, nr, name, args, value, err, note, t in log:
+        spec = REGISTRY.get(name)
+        if spec is not None:
+            decoded = dict(zip((p for p, _ in spec.params), spec.decode(args, arch.bits)))
+        else:
+            decoded = {f"arg{i}": a for i, a in enumerate(args)}
+        out.append(
+            SyscallRecord(
+                arch=arch.name, nr=nr, name=name, args=args, decoded=decoded,
+                ret=None if value is None else to_signed(value, arch.bits),
+                errno=err.name if err is not None else None, pc=pc, note=note, time=t,
+                implemented=note != "unimplemented",
+            )
+        )
+    return out
