@@ -71,7 +71,7 @@ class KernelConfig:
     stdin: Handle | None = None
     stdout: Handle | None = None
     stderr: Handle | None = None
-    identity: Identity = field(default_factory=Identity)
+    identity: Identity = field(default_factory=Identity.of_host)
     uname: UnameInfo = field(default_factory=UnameInfo)
     clock: Clock = field(default_factory=Clock)
     random_seed: int | None = None  # fix getrandom and /dev/urandom for reproducible runs

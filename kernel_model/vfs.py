@@ -29,6 +29,7 @@ MAX_SYMLINKS = 40
 _SYNTHETIC_DEV = makedev(0, 1)
 
 R_OK, W_OK, X_OK = 4, 2, 1
+_DEVICE_TYPES = (0o020000, 0o060000, 0o010000, 0o140000)  # chr, blk, fifo, socket: writable on a RO fs
 
 
 def split_path(path: str) -> GuestPath:
@@ -251,9 +252,12 @@ class Namespace:
             fs, rel = self._writable_parent(path)
             return fs.open(rel, flags, mode, exists=False)
         want = {O_RDONLY: R_OK, O_WRONLY: W_OK}.get(flags & O_ACCMODE, R_OK | W_OK)
+        fs, rel = self.filesystem_of(path)
+        if want & W_OK and (fs is None or fs.read_only) and (loc.stat.mode & 0o170000) not in _DEVICE_TYPES:
+            # like the kernel's sb_permission: a read-only filesystem answers before the bits
+            raise KernelError(Errno.EROFS if fs is not None else Errno.EISDIR)
         if not self.creds.permits(loc.stat, want):
             raise KernelError(Errno.EACCES)
-        fs, rel = self.filesystem_of(path)
         if fs is None:
             if flags & O_ACCMODE != O_RDONLY:
                 raise KernelError(Errno.EISDIR)

@@ -199,10 +199,16 @@ def assemble(arch: Arch, text: str, base: int | None = None) -> Assembled:
 
 
 def _locate(arch: Arch, att: bool, statements: list[_Statement], labels: list[str], message: str) -> str:
-    """Find the first statement Keystone rejects or drops on its own, for the error message."""
-    ks = keystone.Ks(arch.ks_arch, arch.ks_mode)  # a private engine: it gets a resolver
+    """Find the first statement Keystone rejects or drops on its own, for the error message.
+
+    Each statement is tried alone. One that only fails because it names a label is tried
+    again with a resolver that knows the labels (Keystone's resolver path has bugs of its
+    own with some immediates, so it is used only where needed).
+    """
+    plain = keystone.Ks(arch.ks_arch, arch.ks_mode)
+    resolving = keystone.Ks(arch.ks_arch, arch.ks_mode)
     if att:
-        ks.syntax = keystone.KS_OPT_SYNTAX_ATT
+        plain.syntax = resolving.syntax = keystone.KS_OPT_SYNTAX_ATT
     known = set(labels) | {s.text.split("=")[0].strip() for s in statements if "=" in s.text and not s.is_label}
     missing: list[str] = []
 
@@ -214,18 +220,24 @@ def _locate(arch: Arch, att: bool, statements: list[_Statement], labels: list[st
         missing.append(name)
         return False
 
-    ks.sym_resolver = resolve
+    resolving.sym_resolver = resolve
     assignments = "\n".join(s.text for s in statements if not s.is_label and "=" in s.text)
+    prefix = assignments + "\n" if assignments else ""
     for s in statements:
         if s.is_label or "=" in s.text:
             continue
-        missing.clear()
         try:
-            encoding, count = ks.asm((assignments + "\n" if assignments else "") + s.text, arch.code_base)
+            encoding, _ = plain.asm(prefix + s.text, arch.code_base)
         except keystone.KsError as e:
-            if missing:
-                return f"line {s.line}: undefined symbol {missing[0]!r} in `{s.text}`"
-            return f"line {s.line}: {_describe(str(e))} in `{s.text}`"
+            if e.errno != keystone.KS_ERR_ASM_SYMBOL_MISSING:
+                return f"line {s.line}: {_describe(str(e))} in `{s.text}`"
+            missing.clear()
+            try:
+                encoding, _ = resolving.asm(prefix + s.text, arch.code_base)
+            except keystone.KsError as e2:
+                if missing:
+                    return f"line {s.line}: undefined symbol {missing[0]!r} in `{s.text}`"
+                return f"line {s.line}: {_describe(str(e2))} in `{s.text}`"
         if not encoding and not s.text.startswith("."):
             return f"line {s.line}: not understood by the {arch.name} assembler: `{s.text}`"
     return _describe(message)
@@ -234,4 +246,6 @@ def _locate(arch: Arch, att: bool, statements: list[_Statement], labels: list[st
 def _describe(keystone_message: str) -> str:
     # "Invalid operand (KS_ERR_ASM_INVALIDOPERAND)" -> "invalid operand"
     text = re.sub(r"\s*\(KS_ERR_[A-Z_]+\)", "", keystone_message).strip()
+    if text.lower() == "unknown error":
+        text = "invalid instruction or operand (for example an immediate the encoding cannot hold)"
     return text[:1].lower() + text[1:] if text else "assembly failed"

@@ -128,7 +128,6 @@ class Machine:
         self.last_request: SyscallRequest | None = None
         self._stop_reason: Stop | None = None
         self._hook_error: BaseException | None = None
-        self._bad_access: tuple[str, int] | None = None
         self._callbacks: list[object] = []  # ctypes callbacks must outlive the engine's use
         self._uch = self.uc._uch
         self._build_trap()
@@ -276,11 +275,9 @@ class Machine:
 
             self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, on_intr)
 
-        def on_bad_access(h: object, access: int, address: int, size: int, value: int, ud: object) -> bool:
-            self._bad_access = (_MEM_ACCESS.get(access, "access"), address)
-            return False
-
-        self._add_hook(unicorn.UC_HOOK_MEM_INVALID, _HOOK_MEM_INVALID_CB, on_bad_access)
+        # No memory hook here: on aarch64 a UC_HOOK_MEM_INVALID hook alone makes Unicorn's
+        # generated code several times slower. A fault's address is found afterwards instead,
+        # by replaying the one faulting instruction with such a hook (see _faulting_access).
 
     def _cpu_exception(self, intno: int) -> None:
         fault = self.arch.faults.get(intno, Fault("SIGILL", f"unexpected CPU exception {intno}"))
@@ -304,7 +301,6 @@ class Machine:
             self._serve_outside(req)
             if self._stop_reason is not None:
                 return self._take_stop()
-        self._bad_access = None
         begin = self.pc
         try:
             self.uc.emu_start(begin, self._never if until is None else until, timeout_us, count)
@@ -364,13 +360,42 @@ class Machine:
             raise error
         pc = self.pc
         report = self._report(fault, pc)
-        if self._bad_access is not None:
-            report.access, report.address = self._bad_access
-            if report.access == "execute":
-                report.pc = report.address
-                report.instruction = ""
+        if error.errno in (unicorn.UC_ERR_FETCH_UNMAPPED, unicorn.UC_ERR_FETCH_PROT):
+            report.access, report.address, report.instruction = "execute", pc, ""
+        elif fault.signal == "SIGSEGV":
+            access = self._faulting_access(pc)
+            if access is not None:
+                report.access, report.address = access
         self.fault = report
         self.exit = ProcessExit(signal=fault_signal(fault), reason=report.line())
+
+    def _faulting_access(self, pc: int) -> tuple[str, int] | None:
+        """Replay the faulting instruction under a memory hook to learn the address it touched.
+
+        Unicorn's faults are precise, so the registers still hold the state before the
+        instruction and replaying it faults again the same way.
+        """
+        seen: list[tuple[str, int]] = []
+
+        def on_bad_access(h: object, access: int, address: int, size: int, value: int, ud: object) -> bool:
+            seen.append((_MEM_ACCESS.get(access, "access"), address))
+            return False
+
+        cb = _HOOK_MEM_INVALID_CB(on_bad_access)
+        handle = uc_hook_h()
+        uclib.uc_hook_add(
+            self._uch, ctypes.byref(handle), unicorn.UC_HOOK_MEM_INVALID, ctypes.cast(cb, ctypes.c_void_p), None,
+            ctypes.c_uint64(1), ctypes.c_uint64(0),
+        )
+        saved = self.uc.context_save()
+        try:
+            self.uc.emu_start(pc, self._never, 0, 1)
+        except unicorn.UcError:
+            pass
+        finally:
+            uclib.uc_hook_del(self._uch, handle)
+            self.uc.context_restore(saved)
+        return seen[0] if seen else None
 
     def _report(self, fault: Fault, pc: int) -> FaultReport:
         return FaultReport(

@@ -82,6 +82,7 @@ class UnicornMemory:
     # -- mapping ---------------------------------------------------------------------------
 
     def map(self, address: int, size: int, prot: int) -> None:
+        """Map fresh zeroed pages with Linux ``prot`` (ENOMEM when Unicorn cannot)."""
         try:
             self._uc.mem_map(address, size, uc_perms(prot))
         except unicorn.UcError as e:
@@ -91,19 +92,23 @@ class UnicornMemory:
         self.prot.set(address, address + size, prot)
 
     def unmap(self, address: int, size: int) -> None:
+        """Unmap a mapped page-aligned range."""
         self._uc.mem_unmap(address, size)
         self.prot.set(address, address + size, None)
 
     def protect(self, address: int, size: int, prot: int) -> None:
+        """Change a mapped range's protection."""
         self._uc.mem_protect(address, size, uc_perms(prot))
         self.prot.set(address, address + size, prot)
 
     # -- copying ---------------------------------------------------------------------------
 
     def accessible(self, address: int, size: int, prot: int) -> int:
+        """How many bytes from ``address`` are mapped with ``prot`` (at most ``size``)."""
         return self.prot.run(address, size, prot)
 
     def read(self, address: int, size: int) -> bytes:
+        """Read guest memory as the kernel does (needs PROT_READ)."""
         if size == 0:
             return b""
         if self.prot.run(address, size, PROT_READ) < size:
@@ -111,6 +116,7 @@ class UnicornMemory:
         return bytes(self._uc.mem_read(address, size))
 
     def write(self, address: int, data: bytes) -> None:
+        """Write guest memory as the kernel does (needs PROT_WRITE)."""
         if not data:
             return
         if self.prot.run(address, len(data), PROT_WRITE) < len(data):
@@ -118,6 +124,7 @@ class UnicornMemory:
         self._uc.mem_write(address, bytes(data))
 
     def load(self, address: int, data: bytes) -> None:
+        """Write mapped memory whatever its protection (the kernel filling pages)."""
         if not data:
             return
         if self.prot.run(address, len(data), 0) < len(data):
@@ -131,6 +138,7 @@ class UnicornMemory:
         return bytes(self._uc.mem_read(address, size))
 
     def read_cstr(self, address: int, limit: int) -> bytes:
+        """A NUL-terminated string (without the NUL); ``limit`` bytes if no NUL came first."""
         out = bytearray()
         pos = address
         while len(out) < limit:

@@ -1,0 +1,127 @@
+"""Benchmarks: the sandbox against bare Unicorn (and qemu-user where installed), as ratios.
+
+    python benchmarks/run.py [--quick]
+
+Every figure is a ratio of two things measured in this same run on this same machine, so
+it means the same on a slow laptop and a fast server. Each side is timed several times and
+the best time is kept (the least disturbed by the rest of the machine).
+
+- syscall throughput: a guest making ``getpid`` in a loop, in the sandbox, divided by the same
+  loop in a bare Unicorn whose hook only writes the return register (target: >= 0.8);
+- compute: a syscall-free loop in bare Unicorn divided by the same loop in the sandbox
+  (target: >= 0.95, i.e. the sandbox adds no hidden per-instruction or per-block hook).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import unicorn  # noqa: E402
+
+from sandbox import Sandbox, get_arch  # noqa: E402
+from sandbox.assembler import assemble  # noqa: E402
+
+# A loop of N getpid calls, then exit(0). {n_hi}/{n_lo} split N for aarch64's movz/movk.
+SYSCALL_LOOP = {
+    "x86_64": "mov rbx, {n}\nloop: mov eax, 39\nsyscall\ndec rbx\njnz loop\nmov eax, 60\nxor edi, edi\nsyscall",
+    "aarch64": "movz x19, #{n_lo}\nmovk x19, #{n_hi}, lsl #16\nloop: mov x8, #172\nsvc #0\nsubs x19, x19, #1\nb.ne loop\n"
+    "mov x8, #93\nmov x0, #0\nsvc #0",
+}
+# A loop of N iterations of a little arithmetic, then exit(0).
+COMPUTE_LOOP = {
+    "x86_64": "mov rcx, {n}\nxor eax, eax\nloop: add rax, rcx\nxor rax, 0xff\ndec rcx\njnz loop\nmov eax, 60\nxor edi, edi\nsyscall",
+    "aarch64": "movz x1, #{n_lo}\nmovk x1, #{n_hi}, lsl #16\nmov x0, #0\nloop: add x0, x0, x1\neor x0, x0, #0xff\n"
+    "subs x1, x1, #1\nb.ne loop\nmov x8, #93\nmov x0, #0\nsvc #0",
+}
+
+
+def source(template: str, n: int) -> str:
+    """The loop's text with its iteration count filled in."""
+    return template.format(n=n, n_lo=n & 0xFFFF, n_hi=n >> 16)
+
+
+def best_of(runs: int, fn) -> float:  # type: ignore[no-untyped-def]
+    """The smallest of ``runs`` timings of ``fn()``."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def bare_unicorn(arch_name: str, text: str, with_return_hook: bool) -> float:
+    """Time ``text`` in a bare Unicorn: code and stack mapped, and (optionally) the cheapest
+    possible syscall hook, one that only writes the return register and stops on exit."""
+    arch = get_arch(arch_name)
+    code = assemble(arch, text).code
+    uc = unicorn.Uc(arch.uc_arch, arch.uc_mode)
+    base = arch.code_base
+    uc.mem_map(base, 0x10000)
+    uc.mem_write(base, code)
+    uc.mem_map(arch.stack_top - 0x10000, 0x10000)
+    uc.reg_write(arch.reg_id(arch.sp), arch.stack_top - 0x100)
+    ret = arch.reg_id(arch.ret_reg)
+    nr = arch.reg_id(arch.number_reg)
+    exit_nr = 60 if arch_name == "x86_64" else 93
+
+    def on_syscall(uc: unicorn.Uc, *rest: object) -> None:
+        if uc.reg_read(nr) == exit_nr:
+            uc.emu_stop()
+        else:
+            uc.reg_write(ret, 0)
+
+    if arch.trap.hook == "insn":
+        uc.hook_add(unicorn.UC_HOOK_INSN, on_syscall, None, 1, 0, arch.trap.insn_id)
+    else:
+        uc.hook_add(unicorn.UC_HOOK_INTR, on_syscall)
+    t = time.perf_counter()
+    uc.emu_start(base, base + len(code))
+    return time.perf_counter() - t
+
+
+def in_sandbox(arch_name: str, text: str) -> float:
+    """Time ``text`` run to its exit in the sandbox (start-up not counted)."""
+    sb = Sandbox(arch_name)
+    sb.load_asm(text)
+    t = time.perf_counter()
+    result = sb.run()
+    elapsed = time.perf_counter() - t
+    assert result.exit_status == 0, result
+    return elapsed
+
+
+def main() -> int:
+    """Run the benchmarks and print the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (a smoke test, noisier)")
+    args = parser.parse_args()
+    n_calls = 20_000 if args.quick else 200_000
+    n_loop = 2_000_000 if args.quick else 10_000_000
+    runs = 3 if args.quick else 7
+    print(f"{'benchmark':<34} {'arch':<8} {'sandbox':>10} {'baseline':>10} {'ratio':>7}  target")
+    ok = True
+    for arch in ("x86_64", "aarch64"):
+        text = source(SYSCALL_LOOP[arch], n_calls)
+        sb = best_of(runs, lambda: in_sandbox(arch, text))
+        bare = best_of(runs, lambda: bare_unicorn(arch, text, True))
+        ratio = (n_calls / sb) / (n_calls / bare)
+        ok &= ratio >= 0.8
+        print(f"{'syscall throughput (calls/s)':<34} {arch:<8} {n_calls / sb:>10.0f} {n_calls / bare:>10.0f} {ratio:>7.2f}  >= 0.80")
+        text = source(COMPUTE_LOOP[arch], n_loop)
+        sb = best_of(runs, lambda: in_sandbox(arch, text))
+        bare = best_of(runs, lambda: bare_unicorn(arch, text, True))
+        ratio = bare / sb
+        ok &= ratio >= 0.95
+        print(f"{'compute loop (bare time / sandbox)':<34} {arch:<8} {sb:>9.3f}s {bare:>9.3f}s {ratio:>7.2f}  >= 0.95")
+    print("all targets met" if ok else "some targets missed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The command line: bad input gets one clear line and a non-zero status, never a traceback."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from helpers import ROOT, sandbox_cli
+
+
+def one_line_error(r, status: int, *words: str) -> None:
+    err = r.stderr.decode()
+    assert r.returncode == status, err
+    assert err.count("\n") == 1 and err.startswith("sandbox: "), err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in err, err
+
+
+def test_run_prints_hello_and_exits_zero():
+    r = sandbox_cli("run", "examples/hello/hello.aarch64.s")
+    assert (r.returncode, r.stdout) == (0, b"Hello world\n")
+
+
+def test_missing_file():
+    one_line_error(sandbox_cli("run", "nope.s"), 127, "nope.s", "No such file")
+
+
+def test_a_directory():
+    one_line_error(sandbox_cli("run", "examples"), 126, "Is a directory")
+
+
+def test_bad_assembly_names_the_line(tmp_path):
+    bad = tmp_path / "bad.x86_64.s"
+    bad.write_text("nop\nmov rax, rbx, rcx\n")
+    one_line_error(sandbox_cli("run", str(bad)), 2, "line 2")
+
+
+def test_unknown_arch():
+    one_line_error(sandbox_cli("run", "--arch", "vax", "examples/hello/hello.x86_64.s"), 2, "unknown arch 'vax'")
+
+
+def test_arch_that_contradicts_the_file():
+    one_line_error(sandbox_cli("run", "--arch", "x86_64", "examples/hello/hello.aarch64.s"), 2, "contradicts")
+
+
+def test_assembly_without_an_arch(tmp_path):
+    src = tmp_path / "plain.s"
+    src.write_text("nop\n")
+    one_line_error(sandbox_cli("run", str(src)), 2, "cannot tell the arch")
+
+
+def test_arch_from_a_comment(tmp_path):
+    src = tmp_path / "plain.s"
+    src.write_text("// arch: aarch64\nmov x8, #93\nmov x0, #4\nsvc #0\n")
+    assert sandbox_cli("run", str(src)).returncode == 4
+    r = sandbox_cli("run", "--arch", "aarch64", str(src))
+    assert r.returncode == 4
+
+
+def test_a_script(tmp_path):
+    script = tmp_path / "s.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    one_line_error(sandbox_cli("run", str(script)), 126, "script")
+
+
+def elf_header(bits: int, big: bool, machine: int) -> bytes:
+    end = ">" if big else "<"
+    ident = b"\x7fELF" + bytes([1 if bits == 32 else 2, 2 if big else 1, 1, 0]) + bytes(8)
+    if bits == 64:
+        rest = struct.pack(end + "HHIQQQIHHHHHH", 2, machine, 1, 0x400000, 64, 0, 0, 64, 56, 0, 64, 0, 0)
+    else:
+        rest = struct.pack(end + "HHIIIIIHHHHHH", 2, machine, 1, 0x8000, 52, 0, 0, 52, 32, 0, 40, 0, 0)
+    return ident + rest
+
+
+@pytest.mark.parametrize(
+    "bits,big,machine,words",
+    [
+        (32, False, 3, ["32-bit", "i386"]),
+        (64, True, 21, ["big-endian", "PowerPC64"]),
+        (64, False, 0x1234, ["machine 4660"]),
+    ],
+)
+def test_elf_for_an_unsupported_arch(tmp_path, bits, big, machine, words):
+    f = tmp_path / "prog"
+    f.write_bytes(elf_header(bits, big, machine))
+    one_line_error(sandbox_cli("run", str(f)), 126, *words)
+
+
+def test_truncated_elf(tmp_path):
+    real = elf_header(64, False, 62)
+    f = tmp_path / "trunc"
+    f.write_bytes(real[:30])
+    one_line_error(sandbox_cli("run", str(f)), 126, "truncated")
+    f.write_bytes(real)  # a header that promises nothing loadable
+    one_line_error(sandbox_cli("run", str(f)), 126, "no program headers")
+
+
+def test_not_a_program(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text("hello")
+    one_line_error(sandbox_cli("run", str(f)), 126, "not an ELF")
+
+
+def test_bad_mount_and_env():
+    one_line_error(sandbox_cli("run", "--mount", "/nonexistent-dir:/x", "examples/hello/hello.x86_64.s"), 2, "not a directory")
+    one_line_error(sandbox_cli("run", "--env", "NOEQUALS", "examples/hello/hello.x86_64.s"), 2, "K=V")
+
+
+def test_a_crash_is_one_line_and_status_128_plus_signal(tmp_path):
+    src = tmp_path / "crash.x86_64.s"
+    src.write_text("mov rax, [0x10]\n")
+    r = sandbox_cli("run", str(src))
+    one_line_error(r, 139, "SIGSEGV", "0x10", "mov")
+    r = sandbox_cli("run", "-v", str(src))
+    assert r.returncode == 139 and b"rip" in r.stderr
+
+
+def test_usage_errors_are_one_line():
+    r = sandbox_cli("run")
+    assert r.returncode == 2 and r.stderr.decode().count("\n") == 1
+    r = sandbox_cli("frobnicate")
+    assert r.returncode == 2
+
+
+def test_guest_arguments_pass_through():
+    r = sandbox_cli("run", "examples/cat/cat.x86_64.s", "-", stdin=b"")
+    assert r.returncode == 1  # "-" is a file name to this cat
+
+
+def test_python_dash_m_and_version():
+    r = sandbox_cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith(b"syscall-sandbox")
+    assert ROOT.exists()
