@@ -10,6 +10,7 @@ from kernel_model.process import Identity
 from kernel_model.registry import REGISTRY, Completeness, HandlerSpec, syscall
 from kernel_model.seam import (
     Backend,
+    CpuControl,
     GuestFault,
     GuestMemory,
     KernelArch,
@@ -19,7 +20,7 @@ from kernel_model.seam import (
 )
 
 __all__ = [
-    "Backend", "Completeness", "Errno", "GuestFault", "GuestMemory", "HandlerSpec", "Identity", "Kernel",
+    "Backend", "Completeness", "CpuControl", "Errno", "GuestFault", "GuestMemory", "HandlerSpec", "Identity", "Kernel",
     "KernelArch", "KernelConfig", "KernelError", "Mount", "ProcessExit", "REGISTRY", "SyscallRequest",
     "UnameInfo", "stream_reader", "syscall",
 ]

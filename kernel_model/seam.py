@@ -120,14 +120,31 @@ class KernelArch:
         return (1 << self.bits) - 1
 
 
+@runtime_checkable
+class CpuControl(Protocol):
+    """The few CPU effects a system call has beyond its return value, done by the CPU side.
+
+    ``arch_prctl(ARCH_SET_FS)`` moves x86_64's thread pointer (the FS base); the kernel model
+    asks for it through this, never touching an emulator itself.
+    """
+
+    def get_thread_pointer(self) -> int:
+        """The thread pointer register (x86_64 FS base, aarch64 TPIDR_EL0)."""
+
+    def set_thread_pointer(self, value: int) -> None:
+        """Set the thread pointer register."""
+
+
 class SyscallRequest:
     """One trapped system call: what the hook read from the registers.
 
     ``args`` are the six raw, unsigned argument registers. ``note`` is free for the backend to
     explain its answer (``"unimplemented"``, ``"denied by rule ..."``); the trace shows it.
+    ``cpu`` is how a handler reaches the CPU effects of :class:`CpuControl` (None in unit
+    tests that have no CPU).
     """
 
-    __slots__ = ("arch", "nr", "name", "args", "memory", "pc", "note")
+    __slots__ = ("arch", "nr", "name", "args", "memory", "pc", "note", "cpu")
 
     def __init__(
         self,
@@ -137,6 +154,7 @@ class SyscallRequest:
         args: tuple[int, ...],
         memory: GuestMemory,
         pc: int = 0,
+        cpu: CpuControl | None = None,
     ) -> None:
         self.arch = arch
         self.nr = nr
@@ -145,6 +163,7 @@ class SyscallRequest:
         self.memory = memory
         self.pc = pc
         self.note: str | None = None
+        self.cpu = cpu
 
     def __repr__(self) -> str:
         args = ", ".join(hex(a) for a in self.args)

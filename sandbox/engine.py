@@ -184,22 +184,26 @@ class Machine:
         )
         self._n_read = n_read
         self._n_write = n_write
+        self._names = self.table.by_number()
+        self._arch_name = arch.name
+        self._pc_index = pc_index
+        self._trap_pc_offset = arch.trap.pc_offset
+        self._cpu = MachineCpu(self)
 
     def _trap(self) -> None:
         """Called from the hook on every syscall: the hot path."""
-        arch = self.arch
         uclib.uc_reg_read_batch(self._uch, self._read_ids, self._read_ptrs, self._n_read)
         v = self._read_vals[:]
         nr = v[0]
-        name = self.table._by_number.get(nr) or unknown_name(nr)
-        req = SyscallRequest(arch.name, nr, name, tuple(v[1:7]), self.memory, v[1 + len(arch.arg_regs)] + arch.trap.pc_offset)
-        req_regs = v
+        name = self._names.get(nr) or unknown_name(nr)
+        req = SyscallRequest(self._arch_name, nr, name, tuple(v[1:self._pc_index]), self.memory,
+                             v[self._pc_index] + self._trap_pc_offset, self._cpu)
         if self.stop_at_syscall_entry is not None and self.stop_at_syscall_entry(req):
             self.pending = req
-            self._pending_regs = req_regs
+            self._pending_regs = v
             self._request_stop(Stop.SYSCALL_ENTRY)
             return
-        self._serve(req, req_regs)
+        self._serve(req, v)
 
     def _serve(self, req: SyscallRequest, v: list[int]) -> None:
         """Dispatch one request and write its result back; shared by the hook and resume."""
@@ -442,6 +446,26 @@ class Machine:
         """Release the engine and the kernel's host resources."""
         self.kernel.close()
         self._callbacks.clear()
+
+
+class MachineCpu:
+    """The :class:`kernel_model.seam.CpuControl` of a machine: the CPU effects of syscalls."""
+
+    def __init__(self, machine: Machine) -> None:
+        self._machine = machine
+        self._tp = machine.arch.thread_pointer
+
+    def get_thread_pointer(self) -> int:
+        """The thread pointer register (x86_64 FS base, aarch64 TPIDR_EL0)."""
+        if self._tp is None:
+            raise NotImplementedError(f"{self._machine.arch.name} has no thread pointer register")
+        return self._machine.reg(self._tp)
+
+    def set_thread_pointer(self, value: int) -> None:
+        """Set the thread pointer register."""
+        if self._tp is None:
+            raise NotImplementedError(f"{self._machine.arch.name} has no thread pointer register")
+        self._machine.set_reg(self._tp, value)
 
 
 def fault_signal(fault: Fault) -> int:
