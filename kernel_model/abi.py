@@ -49,6 +49,7 @@ class AbiConstants:
     """
 
     open_flags: dict[int, int] = field(default_factory=dict)
+    minsigstksz: int = 2048  # MINSIGSTKSZ: the smallest alternate signal stack sigaltstack takes
 
     def open_flags_in(self, guest: int) -> int:
         """Guest open flags in canonical values."""
@@ -87,7 +88,7 @@ ABI: dict[str, AbiConstants] = {
     "x86_64": AbiConstants(),
     "i386": AbiConstants(),
     "riscv64": AbiConstants(),
-    "aarch64": AbiConstants(open_flags=_ARM_OPEN_FLAGS),
+    "aarch64": AbiConstants(open_flags=_ARM_OPEN_FLAGS, minsigstksz=5120),
     "arm": AbiConstants(open_flags=_ARM_OPEN_FLAGS),
 }
 

@@ -85,7 +85,8 @@ class Clock:
         return 1
 
 
-def _read_timespec(k: "Kernel", ptr: int) -> int:
+def read_timespec(k: "Kernel", ptr: int) -> int:
+    """A ``struct timespec`` from guest memory as nanoseconds (EINVAL when malformed)."""
     ts = k.structs.timespec.unpack(k.memory.read(ptr, k.structs.timespec.size))
     sec, nsec = ts["tv_sec"], ts["tv_nsec"]
     if sec < 0 or not 0 <= nsec < NSEC:
@@ -93,13 +94,14 @@ def _read_timespec(k: "Kernel", ptr: int) -> int:
     return sec * NSEC + nsec
 
 
-def _write_timespec(k: "Kernel", ptr: int, ns: int) -> None:
+def write_timespec(k: "Kernel", ptr: int, ns: int) -> None:
+    """Write nanoseconds as a ``struct timespec``."""
     k.memory.write(ptr, k.structs.timespec.pack(tv_sec=ns // NSEC, tv_nsec=ns % NSEC))
 
 
 @syscall("clock_gettime")
 def sys_clock_gettime(k: "Kernel", req: SyscallRequest, clockid: Int, tp: Ptr) -> int:
-    _write_timespec(k, tp, k.clock.now(clockid))
+    write_timespec(k, tp, k.clock.now(clockid))
     return 0
 
 
@@ -107,7 +109,7 @@ def sys_clock_gettime(k: "Kernel", req: SyscallRequest, clockid: Int, tp: Ptr) -
 def sys_clock_getres(k: "Kernel", req: SyscallRequest, clockid: Int, res: Ptr) -> int:
     ns = k.clock.resolution(clockid)
     if res:
-        _write_timespec(k, res, ns)
+        write_timespec(k, res, ns)
     return 0
 
 
@@ -131,7 +133,7 @@ def sys_time(k: "Kernel", req: SyscallRequest, tloc: Ptr) -> int:
 
 @syscall("nanosleep")
 def sys_nanosleep(k: "Kernel", req: SyscallRequest, duration: Ptr, rem: Ptr) -> int:
-    k.clock.sleep(_read_timespec(k, duration))
+    k.clock.sleep(read_timespec(k, duration))
     return 0
 
 
@@ -141,7 +143,7 @@ def sys_clock_nanosleep(k: "Kernel", req: SyscallRequest, clockid: Int, flags: I
         raise KernelError(Errno.EINVAL)
     if clockid not in VALID_CLOCKS:
         raise KernelError(Errno.EINVAL)
-    ns = _read_timespec(k, request)
+    ns = read_timespec(k, request)
     if flags & TIMER_ABSTIME:
         ns = max(ns - k.clock.now(clockid), 0)
     k.clock.sleep(ns)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kernel_model.abi import O_ACCMODE, O_APPEND, O_PATH, O_RDONLY, O_RDWR, O_WRONLY
-from kernel_model.fsnodes import Handle
+from kernel_model.abi import O_NONBLOCK
+from kernel_model.fsnodes import Handle, WouldBlock
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import KernelError
 
@@ -45,25 +46,43 @@ class OpenFile:
             raise KernelError(Errno.EBADF)
         if self.handle.is_directory:
             raise KernelError(Errno.EISDIR)
-        if offset is None:
-            data = self.handle.pread(size, self.pos)
-            if self.handle.seekable:
-                self.pos += len(data)
-            return data
-        return self.handle.pread(size, offset)
+        try:
+            if offset is None:
+                data = self.handle.pread(size, self.pos)
+                if self.handle.seekable:
+                    self.pos += len(data)
+                return data
+            return self.handle.pread(size, offset)
+        except WouldBlock as e:
+            self._would_block(e.what)
+            raise
+
+    def _would_block(self, what: str) -> None:
+        if not self.flags & O_NONBLOCK:
+            from kernel_model.process import Deadlock
+
+            raise Deadlock(what) from None
 
     def write(self, data: bytes, offset: int | None = None) -> int:
         """Write at the file offset (advancing it; at the end with O_APPEND) or at ``offset``."""
         if not self.writable:
             raise KernelError(Errno.EBADF)
-        if offset is None:
-            if self.flags & O_APPEND and self.handle.seekable:
-                self.pos = self.handle.stat().size
-            n = self.handle.pwrite(data, self.pos)
-            if self.handle.seekable:
-                self.pos += n
-            return n
-        return self.handle.pwrite(data, offset)
+        try:
+            if offset is None:
+                if self.flags & O_APPEND and self.handle.seekable:
+                    self.pos = self.handle.stat().size
+                n = self.handle.pwrite(data, self.pos)
+                if self.handle.seekable:
+                    self.pos += n
+            else:
+                n = self.handle.pwrite(data, offset)
+        except WouldBlock as e:
+            self._would_block(e.what)
+            raise
+        if n < len(data) and self.handle.may_block:
+            # A blocking write returns only when everything is written; the rest would wait.
+            self._would_block(f"a write of {len(data)} bytes to a full {self.handle.proc_name() or 'file'}")
+        return n
 
     def release(self) -> None:
         """Drop one reference; the handle closes with the last."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kernel_model.abi import O_CLOEXEC
+from kernel_model.abi import O_APPEND, O_CLOEXEC
 from kernel_model.fdtable import SETFL_MASK, OpenFile
 from kernel_model.fsnodes import StatInfo, s_isreg
 from kernel_model.linux_errno import Errno
@@ -380,3 +380,45 @@ def sys_ftruncate(k: "Kernel", req: SyscallRequest, fd: Fd, length: Long) -> int
         raise KernelError(Errno.EINVAL)
     of.handle.truncate(length)
     return 0
+
+
+# -- copying between descriptors -------------------------------------------------------------
+
+
+@syscall("sendfile")
+def sys_sendfile(k: "Kernel", req: SyscallRequest, out_fd: Fd, in_fd: Fd, offset: Ptr, count: Size) -> int:
+    src = k.fds.get_io(in_fd)
+    dst = k.fds.get_io(out_fd)
+    if not src.readable or not dst.writable:
+        raise KernelError(Errno.EBADF)
+    if dst.flags & O_APPEND:
+        raise KernelError(Errno.EINVAL)
+    if src.handle.is_directory:
+        raise KernelError(Errno.EINVAL)
+    pos = None
+    if offset:
+        if not src.handle.seekable:
+            raise KernelError(Errno.ESPIPE)
+        pos = int.from_bytes(k.memory.read(offset, k.arch.word_size), k.structs.byteorder, signed=True)
+        if pos < 0:
+            raise KernelError(Errno.EINVAL)
+    count = min(count, MAX_RW_COUNT)
+    if count == 0:
+        return 0
+    # One read and one write, straight from file to file: the bytes never enter guest memory.
+    # The input offset moves by what was written, not by what was read.
+    if pos is not None:
+        data = src.read(count, pos)
+    elif src.handle.seekable:
+        pos_before = src.pos
+        data = src.read(count, pos_before)
+    else:
+        data = src.read(count)
+    if not data:
+        return 0
+    written = dst.write(data)
+    if pos is not None:
+        k.memory.write(offset, (pos + written).to_bytes(k.arch.word_size, k.structs.byteorder, signed=True))
+    elif src.handle.seekable:
+        src.pos = pos_before + written
+    return written

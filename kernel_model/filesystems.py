@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import dataclass
 from typing import Callable
 
 from kernel_model.abi import O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
@@ -37,11 +38,48 @@ def wants_write(flags: int) -> bool:
     return flags & O_ACCMODE in (O_WRONLY, O_RDWR)
 
 
+# f_type values of statfs(2), from the kernel's magic.h.
+TMPFS_MAGIC = 0x01021994
+RAMFS_MAGIC = 0x858458F6
+PROC_SUPER_MAGIC = 0x9FA0
+PIPEFS_MAGIC = 0x50495045
+EXT4_SUPER_MAGIC = 0xEF53
+ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC, ST_VALID = 0x1, 0x2, 0x4, 0x8, 0x20
+
+
+@dataclass(frozen=True)
+class FsStats:
+    """What statfs(2) says about a filesystem."""
+
+    magic: int
+    bsize: int = 4096
+    blocks: int = 0
+    bfree: int = 0
+    bavail: int = 0
+    files: int = 0
+    ffree: int = 0
+    namelen: int = 255
+    flags: int = 0
+    fsid: tuple[int, int] = (0, 0)
+
+
 class Filesystem:
     """Base class: a read-only filesystem that supports nothing but look-ups."""
 
     read_only = True
     dev = 0
+
+    def statfs(self) -> FsStats:
+        """Sizes and type for statfs(2) (an empty read-only ramfs unless overridden)."""
+        return FsStats(RAMFS_MAGIC, flags=ST_VALID | ST_RDONLY)
+
+    def magic_link(self, rel: Rel) -> StatInfo | None:
+        """For a /proc-style magic link: the metadata of the object it leads to (else None)."""
+        return None
+
+    def open_magic(self, rel: Rel, flags: int) -> Handle:
+        """Open the object a magic link leads to."""
+        raise KernelError(Errno.ENOENT)
 
     def lstat(self, rel: Rel) -> StatInfo:
         """Metadata of ``rel`` without following a final symlink; ENOENT when absent."""
@@ -81,6 +119,10 @@ class Filesystem:
 
     def chmod(self, rel: Rel, mode: int) -> None:
         """Change permission bits."""
+        raise KernelError(Errno.EROFS)
+
+    def chown(self, rel: Rel, uid: int, gid: int) -> None:
+        """Change owner and group (-1 leaves one unchanged), not following a symlink."""
         raise KernelError(Errno.EROFS)
 
     def truncate(self, rel: Rel, length: int) -> None:
@@ -156,6 +198,15 @@ class HostDirectory(Filesystem):
         if self.read_only:
             raise KernelError(Errno.EROFS)
 
+    def statfs(self) -> FsStats:
+        st = host_call(os.statvfs, self.root)
+        return FsStats(
+            _host_fs_magic(self.root), bsize=st.f_bsize, blocks=st.f_blocks, bfree=st.f_bfree,
+            bavail=st.f_bavail, files=st.f_files, ffree=st.f_ffree, namelen=st.f_namemax,
+            flags=ST_VALID | (ST_RDONLY if self.read_only else 0),
+            fsid=(st.f_fsid & 0xFFFFFFFF, st.f_fsid >> 32 & 0xFFFFFFFF),
+        )
+
     def lstat(self, rel: Rel) -> StatInfo:
         return StatInfo.from_host(host_call(os.lstat, self._host(rel)))
 
@@ -214,6 +265,10 @@ class HostDirectory(Filesystem):
         self._check_writable()
         host_call(os.chmod, self._host(rel), mode & 0o7777, follow_symlinks=False)
 
+    def chown(self, rel: Rel, uid: int, gid: int) -> None:
+        self._check_writable()
+        host_call(os.chown, self._host(rel), uid, gid, follow_symlinks=False)
+
     def truncate(self, rel: Rel, length: int) -> None:
         self._check_writable()
         host_call(os.truncate, self._host(rel), length)
@@ -223,6 +278,24 @@ class HostDirectory(Filesystem):
         st = host_call(os.lstat, self._host(rel))
         times = (st.st_atime_ns if atime_ns is None else atime_ns, st.st_mtime_ns if mtime_ns is None else mtime_ns)
         host_call(os.utime, self._host(rel), ns=times, follow_symlinks=False)
+
+
+def _host_fs_magic(path: str) -> int:
+    """The host filesystem's statfs f_type (Python's statvfs does not give it)."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return EXT4_SUPER_MAGIC
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        buf = ctypes.create_string_buffer(256)  # larger than any arch's struct statfs
+        if libc.statfs(os.fsencode(path), buf) != 0:
+            return EXT4_SUPER_MAGIC
+        return ctypes.c_ulong.from_buffer(buf).value & 0xFFFFFFFF  # f_type comes first
+    except (OSError, AttributeError):
+        return EXT4_SUPER_MAGIC
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,6 +381,19 @@ class MemoryFilesystem(Filesystem):
         self.uid = uid
         self.gid = gid
         self.root = MemNode(S_IFDIR | root_mode, 0, 0)
+
+    def statfs(self) -> FsStats:
+        # tmpfs reports its size limit (half the RAM by default); 1 GiB here
+        blocks = (1 << 30) // 4096
+        used = self._used(self.root) // 4096
+        return FsStats(TMPFS_MAGIC, blocks=blocks, bfree=blocks - used, bavail=blocks - used, files=262144,
+                       ffree=262144 - self._count(self.root), flags=ST_VALID | ST_NOSUID | ST_NODEV)
+
+    def _used(self, node: MemNode) -> int:
+        return (len(node.data) + 4095) // 4096 * 4096 + sum(self._used(c) for c in node.entries.values())
+
+    def _count(self, node: MemNode) -> int:
+        return 1 + sum(self._count(c) for c in node.entries.values())
 
     def _node(self, rel: Rel) -> MemNode:
         node = self.root
@@ -420,6 +506,14 @@ class MemoryFilesystem(Filesystem):
         node.mode = (node.mode & 0o170000) | (mode & 0o7777)
         node.ctime_ns = now_ns()
 
+    def chown(self, rel: Rel, uid: int, gid: int) -> None:
+        node = self._node(rel)
+        if uid != -1:
+            node.uid = uid
+        if gid != -1:
+            node.gid = gid
+        node.ctime_ns = now_ns()
+
     def truncate(self, rel: Rel, length: int) -> None:
         node = self._node(rel)
         if s_isdir(node.mode):
@@ -484,6 +578,14 @@ class DeviceFilesystem(Filesystem):
             "urandom": (1, 9, self._random, sink),
         }
         self._inos = {name: 10 + i for i, name in enumerate(self._devices)}
+        # The links every Linux /dev has into the process's own descriptors.
+        self._links = {"fd": b"/proc/self/fd", "stdin": b"/proc/self/fd/0", "stdout": b"/proc/self/fd/1",
+                       "stderr": b"/proc/self/fd/2"}
+        self._inos.update({name: 30 + i for i, name in enumerate(self._links)})
+
+    def statfs(self) -> FsStats:
+        return FsStats(TMPFS_MAGIC, blocks=2048, bfree=2048, bavail=2048, files=1024, ffree=1000,
+                       flags=ST_VALID | ST_NOSUID)
 
     def _device_stat(self, name: str) -> StatInfo:
         major, minor, _, _ = self._devices[name]
@@ -499,14 +601,27 @@ class DeviceFilesystem(Filesystem):
             return self._device_stat(rel[0])
         if len(rel) == 1 and rel[0] == "tty":
             return StatInfo(mode=S_IFCHR | 0o666, ino=9, dev=self.dev, rdev=makedev(5, 0))
+        if len(rel) == 1 and rel[0] in self._links:
+            return StatInfo(mode=S_IFLNK | 0o777, ino=self._inos[rel[0]], dev=self.dev, size=len(self._links[rel[0]]),
+                            atime_ns=self._born, mtime_ns=self._born, ctime_ns=self._born)
         raise KernelError(Errno.ENOENT if len(rel) == 1 else Errno.ENOTDIR)
+
+    def readlink(self, rel: Rel) -> bytes:
+        if len(rel) == 1 and rel[0] in self._links:
+            return self._links[rel[0]]
+        self.lstat(rel)
+        raise KernelError(Errno.EINVAL)
 
     def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
         if not rel:
             return _ListingHandle(
                 self.lstat(()),
-                [DirEntry(n, self._inos[n], dtype_of(S_IFCHR)) for n in self._devices]
-                + [DirEntry("tty", 9, dtype_of(S_IFCHR))],
+                sorted(
+                    [DirEntry(n, self._inos[n], dtype_of(S_IFCHR)) for n in self._devices]
+                    + [DirEntry(n, self._inos[n], dtype_of(S_IFLNK)) for n in self._links]
+                    + [DirEntry("tty", 9, dtype_of(S_IFCHR))],
+                    key=lambda e: e.name,
+                ),
             )
         if not exists:
             raise KernelError(Errno.EROFS)

@@ -24,6 +24,12 @@ S_IFDIR = 0o040000
 S_IFCHR = 0o020000
 S_IFIFO = 0o010000
 
+# poll(2) event bits (the generic values; x86_64 and aarch64 use them).
+POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+POLLRDNORM, POLLRDBAND, POLLWRNORM, POLLWRBAND = 0x40, 0x80, 0x100, 0x200
+READABLE = POLLIN | POLLRDNORM
+WRITABLE = POLLOUT | POLLWRNORM
+
 # d_type values of getdents64, indexed by the file type bits.
 DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
 
@@ -141,16 +147,32 @@ def now_ns() -> int:
     return time.time_ns()
 
 
+class WouldBlock(KernelError):
+    """The transfer cannot make progress now (an empty pipe, a full one).
+
+    A handle raises it; the open file decides what it means: ``EAGAIN`` with ``O_NONBLOCK``,
+    otherwise a wait that nothing but another thread or process could end.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(Errno.EAGAIN, what)
+        self.what = what
+
+
 class Handle:
     """An open file as a filesystem provides it. Subclasses override what they support.
 
     ``pread``/``pwrite`` take explicit offsets; ``seekable`` False makes ``lseek`` fail with
     ``ESPIPE`` and ``pread`` ignore its offset (the kernel layer rejects pread on such files).
+    A handle that can block (a pipe) raises :class:`WouldBlock` instead of blocking, and writes
+    only what fits without blocking; ``may_block`` tells the open file to treat a short write as
+    a wait.
     """
 
     seekable = True
     is_tty = False
     is_directory = False
+    may_block = False
 
     def pread(self, size: int, offset: int) -> bytes:
         """Read up to ``size`` bytes at ``offset``."""
@@ -182,6 +204,36 @@ class Handle:
         """The host file descriptor behind this handle, if any (for file-backed mmap)."""
         return None
 
+    def poll(self) -> int:
+        """The poll events true now (a file is always ready to read and write)."""
+        return READABLE | WRITABLE
+
+    def wait_fd(self) -> int | None:
+        """A host descriptor whose readiness is this handle's, for a blocking poll to wait on."""
+        return None
+
+    def bytes_available(self) -> int | None:
+        """What FIONREAD reports for a stream (None: not a stream that counts)."""
+        return None
+
+    def proc_name(self) -> str | None:
+        """The name ``/proc/self/fd`` shows for an object without a path (``pipe:[ino]``)."""
+        return None
+
+
+class BytesHandle(Handle):
+    """A read-only file whose contents are already in memory (a loaded program image)."""
+
+    def __init__(self, data: bytes, st: StatInfo) -> None:
+        self._data = data
+        self._st = st
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return self._data[offset : offset + size]
+
+    def stat(self) -> StatInfo:
+        return self._st
+
 
 class StreamHandle(Handle):
     """A byte stream with no offsets: stdin, stdout, stderr (captured or passed through)."""
@@ -210,6 +262,20 @@ class StreamHandle(Handle):
         if self._writer is None:
             raise KernelError(Errno.EBADF)
         return self._writer(data)
+
+    def poll(self) -> int:
+        ready = WRITABLE if self._writer is not None else 0
+        if self._reader is not None:
+            # A captured stdin is a pipe whose writer has written everything and gone.
+            remaining = getattr(self._reader, "remaining", None)
+            ready |= READABLE if remaining is None or remaining > 0 else POLLHUP
+        return ready
+
+    def bytes_available(self) -> int | None:
+        return getattr(self._reader, "remaining", None)
+
+    def proc_name(self) -> str | None:
+        return f"pipe:[{self._ino}]" if not self.is_tty else None
 
     def stat(self) -> StatInfo:
         # A terminal is a character device (136 = pty major); anything else shows as a pipe,
@@ -243,3 +309,40 @@ class HostStreamHandle(Handle):
 
     def stat(self) -> StatInfo:
         return StatInfo.from_host(host_call(os.fstat, self._fd))
+
+    def poll(self) -> int:
+        return host_poll({self._fd: READABLE | WRITABLE}, 0).get(self._fd, 0)
+
+    def wait_fd(self) -> int | None:
+        return self._fd
+
+
+# Linux poll bits by the host's names, so a host whose numbers differ still answers right.
+_HOST_POLL_BITS = (
+    ("POLLIN", POLLIN), ("POLLPRI", POLLPRI), ("POLLOUT", POLLOUT), ("POLLERR", POLLERR), ("POLLHUP", POLLHUP),
+    ("POLLNVAL", POLLNVAL), ("POLLRDNORM", POLLRDNORM), ("POLLRDBAND", POLLRDBAND), ("POLLWRNORM", POLLWRNORM),
+    ("POLLWRBAND", POLLWRBAND),
+)
+
+
+def host_poll(wanted: dict[int, int], timeout_ms: int | None) -> dict[int, int]:
+    """Poll host descriptors for Linux event bits; returns the Linux bits that are true.
+
+    ``timeout_ms`` None waits for ever. Uses the host's ``poll`` where it has one.
+    """
+    import select
+
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows has no poll for pipes
+        return {fd: ev & (READABLE | WRITABLE) for fd, ev in wanted.items()}
+    bits = [(getattr(select, name), linux) for name, linux in _HOST_POLL_BITS if hasattr(select, name)]
+    poller = select.poll()
+    for fd, events in wanted.items():
+        poller.register(fd, sum(host for host, linux in bits if events & linux))
+    try:
+        got = poller.poll(timeout_ms)
+    except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for older hosts
+        got = []
+    out: dict[int, int] = {}
+    for fd, host_events in got:
+        out[fd] = out.get(fd, 0) | sum(linux for host, linux in bits if host_events & host)
+    return out

@@ -9,22 +9,33 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 # Importing the handler modules registers their system calls.
+from kernel_model import attrs as _attr_calls  # noqa: F401
 from kernel_model import clock as _clock_calls  # noqa: F401
 from kernel_model import files as _file_calls  # noqa: F401
+from kernel_model import fsinfo as _fsinfo_calls  # noqa: F401
+from kernel_model import limits as _limit_calls  # noqa: F401
 from kernel_model import mm as _mm_calls  # noqa: F401
 from kernel_model import paths as _path_calls  # noqa: F401
+from kernel_model import pipes as _pipe_calls  # noqa: F401
+from kernel_model import poll as _poll_calls  # noqa: F401
 from kernel_model import process as _process_calls  # noqa: F401
+from kernel_model import signals as _signal_calls  # noqa: F401
+from kernel_model import threads as _thread_calls  # noqa: F401
 from kernel_model.abi import O_RDONLY, O_WRONLY, abi_for
 from kernel_model.clock import Clock
 from kernel_model.fdtable import FdTable, OpenFile
 from kernel_model.filesystems import DeviceFilesystem, Filesystem, HostDirectory, MemoryFilesystem
 from kernel_model.fsnodes import Handle, StreamHandle
+from kernel_model.limits import ResourceLimits, default_limits
 from kernel_model.linux_errno import Errno
 from kernel_model.mm import AddressSpace
-from kernel_model.process import Identity
+from kernel_model.procfs import Executable, ProcFilesystem
+from kernel_model.process import Identity, PrctlState
 from kernel_model.registry import REGISTRY
 from kernel_model.seam import GuestFault, GuestMemory, KernelArch, KernelError, SyscallRequest
+from kernel_model.signals import SignalState
 from kernel_model.structs import structs_for
+from kernel_model.threads import ThreadState
 from kernel_model.vfs import Credentials, GuestPath, Namespace, split_path
 
 
@@ -67,6 +78,7 @@ class KernelConfig:
 
     cwd: str | None = None  # host directory shown read-only at its own path and used as cwd
     mounts: list[Mount] = field(default_factory=list)
+    rootfs: str | None = None  # host directory shown read-only as the guest's "/", under the rest
     tmp: bool = True  # an in-memory writable /tmp
     stdin: Handle | None = None
     stdout: Handle | None = None
@@ -79,6 +91,7 @@ class KernelConfig:
     max_memory: int | None = None
     umask: int = 0o022
     terminal_size: tuple[int, int] = (24, 80)
+    cpus: int = 1  # processors the guest sees (sched_getaffinity, /proc)
     extra_filesystems: dict[str, Filesystem] = field(default_factory=dict)
 
 
@@ -116,6 +129,11 @@ class Kernel:
         self.fds = FdTable(config.max_fds)
         self._install_stdio(config)
         self.mm = AddressSpace(memory, mmap_top=mmap_top, task_size=task_size, limit=config.max_memory)
+        self.limits = ResourceLimits(self, default_limits(config.max_fds, config.max_memory))
+        self.thread = ThreadState()
+        self.signals = SignalState()
+        self.prctl = PrctlState()
+        self.executable: Executable | None = None  # set by the loader; /proc/self/exe
         self.unimplemented: Counter[str] = Counter()
         self._handlers = {name: spec.invoker(arch.bits) for name, spec in REGISTRY.items()}
 
@@ -123,10 +141,13 @@ class Kernel:
 
     def _build_namespace(self, config: KernelConfig) -> None:
         host_cwd = os.path.realpath(config.cwd or os.getcwd())
+        if config.rootfs is not None:
+            self.ns.mount("/", HostDirectory(config.rootfs))
         self.ns.mount(host_cwd, HostDirectory(host_cwd))
         if config.tmp:
             self.ns.mount("/tmp", MemoryFilesystem(self.identity.uid, self.identity.gid))
         self.ns.mount("/dev", DeviceFilesystem(self.random_bytes, self._open_tty))
+        self.ns.mount("/proc", ProcFilesystem(self))
         for guest, fs in config.extra_filesystems.items():
             self.ns.mount(guest, fs)
         for m in config.mounts:
@@ -161,6 +182,16 @@ class Kernel:
         """Rows and columns a TIOCGWINSZ reports."""
         return self.config.terminal_size
 
+    def guest_path_of(self, host_path: str) -> str | None:
+        """Where a host file appears in the guest's view (the deepest mount showing it), or None."""
+        real = os.path.realpath(host_path)
+        for guest, fs in reversed(self.ns.mounts()):
+            root = getattr(fs, "root", None)
+            if isinstance(root, str) and (real == root or real.startswith(root.rstrip("/") + "/")):
+                rel = os.path.relpath(real, root)
+                return guest if rel == "." else os.path.join(guest, rel)
+        return None
+
     def open_file(self, path: str, flags: int = O_RDONLY) -> OpenFile:
         """Open a guest path from the sandbox side (the loader reading an interpreter, say)."""
         from kernel_model.paths import open_file
@@ -190,15 +221,24 @@ class Kernel:
         self.fds.close_all()
 
 
-def stream_reader(data: bytes) -> Callable[[int], bytes]:
-    """A reader that hands out ``data`` and then end-of-file."""
-    view = memoryview(bytes(data))
-    pos = 0
+class ByteSource:
+    """A reader that hands out ``data`` and then end-of-file; ``remaining`` says how much is left."""
 
-    def read(n: int) -> bytes:
-        nonlocal pos
-        chunk = bytes(view[pos : pos + n])
-        pos += len(chunk)
+    def __init__(self, data: bytes) -> None:
+        self._view = memoryview(bytes(data))
+        self._pos = 0
+
+    @property
+    def remaining(self) -> int:
+        """Bytes not read yet."""
+        return len(self._view) - self._pos
+
+    def __call__(self, n: int) -> bytes:
+        chunk = bytes(self._view[self._pos : self._pos + n])
+        self._pos += len(chunk)
         return chunk
 
-    return read
+
+def stream_reader(data: bytes) -> Callable[[int], bytes]:
+    """A reader that hands out ``data`` and then end-of-file."""
+    return ByteSource(data)

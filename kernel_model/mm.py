@@ -91,6 +91,8 @@ class AddressSpace:
         self._starts: list[int] = []
         self.brk_start = 0
         self.brk_end = 0
+        # Where the loader put argv's and envp's strings (for /proc/self/cmdline and environ).
+        self.arg_start = self.arg_end = self.env_start = self.env_end = 0
 
     # -- queries ---------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kernel_model.linux_errno import Errno
-from kernel_model.registry import Int, Ptr, Size, UInt, syscall
+from kernel_model.registry import Int, Pid, Ptr, Size, UInt, ULong, syscall
 from kernel_model.seam import PROT_WRITE, KernelError, ProcessExit, SyscallRequest
 
 if TYPE_CHECKING:
@@ -43,6 +43,17 @@ class Identity:
         getuid = getattr(os, "getuid", lambda: 1000)
         getgid = getattr(os, "getgid", lambda: 1000)
         return Identity(uid=getuid(), gid=getgid())
+
+
+class Deadlock(ProcessExit):
+    """The only thread waits for something nothing can ever do; Linux would wait for ever.
+
+    The process is ended as if killed (SIGKILL, status 137) with a reason naming the wait,
+    rather than hanging the sandbox.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(signal=9, reason=f"deadlock: {what} would wait for ever (the guest has one thread)")
 
 
 @syscall("exit")
@@ -120,3 +131,192 @@ def sys_getrandom(k: "Kernel", req: SyscallRequest, buf: Ptr, buflen: Size, flag
         raise KernelError(Errno.EFAULT)
     k.memory.write(buf, k.random_bytes(room))
     return room
+
+
+# -- prctl -----------------------------------------------------------------------------------
+
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
+PR_GET_KEEPCAPS, PR_SET_KEEPCAPS, PR_SET_NAME, PR_GET_NAME = 7, 8, 15, 16
+PR_CAPBSET_READ = 23
+PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS = 38, 39
+_CAP_LAST_CAP = 40
+
+
+@dataclass
+class PrctlState:
+    """What prctl(2) sets and reads back, besides the name (which /proc shows)."""
+
+    pdeathsig: int = 0
+    dumpable: int = 1
+    keepcaps: int = 0
+    no_new_privs: int = 0
+
+
+@syscall("prctl", partial="names, dumpable, parent-death signal, keepcaps, no_new_privs and the capability bounding set; other options are EINVAL")
+def sys_prctl(k: "Kernel", req: SyscallRequest, option: Int, arg2: ULong, arg3: ULong, arg4: ULong, arg5: ULong) -> int:
+    from kernel_model.procfs import comm_of
+
+    st = k.prctl
+    if option == PR_SET_NAME:
+        raw = k.memory.read_cstr(arg2, 16)[:15]
+        k.thread.comm = raw.decode("utf-8", "surrogateescape")
+        return 0
+    if option == PR_GET_NAME:
+        k.memory.write(arg2, comm_of(k).encode("utf-8", "surrogateescape").ljust(16, b"\0"))
+        return 0
+    if option == PR_SET_PDEATHSIG:
+        if not 0 <= arg2 <= 64:
+            raise KernelError(Errno.EINVAL)
+        st.pdeathsig = arg2
+        return 0
+    if option == PR_GET_PDEATHSIG:
+        k.memory.write(arg2, st.pdeathsig.to_bytes(4, k.structs.byteorder))
+        return 0
+    if option == PR_GET_DUMPABLE:
+        return st.dumpable
+    if option == PR_SET_DUMPABLE:
+        if arg2 not in (0, 1):
+            raise KernelError(Errno.EINVAL)
+        st.dumpable = arg2
+        return 0
+    if option == PR_GET_KEEPCAPS:
+        return st.keepcaps
+    if option == PR_SET_KEEPCAPS:
+        if arg2 not in (0, 1):
+            raise KernelError(Errno.EINVAL)
+        st.keepcaps = arg2
+        return 0
+    if option == PR_CAPBSET_READ:
+        if arg2 > _CAP_LAST_CAP:
+            raise KernelError(Errno.EINVAL)
+        return 1
+    if option == PR_SET_NO_NEW_PRIVS:
+        if arg2 != 1 or arg3 or arg4 or arg5:
+            raise KernelError(Errno.EINVAL)
+        st.no_new_privs = 1
+        return 0
+    if option == PR_GET_NO_NEW_PRIVS:
+        if arg2 or arg3 or arg4 or arg5:
+            raise KernelError(Errno.EINVAL)
+        return st.no_new_privs
+    raise KernelError(Errno.EINVAL)
+
+
+# -- groups, sessions ------------------------------------------------------------------------
+
+NGROUPS_MAX = 65536
+
+
+@syscall("getgroups")
+def sys_getgroups(k: "Kernel", req: SyscallRequest, size: Int, list: Ptr) -> int:
+    groups = k.identity.groups
+    if size < 0:
+        raise KernelError(Errno.EINVAL)
+    if size == 0:
+        return len(groups)
+    if size < len(groups):
+        raise KernelError(Errno.EINVAL)
+    k.memory.write(list, b"".join(g.to_bytes(4, k.structs.byteorder) for g in groups))
+    return len(groups)
+
+
+@syscall("setgroups")
+def sys_setgroups(k: "Kernel", req: SyscallRequest, size: Int, list: Ptr) -> int:
+    if not 0 <= size <= NGROUPS_MAX:
+        raise KernelError(Errno.EINVAL)
+    k.memory.read(list, 4 * size)
+    # Changing the groups needs CAP_SETGID, which a sandboxed process never has.
+    raise KernelError(Errno.EPERM)
+
+
+@syscall("getpgid")
+def sys_getpgid(k: "Kernel", req: SyscallRequest, pid: Pid) -> int:
+    if pid not in (0, k.identity.pid):
+        raise KernelError(Errno.ESRCH)
+    return k.identity.pid  # the process leads its own group and session
+
+
+@syscall("getpgrp")
+def sys_getpgrp(k: "Kernel", req: SyscallRequest) -> int:
+    return k.identity.pid
+
+
+@syscall("getsid")
+def sys_getsid(k: "Kernel", req: SyscallRequest, pid: Pid) -> int:
+    return sys_getpgid(k, req, pid)
+
+
+@syscall("setpgid")
+def sys_setpgid(k: "Kernel", req: SyscallRequest, pid: Pid, pgid: Pid) -> int:
+    me = k.identity.pid
+    if pgid < 0:
+        raise KernelError(Errno.EINVAL)
+    if pid not in (0, me):
+        raise KernelError(Errno.ESRCH)
+    if pgid not in (0, me):
+        raise KernelError(Errno.EPERM)  # no other group exists in its session
+    return 0
+
+
+@syscall("setsid")
+def sys_setsid(k: "Kernel", req: SyscallRequest) -> int:
+    raise KernelError(Errno.EPERM)  # it already leads a process group
+
+
+# -- children --------------------------------------------------------------------------------
+
+
+@syscall("wait4")
+def sys_wait4(k: "Kernel", req: SyscallRequest, pid: Pid, wstatus: Ptr, options: Int, rusage: Ptr) -> int:
+    if options & ~(0x1 | 0x2 | 0x8 | 0x40000000 | 0x20000000 | 0x80000000):
+        raise KernelError(Errno.EINVAL)
+    raise KernelError(Errno.ECHILD)  # no process was ever forked
+
+
+@syscall("waitid")
+def sys_waitid(k: "Kernel", req: SyscallRequest, idtype: Int, id: Pid, infop: Ptr, options: Int, rusage: Ptr) -> int:
+    if idtype not in (0, 1, 2, 3) or not options & (0x4 | 0x2 | 0x8):  # P_ALL..P_PIDFD; WEXITED/WSTOPPED/WCONTINUED
+        raise KernelError(Errno.EINVAL)
+    raise KernelError(Errno.ECHILD)
+
+
+_NO_NEW_PROCESS = "no new processes or threads: EAGAIN, as when RLIMIT_NPROC is reached"
+
+
+@syscall("clone", partial=_NO_NEW_PROCESS)
+def sys_clone(k: "Kernel", req: SyscallRequest, flags: ULong, stack: Ptr, parent_tid: Ptr, a4: Ptr, a5: Ptr) -> int:
+    raise KernelError(Errno.EAGAIN)
+
+
+@syscall("clone3", partial=_NO_NEW_PROCESS)
+def sys_clone3(k: "Kernel", req: SyscallRequest, cl_args: Ptr, size: Size) -> int:
+    raise KernelError(Errno.EAGAIN)
+
+
+@syscall("fork", partial=_NO_NEW_PROCESS)
+def sys_fork(k: "Kernel", req: SyscallRequest) -> int:
+    raise KernelError(Errno.EAGAIN)
+
+
+@syscall("vfork", partial=_NO_NEW_PROCESS)
+def sys_vfork(k: "Kernel", req: SyscallRequest) -> int:
+    raise KernelError(Errno.EAGAIN)
+
+
+RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD = 0, -1, 1
+
+
+@syscall("getrusage", partial="user time and maximum size; the other counters are zero")
+def sys_getrusage(k: "Kernel", req: SyscallRequest, who: Int, usage: Ptr) -> int:
+    from kernel_model.clock import CLOCK_PROCESS_CPUTIME_ID
+
+    if who not in (RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD):
+        raise KernelError(Errno.EINVAL)
+    word = k.arch.word_size
+    fields = [0] * 18  # two timevals (4 longs), then 14 longs
+    if who != RUSAGE_CHILDREN:
+        ns = k.clock.now(CLOCK_PROCESS_CPUTIME_ID)
+        fields[0], fields[1] = ns // 10**9, ns % 10**9 // 1000
+        fields[4] = k.mm.mapped_bytes // 1024  # ru_maxrss in kB
+    k.memory.write(usage, b"".join(f.to_bytes(word, k.structs.byteorder, signed=True) for f in fields))
+    return 0

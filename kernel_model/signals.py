@@ -1,10 +1,26 @@
-"""Linux signal numbers and names (the generic numbering of x86, arm, riscv).
+"""Signals: their numbers and names (the generic numbering of x86, arm, riscv), each
+process's dispositions, mask and pending set, and the calls that change them.
 
-Only the table lives here for now: the guest has one thread and no handlers run yet, so a
-signal the kernel would deliver ends the process with status 128 + its number.
+The guest has one thread and nothing outside it sends signals, so a signal only arrives
+when the guest sends one to itself (``kill``, ``tgkill``, ``abort()``) or when the kernel
+raises one for it (``SIGPIPE`` on a pipe without readers). A signal that is blocked stays
+pending until the mask lets it through, which is the moment it is delivered, exactly as
+Linux delivers on the way back from the system call that unblocked it. A delivered signal
+whose action is the default one ends the process the way Linux does (status 128 + the
+signal); an ignored one is dropped.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kernel_model.linux_errno import Errno
+from kernel_model.registry import Int, Pid, Ptr, Size, syscall
+from kernel_model.seam import KernelError, ProcessExit, SyscallRequest
+
+if TYPE_CHECKING:
+    from kernel_model.kernel import Kernel
 
 SIGNALS: dict[str, int] = {
     "SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGILL": 4, "SIGTRAP": 5, "SIGABRT": 6, "SIGBUS": 7,
@@ -34,3 +50,244 @@ def signal_number(name: str) -> int:
 def signal_name(number: int) -> str:
     """The name of a signal number (``11`` -> ``"SIGSEGV"``), or ``SIG<n>`` for others."""
     return SIGNAL_NAMES.get(number, f"SIG{number}")
+
+
+NSIG = 64  # signals 1..64; a sigset_t is 64 bits on every arch the model serves
+SIGSET_SIZE = NSIG // 8
+SIG_DFL, SIG_IGN = 0, 1
+SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
+SA_SIGINFO = 0x4
+SA_ONSTACK = 0x08000000
+SA_RESTORER = 0x04000000
+SA_NODEFER = 0x40000000
+SA_RESETHAND = 0x80000000
+SS_ONSTACK, SS_DISABLE = 1, 2
+SS_AUTODISARM = 1 << 31
+
+SIGKILL, SIGSTOP = 9, 19
+# The signals whose default action is to do nothing, and those whose default is to stop.
+DEFAULT_IGNORED = frozenset({17, 23, 28})  # SIGCHLD, SIGURG, SIGWINCH
+DEFAULT_CONTINUE = 18  # SIGCONT: continues a stopped process, otherwise nothing
+DEFAULT_STOP = frozenset({19, 20, 21, 22})  # SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU
+_UNBLOCKABLE = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))
+
+
+def _bit(sig: int) -> int:
+    return 1 << (sig - 1)
+
+
+@dataclass
+class SigAction:
+    """One signal's disposition, as ``rt_sigaction`` reads and writes it."""
+
+    handler: int = SIG_DFL
+    flags: int = 0
+    restorer: int = 0
+    mask: int = 0
+
+
+@dataclass
+class AltStack:
+    """The alternate signal stack (``sigaltstack``)."""
+
+    sp: int = 0
+    size: int = 0
+    flags: int = SS_DISABLE
+
+
+class HandlerNotSupported(ProcessExit):
+    """A signal reached a handler the guest installed; running handlers is not modelled.
+
+    The process ends with the signal's status, and the reason says why, rather than going on
+    as if the handler had run.
+    """
+
+    def __init__(self, sig: int, handler: int) -> None:
+        super().__init__(
+            signal=sig,
+            reason=f"{signal_name(sig)} would run the guest's handler at {handler:#x}; "
+            "running signal handlers is not supported, so the process ends as if it had no handler",
+        )
+
+
+@dataclass
+class SignalState:
+    """The dispositions, blocked mask, pending set and alternate stack of the process."""
+
+    actions: dict[int, SigAction] = field(default_factory=dict)
+    blocked: int = 0
+    pending: int = 0
+    altstack: AltStack = field(default_factory=AltStack)
+
+    def action(self, sig: int) -> SigAction:
+        """The disposition of ``sig`` (the default one unless changed)."""
+        return self.actions.get(sig) or SigAction()
+
+    def ignores(self, sig: int) -> bool:
+        """Whether delivering ``sig`` now would do nothing."""
+        act = self.action(sig)
+        if act.handler == SIG_IGN:
+            return sig not in (SIGKILL, SIGSTOP)
+        return act.handler == SIG_DFL and (sig in DEFAULT_IGNORED or sig == DEFAULT_CONTINUE)
+
+    def send(self, sig: int, how: str) -> None:
+        """Raise ``sig`` for the process: deliver it now unless blocked (then it is pending).
+
+        ``how`` says who sent it (``"tgkill"``, ``"write to a pipe with no reader"``), for the
+        reason the process ends with.
+        """
+        if sig == 0:
+            return
+        if self.blocked & _bit(sig) and sig not in (SIGKILL, SIGSTOP):
+            if not (self.ignores(sig) and self.action(sig).handler == SIG_IGN):
+                self.pending |= _bit(sig)
+            return
+        self.deliver(sig, how)
+
+    def deliver(self, sig: int, how: str) -> None:
+        """Carry out the action of ``sig``: nothing, end the process, or its handler."""
+        if self.ignores(sig):
+            return
+        act = self.action(sig)
+        if act.handler != SIG_DFL:
+            raise HandlerNotSupported(sig, act.handler)
+        if sig in DEFAULT_STOP:
+            from kernel_model.process import Deadlock
+
+            raise Deadlock(f"the process, stopped by {signal_name(sig)} ({how}),")
+        raise ProcessExit(signal=sig, reason=f"{signal_name(sig)} ({DESCRIPTIONS.get(signal_name(sig), 'signal')}), sent by {how}")
+
+    def deliver_pending(self, how: str) -> None:
+        """Deliver whatever is pending and no longer blocked (lowest signal first, as Linux)."""
+        ready = self.pending & ~self.blocked
+        while ready:
+            sig = (ready & -ready).bit_length()
+            self.pending &= ~_bit(sig)
+            ready &= ~_bit(sig)
+            self.deliver(sig, how)
+
+
+# -- the system calls ----------------------------------------------------------------------
+
+
+def _read_sigset(k: "Kernel", ptr: int) -> int:
+    return int.from_bytes(k.memory.read(ptr, SIGSET_SIZE), k.structs.byteorder)
+
+
+def _write_sigset(k: "Kernel", ptr: int, value: int, size: int = SIGSET_SIZE) -> None:
+    k.memory.write(ptr, value.to_bytes(SIGSET_SIZE, k.structs.byteorder)[:size])
+
+
+@syscall("rt_sigaction")
+def sys_rt_sigaction(k: "Kernel", req: SyscallRequest, signum: Int, act: Ptr, oldact: Ptr, sigsetsize: Size) -> int:
+    if sigsetsize != SIGSET_SIZE:
+        raise KernelError(Errno.EINVAL)
+    layout = k.structs.sigaction
+    new = None
+    if act:
+        raw = layout.unpack(k.memory.read(act, layout.size))
+        new = SigAction(raw["sa_handler"], raw["sa_flags"], raw.get("sa_restorer", 0), raw["sa_mask"] & ~_UNBLOCKABLE)
+    if not 1 <= signum <= NSIG or (new is not None and signum in (SIGKILL, SIGSTOP)):
+        raise KernelError(Errno.EINVAL)
+    state = k.signals
+    old = state.action(signum)
+    if new is not None:
+        state.actions[signum] = new
+        if state.ignores(signum):
+            state.pending &= ~_bit(signum)  # setting a signal to be ignored discards it
+    if oldact:
+        k.memory.write(oldact, layout.pack(sa_handler=old.handler, sa_flags=old.flags, sa_restorer=old.restorer, sa_mask=old.mask))
+    return 0
+
+
+@syscall("rt_sigprocmask")
+def sys_rt_sigprocmask(k: "Kernel", req: SyscallRequest, how: Int, set: Ptr, oldset: Ptr, sigsetsize: Size) -> int:
+    if sigsetsize != SIGSET_SIZE:
+        raise KernelError(Errno.EINVAL)
+    state = k.signals
+    old = state.blocked
+    if set:
+        mask = _read_sigset(k, set) & ~_UNBLOCKABLE
+        if how == SIG_BLOCK:
+            state.blocked = old | mask
+        elif how == SIG_UNBLOCK:
+            state.blocked = old & ~mask
+        elif how == SIG_SETMASK:
+            state.blocked = mask
+        else:
+            raise KernelError(Errno.EINVAL)
+    if oldset:
+        _write_sigset(k, oldset, old)
+    # Linux delivers what the new mask lets through on the way back to user space.
+    state.deliver_pending("the process itself, delivered when rt_sigprocmask unblocked it")
+    return 0
+
+
+@syscall("rt_sigpending")
+def sys_rt_sigpending(k: "Kernel", req: SyscallRequest, set: Ptr, sigsetsize: Size) -> int:
+    if sigsetsize > SIGSET_SIZE:
+        raise KernelError(Errno.EINVAL)
+    _write_sigset(k, set, k.signals.pending & k.signals.blocked, sigsetsize)
+    return 0
+
+
+@syscall("sigaltstack")
+def sys_sigaltstack(k: "Kernel", req: SyscallRequest, ss: Ptr, old_ss: Ptr) -> int:
+    layout = k.structs.stack_t
+    state = k.signals
+    new = layout.unpack(k.memory.read(ss, layout.size)) if ss else None
+    old = state.altstack
+    if new is not None:
+        flags = new["ss_flags"] & 0xFFFFFFFF
+        mode = flags & ~SS_AUTODISARM
+        if mode not in (0, SS_ONSTACK, SS_DISABLE):
+            raise KernelError(Errno.EINVAL)
+        if mode == SS_DISABLE:
+            state.altstack = AltStack(0, 0, flags)
+        else:
+            if new["ss_size"] < k.abi.minsigstksz:
+                raise KernelError(Errno.ENOMEM)
+            state.altstack = AltStack(new["ss_sp"], new["ss_size"], flags & SS_AUTODISARM)
+    if old_ss:
+        flags = SS_DISABLE if old.size == 0 else old.flags & SS_AUTODISARM
+        k.memory.write(old_ss, layout.pack(ss_sp=old.sp, ss_flags=flags, ss_size=old.size))
+    return 0
+
+
+def _check_signal(sig: int) -> None:
+    if not 0 <= sig <= NSIG:
+        raise KernelError(Errno.EINVAL)
+
+
+@syscall("kill")
+def sys_kill(k: "Kernel", req: SyscallRequest, pid: Pid, sig: Int) -> int:
+    me = k.identity.pid
+    if pid == -1:
+        raise KernelError(Errno.ESRCH)  # every process but the caller and init: there are none
+    if pid not in (me, 0, -me):
+        raise KernelError(Errno.ESRCH)
+    _check_signal(sig)
+    k.signals.send(sig, "kill")
+    return 0
+
+
+@syscall("tgkill")
+def sys_tgkill(k: "Kernel", req: SyscallRequest, tgid: Pid, tid: Pid, sig: Int) -> int:
+    if tgid <= 0 or tid <= 0:
+        raise KernelError(Errno.EINVAL)
+    if tgid != k.identity.pid or tid != k.identity.pid:
+        raise KernelError(Errno.ESRCH)
+    _check_signal(sig)
+    k.signals.send(sig, "tgkill")
+    return 0
+
+
+@syscall("tkill")
+def sys_tkill(k: "Kernel", req: SyscallRequest, tid: Pid, sig: Int) -> int:
+    if tid <= 0:
+        raise KernelError(Errno.EINVAL)
+    if tid != k.identity.pid:
+        raise KernelError(Errno.ESRCH)
+    _check_signal(sig)
+    k.signals.send(sig, "tkill")
+    return 0

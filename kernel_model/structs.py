@@ -77,11 +77,31 @@ _STAT_GENERIC64 = [
     ("st_ctime", "q"), ("st_ctime_nsec", "Q"), ("_unused", "8s"),
 ]
 
+# struct statfs of the 64-bit arches (asm-generic's __statfs_word is a long there too).
+_STATFS64 = [
+    ("f_type", "q"), ("f_bsize", "q"), ("f_blocks", "Q"), ("f_bfree", "Q"), ("f_bavail", "Q"),
+    ("f_files", "Q"), ("f_ffree", "Q"), ("f_fsid0", "i"), ("f_fsid1", "i"), ("f_namelen", "q"),
+    ("f_frsize", "q"), ("f_flags", "q"), ("_spare", "32s"),
+]
+# riscv64 has no SA_RESTORER, so its kernel struct sigaction has no sa_restorer field.
+_SIGACTION_NO_RESTORER = [("sa_handler", "Q"), ("sa_flags", "Q"), ("sa_mask", "Q")]
+
 LAYOUTS: dict[str, dict[str, list[tuple[str, str]]]] = {
-    "x86_64": {"stat": _STAT_X86_64},
-    "aarch64": {"stat": _STAT_GENERIC64},
-    "riscv64": {"stat": _STAT_GENERIC64},
+    "x86_64": {"stat": _STAT_X86_64, "statfs": _STATFS64},
+    "aarch64": {"stat": _STAT_GENERIC64, "statfs": _STATFS64},
+    "riscv64": {"stat": _STAT_GENERIC64, "statfs": _STATFS64, "sigaction": _SIGACTION_NO_RESTORER},
 }
+
+# struct statx is the same everywhere (it was designed that way).
+_STATX_TIMESTAMP = [("sec", "q"), ("nsec", "I"), ("_reserved", "i")]
+STATX_FIELDS = (
+    [("stx_mask", "I"), ("stx_blksize", "I"), ("stx_attributes", "Q"), ("stx_nlink", "I"), ("stx_uid", "I"),
+     ("stx_gid", "I"), ("stx_mode", "H"), ("_spare0", "H"), ("stx_ino", "Q"), ("stx_size", "Q"),
+     ("stx_blocks", "Q"), ("stx_attributes_mask", "Q")]
+    + [(f"stx_{t}_{f}", fmt) for t in ("atime", "btime", "ctime", "mtime") for f, fmt in _STATX_TIMESTAMP]
+    + [("stx_rdev_major", "I"), ("stx_rdev_minor", "I"), ("stx_dev_major", "I"), ("stx_dev_minor", "I"),
+       ("stx_mnt_id", "Q"), ("stx_dio_mem_align", "I"), ("stx_dio_offset_align", "I"), ("_spare3", "96s")]
+)
 
 
 @dataclass(frozen=True)
@@ -95,8 +115,21 @@ class StructSet:
     utsname: StructLayout
     winsize: StructLayout
     termios: StructLayout
+    sigaction: StructLayout
+    stack_t: StructLayout
+    sysinfo: StructLayout
+    rlimit: StructLayout
+    rlimit64: StructLayout
+    pollfd: StructLayout
+    statx: StructLayout
+    statfs: StructLayout | None  # None: the arch's row does not give one
     word: str  # struct format of one C long / pointer
     endian: str  # "<" or ">", to prefix ad-hoc struct formats
+
+    @property
+    def byteorder(self) -> str:
+        """``"little"`` or ``"big"``, for ``int.from_bytes``."""
+        return "big" if self.endian == ">" else "little"
 
 
 _CACHE: dict[KernelArch, StructSet] = {}
@@ -133,6 +166,31 @@ def structs_for(arch: KernelArch) -> StructSet:
              ("c_line", "B"), ("c_cc", "19s")],
             be,
         ),
+        sigaction=StructLayout(
+            "sigaction",
+            table.get("sigaction")
+            or [("sa_handler", ulong), ("sa_flags", ulong), ("sa_restorer", ulong), ("sa_mask", "Q")],
+            be,
+        ),
+        stack_t=StructLayout(
+            "stack_t",
+            [("ss_sp", ulong), ("ss_flags", "i")] + ([("_pad", "i")] if arch.bits == 64 else []) + [("ss_size", ulong)],
+            be,
+        ),
+        sysinfo=StructLayout(
+            "sysinfo",
+            [("uptime", long_), ("load1", ulong), ("load5", ulong), ("load15", ulong)]
+            + [(f, ulong) for f in ("totalram", "freeram", "sharedram", "bufferram", "totalswap", "freeswap")]
+            + [("procs", "H"), ("_pad", "H")] + ([("_pad2", "I")] if arch.bits == 64 else [])
+            + [("totalhigh", ulong), ("freehigh", ulong), ("mem_unit", "I")]
+            + [("_f", f"{20 - 2 * arch.word_size - 4}s")] + ([("_pad3", "I")] if arch.bits == 64 else []),
+            be,
+        ),
+        rlimit=StructLayout("rlimit", [("rlim_cur", ulong), ("rlim_max", ulong)], be),
+        rlimit64=StructLayout("rlimit64", [("rlim_cur", "Q"), ("rlim_max", "Q")], be),
+        pollfd=StructLayout("pollfd", [("fd", "i"), ("events", "h"), ("revents", "h")], be),
+        statx=StructLayout("statx", STATX_FIELDS, be),
+        statfs=StructLayout("statfs", table["statfs"], be) if "statfs" in table else None,
         word=ulong,
         endian=">" if be else "<",
     )

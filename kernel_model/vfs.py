@@ -81,6 +81,7 @@ class Location:
     path: GuestPath
     stat: StatInfo | None
     trailing_slash: bool = False
+    magic: bool = False  # a /proc magic link, followed to the object itself (``stat`` is its)
 
     @property
     def text(self) -> str:
@@ -214,6 +215,13 @@ class Namespace:
                 links += 1
                 if links > MAX_SYMLINKS:
                     raise KernelError(Errno.ELOOP)
+                if last:
+                    magic = self._magic_target(child)
+                    if magic is not None:
+                        # Like /proc/self/exe: the link leads to the object, not to its name.
+                        if trailing and not s_isdir(magic.mode):
+                            raise KernelError(Errno.ENOTDIR)
+                        return Location(child, magic, trailing, magic=True)
                 target = decode_name(self.readlink(child))
                 if not target:
                     raise KernelError(Errno.ENOENT)
@@ -231,6 +239,10 @@ class Namespace:
         if trailing and not s_isdir(final.mode):
             raise KernelError(Errno.ENOTDIR)
         return Location(cur, final, trailing)
+
+    def _magic_target(self, path: GuestPath) -> StatInfo | None:
+        fs, rel = self.filesystem_of(path)
+        return fs.magic_link(rel) if fs is not None and path not in self._mounts else None
 
     def _check_search(self, directory: GuestPath) -> None:
         st = self.lstat(directory)
@@ -253,6 +265,11 @@ class Namespace:
             return fs.open(rel, flags, mode, exists=False)
         want = {O_RDONLY: R_OK, O_WRONLY: W_OK}.get(flags & O_ACCMODE, R_OK | W_OK)
         fs, rel = self.filesystem_of(path)
+        if loc.magic and fs is not None:
+            # The object a magic link leads to lives elsewhere; its own file system decides.
+            if not self.creds.permits(loc.stat, want):
+                raise KernelError(Errno.EACCES)
+            return fs.open_magic(rel, flags)
         if want & W_OK and (fs is None or fs.read_only) and (loc.stat.mode & 0o170000) not in _DEVICE_TYPES:
             # like the kernel's sb_permission: a read-only filesystem answers before the bits
             raise KernelError(Errno.EROFS if fs is not None else Errno.EISDIR)

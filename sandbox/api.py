@@ -8,14 +8,15 @@ from functools import cached_property
 from typing import Iterable, Sequence
 
 from kernel_model.clock import Clock
-from kernel_model.fsnodes import Handle, HostStreamHandle, StreamHandle
+from kernel_model.fsnodes import BytesHandle, Handle, HostStreamHandle, StatInfo, StreamHandle
 from kernel_model.kernel import KernelConfig, Mount, stream_reader
+from kernel_model.procfs import Executable
 from kernel_model.process import Identity
 from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE
 from kernel_model.signals import signal_name
 from sandbox.arch import Arch, get_arch
 from sandbox.assembler import Assembled, assemble
-from sandbox.elf import load_elf
+from sandbox.elf import load_program
 from sandbox.engine import FaultReport, Machine, Stop
 from sandbox.errors import SandboxError
 from sandbox.program import read_program
@@ -42,6 +43,7 @@ class RunResult:
     stderr: bytes | None
     fault: FaultReport | None = None
     unimplemented: dict[str, int] = field(default_factory=dict)
+    reason: str = ""  # how a signal ended it, in words ("SIGABRT (Aborted), sent by tgkill")
     _arch: Arch | None = field(default=None, repr=False, compare=False)
     _log: list = field(default_factory=list, repr=False, compare=False)
 
@@ -74,8 +76,10 @@ class Sandbox:
     ``capture=False`` it is the host's own stdin/stdout/stderr.
 
     The guest sees the host's current directory (or ``cwd``) read-only at its own path, an
-    in-memory writable ``/tmp``, ``/dev/null``, ``/dev/zero``, ``/dev/urandom``, and each
-    ``mounts`` entry (``"HOST:GUEST[:rw]"`` or a :class:`Mount`); nothing else.
+    in-memory writable ``/tmp``, ``/dev/null``, ``/dev/zero``, ``/dev/urandom``, a ``/proc``
+    of its own, and each ``mounts`` entry (``"HOST:GUEST[:rw]"`` or a :class:`Mount`); with
+    ``rootfs``, that host directory is its read-only ``/`` underneath all of these (where a
+    dynamically linked program's interpreter and libraries come from).
     """
 
     def __init__(
@@ -93,6 +97,7 @@ class Sandbox:
         max_fds: int = 1024,
         max_memory: int | None = None,
         tmp: bool = True,
+        rootfs: str | None = None,
     ) -> None:
         self.arch = get_arch(arch)
         self.stdin = stdin
@@ -106,6 +111,9 @@ class Sandbox:
         self.max_fds = max_fds
         self.max_memory = max_memory
         self.tmp = tmp
+        if rootfs is not None and not os.path.isdir(rootfs):
+            raise SandboxError(f"rootfs {rootfs}: not a directory")
+        self.rootfs = rootfs
         self.machine: Machine | None = None
         self._out = bytearray()
         self._err = bytearray()
@@ -151,7 +159,7 @@ class Sandbox:
         config = KernelConfig(
             cwd=self.cwd, mounts=list(self.mounts), tmp=self.tmp, stdin=sin, stdout=sout, stderr=serr,
             identity=self.identity, clock=Clock(virtual=self.virtual_time), random_seed=self.seed,
-            max_fds=self.max_fds, max_memory=self.max_memory,
+            max_fds=self.max_fds, max_memory=self.max_memory, rootfs=self.rootfs,
         )
         self.machine = Machine(self.arch, config)
         return self.machine
@@ -213,7 +221,15 @@ class Sandbox:
         if prog.kind == "raw":
             return self.load_code(prog.data, argv=argv, env=env, stdin=stdin, name=os.path.abspath(path))
         machine = self.new_process(stdin)
-        image = load_elf(machine, prog.data, os.path.abspath(path), prog.elf)
+        kernel = machine.kernel
+        shown = kernel.guest_path_of(path) or os.path.abspath(path)
+        st = StatInfo.from_host(os.stat(path))
+        image_file = BytesHandle(prog.data, st)
+        kernel.executable = Executable(
+            path=shown, open=lambda: BytesHandle(prog.data, st), stat=lambda: st,
+            name=os.path.basename(os.fsdecode(argv[0]) if argv else path),
+        )
+        image = load_program(machine, prog.data, path, prog.elf, guest_path=shown, file=image_file)
         self._start(machine, image, argv, env)
         return machine
 
@@ -246,6 +262,7 @@ class Sandbox:
             stderr=bytes(self._err) if self.capture else None,
             fault=machine.fault,
             unimplemented=dict(machine.kernel.unimplemented),
+            reason=ex.reason if ex is not None else "",
             _arch=self.arch,
             _log=machine.log,
         )

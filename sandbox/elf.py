@@ -4,7 +4,8 @@ Parsing uses ``pyelftools``; a file it cannot parse is reported as corrupt, neve
 traceback. Loading follows the kernel's ``load_elf_binary``: each PT_LOAD is mapped from its
 page-aligned file offset with the segment's permissions, the tail of the last file page and
 the rest of the segment (bss) are zero, a later segment replaces a page an earlier one shares,
-and the break starts at the page after the highest segment.
+and the break starts at the page after the highest segment. A program with PT_INTERP gets its
+interpreter loaded too, from the guest's own filesystem (``--rootfs``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
+from kernel_model.fsnodes import BytesHandle, Handle
 from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE
 from sandbox.arch import ARCHES, Arch, arch_for_elf
 from sandbox.errors import ExecFormatError
@@ -39,6 +41,7 @@ class Segment:
     offset: int
     filesz: int
     flags: int
+    align: int = 0
 
     @property
     def prot(self) -> int:
@@ -117,7 +120,10 @@ def inspect_elf(data: bytes, name: str = "program") -> ElfInfo:
         for seg in elf.iter_segments():
             ptype = seg.header.p_type
             if ptype == "PT_LOAD":
-                s = Segment(seg.header.p_vaddr, seg.header.p_memsz, seg.header.p_offset, seg.header.p_filesz, seg.header.p_flags)
+                s = Segment(
+                    seg.header.p_vaddr, seg.header.p_memsz, seg.header.p_offset, seg.header.p_filesz,
+                    seg.header.p_flags, seg.header.p_align,
+                )
                 if s.filesz > s.memsz or s.offset + s.filesz > len(data):
                     raise ExecFormatError(f"{name}: truncated or corrupt ELF file (segment at {s.vaddr:#x})")
                 info.segments.append(s)
@@ -155,52 +161,148 @@ def _symbols(elf: ELFFile) -> dict[str, int]:
     return out
 
 
-def load_elf_image(machine: "Machine", info: ElfInfo, data: bytes, path: str, bias: int) -> tuple[int, int]:  # noqa: F821
-    """Map the PT_LOAD segments at ``bias``; return (lowest mapped address, end of the highest)."""
+@dataclass
+class LoadedImage:
+    """Where one ELF file went: its load bias, the span it covers, and its entry point."""
+
+    bias: int
+    low: int
+    high: int  # the end of the highest segment (not page-aligned): where the break starts
+    entry: int
+
+
+def _span(info: ElfInfo, page: int) -> tuple[int, int]:
+    """The page-aligned [low, high) of the segments before any bias."""
+    low = min(s.vaddr for s in info.segments if s.memsz) & ~(page - 1)
+    high = max(s.vaddr + s.memsz for s in info.segments if s.memsz)
+    return low, (high + page - 1) & ~(page - 1)
+
+
+def _chosen_bias(machine: "Machine", info: ElfInfo) -> int:  # noqa: F821
+    """Where mmap would put the whole image (top-down, aligned to its largest p_align)."""
+    page = machine.memory.page_size
+    low, high = _span(info, page)
+    align = max([page] + [s.align for s in info.segments if s.align and s.align & (s.align - 1) == 0])
+    base = machine.kernel.mm.find_free(high - low + align - page)
+    base = (base + align - 1) & ~(align - 1)
+    return base - low
+
+
+def map_segments(
+    machine: "Machine", info: ElfInfo, data: bytes, path: str, bias: int, file: Handle | None = None  # noqa: F821
+) -> LoadedImage:
+    """Map the PT_LOAD segments of an ELF image at ``bias``, the way ``load_elf_binary`` does.
+
+    The file-backed pages of each segment are a private mapping of the file (named ``path`` in
+    /proc/self/maps); the rest of the segment (bss beyond the last file page) is anonymous
+    memory; the tail of the last file page past ``p_filesz`` is zero.
+    """
     mm = machine.kernel.mm
     page = machine.memory.page_size
-    low = None
+    st = file.stat() if file is not None else None
+    ident = {"dev": st.dev, "ino": st.ino} if st is not None else {}
     high = 0
+    low = None
     for seg in info.segments:
         if seg.memsz == 0:
             continue
         start = bias + seg.vaddr
         map_start = start & ~(page - 1)
+        file_end = (start + seg.filesz + page - 1) & ~(page - 1) if seg.filesz else map_start
         map_end = (start + seg.memsz + page - 1) & ~(page - 1)
         file_start = seg.offset - (start - map_start)
-        if file_start < 0:
+        if file_start < 0 or (seg.offset - seg.vaddr) % page:
             raise ExecFormatError(f"{path}: corrupt ELF file (segment offset and address disagree)")
-        if map_end > machine.arch.task_size or map_start < mm.mmap_floor:
+        if map_end > machine.arch.task_size or map_start < mm.mmap_floor or map_end <= map_start:
             raise ExecFormatError(f"{path}: ELF segment at {start:#x} is outside the address space")
         mm.unmap(map_start, map_end - map_start)  # MAP_FIXED: a later segment replaces shared pages
-        mm.map(map_start, map_end - map_start, seg.prot, name=path, offset=file_start)
-        contents = data[file_start : seg.offset + seg.filesz]
-        machine.memory.load(map_start, contents)
+        if file_end > map_start:
+            mm.map(map_start, file_end - map_start, seg.prot, name=path, offset=file_start, file=file, **ident)
+            machine.memory.load(map_start, data[file_start : seg.offset + seg.filesz])
+        if map_end > file_end:
+            mm.map(file_end, map_end - file_end, seg.prot)
         low = map_start if low is None else min(low, map_start)
         high = max(high, start + seg.memsz)
     assert low is not None
-    return low, high
+    return LoadedImage(bias=bias, low=low, high=high, entry=bias + info.entry)
 
 
-def load_elf(machine: "Machine", data: bytes, path: str, info: ElfInfo | None = None) -> ProgramImage:  # noqa: F821
-    """Load a static executable (ET_EXEC or static-pie ET_DYN) and place the break after it."""
+def load_program(
+    machine: "Machine",  # noqa: F821 - sandbox.engine.Machine; imported lazily to avoid a cycle
+    data: bytes,
+    path: str,
+    info: ElfInfo | None = None,
+    *,
+    guest_path: str | None = None,
+    file: Handle | None = None,
+) -> ProgramImage:
+    """Load an executable as ``execve`` does: the program, then its interpreter if it names one.
+
+    ET_EXEC goes where its headers say; a PIE (ET_DYN with PT_INTERP) at the arch's
+    ELF_ET_DYN_BASE; an ET_DYN without an interpreter (static-pie, or ld.so run directly)
+    wherever mmap puts it. The interpreter is opened through the guest's own filesystem (so
+    from ``--rootfs``) and placed by mmap, and AT_BASE says where. The break starts after the
+    program's highest segment.
+    """
     info = info or inspect_elf(data, path)
-    if info.interp is not None:
-        raise ExecFormatError(
-            f"{path}: dynamically linked (interpreter {info.interp}); run it with --rootfs DIR "
-            "so the interpreter and libraries can be found"
-        )
-    bias = machine.arch.pie_base if info.position_independent else 0
-    low, high = load_elf_image(machine, info, data, path, bias)
+    shown = guest_path or path
+    interp = _open_interpreter(machine, info, path) if info.interp is not None else None
+    if not info.position_independent:
+        bias = 0
+    elif info.interp is not None:
+        bias = machine.arch.pie_base
+    else:
+        bias = _chosen_bias(machine, info)
+    prog = map_segments(machine, info, data, shown, bias, file)
     page = machine.memory.page_size
-    brk = (high + page - 1) & ~(page - 1)
+    brk = (prog.high + page - 1) & ~(page - 1)
+    if info.position_independent and info.interp is None:
+        # A loader run directly would have its break in the mmap area, where it soon meets
+        # other mappings; Linux moves it to ELF_ET_DYN_BASE, and so does this.
+        brk = machine.arch.pie_base
     machine.kernel.mm.set_brk(brk)
-    phdr = bias + info.phdr_vaddr if info.phdr_vaddr is not None else _phdr_address(info, bias)
     machine.symbols = {name: bias + addr for name, addr in info.symbols.items()}
+    phdr = bias + info.phdr_vaddr if info.phdr_vaddr is not None else _phdr_address(info, bias)
+    entry, interp_base = prog.entry, 0
+    if interp is not None:
+        interp_info, interp_data, interp_path, interp_file = interp
+        loaded = map_segments(machine, interp_info, interp_data, interp_path, _chosen_bias(machine, interp_info), interp_file)
+        entry, interp_base = loaded.entry, loaded.bias
     return ProgramImage(
-        entry=bias + info.entry, program_entry=bias + info.entry, phdr=phdr, phent=info.phentsize,
-        phnum=info.phnum, brk=brk, symbols=machine.symbols,
+        entry=entry, program_entry=prog.entry, phdr=phdr, phent=info.phentsize, phnum=info.phnum,
+        interp_base=interp_base, brk=brk, symbols=machine.symbols, exec_stack=info.exec_stack,
     )
+
+
+def _open_interpreter(machine: "Machine", info: ElfInfo, path: str) -> tuple[ElfInfo, bytes, str, Handle]:  # noqa: F821
+    """Read and check the interpreter named by PT_INTERP, from the guest's view of the files."""
+    from kernel_model.seam import KernelError
+
+    name = info.interp or ""
+    try:
+        of = machine.kernel.open_file(name)
+    except KernelError as e:
+        if machine.kernel.config.rootfs is None:
+            raise ExecFormatError(
+                f"{path}: dynamically linked (interpreter {name}); run it with --rootfs DIR "
+                "so the interpreter and libraries can be found"
+            ) from None
+        raise ExecFormatError(
+            f"{path}: its interpreter {name} is not in the rootfs {machine.kernel.config.rootfs} ({e.errno.message})"
+        ) from None
+    try:
+        st = of.handle.stat()
+        data = of.handle.pread(st.size, 0)
+    except KernelError as e:
+        raise ExecFormatError(f"{path}: cannot read its interpreter {name} ({e.errno.message})") from None
+    finally:
+        of.release()
+    interp = inspect_elf(data, f"interpreter {name}")
+    if interp.arch is not info.arch:
+        raise ExecFormatError(f"{path}: its interpreter {name} is a {interp.arch.name} ELF file, not {info.arch.name}")
+    if interp.interp is not None or not interp.position_independent:
+        raise ExecFormatError(f"{path}: its interpreter {name} is not a shared object that can load programs")
+    return interp, data, of.path, BytesHandle(data, st)
 
 
 def _phdr_address(info: ElfInfo, bias: int) -> int:

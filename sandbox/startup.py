@@ -2,8 +2,9 @@
 
 The layout follows the kernel's ``create_elf_tables``: from the top of the stack down, an
 end marker, the program's file name (AT_EXECFN), the environment strings, the argument
-strings, the platform string, 16 random bytes (AT_RANDOM), then, 16-byte aligned at the stack
-pointer: argc, argv[], NULL, envp[], NULL, and the auxiliary vector ending with AT_NULL.
+strings, then (16-byte aligned) the platform string, 16 random bytes (AT_RANDOM), then,
+16-byte aligned at the stack pointer: argc, argv[], NULL, envp[], NULL, and the auxiliary
+vector in the kernel's order, ending with AT_NULL.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from kernel_model.seam import PROT_READ, PROT_WRITE
+from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE
 from sandbox.arch import Arch
 
 STACK_SIZE = 8 * 1024 * 1024  # RLIMIT_STACK's usual soft limit
@@ -58,6 +59,7 @@ class ProgramImage:
     interp_base: int = 0
     brk: int = 0
     symbols: dict[str, int] = field(default_factory=dict)
+    exec_stack: bool = False  # PT_GNU_STACK asked for an executable stack
 
 
 @dataclass
@@ -83,7 +85,8 @@ def build_stack(
     arch: Arch = machine.arch
     kernel = machine.kernel
     top = arch.stack_top
-    kernel.mm.map(top - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, name="[stack]")
+    prot = PROT_READ | PROT_WRITE | (PROT_EXEC if image.exec_stack else 0)
+    kernel.mm.map(top - STACK_SIZE, STACK_SIZE, prot, name="[stack]")
     word = arch.word_size
     end = ">" if arch.big_endian else "<"
     wfmt = "Q" if word == 8 else "I"
@@ -97,10 +100,14 @@ def build_stack(
         return pos
 
     execfn_at = push_bytes(execfn + b"\0")
+    env_end = pos
     env_at = [push_bytes(e + b"\0") for e in reversed(envp)][::-1]
+    arg_end = pos
     arg_at = [push_bytes(a + b"\0") for a in reversed(argv)][::-1]
+    kernel.mm.arg_start, kernel.mm.arg_end = pos, arg_end
+    kernel.mm.env_start, kernel.mm.env_end = arg_end, env_end
+    pos &= ~15  # arch_align_stack (with no randomisation)
     platform_at = push_bytes(arch.platform.encode() + b"\0") if arch.platform else 0
-    pos &= ~15
     random_at = push_bytes(kernel.random_bytes(16))
 
     ident = kernel.identity
@@ -121,8 +128,7 @@ def build_stack(
         (AT_SECURE, 0),
         (AT_RANDOM, random_at),
     ]
-    if arch.hwcap2:
-        auxv.append((AT_HWCAP2, arch.hwcap2))
+    auxv.append((AT_HWCAP2, arch.hwcap2))  # both arches define ELF_HWCAP2, so it is always there
     auxv.append((AT_EXECFN, execfn_at))
     if platform_at:
         auxv.append((AT_PLATFORM, platform_at))

@@ -18,6 +18,11 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
         help="show a host directory to the guest (read-only unless :rw); repeatable",
     )
     parser.add_argument("--cwd", metavar="DIR", help="host directory shown read-only as the guest's cwd (default: .)")
+    parser.add_argument(
+        "--rootfs", metavar="DIR",
+        help="host directory shown read-only as the guest's / (under the other mounts); a dynamically "
+        "linked program's interpreter and libraries come from it, as with qemu-user -L",
+    )
     parser.add_argument("--env", action="append", default=[], metavar="K=V", help="set a guest environment variable")
     parser.add_argument("--clear-env", action="store_true", help="start from an empty environment, not sandbox's own")
     parser.add_argument("--seed", type=int, help="seed getrandom and /dev/urandom for a reproducible run")
@@ -51,10 +56,12 @@ def sandbox_from_args(args: argparse.Namespace, *, capture: bool = False) -> San
         mounts.append(mount)
     if args.cwd and not os.path.isdir(args.cwd):
         raise SandboxError(f"--cwd {args.cwd}: not a directory")
+    if args.rootfs and not os.path.isdir(args.rootfs):
+        raise SandboxError(f"--rootfs {args.rootfs}: not a directory")
     from sandbox.program import read_program
 
     prog = read_program(args.program, args.arch)
     return Sandbox(
         prog.arch, capture=capture, cwd=args.cwd, mounts=mounts, env=guest_environment(args),
-        seed=args.seed, virtual_time=args.virtual_time,
+        seed=args.seed, virtual_time=args.virtual_time, rootfs=args.rootfs,
     )

@@ -31,7 +31,7 @@ def report_end(result: RunResult, verbose: bool) -> None:
             for name, value in regs.items():
                 print(f"  {name:<{width}} {value:#018x}", file=sys.stderr)
     elif result.signal is not None:
-        print(f"sandbox: guest killed by {result.signal}", file=sys.stderr)
+        print(f"sandbox: guest killed by {result.reason or result.signal}", file=sys.stderr)
 
 
 def handle(args: argparse.Namespace) -> int:

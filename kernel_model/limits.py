@@ -1,0 +1,226 @@
+"""Resource limits and what the process can learn about the machine: ``prlimit64``,
+``getrlimit``/``setrlimit``, ``sysinfo``, and the scheduler calls a single thread makes
+(``sched_getaffinity``, ``sched_yield``, ``getcpu``...).
+
+The machine the guest sees is the sandbox's, not the host's: ``cpus`` processors (one by
+default), and as much memory as the sandbox allows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kernel_model.linux_errno import Errno
+from kernel_model.registry import Int, Pid, Ptr, UInt, syscall
+from kernel_model.seam import KernelError, SyscallRequest
+
+if TYPE_CHECKING:
+    from kernel_model.kernel import Kernel
+
+RLIM_INFINITY = (1 << 64) - 1
+(RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_CORE, RLIMIT_RSS, RLIMIT_NPROC, RLIMIT_NOFILE,
+ RLIMIT_MEMLOCK, RLIMIT_AS, RLIMIT_LOCKS, RLIMIT_SIGPENDING, RLIMIT_MSGQUEUE, RLIMIT_NICE, RLIMIT_RTPRIO,
+ RLIMIT_RTTIME) = range(16)
+RLIM_NLIMITS = 16
+NR_OPEN = 1 << 20  # fs.nr_open: no RLIMIT_NOFILE may go above it
+DEFAULT_MEMORY = 4 << 30  # what sysinfo reports as RAM when the sandbox sets no memory limit
+
+RESOURCE_NAMES = (
+    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS", "RLIMIT_NPROC",
+    "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+)
+
+
+def default_limits(max_fds: int, max_memory: int | None) -> list[tuple[int, int]]:
+    """(soft, hard) per resource, as a freshly logged-in Linux user has them.
+
+    The descriptor and address-space limits are the sandbox's own, so what the guest reads
+    is what it will meet.
+    """
+    inf = (RLIM_INFINITY, RLIM_INFINITY)
+    limits = [inf] * RLIM_NLIMITS
+    limits[RLIMIT_STACK] = (8 << 20, RLIM_INFINITY)
+    limits[RLIMIT_CORE] = (0, RLIM_INFINITY)
+    limits[RLIMIT_NPROC] = (63455, 63455)
+    limits[RLIMIT_NOFILE] = (min(1024, max_fds), max_fds)
+    limits[RLIMIT_MEMLOCK] = (8 << 20, 8 << 20)
+    limits[RLIMIT_SIGPENDING] = (63455, 63455)
+    limits[RLIMIT_MSGQUEUE] = (819200, 819200)
+    limits[RLIMIT_NICE] = (0, 0)
+    limits[RLIMIT_RTPRIO] = (0, 0)
+    if max_memory is not None:
+        limits[RLIMIT_AS] = (max_memory, max_memory)
+    return limits
+
+
+class ResourceLimits:
+    """The process's limits. RLIMIT_NOFILE and RLIMIT_AS take effect; the rest are kept."""
+
+    def __init__(self, k: "Kernel", limits: list[tuple[int, int]]) -> None:
+        self._k = k
+        self._limits = list(limits)
+        self._apply(RLIMIT_NOFILE)
+        self._apply(RLIMIT_AS)
+
+    def get(self, resource: int) -> tuple[int, int]:
+        """(soft, hard) for ``resource``."""
+        return self._limits[resource]
+
+    def set(self, resource: int, soft: int, hard: int) -> None:
+        """Change a limit with Linux's checks (EINVAL, EPERM for raising a hard limit unprivileged)."""
+        if soft > hard:
+            raise KernelError(Errno.EINVAL)
+        if resource == RLIMIT_NOFILE and hard > NR_OPEN:
+            raise KernelError(Errno.EPERM)
+        if hard > self._limits[resource][1] and self._k.identity.effective_uid != 0:
+            raise KernelError(Errno.EPERM)
+        self._limits[resource] = (soft, hard)
+        self._apply(resource)
+
+    def _apply(self, resource: int) -> None:
+        soft = self._limits[resource][0]
+        if resource == RLIMIT_NOFILE:
+            self._k.fds.limit = min(soft, NR_OPEN)
+        elif resource == RLIMIT_AS:
+            self._k.mm.limit = None if soft == RLIM_INFINITY else soft
+
+
+def _check_pid(k: "Kernel", pid: int) -> None:
+    if pid not in (0, k.identity.pid):
+        raise KernelError(Errno.ESRCH)
+
+
+@syscall("prlimit64", partial="RLIMIT_NOFILE and RLIMIT_AS are enforced; the other limits are only remembered")
+def sys_prlimit64(k: "Kernel", req: SyscallRequest, pid: Pid, resource: UInt, new_limit: Ptr, old_limit: Ptr) -> int:
+    layout = k.structs.rlimit64
+    new = layout.unpack(k.memory.read(new_limit, layout.size)) if new_limit else None
+    _check_pid(k, pid)
+    if resource >= RLIM_NLIMITS:
+        raise KernelError(Errno.EINVAL)
+    old = k.limits.get(resource)
+    if new is not None:
+        k.limits.set(resource, new["rlim_cur"], new["rlim_max"])
+    if old_limit:
+        k.memory.write(old_limit, layout.pack(rlim_cur=old[0], rlim_max=old[1]))
+    return 0
+
+
+def _to_word(k: "Kernel", value: int) -> int:
+    # A 32-bit rlimit cannot say more than RLIM_INFINITY of its own width.
+    return min(value, k.arch.word_mask)
+
+
+def _from_word(k: "Kernel", value: int) -> int:
+    return RLIM_INFINITY if value == k.arch.word_mask else value
+
+
+@syscall("getrlimit")
+def sys_getrlimit(k: "Kernel", req: SyscallRequest, resource: UInt, rlim: Ptr) -> int:
+    if resource >= RLIM_NLIMITS:
+        raise KernelError(Errno.EINVAL)
+    soft, hard = k.limits.get(resource)
+    k.memory.write(rlim, k.structs.rlimit.pack(rlim_cur=_to_word(k, soft), rlim_max=_to_word(k, hard)))
+    return 0
+
+
+@syscall("setrlimit", partial="as prlimit64")
+def sys_setrlimit(k: "Kernel", req: SyscallRequest, resource: UInt, rlim: Ptr) -> int:
+    layout = k.structs.rlimit
+    new = layout.unpack(k.memory.read(rlim, layout.size))
+    if resource >= RLIM_NLIMITS:
+        raise KernelError(Errno.EINVAL)
+    k.limits.set(resource, _from_word(k, new["rlim_cur"]), _from_word(k, new["rlim_max"]))
+    return 0
+
+
+@syscall("sysinfo")
+def sys_sysinfo(k: "Kernel", req: SyscallRequest, info: Ptr) -> int:
+    from kernel_model.clock import CLOCK_BOOTTIME, NSEC
+
+    total = k.config.max_memory or DEFAULT_MEMORY
+    used = k.mm.mapped_bytes
+    k.memory.write(
+        info,
+        k.structs.sysinfo.pack(
+            uptime=k.clock.now(CLOCK_BOOTTIME) // NSEC, totalram=total, freeram=max(total - used, 0),
+            procs=1, mem_unit=1,
+        ),
+    )
+    return 0
+
+
+# -- the scheduler -------------------------------------------------------------------------
+
+
+def _cpumask_size(k: "Kernel") -> int:
+    # cpumask_size(): whole longs covering nr_cpu_ids bits
+    word_bits = k.arch.bits
+    return (k.config.cpus + word_bits - 1) // word_bits * k.arch.word_size
+
+
+@syscall("sched_getaffinity")
+def sys_sched_getaffinity(k: "Kernel", req: SyscallRequest, pid: Pid, cpusetsize: UInt, mask: Ptr) -> int:
+    if cpusetsize * 8 < k.config.cpus or cpusetsize & (k.arch.word_size - 1):
+        raise KernelError(Errno.EINVAL)
+    _check_pid(k, pid)
+    size = min(cpusetsize, _cpumask_size(k))
+    bits = (1 << k.config.cpus) - 1
+    k.memory.write(mask, bits.to_bytes(size, k.structs.byteorder))
+    return size
+
+
+@syscall("sched_setaffinity")
+def sys_sched_setaffinity(k: "Kernel", req: SyscallRequest, pid: Pid, cpusetsize: UInt, mask: Ptr) -> int:
+    raw = k.memory.read(mask, min(cpusetsize, _cpumask_size(k)))
+    _check_pid(k, pid)
+    if not int.from_bytes(raw, k.structs.byteorder) & ((1 << k.config.cpus) - 1):
+        raise KernelError(Errno.EINVAL)  # no CPU of the machine in the mask
+    return 0
+
+
+@syscall("sched_yield")
+def sys_sched_yield(k: "Kernel", req: SyscallRequest) -> int:
+    return 0
+
+
+@syscall("getcpu")
+def sys_getcpu(k: "Kernel", req: SyscallRequest, cpu: Ptr, node: Ptr, tcache: Ptr) -> int:
+    if cpu:
+        k.memory.write(cpu, bytes(4))
+    if node:
+        k.memory.write(node, bytes(4))
+    return 0
+
+
+SCHED_OTHER = 0
+
+
+@syscall("sched_getscheduler")
+def sys_sched_getscheduler(k: "Kernel", req: SyscallRequest, pid: Pid) -> int:
+    if pid < 0:
+        raise KernelError(Errno.EINVAL)
+    _check_pid(k, pid)
+    return SCHED_OTHER
+
+
+@syscall("sched_getparam")
+def sys_sched_getparam(k: "Kernel", req: SyscallRequest, pid: Pid, param: Ptr) -> int:
+    if pid < 0 or not param:
+        raise KernelError(Errno.EINVAL)
+    _check_pid(k, pid)
+    k.memory.write(param, bytes(4))  # sched_priority 0: the only one SCHED_OTHER has
+    return 0
+
+
+PRIO_PROCESS, PRIO_PGRP, PRIO_USER = 0, 1, 2
+
+
+@syscall("getpriority")
+def sys_getpriority(k: "Kernel", req: SyscallRequest, which: Int, who: Int) -> int:
+    if which not in (PRIO_PROCESS, PRIO_PGRP, PRIO_USER):
+        raise KernelError(Errno.EINVAL)
+    me = {PRIO_PROCESS: k.identity.pid, PRIO_PGRP: k.identity.pid, PRIO_USER: k.identity.uid}[which]
+    if who not in (0, me):
+        raise KernelError(Errno.ESRCH)
+    return 20  # the kernel returns 20 - nice, so that it is never negative; nice is 0

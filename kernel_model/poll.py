@@ -1,0 +1,186 @@
+"""Waiting for descriptors: ``poll``, ``ppoll``, ``select`` and ``pselect6``.
+
+Each open file's handle says which events are true now. When none is and the caller asked to
+wait, the wait is a real one on the host descriptors behind the guest's (a terminal, the
+host's stdin); with nothing on the host to wait for, only the timeout can end it, so the
+clock sleeps for it, and a wait with no timeout would last for ever (the process ends with a
+deadlock report, see :class:`kernel_model.process.Deadlock`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kernel_model.clock import NSEC, read_timespec, write_timespec
+from kernel_model.fsnodes import POLLERR, POLLHUP, POLLNVAL, POLLPRI, READABLE, WRITABLE, host_poll
+from kernel_model.linux_errno import Errno
+from kernel_model.process import Deadlock
+from kernel_model.registry import Int, Ptr, Size, UInt, syscall
+from kernel_model.seam import KernelError, SyscallRequest
+from kernel_model.signals import SIGSET_SIZE
+
+if TYPE_CHECKING:
+    from kernel_model.kernel import Kernel
+
+ALWAYS = POLLERR | POLLHUP | POLLNVAL  # reported whether asked for or not
+
+
+def _ready(k: "Kernel", wanted: list[tuple[int, int]]) -> list[int]:
+    """For each (fd, events): the events true now (POLLNVAL for a descriptor not open)."""
+    out = []
+    for fd, events in wanted:
+        if fd < 0:
+            out.append(0)
+            continue
+        if fd not in k.fds:
+            out.append(POLLNVAL)
+            continue
+        out.append(k.fds.get(fd).handle.poll() & (events | ALWAYS))
+    return out
+
+
+def wait_for(k: "Kernel", wanted: list[tuple[int, int]], timeout_ns: int | None, what: str) -> tuple[list[int], int]:
+    """Wait until an event in ``wanted`` is true or the timeout passes.
+
+    Returns the events per entry and the nanoseconds of the timeout left (0 when it ran out).
+    """
+    got = _ready(k, wanted)
+    if any(got) or timeout_ns == 0:
+        return got, timeout_ns or 0
+    host = {}
+    for fd, events in wanted:
+        if fd >= 0 and fd in k.fds:
+            host_fd = k.fds.get(fd).handle.wait_fd()
+            if host_fd is not None:
+                host[host_fd] = host.get(host_fd, 0) | events
+    if not host:
+        if timeout_ns is None:
+            raise Deadlock(f"{what} with nothing that can become ready")
+        k.clock.sleep(timeout_ns)
+        return got, 0
+    from kernel_model.clock import CLOCK_MONOTONIC
+
+    start = k.clock.now(CLOCK_MONOTONIC)
+    host_poll(host, None if timeout_ns is None else (timeout_ns + 999_999) // 1_000_000)
+    got = _ready(k, wanted)
+    if timeout_ns is None:
+        return got, 0
+    return got, max(timeout_ns - (k.clock.now(CLOCK_MONOTONIC) - start), 0)
+
+
+def _poll(k: "Kernel", fds: int, nfds: int, timeout_ns: int | None, what: str) -> tuple[int, int]:
+    if nfds > k.limits.get(7)[0]:  # RLIMIT_NOFILE
+        raise KernelError(Errno.EINVAL)
+    layout = k.structs.pollfd
+    raw = k.memory.read(fds, layout.size * nfds) if nfds else b""
+    entries = [layout.unpack(raw[i * layout.size : (i + 1) * layout.size]) for i in range(nfds)]
+    got, left = wait_for(k, [(e["fd"], e["events"] & 0xFFFF) for e in entries], timeout_ns, what)
+    out = b"".join(
+        layout.pack(fd=e["fd"], events=e["events"], revents=r) for e, r in zip(entries, got)
+    )
+    if out:
+        k.memory.write(fds, out)
+    return sum(1 for r in got if r), left
+
+
+@syscall("poll")
+def sys_poll(k: "Kernel", req: SyscallRequest, fds: Ptr, nfds: UInt, timeout: Int) -> int:
+    return _poll(k, fds, nfds, None if timeout < 0 else timeout * 1_000_000, "poll")[0]
+
+
+def _check_sigmask(k: "Kernel", sigmask: int, sigsetsize: int) -> None:
+    # The mask only matters while waiting for a signal, and no signal can arrive while the
+    # only thread waits; it is still read, so a bad pointer is EFAULT as on Linux.
+    if sigmask:
+        if sigsetsize != SIGSET_SIZE:
+            raise KernelError(Errno.EINVAL)
+        k.memory.read(sigmask, SIGSET_SIZE)
+
+
+@syscall("ppoll", partial="the signal mask is checked and read, but no signal can arrive while waiting")
+def sys_ppoll(k: "Kernel", req: SyscallRequest, fds: Ptr, nfds: UInt, tmo_p: Ptr, sigmask: Ptr, sigsetsize: Size) -> int:
+    timeout_ns = read_timespec(k, tmo_p) if tmo_p else None
+    _check_sigmask(k, sigmask, sigsetsize)
+    count, left = _poll(k, fds, nfds, timeout_ns, "ppoll")
+    if tmo_p and timeout_ns:
+        write_timespec(k, tmo_p, left)  # ppoll reports the time left, as select does
+    return count
+
+
+# -- select ----------------------------------------------------------------------------------
+
+
+def _read_fdset(k: "Kernel", ptr: int, nfds: int) -> int:
+    if not ptr:
+        return 0
+    word = k.arch.word_size
+    size = (nfds + word * 8 - 1) // (word * 8) * word
+    return int.from_bytes(k.memory.read(ptr, size), k.structs.byteorder) & ((1 << nfds) - 1)
+
+
+def _write_fdset(k: "Kernel", ptr: int, nfds: int, bits: int) -> None:
+    if ptr:
+        word = k.arch.word_size
+        size = (nfds + word * 8 - 1) // (word * 8) * word
+        k.memory.write(ptr, bits.to_bytes(size, k.structs.byteorder))
+
+
+_SELECT_READ = READABLE | POLLHUP | POLLERR
+_SELECT_WRITE = WRITABLE | POLLERR
+_SELECT_EXCEPT = POLLPRI
+
+
+def do_select(k: "Kernel", nfds: int, readfds: int, writefds: int, exceptfds: int, timeout_ns: int | None, what: str) -> tuple[int, int]:
+    """select's body: returns the number of bits set and the nanoseconds of timeout left."""
+    if nfds < 0:
+        raise KernelError(Errno.EINVAL)
+    nfds = min(nfds, k.fds.limit)
+    sets = [_read_fdset(k, p, nfds) for p in (readfds, writefds, exceptfds)]
+    wanted = []
+    asked = sets[0] | sets[1] | sets[2]
+    for fd in range(nfds):
+        if asked >> fd & 1:
+            if fd not in k.fds:
+                raise KernelError(Errno.EBADF)
+            events = (READABLE if sets[0] >> fd & 1 else 0) | (WRITABLE if sets[1] >> fd & 1 else 0)
+            events |= POLLPRI if sets[2] >> fd & 1 else 0
+            wanted.append((fd, events))
+    got, left = wait_for(k, wanted, timeout_ns, what)
+    out = [0, 0, 0]
+    for (fd, _), events in zip(wanted, got):
+        for i, mask in enumerate((_SELECT_READ, _SELECT_WRITE, _SELECT_EXCEPT)):
+            if sets[i] >> fd & 1 and events & mask:
+                out[i] |= 1 << fd
+    for ptr, bits in zip((readfds, writefds, exceptfds), out):
+        _write_fdset(k, ptr, nfds, bits)
+    return sum(bin(b).count("1") for b in out), left
+
+
+@syscall("select")
+def sys_select(k: "Kernel", req: SyscallRequest, nfds: Int, readfds: Ptr, writefds: Ptr, exceptfds: Ptr, timeout: Ptr) -> int:
+    timeout_ns = None
+    if timeout:
+        tv = k.structs.timeval.unpack(k.memory.read(timeout, k.structs.timeval.size))
+        if tv["tv_sec"] < 0 or not 0 <= tv["tv_usec"] < 1_000_000:
+            raise KernelError(Errno.EINVAL)
+        timeout_ns = tv["tv_sec"] * NSEC + tv["tv_usec"] * 1000
+    count, left = do_select(k, nfds, readfds, writefds, exceptfds, timeout_ns, "select")
+    if timeout:
+        k.memory.write(timeout, k.structs.timeval.pack(tv_sec=left // NSEC, tv_usec=left % NSEC // 1000))
+    return count
+
+
+@syscall("pselect6", partial="the signal mask is checked and read, but no signal can arrive while waiting")
+def sys_pselect6(k: "Kernel", req: SyscallRequest, nfds: Int, readfds: Ptr, writefds: Ptr, exceptfds: Ptr, timeout: Ptr, sigmask: Ptr) -> int:
+    timeout_ns = read_timespec(k, timeout) if timeout else None
+    if sigmask:
+        word = k.structs.word
+        import struct
+
+        size = struct.calcsize(word)
+        mask_ptr, mask_size = struct.unpack(k.structs.endian + word * 2, k.memory.read(sigmask, size * 2))
+        _check_sigmask(k, mask_ptr, mask_size)
+    count, left = do_select(k, nfds, readfds, writefds, exceptfds, timeout_ns, "pselect6")
+    if timeout and timeout_ns:
+        write_timespec(k, timeout, left)
+    return count

@@ -1,0 +1,227 @@
+"""The one thread's start-up and synchronisation: the thread pointer (x86_64 ``arch_prctl``),
+``set_tid_address``, the robust futex list, ``rseq``, and ``futex`` for a single thread.
+
+The guest has exactly one thread, so a futex wait can only end by its timeout: nobody else
+can wake it. A wait without a timeout would sleep for ever on Linux too; the model ends the
+process then instead of hanging the sandbox (see :class:`kernel_model.process.Deadlock`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kernel_model.linux_errno import Errno
+from kernel_model.registry import Int, Ptr, Size, UInt, ULong, syscall
+from kernel_model.process import Deadlock
+from kernel_model.seam import KernelError, SyscallRequest
+
+if TYPE_CHECKING:
+    from kernel_model.kernel import Kernel
+
+ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
+ARCH_GET_CPUID, ARCH_SET_CPUID = 0x1011, 0x1012
+ARCH_GET_XCOMP_SUPP, ARCH_GET_XCOMP_PERM, ARCH_REQ_XCOMP_PERM = 0x1021, 0x1022, 0x1023
+XFEATURE_MASK_FPSSE = 0x3  # x87 and SSE state: what the emulated CPU saves with xsave
+
+@dataclass
+class ThreadState:
+    """What the kernel keeps about the thread: its tid pointers and its robust list."""
+
+    clear_child_tid: int = 0
+    robust_list: int = 0
+    robust_list_len: int = 0
+    rseq: int = 0
+    comm: str | None = None  # the name prctl(PR_SET_NAME) gave (None: the program's name)
+
+
+ROBUST_LIST_HEAD_WORDS = 3  # struct robust_list_head: list.next, futex_offset, list_op_pending
+
+
+def _word(k: "Kernel", value: int) -> bytes:
+    return value.to_bytes(k.arch.word_size, "big" if k.arch.big_endian else "little")
+
+
+@syscall("arch_prctl", partial="ARCH_SET_GS/ARCH_GET_GS are refused with EINVAL (the GS base is not modelled)")
+def sys_arch_prctl(k: "Kernel", req: SyscallRequest, option: Int, arg2: ULong) -> int:
+    if option == ARCH_SET_FS:
+        if arg2 >= k.mm.task_size:
+            raise KernelError(Errno.EPERM)
+        _cpu(req).set_thread_pointer(arg2)
+        return 0
+    if option == ARCH_GET_FS:
+        k.memory.write(arg2, _word(k, _cpu(req).get_thread_pointer()))
+        return 0
+    if option == ARCH_GET_CPUID:
+        return 1  # cpuid is not faulting
+    if option == ARCH_SET_CPUID:
+        raise KernelError(Errno.ENODEV)  # as on a CPU without cpuid faulting
+    if option == ARCH_GET_XCOMP_SUPP or option == ARCH_GET_XCOMP_PERM:
+        k.memory.write(arg2, XFEATURE_MASK_FPSSE.to_bytes(8, "little"))
+        return 0
+    if option == ARCH_REQ_XCOMP_PERM:
+        # Only dynamically enabled features (AMX) need asking for; this CPU has none.
+        raise KernelError(Errno.EINVAL if arg2 > 63 else Errno.EOPNOTSUPP)
+    raise KernelError(Errno.EINVAL)
+
+
+def _cpu(req: SyscallRequest):  # type: ignore[no-untyped-def]
+    if req.cpu is None:
+        raise KernelError(Errno.EINVAL, "no CPU attached to this request")
+    return req.cpu
+
+
+@syscall("set_tid_address")
+def sys_set_tid_address(k: "Kernel", req: SyscallRequest, tidptr: Ptr) -> int:
+    k.thread.clear_child_tid = tidptr
+    return k.identity.pid
+
+
+@syscall("set_robust_list")
+def sys_set_robust_list(k: "Kernel", req: SyscallRequest, head: Ptr, length: Size) -> int:
+    if length != ROBUST_LIST_HEAD_WORDS * k.arch.word_size:
+        raise KernelError(Errno.EINVAL)
+    k.thread.robust_list, k.thread.robust_list_len = head, length
+    return 0
+
+
+@syscall("get_robust_list")
+def sys_get_robust_list(k: "Kernel", req: SyscallRequest, pid: Int, head_ptr: Ptr, len_ptr: Ptr) -> int:
+    if pid not in (0, k.identity.pid):
+        raise KernelError(Errno.ESRCH)
+    k.memory.write(head_ptr, _word(k, k.thread.robust_list))
+    k.memory.write(len_ptr, _word(k, k.thread.robust_list_len))
+    return 0
+
+
+@syscall("rseq", partial="answers ENOSYS, as a kernel before 4.18 does; libc then does without")
+def sys_rseq(k: "Kernel", req: SyscallRequest, rseq: Ptr, rseq_len: UInt, flags: Int, sig: UInt) -> int:
+    # Restartable sequences need the kernel to rewrite the guest's pc on preemption; with one
+    # thread and no preemption there is nothing to gain, and ENOSYS is a documented answer.
+    raise KernelError(Errno.ENOSYS)
+
+
+# -- futex ---------------------------------------------------------------------------------
+
+FUTEX_WAIT, FUTEX_WAKE, FUTEX_FD, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = 0, 1, 2, 3, 4, 5
+FUTEX_LOCK_PI, FUTEX_UNLOCK_PI, FUTEX_TRYLOCK_PI, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 6, 7, 8, 9, 10
+FUTEX_WAIT_REQUEUE_PI, FUTEX_CMP_REQUEUE_PI, FUTEX_LOCK_PI2 = 11, 12, 13
+FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME = 128, 256
+FUTEX_TID_MASK = 0x3FFFFFFF
+FUTEX_WAITERS = 0x80000000
+FUTEX_OWNER_DIED = 0x40000000
+_CLOCK_REALTIME_OK = {FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2}
+_FUTEX_OP_ARITH = {0: lambda old, arg: arg, 1: lambda old, arg: old + arg, 2: lambda old, arg: old | arg,
+                   3: lambda old, arg: old & ~arg, 4: lambda old, arg: old ^ arg}
+
+
+def _load_u32(k: "Kernel", addr: int) -> int:
+    return int.from_bytes(k.memory.read(addr, 4), "big" if k.arch.big_endian else "little")
+
+
+def _store_u32(k: "Kernel", addr: int, value: int) -> None:
+    k.memory.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "big" if k.arch.big_endian else "little"))
+
+
+def _wait_timeout(k: "Kernel", timeout: int, absolute: bool, realtime: bool) -> int | None:
+    """Nanoseconds a wait may last (None: no timeout); EINVAL for a malformed timespec."""
+    if not timeout:
+        return None
+    from kernel_model.clock import CLOCK_MONOTONIC, CLOCK_REALTIME, read_timespec
+
+    ns = read_timespec(k, timeout)
+    if absolute:
+        ns = max(ns - k.clock.now(CLOCK_REALTIME if realtime else CLOCK_MONOTONIC), 0)
+    return ns
+
+
+@syscall("futex", partial="one thread: waits only end by their timeout; wakes find nobody to wake")
+def sys_futex(k: "Kernel", req: SyscallRequest, uaddr: Ptr, futex_op: Int, val: UInt, timeout: Ptr, uaddr2: Ptr, val3: UInt) -> int:
+    cmd = futex_op & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
+    realtime = bool(futex_op & FUTEX_CLOCK_REALTIME)
+    if realtime and cmd not in _CLOCK_REALTIME_OK:
+        raise KernelError(Errno.ENOSYS)
+    if cmd in (FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP, FUTEX_WAIT_BITSET,
+               FUTEX_WAKE_BITSET, FUTEX_LOCK_PI, FUTEX_UNLOCK_PI, FUTEX_TRYLOCK_PI, FUTEX_LOCK_PI2,
+               FUTEX_WAIT_REQUEUE_PI, FUTEX_CMP_REQUEUE_PI) and uaddr % 4:
+        raise KernelError(Errno.EINVAL)
+    if cmd in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
+        if cmd == FUTEX_WAIT_BITSET and val3 == 0:
+            raise KernelError(Errno.EINVAL)
+        # FUTEX_WAIT's timeout is relative; FUTEX_WAIT_BITSET's is absolute.
+        wait_ns = _wait_timeout(k, timeout, cmd == FUTEX_WAIT_BITSET, realtime)
+        if _load_u32(k, uaddr) != val:
+            raise KernelError(Errno.EAGAIN)
+        if wait_ns is None:
+            raise Deadlock(f"futex wait on {uaddr:#x}")
+        k.clock.sleep(wait_ns)
+        raise KernelError(Errno.ETIMEDOUT)
+    if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
+        if cmd == FUTEX_WAKE_BITSET and val3 == 0:
+            raise KernelError(Errno.EINVAL)
+        return 0
+    if cmd == FUTEX_REQUEUE:
+        return 0
+    if cmd == FUTEX_CMP_REQUEUE:
+        if _load_u32(k, uaddr) != val3:
+            raise KernelError(Errno.EAGAIN)
+        return 0
+    if cmd == FUTEX_WAKE_OP:
+        return _wake_op(k, uaddr2, val3)
+    if cmd in (FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_TRYLOCK_PI):
+        return _lock_pi(k, uaddr, cmd == FUTEX_TRYLOCK_PI)
+    if cmd == FUTEX_UNLOCK_PI:
+        word = _load_u32(k, uaddr)
+        if word & FUTEX_TID_MASK != k.identity.pid:
+            raise KernelError(Errno.EPERM)
+        _store_u32(k, uaddr, 0)
+        return 0
+    if cmd in (FUTEX_WAIT_REQUEUE_PI, FUTEX_CMP_REQUEUE_PI):
+        if uaddr == uaddr2:
+            raise KernelError(Errno.EINVAL)
+        if cmd == FUTEX_CMP_REQUEUE_PI:
+            if val != 1:
+                raise KernelError(Errno.EINVAL)
+            if _load_u32(k, uaddr) != val3:
+                raise KernelError(Errno.EAGAIN)
+            return 0
+        if _load_u32(k, uaddr) != val:
+            raise KernelError(Errno.EAGAIN)
+        raise Deadlock(f"futex wait-requeue-pi on {uaddr:#x}")
+    raise KernelError(Errno.ENOSYS)
+
+
+def _wake_op(k: "Kernel", uaddr2: int, encoded: int) -> int:
+    # The operation on *uaddr2 happens even though nobody waits; the comparison only decides
+    # whether waiters on uaddr2 would be woken, and there are none.
+    op = (encoded >> 28) & 0xF
+    oparg = (encoded >> 12) & 0xFFF
+    if op & 8:  # FUTEX_OP_OPARG_SHIFT
+        if oparg > 31:
+            oparg &= 31  # the kernel warns and masks
+        oparg = 1 << oparg
+        op &= 7
+    if oparg & 0x800:
+        oparg -= 0x1000  # sign-extended 12 bits
+    fn = _FUTEX_OP_ARITH.get(op)
+    if fn is None:
+        raise KernelError(Errno.ENOSYS)
+    cmp = (encoded >> 24) & 0xF
+    if cmp > 5:
+        raise KernelError(Errno.ENOSYS)
+    old = _load_u32(k, uaddr2)
+    _store_u32(k, uaddr2, fn(old, oparg))
+    return 0
+
+
+def _lock_pi(k: "Kernel", uaddr: int, try_only: bool) -> int:
+    word = _load_u32(k, uaddr)
+    owner = word & FUTEX_TID_MASK
+    if owner == 0:
+        _store_u32(k, uaddr, k.identity.pid | (word & FUTEX_OWNER_DIED))
+        return 0
+    if owner == k.identity.pid:
+        raise KernelError(Errno.EDEADLK)
+    if try_only:
+        raise KernelError(Errno.EAGAIN)
+    raise KernelError(Errno.ESRCH)  # no such owner: the only task is this one
