@@ -33,6 +33,8 @@ _CPU = {CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID}
 VALID_CLOCKS = _REALTIME_LIKE | _CPU | {
     CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM
 }
+# Clocks the kernel can read but not sleep on (their k_clock has no nsleep).
+_NO_NSLEEP = {CLOCK_THREAD_CPUTIME_ID, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE}
 TIMER_ABSTIME = 1
 NSEC = 1_000_000_000
 CLOCK_TICKS = 100  # USER_HZ, what times() counts in
@@ -139,10 +141,10 @@ def sys_nanosleep(k: "Kernel", req: SyscallRequest, duration: Ptr, rem: Ptr) -> 
 
 @syscall("clock_nanosleep")
 def sys_clock_nanosleep(k: "Kernel", req: SyscallRequest, clockid: Int, flags: Int, request: Ptr, remain: Ptr) -> int:
-    if clockid in _CPU and clockid == CLOCK_THREAD_CPUTIME_ID:
-        raise KernelError(Errno.EINVAL)
     if clockid not in VALID_CLOCKS:
         raise KernelError(Errno.EINVAL)
+    if clockid in _NO_NSLEEP:
+        raise KernelError(Errno.EOPNOTSUPP)  # the clock exists but has no nsleep operation
     ns = read_timespec(k, request)
     if flags & TIMER_ABSTIME:
         ns = max(ns - k.clock.now(clockid), 0)

@@ -7,7 +7,8 @@ turns its arguments into a list of guest segments and an optional offset.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from kernel_model.abi import O_APPEND, O_CLOEXEC
 from kernel_model.fdtable import SETFL_MASK, OpenFile
@@ -77,8 +78,7 @@ def read_into(k: "Kernel", of: OpenFile, segs: Segments, offset: int | None = No
         if wanted == 0:
             return 0
         # A fault before the first byte: nothing to copy at end of file is not a fault.
-        pos = of.pos if offset is None else offset
-        if of.handle.seekable and not of.handle.pread(1, pos):
+        if not _has_data(of, offset):
             return 0
         raise KernelError(Errno.EFAULT)
     data = of.read(room, offset)
@@ -90,6 +90,35 @@ def read_into(k: "Kernel", of: OpenFile, segs: Segments, offset: int | None = No
         k.memory.write(addr, chunk)
         done += len(chunk)
     return len(data)
+
+
+SIGPIPE = 13
+
+
+@contextmanager
+def raising_sigpipe(k: "Kernel") -> Iterator[None]:
+    """A write that fails with EPIPE (no reader left) also raises SIGPIPE, as pipe_write does.
+
+    With the default action the process ends there (status 141); if SIGPIPE is ignored or
+    blocked, the call returns EPIPE.
+    """
+    try:
+        yield
+    except KernelError as e:
+        if e.errno is Errno.EPIPE:
+            k.signals.send(SIGPIPE, "a write to a pipe with no reader")
+        raise
+
+
+def _has_data(of: OpenFile, offset: int | None) -> bool:
+    """Whether a read now would have bytes to copy (without taking any from a stream)."""
+    handle = of.handle
+    if handle.seekable:
+        return bool(handle.pread(1, of.pos if offset is None else offset))
+    if handle.bytes_available():
+        return True
+    # Nothing buffered: the read ends at end of file, or waits (an empty pipe with a writer).
+    return bool(of.read(1))
 
 
 def write_from(k: "Kernel", of: OpenFile, segs: Segments, offset: int | None = None) -> int:
@@ -105,7 +134,8 @@ def write_from(k: "Kernel", of: OpenFile, segs: Segments, offset: int | None = N
     if room == 0:
         raise KernelError(Errno.EFAULT)
     data = b"".join(k.memory.read(addr, length) for addr, length in usable)
-    return of.write(data, offset)
+    with raising_sigpipe(k):
+        return of.write(data, offset)
 
 
 def _iovecs(k: "Kernel", iov: int, iovcnt: int) -> Segments:
@@ -265,9 +295,13 @@ def sys_ioctl(k: "Kernel", req: SyscallRequest, fd: Fd, request: UInt, arg: ULon
         of.flags = (of.flags | bit) if on else (of.flags & ~bit)
         return 0
     if request == FIONREAD:
-        if not s_isreg(of.handle.stat().mode):
-            raise KernelError(Errno.ENOTTY)
-        avail = max(of.handle.stat().size - of.pos, 0)
+        if s_isreg(of.handle.stat().mode):
+            avail = max(of.handle.stat().size - of.pos, 0)
+        else:
+            stream = of.handle.bytes_available()
+            if stream is None:
+                raise KernelError(Errno.ENOTTY)
+            avail = stream
         k.memory.write(arg, min(avail, 0x7FFFFFFF).to_bytes(4, "big" if k.arch.big_endian else "little"))
         return 0
     if not of.handle.is_tty:
@@ -405,6 +439,14 @@ def sys_sendfile(k: "Kernel", req: SyscallRequest, out_fd: Fd, in_fd: Fd, offset
     count = min(count, MAX_RW_COUNT)
     if count == 0:
         return 0
+    with raising_sigpipe(k):
+        written = _host_sendfile(src, dst, pos, count)
+    if written is not None:
+        if pos is not None:
+            k.memory.write(offset, (pos + written).to_bytes(k.arch.word_size, k.structs.byteorder, signed=True))
+        else:
+            src.pos += written
+        return written
     # One read and one write, straight from file to file: the bytes never enter guest memory.
     # The input offset moves by what was written, not by what was read.
     if pos is not None:
@@ -416,9 +458,28 @@ def sys_sendfile(k: "Kernel", req: SyscallRequest, out_fd: Fd, in_fd: Fd, offset
         data = src.read(count)
     if not data:
         return 0
-    written = dst.write(data)
+    with raising_sigpipe(k):
+        written = dst.write(data)
     if pos is not None:
         k.memory.write(offset, (pos + written).to_bytes(k.arch.word_size, k.structs.byteorder, signed=True))
     elif src.handle.seekable:
         src.pos = pos_before + written
     return written
+
+
+def _host_sendfile(src: OpenFile, dst: OpenFile, pos: int | None, count: int) -> int | None:
+    """Copy inside the host kernel when a host file goes to a host stream (None: not possible).
+
+    The destination must be a stream (the sandbox's stdout, say), whose host offset is its own;
+    a seekable destination keeps its offset in the model, which the host does not know.
+    """
+    import os
+
+    src_fd, dst_fd = src.handle.host_fd(), dst.handle.host_fd()
+    if src_fd is None or dst_fd is None or not src.handle.seekable or dst.handle.seekable:
+        return None
+    if not hasattr(os, "sendfile"):
+        return None
+    from kernel_model.fsnodes import host_call
+
+    return host_call(os.sendfile, dst_fd, src_fd, src.pos if pos is None else pos, count)

@@ -201,7 +201,7 @@ class Handle:
         """Release what the handle holds."""
 
     def host_fd(self) -> int | None:
-        """The host file descriptor behind this handle, if any (for file-backed mmap)."""
+        """The host file descriptor behind this handle, if any (for zero-copy transfers)."""
         return None
 
     def poll(self) -> int:
@@ -313,7 +313,22 @@ class HostStreamHandle(Handle):
     def poll(self) -> int:
         return host_poll({self._fd: READABLE | WRITABLE}, 0).get(self._fd, 0)
 
+    def bytes_available(self) -> int | None:
+        try:
+            import fcntl
+            import sys
+            import termios
+
+            buf = bytearray(4)
+            fcntl.ioctl(self._fd, termios.FIONREAD, buf)
+            return int.from_bytes(buf, sys.byteorder)
+        except (ImportError, OSError):
+            return None
+
     def wait_fd(self) -> int | None:
+        return self._fd
+
+    def host_fd(self) -> int | None:
         return self._fd
 
 

@@ -248,15 +248,15 @@ def do_mmap(k: "Kernel", addr: int, length: int, prot: int, flags: int, fd: int,
     contents = b""
     if not flags & MAP_ANONYMOUS:
         of = k.fds.get(fd)
-        if of.handle.is_directory or not of.handle.seekable:
-            raise KernelError(Errno.ENODEV)
-        st = of.handle.stat()
-        if not s_isreg(st.mode) and st.mode & 0o170000 != 0o020000:
-            raise KernelError(Errno.ENODEV)
-        if not of.readable:
-            raise KernelError(Errno.EACCES)
+        # do_mmap's order: write access for a shared writable mapping, read access, then
+        # whether the file can be mapped at all.
         if mtype != MAP_PRIVATE and prot & PROT_WRITE and not of.writable:
             raise KernelError(Errno.EACCES)
+        if not of.readable:
+            raise KernelError(Errno.EACCES)
+        st = of.handle.stat()
+        if of.handle.is_directory or not of.handle.seekable or (not s_isreg(st.mode) and st.mode & 0o170000 != 0o020000):
+            raise KernelError(Errno.ENODEV)
         contents = of.handle.pread(size, offset)
         attrs.update(name=of.path, offset=offset, dev=st.dev, ino=st.ino, file=of.handle)
     if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):

@@ -30,7 +30,8 @@ def report_end(result: RunResult, verbose: bool) -> None:
             width = max(len(n) for n in regs) if regs else 0
             for name, value in regs.items():
                 print(f"  {name:<{width}} {value:#018x}", file=sys.stderr)
-    elif result.signal is not None:
+    elif result.signal is not None and result.signal != "SIGPIPE":
+        # Like a shell, say nothing about SIGPIPE: it is how `prog | head` ends normally.
         print(f"sandbox: guest killed by {result.reason or result.signal}", file=sys.stderr)
 
 
