@@ -112,9 +112,12 @@ _TOP_FILES = ("meminfo", "uptime", "version")
 
 
 class ProcFilesystem(Filesystem):
-    """``/proc`` for the process of ``kernel``."""
+    """``/proc`` for the process of ``kernel``.
 
-    read_only = True
+    Like Linux's, it is not a read-only mount: its files refuse writing by their permissions.
+    """
+
+    read_only = False
 
     def __init__(self, kernel: "Kernel") -> None:
         self._k = kernel

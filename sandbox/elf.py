@@ -306,8 +306,9 @@ def _open_interpreter(machine: "Machine", info: ElfInfo, path: str) -> tuple[Elf
 
 
 def _phdr_address(info: ElfInfo, bias: int) -> int:
-    # Without PT_PHDR: the headers are wherever the segment holding file offset e_phoff maps them.
+    # Without PT_PHDR: the headers are wherever the segment holding file offset e_phoff maps
+    # them; when no segment holds them, Linux still adds the load bias to 0.
     for seg in info.segments:
         if seg.offset <= info.phoff < seg.offset + seg.filesz:
             return bias + seg.vaddr + (info.phoff - seg.offset)
-    return 0
+    return bias

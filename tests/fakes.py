@@ -118,6 +118,19 @@ class FakeMemory:
         return bytes(out)
 
 
+class FakeCpu:
+    """A CPU that only has a thread pointer (what arch_prctl reaches)."""
+
+    def __init__(self) -> None:
+        self.thread_pointer = 0
+
+    def get_thread_pointer(self) -> int:
+        return self.thread_pointer
+
+    def set_thread_pointer(self, value: int) -> None:
+        self.thread_pointer = value
+
+
 class KernelHarness:
     """A kernel on a fake memory, with a scratch area and a way to call handlers by name."""
 
@@ -130,6 +143,7 @@ class KernelHarness:
         )
         self.kernel.mm.map(self.SCRATCH, 0x10000, PROT_READ | PROT_WRITE, name="scratch")
         self._next = self.SCRATCH
+        self.cpu = FakeCpu()
 
     def put(self, data: bytes | str) -> int:
         """Place bytes (a str gets a NUL) in scratch memory; return the address."""
@@ -146,7 +160,7 @@ class KernelHarness:
     def call(self, name: str, *args: int) -> int:
         """Make a syscall; returns its value or -errno, like the return register would hold."""
         raw = tuple(a & 0xFFFFFFFFFFFFFFFF for a in args) + (0,) * (6 - len(args))
-        req = SyscallRequest(self.kernel.arch.name, 0, name, raw, self.memory)
+        req = SyscallRequest(self.kernel.arch.name, 0, name, raw, self.memory, cpu=self.cpu)
         try:
             return self.kernel.dispatch(req)
         except KernelError as e:
@@ -161,7 +175,7 @@ class KernelHarness:
         """The ProcessExit a call raises."""
         raw = tuple(a & 0xFFFFFFFFFFFFFFFF for a in args) + (0,) * (6 - len(args))
         try:
-            self.kernel.dispatch(SyscallRequest(self.kernel.arch.name, 0, name, raw, self.memory))
+            self.kernel.dispatch(SyscallRequest(self.kernel.arch.name, 0, name, raw, self.memory, cpu=self.cpu))
         except ProcessExit as e:
             return e
         raise AssertionError(f"{name} did not end the process")
@@ -171,4 +185,4 @@ class KernelHarness:
         return self.memory.peek(address, size)
 
 
-__all__ = ["AARCH64", "X86_64", "FakeMemory", "KernelHarness", "REGISTRY"]
+__all__ = ["AARCH64", "X86_64", "FakeCpu", "FakeMemory", "KernelHarness", "REGISTRY"]

@@ -26,8 +26,48 @@ def qemu_for(arch: str) -> str | None:
     return shutil.which(QEMU[arch])
 
 
-def run_under_qemu(arch: str, elf: Path, args: list[str], stdin: bytes = b"", cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """Run an ELF under qemu-user."""
+def run_under_qemu(
+    arch: str, elf: Path, args: list[str], stdin: bytes = b"", cwd: Path = ROOT, *, rootfs: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run an ELF under qemu-user (with ``-L rootfs`` for a dynamic one), with no controlling
+    terminal, as the sandbox's guest has none; the return code is a shell's (128 + signal)."""
     qemu = qemu_for(arch)
     assert qemu is not None
-    return subprocess.run([qemu, str(elf), *args], input=stdin, capture_output=True, cwd=cwd, timeout=60)
+    extra = ["-L", rootfs] if rootfs else []
+    r = subprocess.run(
+        [qemu, *extra, str(elf), *args], input=stdin, capture_output=True, cwd=cwd, timeout=60,
+        env=env, start_new_session=True,
+    )
+    return shell_status(r)
+
+
+def run_natively(elf: Path, args: list[str], stdin: bytes = b"", cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run an ELF on the host itself (the real kernel as the oracle), with no controlling terminal."""
+    r = subprocess.run([str(elf), *args], input=stdin, capture_output=True, cwd=cwd, timeout=60, start_new_session=True)
+    return shell_status(r)
+
+
+def shell_status(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """``r`` with a signal's negative return code turned into what a shell shows (128 + signal)."""
+    if r.returncode < 0:
+        r.returncode = 128 - r.returncode
+    return r
+
+
+PROGRAMS = ROOT / "tests" / "programs"
+
+
+def program(name: str, arch: str) -> Path:
+    """A committed test binary: ``tests/programs/bin/NAME.ARCH``."""
+    return PROGRAMS / "bin" / f"{name}.{arch}"
+
+
+def busybox_for(arch: str) -> Path | None:
+    """Debian's static busybox for ``arch``, where .ci/run (or tests/programs/fetch-busybox.sh) put it.
+
+    ``SANDBOX_BUSYBOX_DIR`` names another directory holding ``busybox.x86_64``/``busybox.aarch64``.
+    """
+    folder = Path(os.environ.get("SANDBOX_BUSYBOX_DIR") or ROOT / ".cache" / "busybox")
+    path = folder / f"busybox.{arch}"
+    return path if path.is_file() else None

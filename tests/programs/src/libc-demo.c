@@ -153,7 +153,11 @@ int main(int argc, char **argv) {
     }
     if (argc == 3 && !strcmp(argv[1], "exit")) return atoi(argv[2]);
     if (argc == 2 && !strcmp(argv[1], "abort")) { printf("aborting\n"); fflush(stdout); abort(); }
-    if (argc == 2 && !strcmp(argv[1], "segv")) { *(volatile int *)(uintptr_t)16 = 1; return 0; }
+    if (argc == 2 && !strcmp(argv[1], "segv")) {
+        volatile int *volatile bad = (int *)(uintptr_t)16;
+        *bad = 1;
+        return 0;
+    }
     formatting();
     allocator();
     sorting();
