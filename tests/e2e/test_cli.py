@@ -133,3 +133,14 @@ def test_python_dash_m_and_version():
     r = sandbox_cli("--version")
     assert r.returncode == 0 and r.stdout.startswith(b"syscall-sandbox")
     assert ROOT.exists()
+
+
+def test_a_truncated_copy_of_a_real_binary(tmp_path):
+    real = (ROOT / "tests" / "programs" / "bin" / "libc-demo-static.aarch64").read_bytes()
+    cut = tmp_path / "cut"
+    cut.write_bytes(real[: len(real) // 3])
+    one_line_error(sandbox_cli("run", str(cut)), 126, "truncated")
+
+
+def test_a_rootfs_that_is_not_a_directory():
+    one_line_error(sandbox_cli("run", "--rootfs", "/nonexistent-root", "examples/hello/hello.x86_64.s"), 2, "--rootfs")
