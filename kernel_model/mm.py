@@ -223,7 +223,7 @@ def _check_prot(prot: int) -> None:
         raise KernelError(Errno.EINVAL)
 
 
-@syscall("mmap", partial="MAP_SHARED file mappings are private copies (writes are not written back)")
+@syscall("mmap", partial="MAP_SHARED file mappings are private copies (writes are not written back); pages past the end of a file read as zeros where Linux raises SIGBUS")
 def sys_mmap(k: "Kernel", req: SyscallRequest, addr: Ptr, length: Size, prot: Int, flags: Int, fd: Fd, offset: Off) -> int:
     mm = k.mm
     if offset & (mm.page - 1):

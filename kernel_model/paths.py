@@ -387,8 +387,23 @@ def sys_access(k: "Kernel", req: SyscallRequest, pathname: Path, mode: Int) -> i
 # -- directories ---------------------------------------------------------------------------
 
 
-@syscall("getdents64")
-def sys_getdents64(k: "Kernel", req: SyscallRequest, fd: Fd, dirp: Ptr, count: UInt) -> int:
+def _dirent64(k: "Kernel", name: bytes, ino: int, offset: int, dtype: int) -> bytes:
+    """One ``struct linux_dirent64``: d_ino, d_off, d_reclen, d_type, d_name, padded to 8."""
+    reclen = (19 + len(name) + 1 + 7) & ~7
+    return struct.pack(k.structs.endian + "QqHB", ino, offset, reclen, dtype) + name.ljust(reclen - 19, b"\0")
+
+
+def _dirent(k: "Kernel", name: bytes, ino: int, offset: int, dtype: int) -> bytes:
+    """One legacy ``struct linux_dirent``: d_ino, d_off, d_reclen, d_name, then d_type last."""
+    word = k.arch.word_size
+    head = 2 * word + 2
+    reclen = (head + len(name) + 2 + word - 1) & ~(word - 1)
+    fmt = k.structs.endian + ("QqH" if word == 8 else "IiH")
+    return struct.pack(fmt, ino, offset, reclen) + name.ljust(reclen - head - 1, b"\0") + bytes([dtype])
+
+
+def read_directory(k: "Kernel", fd: int, dirp: int, count: int, pack) -> int:  # type: ignore[no-untyped-def]
+    """getdents64/getdents: as many whole records as fit in ``count`` bytes, from the offset on."""
     of = k.fds.get_io(fd)
     if not of.handle.is_directory:
         raise KernelError(Errno.ENOTDIR)
@@ -401,18 +416,26 @@ def sys_getdents64(k: "Kernel", req: SyscallRequest, fd: Fd, dirp: Ptr, count: U
         of.dir_cursor = listing
     listing = of.dir_cursor
     out = bytearray()
-    end = k.structs.endian
     index = of.pos
     while index < len(listing):
         name, ino, dtype = listing[index]
-        raw = encode_name(name) + b"\0"
-        reclen = (19 + len(raw) + 7) & ~7
-        if len(out) + reclen > count:
+        record = pack(k, encode_name(name), ino, index + 1, dtype)
+        if len(out) + len(record) > count:
             break
-        out += struct.pack(end + "QqHB", ino, index + 1, reclen, dtype) + raw.ljust(reclen - 19, b"\0")
+        out += record
         index += 1
     if not out and index < len(listing):
         raise KernelError(Errno.EINVAL)
     k.memory.write(dirp, bytes(out))
     of.pos = index
     return len(out)
+
+
+@syscall("getdents64")
+def sys_getdents64(k: "Kernel", req: SyscallRequest, fd: Fd, dirp: Ptr, count: UInt) -> int:
+    return read_directory(k, fd, dirp, count, _dirent64)
+
+
+@syscall("getdents")
+def sys_getdents(k: "Kernel", req: SyscallRequest, fd: Fd, dirp: Ptr, count: UInt) -> int:
+    return read_directory(k, fd, dirp, count, _dirent)

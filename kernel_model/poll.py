@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from kernel_model.clock import NSEC, read_timespec, write_timespec
 from kernel_model.fsnodes import POLLERR, POLLHUP, POLLNVAL, POLLPRI, READABLE, WRITABLE, host_poll
+from kernel_model.limits import RLIMIT_NOFILE
 from kernel_model.linux_errno import Errno
 from kernel_model.process import Deadlock
 from kernel_model.registry import Int, Ptr, Size, UInt, syscall
@@ -69,7 +70,7 @@ def wait_for(k: "Kernel", wanted: list[tuple[int, int]], timeout_ns: int | None,
 
 
 def _poll(k: "Kernel", fds: int, nfds: int, timeout_ns: int | None, what: str) -> tuple[int, int]:
-    if nfds > k.limits.get(7)[0]:  # RLIMIT_NOFILE
+    if nfds > k.limits.get(RLIMIT_NOFILE)[0]:
         raise KernelError(Errno.EINVAL)
     layout = k.structs.pollfd
     raw = k.memory.read(fds, layout.size * nfds) if nfds else b""

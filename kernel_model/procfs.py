@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 from kernel_model.abi import O_ACCMODE, O_RDONLY, O_WRONLY
 from kernel_model.filesystems import PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_VALID, Filesystem, FsStats, listing_handle, wants_write
-from kernel_model.fsnodes import S_IFDIR, S_IFLNK, S_IFREG, DirEntry, Handle, StatInfo, dtype_of, makedev, now_ns
+from kernel_model.fsnodes import S_IFDIR, S_IFLNK, S_IFREG, BytesHandle, DirEntry, Handle, StatInfo, dtype_of, makedev, now_ns
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import KernelError
 
@@ -43,20 +43,6 @@ def comm_of(k: "Kernel") -> str:
     exe = k.executable
     name = k.thread.comm if k.thread.comm is not None else (exe.name if exe else "")
     return name.encode("utf-8", "surrogateescape")[: TASK_COMM_LEN - 1].decode("utf-8", "surrogateescape")
-
-
-class GeneratedFile(Handle):
-    """A /proc file: its text is produced once, when it is opened, and then read like a file."""
-
-    def __init__(self, data: bytes, st: StatInfo) -> None:
-        self._data = data
-        self._st = st
-
-    def pread(self, size: int, offset: int) -> bytes:
-        return self._data[offset : offset + size]
-
-    def stat(self) -> StatInfo:
-        return self._st
 
 
 class BorrowedHandle(Handle):
@@ -226,8 +212,8 @@ class ProcFilesystem(Filesystem):
             raise KernelError(Errno.EACCES)
         if kind in ("root", "pid", "fd"):
             return listing_handle(self.lstat(rel), self._listing(rel, kind))
-        text = self._generate(rel[-1])
-        return GeneratedFile(text, self.lstat(rel))
+        # Generated once, at open, then read like a file (as Linux's seq files mostly are).
+        return BytesHandle(self._generate(rel[-1]), self.lstat(rel))
 
     def statfs(self) -> FsStats:
         return FsStats(PROC_SUPER_MAGIC, bsize=4096, flags=ST_VALID | ST_NOSUID | ST_NODEV | ST_NOEXEC)

@@ -89,7 +89,7 @@ def test_raw_syscalls_exits_and_crashes(arch, args, status, signal, words):
     if signal is None:
         assert err == ""
         return
-    assert err.count("\n") == 1 and err.startswith(f"sandbox: ") and signal in err, err
+    assert err.count("\n") == 1 and err.startswith("sandbox: ") and signal in err, err
     for word in words:
         assert word in err
     if qemu_for(arch):

@@ -188,3 +188,22 @@ def test_attributes_of_a_read_only_mount_are_erofs_first(kh):
     assert kh.errno("fchownat", AT_FDCWD, kh.put("data.txt"), 0, 0, 0) is Errno.EROFS
     assert kh.errno("truncate", kh.put("data.txt"), 0) is Errno.EROFS
     assert kh.errno("fchmodat", AT_FDCWD, kh.put("nope"), 0o777) is Errno.ENOENT
+
+
+def test_legacy_getdents_lists_the_same_names_with_d_type_last(kh, hostdir):
+    fd = kh.call("openat", AT_FDCWD, kh.put("."), 0o200000, 0)
+    buf = kh.buffer(4096)
+    n = kh.call("getdents", fd, buf, 4096)
+    raw = kh.read(buf, n)
+    entries, pos = {}, 0
+    while pos < n:
+        reclen = struct.unpack_from("<H", raw, pos + 16)[0]
+        name = raw[pos + 18 : pos + reclen].split(b"\0")[0].decode()
+        entries[name] = raw[pos + reclen - 1]  # d_type is the record's last byte
+        assert reclen % 8 == 0
+        pos += reclen
+    assert set(entries) == set(listing(kh, "."))
+    assert entries["sub"] == 4 and entries["data.txt"] == 8  # DT_DIR, DT_REG
+    kh.call("lseek", fd, 0, 0)
+    assert kh.errno("getdents", fd, buf, 10) is Errno.EINVAL  # not even one record fits
+    assert kh.errno("getdents", 1, buf, 4096) is Errno.ENOTDIR

@@ -29,7 +29,6 @@ def elf(arch_name: str, segments: list[dict], *, entry: int, et_dyn: bool = Fals
     + a page per segment), plus PT_INTERP / PT_GNU_STACK when asked."""
     arch = get_arch(arch_name)
     phdrs = []
-    body = bytearray()
     page = 0x1000
     extra = (1 if interp else 0) + (1 if exec_stack is not None else 0)
     header_size = 64 + 56 * (len(segments) + extra)
