@@ -106,7 +106,7 @@ def raising_sigpipe(k: "Kernel") -> Iterator[None]:
         yield
     except KernelError as e:
         if e.errno is Errno.EPIPE:
-            k.signals.send(SIGPIPE, "a write to a pipe with no reader")
+            k.signals.send(SIGPIPE, "a write to a pipe with no reader", 0, -int(Errno.EPIPE))
         raise
 
 

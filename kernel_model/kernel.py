@@ -131,7 +131,7 @@ class Kernel:
         self.mm = AddressSpace(memory, mmap_top=mmap_top, task_size=task_size, limit=config.max_memory)
         self.limits = ResourceLimits(self, default_limits(config.max_fds, config.max_memory))
         self.thread = ThreadState()
-        self.signals = SignalState()
+        self.signals = SignalState(pid=self.identity.pid, uid=self.identity.uid)
         self.prctl = PrctlState()
         self.executable: Executable | None = None  # set by the loader; /proc/self/exe
         self.unimplemented: Counter[str] = Counter()

@@ -134,6 +134,9 @@ class CpuControl(Protocol):
     def set_thread_pointer(self, value: int) -> None:
         """Set the thread pointer register."""
 
+    def get_stack_pointer(self) -> int:
+        """The stack pointer (whether the guest runs on its alternate signal stack)."""
+
 
 class SyscallRequest:
     """One trapped system call: what the hook read from the registers.

@@ -7,7 +7,8 @@ raises one for it (``SIGPIPE`` on a pipe without readers). A signal that is bloc
 pending until the mask lets it through, which is the moment it is delivered, exactly as
 Linux delivers on the way back from the system call that unblocked it. A delivered signal
 whose action is the default one ends the process the way Linux does (status 128 + the
-signal); an ignored one is dropped.
+signal); an ignored one is dropped; one with a handler raises :class:`SignalDelivery`, for
+the CPU side to build the signal frame and enter the handler.
 """
 
 from __future__ import annotations
@@ -95,8 +96,11 @@ class AltStack:
     flags: int = SS_DISABLE
 
 
+SI_USER, SI_KERNEL, SI_TKILL = 0, 0x80, -6  # si_code: kill(), the kernel, tkill()/tgkill()
+
+
 class HandlerNotSupported(ProcessExit):
-    """A signal reached a handler the guest installed; running handlers is not modelled.
+    """A signal reached a handler the guest installed, on a CPU that cannot run handlers.
 
     The process ends with the signal's status, and the reason says why, rather than going on
     as if the handler had run.
@@ -105,19 +109,50 @@ class HandlerNotSupported(ProcessExit):
     def __init__(self, sig: int, handler: int) -> None:
         super().__init__(
             signal=sig,
-            reason=f"{signal_name(sig)} would run the guest's handler at {handler:#x}; "
-            "running signal handlers is not supported, so the process ends as if it had no handler",
+            reason=f"{signal_name(sig)} would run the guest's handler at {handler:#x}; this arch cannot "
+            "run signal handlers yet, so the process ends as if it had no handler",
         )
+
+
+class SignalDelivery(Exception):
+    """The guest's handler for ``sig`` must run as the current system call returns.
+
+    Raised by the kernel model with its bookkeeping done (the mask while the handler runs is
+    already in force; ``saved_mask`` is the one ``rt_sigreturn`` puts back). The CPU side
+    writes ``result`` (None: nothing) as the call's return value, saves the registers in a
+    signal frame and enters the handler (see :mod:`sandbox.sigframe`).
+    """
+
+    def __init__(self, sig: int, action: SigAction, saved_mask: int, code: int, result: int | None, pid: int, uid: int) -> None:
+        super().__init__(f"deliver {signal_name(sig)} to the handler at {action.handler:#x}")
+        self.sig = sig
+        self.action = action
+        self.saved_mask = saved_mask
+        self.code = code
+        self.result = result
+        self.pid = pid
+        self.uid = uid
+
+
+class SignalReturn(Exception):
+    """``rt_sigreturn``: the CPU side restores the registers from the signal frame, then calls
+    :meth:`SignalState.after_handler` with the mask and alternate stack the frame held."""
 
 
 @dataclass
 class SignalState:
-    """The dispositions, blocked mask, pending set and alternate stack of the process."""
+    """The dispositions, blocked mask, pending set and alternate stack of the process.
+
+    ``pid`` and ``uid`` are what a signal the process sends itself carries in its siginfo.
+    """
 
     actions: dict[int, SigAction] = field(default_factory=dict)
     blocked: int = 0
     pending: int = 0
     altstack: AltStack = field(default_factory=AltStack)
+    pid: int = 0
+    uid: int = 0
+    pending_codes: dict[int, int] = field(default_factory=dict)  # si_code of each pending signal
 
     def action(self, sig: int) -> SigAction:
         """The disposition of ``sig`` (the default one unless changed)."""
@@ -130,41 +165,58 @@ class SignalState:
             return sig not in (SIGKILL, SIGSTOP)
         return act.handler == SIG_DFL and (sig in DEFAULT_IGNORED or sig == DEFAULT_CONTINUE)
 
-    def send(self, sig: int, how: str) -> None:
+    def send(self, sig: int, how: str, code: int = SI_USER, result: int | None = 0) -> None:
         """Raise ``sig`` for the process: deliver it now unless blocked (then it is pending).
 
-        ``how`` says who sent it (``"tgkill"``, ``"write to a pipe with no reader"``), for the
-        reason the process ends with.
+        ``how`` says who sent it (``"tgkill"``, ``"a write to a pipe with no reader"``), for
+        the reason the process ends with; ``code`` is its si_code; ``result`` is what the
+        system call that raised it returns, should a handler run first.
         """
         if sig == 0:
             return
         if self.blocked & _bit(sig) and sig not in (SIGKILL, SIGSTOP):
-            if not (self.ignores(sig) and self.action(sig).handler == SIG_IGN):
-                self.pending |= _bit(sig)
+            # Blocked signals are never ignored: the action may change before they are let in.
+            self.pending |= _bit(sig)
+            self.pending_codes.setdefault(sig, code)
             return
-        self.deliver(sig, how)
+        self.deliver(sig, how, code, result)
 
-    def deliver(self, sig: int, how: str) -> None:
-        """Carry out the action of ``sig``: nothing, end the process, or its handler."""
+    def deliver(self, sig: int, how: str, code: int = SI_USER, result: int | None = 0) -> None:
+        """Carry out the action of ``sig``: nothing, end the process, or run its handler."""
         if self.ignores(sig):
             return
         act = self.action(sig)
         if act.handler != SIG_DFL:
-            raise HandlerNotSupported(sig, act.handler)
+            saved = self.blocked
+            self.blocked = (saved | act.mask | (0 if act.flags & SA_NODEFER else _bit(sig))) & ~_UNBLOCKABLE
+            if act.flags & SA_RESETHAND:
+                self.actions[sig] = SigAction(SIG_DFL, act.flags, act.restorer, act.mask)  # only the handler resets
+            raise SignalDelivery(sig, act, saved, code, result, self.pid, self.uid)
         if sig in DEFAULT_STOP:
             from kernel_model.process import Deadlock
 
             raise Deadlock(f"the process, stopped by {signal_name(sig)} ({how}),")
         raise ProcessExit(signal=sig, reason=f"{signal_name(sig)} ({DESCRIPTIONS.get(signal_name(sig), 'signal')}), sent by {how}")
 
-    def deliver_pending(self, how: str) -> None:
-        """Deliver whatever is pending and no longer blocked (lowest signal first, as Linux)."""
+    def deliver_pending(self, how: str, result: int | None = 0) -> None:
+        """Deliver what is pending and no longer blocked, lowest signal first as Linux does.
+
+        A handler to run stops the loop (its SignalDelivery propagates); the rest stay pending
+        until the handler returns and the mask is restored.
+        """
         ready = self.pending & ~self.blocked
         while ready:
             sig = (ready & -ready).bit_length()
             self.pending &= ~_bit(sig)
             ready &= ~_bit(sig)
-            self.deliver(sig, how)
+            self.deliver(sig, how, self.pending_codes.pop(sig, SI_USER), result)
+
+    def after_handler(self, mask: int, altstack: AltStack | None) -> None:
+        """What ``rt_sigreturn`` does once the registers are back: the frame's mask and altstack."""
+        self.blocked = mask & ~_UNBLOCKABLE
+        if altstack is not None:
+            self.altstack = altstack
+        self.deliver_pending("the process itself, delivered when its handler returned", None)
 
 
 # -- the system calls ----------------------------------------------------------------------
@@ -219,7 +271,7 @@ def sys_rt_sigprocmask(k: "Kernel", req: SyscallRequest, how: Int, set: Ptr, old
     if oldset:
         _write_sigset(k, oldset, old)
     # Linux delivers what the new mask lets through on the way back to user space.
-    state.deliver_pending("the process itself, delivered when rt_sigprocmask unblocked it")
+    state.deliver_pending("the process itself, delivered when rt_sigprocmask unblocked it", 0)
     return 0
 
 
@@ -231,13 +283,21 @@ def sys_rt_sigpending(k: "Kernel", req: SyscallRequest, set: Ptr, sigsetsize: Si
     return 0
 
 
+def on_altstack(alt: AltStack, sp: int) -> bool:
+    """Whether ``sp`` is on the alternate stack (which grows down from ``sp + size``)."""
+    return alt.size > 0 and alt.sp < sp <= alt.sp + alt.size
+
+
 @syscall("sigaltstack")
 def sys_sigaltstack(k: "Kernel", req: SyscallRequest, ss: Ptr, old_ss: Ptr) -> int:
     layout = k.structs.stack_t
     state = k.signals
     new = layout.unpack(k.memory.read(ss, layout.size)) if ss else None
     old = state.altstack
+    on_it = req.cpu is not None and on_altstack(old, req.cpu.get_stack_pointer())
     if new is not None:
+        if on_it:
+            raise KernelError(Errno.EPERM)  # it cannot change under a running handler
         flags = new["ss_flags"] & 0xFFFFFFFF
         mode = flags & ~SS_AUTODISARM
         if mode not in (0, SS_ONSTACK, SS_DISABLE):
@@ -249,7 +309,7 @@ def sys_sigaltstack(k: "Kernel", req: SyscallRequest, ss: Ptr, old_ss: Ptr) -> i
                 raise KernelError(Errno.ENOMEM)
             state.altstack = AltStack(new["ss_sp"], new["ss_size"], flags & SS_AUTODISARM)
     if old_ss:
-        flags = SS_DISABLE if old.size == 0 else old.flags & SS_AUTODISARM
+        flags = SS_DISABLE if old.size == 0 else (SS_ONSTACK if on_it else 0) | (old.flags & SS_AUTODISARM)
         k.memory.write(old_ss, layout.pack(ss_sp=old.sp, ss_flags=flags, ss_size=old.size))
     return 0
 
@@ -267,7 +327,7 @@ def sys_kill(k: "Kernel", req: SyscallRequest, pid: Pid, sig: Int) -> int:
     if pid not in (me, 0, -me):
         raise KernelError(Errno.ESRCH)
     _check_signal(sig)
-    k.signals.send(sig, "kill")
+    k.signals.send(sig, "kill", SI_USER, 0)
     return 0
 
 
@@ -278,7 +338,7 @@ def sys_tgkill(k: "Kernel", req: SyscallRequest, tgid: Pid, tid: Pid, sig: Int) 
     if tgid != k.identity.pid or tid != k.identity.pid:
         raise KernelError(Errno.ESRCH)
     _check_signal(sig)
-    k.signals.send(sig, "tgkill")
+    k.signals.send(sig, "tgkill", SI_TKILL, 0)
     return 0
 
 
@@ -289,5 +349,12 @@ def sys_tkill(k: "Kernel", req: SyscallRequest, tid: Pid, sig: Int) -> int:
     if tid != k.identity.pid:
         raise KernelError(Errno.ESRCH)
     _check_signal(sig)
-    k.signals.send(sig, "tkill")
+    k.signals.send(sig, "tkill", SI_TKILL, 0)
     return 0
+
+
+@syscall("rt_sigreturn")
+def sys_rt_sigreturn(k: "Kernel", req: SyscallRequest) -> int:
+    # The registers and FP state to restore are in the frame on the guest's stack, which only
+    # the CPU side can put back; it calls SignalState.after_handler for the rest.
+    raise SignalReturn()

@@ -22,7 +22,8 @@ from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 from kernel_model.kernel import Kernel, KernelConfig
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import Backend, KernelArch, KernelError, ProcessExit, SyscallRequest
-from kernel_model.signals import DESCRIPTIONS, signal_number
+from kernel_model.signals import DESCRIPTIONS, SignalDelivery, SignalReturn, signal_number
+from sandbox import sigframe
 from sandbox.arch import Arch, Fault
 from sandbox.arch.syscalls import syscall_table, unknown_name
 from sandbox.memory import UnicornMemory
@@ -214,6 +215,12 @@ class Machine:
         except KernelError as e:
             err = e.errno
             value = -int(err)
+        except SignalDelivery as delivery:
+            self._deliver_signal(req, v, delivery)
+            return
+        except SignalReturn:
+            self._return_from_signal(req)
+            return
         except ProcessExit as ex:
             self.log.append((req.pc, req.nr, req.name, req.args, None, None, req.note, time.perf_counter() - self.started))
             self.exit = ex
@@ -227,6 +234,40 @@ class Machine:
         self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
         if self.stop_at_syscall_exit is not None and self.stop_at_syscall_exit(req):
             self._request_stop(Stop.SYSCALL_EXIT)
+
+    def _deliver_signal(self, req: SyscallRequest, v: list[int], delivery: SignalDelivery) -> None:
+        """The call returns its result, then the guest's signal handler runs (not the hot path)."""
+        value = delivery.result
+        err = Errno(-value) if value is not None and -4096 < value < 0 else None
+        if value is not None:
+            wv = self._write_vals
+            wv[0] = value & 0xFFFFFFFFFFFFFFFF
+            for idx, src, add in self._clobber_plan:
+                wv[idx] = (v[src] + add) & 0xFFFFFFFFFFFFFFFF
+            uclib.uc_reg_write_batch(self._uch, self._write_ids, self._write_ptrs, self._n_write)
+        self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
+        self._enter_handler(delivery)
+
+    def _enter_handler(self, delivery: SignalDelivery) -> None:
+        try:
+            sigframe.enter_handler(self, delivery)
+        except ProcessExit as ex:
+            self.exit = ex
+            self._request_stop(Stop.EXITED)
+
+    def _return_from_signal(self, req: SyscallRequest) -> None:
+        """rt_sigreturn: the registers come back from the signal frame, not from a result."""
+        try:
+            value = sigframe.return_from_handler(self)
+        except SignalDelivery as delivery:  # a pending signal the restored mask lets in
+            self.log.append((req.pc, req.nr, req.name, req.args, None, None, req.note, time.perf_counter() - self.started))
+            self._enter_handler(delivery)
+            return
+        except ProcessExit as ex:
+            self.exit = ex
+            self._request_stop(Stop.EXITED)
+            value = None
+        self.log.append((req.pc, req.nr, req.name, req.args, value, None, req.note, time.perf_counter() - self.started))
 
     def _request_stop(self, reason: Stop) -> None:
         if self._stop_reason is None or reason is Stop.EXITED:
@@ -466,6 +507,10 @@ class MachineCpu:
         if self._tp is None:
             raise NotImplementedError(f"{self._machine.arch.name} has no thread pointer register")
         self._machine.set_reg(self._tp, value)
+
+    def get_stack_pointer(self) -> int:
+        """The stack pointer."""
+        return self._machine.reg(self._machine.arch.sp)
 
 
 def fault_signal(fault: Fault) -> int:

@@ -130,6 +130,11 @@ class FakeCpu:
     def set_thread_pointer(self, value: int) -> None:
         self.thread_pointer = value
 
+    stack_pointer = 0x7FFFFFFF0000
+
+    def get_stack_pointer(self) -> int:
+        return self.stack_pointer
+
 
 class KernelHarness:
     """A kernel on a fake memory, with a scratch area and a way to call handlers by name."""

@@ -8,6 +8,7 @@ import unicorn
 from unicorn import arm64_const as ua
 
 from sandbox.arch.base import Arch, Fault, Trap, ascii_directive
+from sandbox.arch.signal_frames import AARCH64_FRAME, AARCH64_SIGRETURN
 
 _REGISTERS = {f"x{i}": getattr(ua, f"UC_ARM64_REG_X{i}") for i in range(31)}
 _REGISTERS.update(
@@ -22,6 +23,7 @@ _REGISTERS.update(
     fpcr=ua.UC_ARM64_REG_FPCR,
     fpsr=ua.UC_ARM64_REG_FPSR,
 )
+_REGISTERS.update({f"q{i}": getattr(ua, f"UC_ARM64_REG_Q{i}") for i in range(32)})
 
 
 def _immediate(reg: str, value: int) -> str:
@@ -79,4 +81,6 @@ ARCH = Arch(
     stub_immediate=_immediate,
     stub_address=lambda reg, label: f"adr {reg}, {label}",
     stub_data=ascii_directive,
+    signal_frame=AARCH64_FRAME,
+    sigreturn_trampoline=AARCH64_SIGRETURN,  # what the vDSO provides when SA_RESTORER is not set
 )

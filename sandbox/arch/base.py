@@ -94,6 +94,11 @@ class Arch:
     # An instruction after which Unicorn stops without an error, though a Linux process would
     # get a signal (x86 ``hlt`` in user mode is SIGSEGV): its bytes and what it means.
     halt: tuple[bytes, Fault] | None = None
+    # How a signal frame is built and read back (sandbox.arch.signal_frames); None: this arch
+    # cannot run signal handlers yet. The trampoline is the vDSO's rt_sigreturn, for handlers
+    # installed without SA_RESTORER (None: Linux then kills the process with SIGSEGV).
+    signal_frame: object | None = field(default=None, compare=False)
+    sigreturn_trampoline: bytes | None = None
 
     @property
     def word_size(self) -> int:

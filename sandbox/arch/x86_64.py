@@ -12,6 +12,7 @@ import unicorn
 from unicorn import x86_const as ux
 
 from sandbox.arch.base import Arch, Clobber, Fault, Trap, ascii_directive
+from sandbox.arch.signal_frames import X86_64_FRAME
 
 _GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp") + tuple(f"r{i}" for i in range(8, 16))
 _REGISTERS = {name: getattr(ux, f"UC_X86_REG_{name.upper()}") for name in _GPRS}
@@ -33,7 +34,17 @@ _REGISTERS.update(
     edx=ux.UC_X86_REG_EDX,
     esi=ux.UC_X86_REG_ESI,
     edi=ux.UC_X86_REG_EDI,
+    # x87 and SSE state, for signal frames
+    fpcw=ux.UC_X86_REG_FPCW,
+    fpsw=ux.UC_X86_REG_FPSW,
+    fptag=ux.UC_X86_REG_FPTAG,
+    fop=ux.UC_X86_REG_FOP,
+    fip=ux.UC_X86_REG_FIP,
+    fdp=ux.UC_X86_REG_FDP,
+    mxcsr=ux.UC_X86_REG_MXCSR,
 )
+_REGISTERS.update({f"fp{i}": getattr(ux, f"UC_X86_REG_FP{i}") for i in range(8)})
+_REGISTERS.update({f"xmm{i}": getattr(ux, f"UC_X86_REG_XMM{i}") for i in range(16)})
 
 ARCH = Arch(
     name="x86_64",
@@ -87,4 +98,5 @@ ARCH = Arch(
     stub_address=lambda reg, label: f"lea {reg}, [rip + {label}]",
     stub_data=ascii_directive,
     halt=(b"\xf4", Fault("SIGSEGV", "privileged instruction (hlt)", pc_offset=-1)),
+    signal_frame=X86_64_FRAME,  # no sigreturn trampoline: x86_64 handlers need SA_RESTORER
 )

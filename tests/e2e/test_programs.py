@@ -124,6 +124,8 @@ LIBC_CASES = [
     (["exit", "7"], b"", {}),
     (["abort"], b"", {}),
     (["segv"], b"", {}),
+    (["signals"], b"", {}),
+    (["abort-handler"], b"", {}),
 ]
 
 
@@ -177,7 +179,7 @@ def need_rootfs(arch: str) -> str:
 
 
 @pytest.mark.parametrize("arch", ARCHES)
-@pytest.mark.parametrize("args,stdin,env", [LIBC_CASES[0], LIBC_CASES[1], LIBC_CASES[4], LIBC_CASES[8]])
+@pytest.mark.parametrize("args,stdin,env", [LIBC_CASES[0], LIBC_CASES[1], LIBC_CASES[4], LIBC_CASES[8], LIBC_CASES[10]])
 def test_dynamic_glibc_with_a_rootfs_matches_qemu_user(arch, args, stdin, env):
     rootfs = need_rootfs(arch)
     need_qemu(arch)
@@ -231,3 +233,26 @@ def test_programs_have_their_sources_and_build_script():
     for arch in ARCHES:
         for name in ("raw-syscalls", "libc-demo-static", "libc-demo-dynamic"):
             assert program(name, arch).stat().st_size > 0
+
+
+def test_signal_handlers_run_as_on_linux():
+    r = sandbox_cli("run", str(program("libc-demo-static", "aarch64")), "signals")
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr
+    assert "nesting: [usr1][usr1]usr2 , handler ran 2 times, deepest 1" in out
+    assert "SA_NODEFER: [usr1[usr1usr2 ]usr2 ], handler ran 2 times, deepest 2" in out
+    assert "SA_SIGINFO: signo=12 code=-6 pid is mine=1, blocked in handler=1, saved mask has it=0" in out
+    assert "on the alternate stack: 1, flags 1" in out
+    assert "rounding mode kept across the handler: 1" in out
+    assert "write to a closed pipe: -1 (Broken pipe), sigpipe" in out
+    assert "siglongjmp out of a handler: 3 times, SIGUSR1 blocked after=0" in out
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_signal_handlers_match_the_host_kernel(arch):
+    if not host_runs(arch):
+        pytest.skip(f"the host cannot run {arch} code natively")
+    prog = program("libc-demo-static", arch)
+    ours = sandbox_cli("run", str(prog), "signals")
+    native = run_natively(prog, ["signals"])
+    assert (ours.returncode, ours.stdout) == (native.returncode, native.stdout)

@@ -9,7 +9,7 @@ import pytest
 from fakes import AARCH64, KernelHarness
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import ProcessExit
-from kernel_model.signals import HandlerNotSupported
+from kernel_model.signals import HandlerNotSupported, SignalDelivery
 
 SIGUSR1, SIGUSR2, SIGABRT, SIGKILL, SIGSTOP, SIGCHLD, SIGTERM = 10, 12, 6, 9, 19, 17, 15
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
@@ -118,11 +118,53 @@ def test_ignoring_a_pending_signal_discards_it():
     assert kh.call("rt_sigprocmask", SIG_SETMASK, sigset(kh), 0, 8) == 0
 
 
-def test_a_handler_is_not_run_and_says_so():
+def deliver(kh: KernelHarness, name: str, *args: int) -> SignalDelivery:
+    with pytest.raises(SignalDelivery) as caught:
+        kh.kernel.dispatch(_req(kh, name, *args))
+    return caught.value
+
+
+def test_a_handler_gets_the_signal_with_the_mask_in_force():
     kh = KernelHarness()
-    kh.call("rt_sigaction", SIGUSR1, sigaction(kh, 0x401000, 0x04000000), 0, 8)
-    ex = kh.exit_of("kill", kh.kernel.identity.pid, SIGUSR1)
-    assert isinstance(ex, HandlerNotSupported) and ex.signal == SIGUSR1 and "0x401000" in ex.reason
+    pid = kh.kernel.identity.pid
+    kh.call("rt_sigaction", SIGUSR1, sigaction(kh, 0x401000, 0x04000004, 1 << (SIGUSR2 - 1)), 0, 8)
+    kh.call("rt_sigprocmask", SIG_BLOCK, sigset(kh, SIGTERM), 0, 8)
+    d = deliver(kh, "kill", pid, SIGUSR1)
+    assert (d.sig, d.action.handler, d.code, d.result, d.pid) == (SIGUSR1, 0x401000, 0, 0, pid)
+    assert d.saved_mask == 1 << (SIGTERM - 1)  # what rt_sigreturn restores
+    blocked = kh.kernel.signals.blocked
+    assert blocked == (1 << (SIGTERM - 1)) | (1 << (SIGUSR1 - 1)) | (1 << (SIGUSR2 - 1))
+    # while the handler runs, a second SIGUSR1 waits; when it returns, it is delivered
+    assert kh.call("tgkill", pid, pid, SIGUSR1) == 0
+    with pytest.raises(SignalDelivery) as again:
+        kh.kernel.signals.after_handler(1 << (SIGTERM - 1), None)
+    assert again.value.code == -6 and again.value.result is None  # SI_TKILL; registers stay as restored
+
+
+def test_sa_nodefer_and_sa_resethand():
+    kh = KernelHarness()
+    pid = kh.kernel.identity.pid
+    kh.call("rt_sigaction", SIGUSR1, sigaction(kh, 0x401000, 0x40000000 | 0x80000000), 0, 8)
+    deliver(kh, "kill", pid, SIGUSR1)
+    assert kh.kernel.signals.blocked == 0  # SA_NODEFER: the signal itself is not blocked
+    assert kh.kernel.signals.action(SIGUSR1).handler == 0  # SA_RESETHAND: back to SIG_DFL
+    assert kh.exit_of("kill", pid, SIGUSR1).signal == SIGUSR1
+
+
+def test_sigpipe_to_a_handler_keeps_the_writes_epipe():
+    kh = KernelHarness()
+    fds = kh.buffer(8)
+    kh.call("pipe2", fds, 0)
+    r, w = struct.unpack("<ii", kh.read(fds, 8))
+    kh.call("close", r)
+    kh.call("rt_sigaction", 13, sigaction(kh, 0x401000), 0, 8)
+    d = deliver(kh, "write", w, kh.put(b"x"), 1)
+    assert d.sig == 13 and d.result == -int(Errno.EPIPE)
+
+
+def test_a_cpu_without_signal_frames_ends_the_process_and_says_why():
+    ex = HandlerNotSupported(SIGUSR1, 0x401000)
+    assert ex.signal == SIGUSR1 and "0x401000" in ex.reason
 
 
 def test_kill_and_tgkill_errors():
@@ -150,6 +192,11 @@ def test_sigaltstack_bookkeeping(arch, minimum):
     assert kh.call("sigaltstack", kh.put(struct.pack("<QiiQ", 0x5000, 0, 0, minimum)), 0) == 0
     kh.call("sigaltstack", 0, old)
     assert struct.unpack("<QiiQ", kh.read(old, 24)) == (0x5000, 0, 0, minimum)
+    kh.cpu.stack_pointer = 0x5000 + 100  # a handler running on it
+    kh.call("sigaltstack", 0, old)
+    assert struct.unpack("<QiiQ", kh.read(old, 24))[1] == 1  # SS_ONSTACK
+    assert kh.errno("sigaltstack", kh.put(struct.pack("<QiiQ", 0, 2, 0, 0)), 0) is Errno.EPERM
+    kh.cpu.stack_pointer = 0x7FFFFFFF0000
     assert kh.call("sigaltstack", kh.put(struct.pack("<QiiQ", 0, 2, 0, 0)), old) == 0
     assert kh.errno("sigaltstack", 0x10, 0) is Errno.EFAULT
 

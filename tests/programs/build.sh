@@ -21,7 +21,7 @@ for arch in x86_64 aarch64; do
     cc=$(cc_for "$arch")
     $cc -Os -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -Wall $LDFLAGS \
         -o "bin/raw-syscalls.$arch" src/raw-syscalls.c
-    $cc -O2 -static -Wall $LDFLAGS -o "bin/libc-demo-static.$arch" src/libc-demo.c
-    $cc -O2 -Wall $LDFLAGS -o "bin/libc-demo-dynamic.$arch" src/libc-demo.c
+    $cc -O2 -static -Wall $LDFLAGS -o "bin/libc-demo-static.$arch" src/libc-demo.c -lm
+    $cc -O2 -Wall $LDFLAGS -o "bin/libc-demo-dynamic.$arch" src/libc-demo.c -lm
 done
 ls -l bin

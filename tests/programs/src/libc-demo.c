@@ -8,10 +8,14 @@
  *   libc-demo env NAME        print getenv(NAME)
  *   libc-demo cat FILE        copy FILE to stdout with stdio
  *   libc-demo exit N          exit with status N
+ *   libc-demo signals         run signal handlers: masks, SA_SIGINFO, nesting, the alternate stack
  *   libc-demo abort           abort(): SIGABRT, status 134
+ *   libc-demo abort-handler   abort() with a SIGABRT handler that returns: still status 134
  *   libc-demo segv            write through a NULL pointer: SIGSEGV, status 139
  */
 #include <errno.h>
+#include <fenv.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -131,6 +135,126 @@ static void timing(void) {
            text, (long)(timegm(&tm) - fixed));
 }
 
+static char trail[256];
+static volatile int depth, max_depth, usr1_count;
+static char altstack[65536];
+static sigjmp_buf jump_back;
+
+static void note(const char *what) { strncat(trail, what, sizeof trail - strlen(trail) - 1); }
+
+static void on_usr1(int sig) {
+    usr1_count++;
+    if (++depth > max_depth) max_depth = depth;
+    note("[usr1");
+    if (usr1_count == 1) raise(SIGUSR1); /* blocked while this runs: it waits */
+    raise(SIGUSR2);                      /* blocked by sa_mask: it waits too */
+    note("]");
+    depth--;
+}
+
+static void on_usr2(int sig) { note("usr2 "); }
+
+static void on_info(int sig, siginfo_t *info, void *context) {
+    ucontext_t *uc = context;
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    printf("SA_SIGINFO: signo=%d code=%d pid is mine=%d, blocked in handler=%d, saved mask has it=%d\n",
+           info->si_signo, info->si_code, info->si_pid == getpid(), sigismember(&now, sig),
+           sigismember(&uc->uc_sigmask, sig));
+}
+
+static void on_stack(int sig) {
+    char here;
+    stack_t ss;
+    sigaltstack(NULL, &ss);
+    printf("on the alternate stack: %d, flags %d\n", &here >= altstack && &here < altstack + sizeof altstack,
+           ss.ss_flags);
+}
+
+static void on_round(int sig) {
+    fesetround(FE_DOWNWARD);
+    volatile double x = 1.0 / 3.0;
+    (void)x;
+}
+
+static void on_pipe(int sig) { note("sigpipe "); }
+
+static void on_jump(int sig) { siglongjmp(jump_back, sig); }
+
+static void on_abort(int sig) { printf("SIGABRT handler ran\n"); fflush(stdout); }
+
+static void install(int sig, void (*fn)(int), int flags, int masked) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sa.sa_flags = flags;
+    sigemptyset(&sa.sa_mask);
+    if (masked) sigaddset(&sa.sa_mask, masked);
+    sigaction(sig, &sa, NULL);
+}
+
+static void signals(void) {
+    install(SIGUSR1, on_usr1, 0, SIGUSR2);
+    install(SIGUSR2, on_usr2, 0, 0);
+    raise(SIGUSR1);
+    printf("nesting: %s, handler ran %d times, deepest %d\n", trail, usr1_count, max_depth);
+
+    trail[0] = 0;
+    usr1_count = max_depth = 0;
+    install(SIGUSR1, on_usr1, SA_NODEFER, 0);
+    raise(SIGUSR1);
+    printf("SA_NODEFER: %s, handler ran %d times, deepest %d\n", trail, usr1_count, max_depth);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_info;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGUSR2, &sa, NULL);
+    raise(SIGUSR2);
+    kill(getpid(), SIGUSR2);
+
+    install(SIGURG, on_usr2, SA_RESETHAND, 0);
+    trail[0] = 0;
+    raise(SIGURG);
+    raise(SIGURG); /* the default action of SIGURG is to ignore it */
+    sigaction(SIGURG, NULL, &sa);
+    printf("SA_RESETHAND: %s, handler now SIG_DFL=%d\n", trail, sa.sa_handler == SIG_DFL);
+
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
+    install(SIGWINCH, on_stack, SA_ONSTACK, 0);
+    raise(SIGWINCH);
+    install(SIGWINCH, on_stack, 0, 0);
+    raise(SIGWINCH);
+
+    fesetround(FE_UPWARD);
+    install(SIGUSR1, on_round, 0, 0);
+    raise(SIGUSR1);
+    printf("rounding mode kept across the handler: %d\n", fegetround() == FE_UPWARD);
+    fesetround(FE_TONEAREST);
+
+    int fds[2];
+    pipe(fds);
+    close(fds[0]);
+    install(SIGPIPE, on_pipe, 0, 0);
+    trail[0] = 0;
+    errno = 0;
+    long n = write(fds[1], "x", 1);
+    printf("write to a closed pipe: %ld (%s), %s\n", n, strerror(errno), trail);
+    close(fds[1]);
+
+    install(SIGUSR1, on_jump, 0, 0);
+    static volatile int jumps;
+    sigsetjmp(jump_back, 1);
+    if (jumps < 3) {
+        jumps++;
+        raise(SIGUSR1);
+    }
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    printf("siglongjmp out of a handler: %d times, SIGUSR1 blocked after=%d\n", jumps, sigismember(&now, SIGUSR1));
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "args")) {
         printf("argc=%d\n", argc);
@@ -153,6 +277,8 @@ int main(int argc, char **argv) {
     }
     if (argc == 3 && !strcmp(argv[1], "exit")) return atoi(argv[2]);
     if (argc == 2 && !strcmp(argv[1], "abort")) { printf("aborting\n"); fflush(stdout); abort(); }
+    if (argc == 2 && !strcmp(argv[1], "abort-handler")) { signal(SIGABRT, on_abort); abort(); }
+    if (argc == 2 && !strcmp(argv[1], "signals")) { signals(); return 0; }
     if (argc == 2 && !strcmp(argv[1], "segv")) {
         volatile int *volatile bad = (int *)(uintptr_t)16;
         *bad = 1;

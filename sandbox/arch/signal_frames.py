@@ -1,0 +1,198 @@
+"""Signal frames, per arch: how the registers are saved on the stack before a signal handler
+runs, and put back by ``rt_sigreturn``.
+
+The layouts are the kernel's (``arch/x86/kernel/signal_64.c``, ``arch/arm64/kernel/signal.c``):
+a handler that looks at its ``ucontext_t`` finds what it would find on Linux, and one that
+changes it (a saved register, the saved mask) changes what ``rt_sigreturn`` restores.
+:mod:`sandbox.sigframe` does the arch-independent part and calls :meth:`push` and :meth:`pop`.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sandbox.engine import Machine
+
+SIGINFO_SIZE = 128
+STACK_T = struct.Struct("<QiiQ")  # ss_sp, ss_flags, padding, ss_size
+
+
+@dataclass
+class FrameRequest:
+    """What the arch-independent side decided: where, what, and where to go."""
+
+    top: int  # the stack top the frame goes below (the alternate stack's, or sp - red zone)
+    sig: int
+    siginfo: bytes | None  # written only with SA_SIGINFO, as Linux does
+    saved_mask: int
+    uc_stack: tuple[int, int, int]  # ss_sp, ss_flags, ss_size as the frame records them
+    handler: int
+    restorer: int
+    resume_pc: int  # where the interrupted code goes on (after the system call)
+
+
+@dataclass
+class RestoredFrame:
+    """What ``rt_sigreturn`` read back besides the registers."""
+
+    mask: int
+    uc_stack: tuple[int, int, int]
+
+
+class BadFrame(Exception):
+    """The frame ``rt_sigreturn`` was asked to restore is not a valid one (Linux: SIGSEGV)."""
+
+
+def _write_wide(m: "Machine", name: str, value: int) -> None:
+    # Machine.set_reg keeps 64 bits; the vector registers are 128.
+    m.uc.reg_write(m.arch.reg_id(name), value)
+
+
+class X86_64Frame:
+    """``struct rt_sigframe`` of x86_64: pretcode, ucontext, siginfo; the fxsave area below."""
+
+    red_zone = 128
+    frame_size = 8 + 304 + SIGINFO_SIZE
+    # struct sigcontext's general registers, in its order
+    gprs = ("r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rdi", "rsi", "rbp", "rbx", "rdx", "rax", "rcx", "rsp")
+    uc_flags = 0x2 | 0x4  # UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS (no xsave: the FP state is fxsave's)
+    user_cs, user_ss = 0x33, 0x2B
+    # the flags a frame may change (FIX_EFLAGS) and those a handler starts without
+    fix_eflags = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1 | 0x10000
+    entry_clear = 0x400 | 0x100 | 0x10000 | 0x40000  # DF, TF, RF, AC
+
+    def push(self, m: "Machine", req: FrameRequest) -> dict[str, int]:
+        """Write the frame; return the registers the handler starts with."""
+        fpstate = (req.top - 512) & ~63
+        frame = fpstate - self.frame_size
+        frame = ((frame + 8) & ~15) - 8  # as if a call had pushed the return address
+        regs = [m.reg(name) for name in self.gprs]
+        sigcontext = struct.pack("<16Q", *regs) + struct.pack("<QQ", req.resume_pc, m.reg("eflags"))
+        sigcontext += struct.pack("<HHHH", self.user_cs, 0, 0, self.user_ss)
+        sigcontext += struct.pack("<QQQQQ", 0, 0, req.saved_mask, 0, fpstate) + bytes(64)
+        uc = struct.pack("<QQ", self.uc_flags, 0) + STACK_T.pack(req.uc_stack[0], req.uc_stack[1], 0, req.uc_stack[2])
+        uc += sigcontext + struct.pack("<Q", req.saved_mask)
+        m.memory.write(frame, struct.pack("<Q", req.restorer) + uc)
+        if req.siginfo is not None:
+            m.memory.write(frame + 8 + len(uc), req.siginfo)
+        m.memory.write(fpstate, self._fxsave(m))
+        return {
+            "rdi": req.sig, "rsi": frame + 8 + len(uc), "rdx": frame + 8, "rax": 0, "rsp": frame,
+            "eflags": m.reg("eflags") & ~self.entry_clear,
+        }
+
+    def pop(self, m: "Machine") -> tuple[dict[str, int], int, RestoredFrame]:
+        """Read the frame at the stack pointer; return the registers, the pc, and the rest."""
+        frame = m.reg("rsp") - 8  # the handler's ret popped pretcode
+        try:
+            raw = m.memory.read(frame + 8, 304)
+        except Exception as e:  # noqa: BLE001 - GuestFault: an unreadable frame
+            raise BadFrame(str(e)) from None
+        uc_stack = STACK_T.unpack_from(raw, 16)
+        sc = 40
+        values = struct.unpack_from("<16Q", raw, sc)
+        rip, eflags = struct.unpack_from("<QQ", raw, sc + 128)
+        fpstate, = struct.unpack_from("<Q", raw, sc + 184)
+        mask, = struct.unpack_from("<Q", raw, 296)
+        regs = dict(zip(self.gprs, values))
+        regs["eflags"] = (m.reg("eflags") & ~self.fix_eflags) | (eflags & self.fix_eflags)
+        if fpstate:
+            try:
+                self._fxrstor(m, m.memory.read(fpstate, 512))
+            except Exception as e:  # noqa: BLE001 - GuestFault
+                raise BadFrame(str(e)) from None
+        return regs, rip, RestoredFrame(mask, (uc_stack[0], uc_stack[1], uc_stack[3]))
+
+    @staticmethod
+    def _fxsave(m: "Machine") -> bytes:
+        """The x87/SSE state in the 512-byte fxsave layout."""
+        fsw = m.reg("fpsw")
+        top = (fsw >> 11) & 7
+        tags = m.reg("fptag")
+        abridged = sum(1 << i for i in range(8) if (tags >> (2 * i)) & 3 != 3)
+        out = struct.pack("<HHBxHQQII", m.reg("fpcw"), fsw, abridged, m.reg("fop"), m.reg("fip"), m.reg("fdp"),
+                          m.reg("mxcsr"), 0xFFFF)
+        for i in range(8):  # ST(i), counted from the top of the stack
+            mantissa, exponent = m.uc.reg_read(m.arch.reg_id(f"fp{(top + i) & 7}"))
+            out += struct.pack("<QH6x", mantissa, exponent)
+        out += b"".join(m.reg(f"xmm{i}").to_bytes(16, "little") for i in range(16))
+        return out + bytes(96)
+
+    @staticmethod
+    def _fxrstor(m: "Machine", fx: bytes) -> None:
+        fcw, fsw, abridged, _fop, _fip, _fdp, mxcsr, _mask = struct.unpack_from("<HHBxHQQII", fx, 0)
+        m.set_reg("fpcw", fcw)
+        m.set_reg("fpsw", fsw)
+        m.set_reg("mxcsr", mxcsr & 0xFFFF)
+        top = (fsw >> 11) & 7
+        m.set_reg("fptag", sum((0 if abridged >> i & 1 else 3) << (2 * i) for i in range(8)))
+        for i in range(8):
+            mantissa, exponent = struct.unpack_from("<QH", fx, 32 + 16 * i)
+            m.uc.reg_write(m.arch.reg_id(f"fp{(top + i) & 7}"), (mantissa, exponent))
+        for i in range(16):
+            _write_wide(m, f"xmm{i}", int.from_bytes(fx[160 + 16 * i : 176 + 16 * i], "little"))
+
+
+class Aarch64Frame:
+    """``struct rt_sigframe`` of arm64: siginfo, then the ucontext whose ``__reserved`` area holds
+    the FP/SIMD record; a frame record (x29, x30) above it for unwinders."""
+
+    red_zone = 0
+    frame_size = SIGINFO_SIZE + 4560  # sizeof(struct rt_sigframe)
+    uc_offset = SIGINFO_SIZE
+    mcontext = SIGINFO_SIZE + 176
+    reserved = mcontext + 288
+    fpsimd_magic, fpsimd_size = 0x46508001, 528
+
+    def push(self, m: "Machine", req: FrameRequest) -> dict[str, int]:
+        """Write the frame; return the registers the handler starts with."""
+        record = (req.top - 16) & ~15
+        frame = (record & ~15) - self.frame_size
+        regs = [m.reg(f"x{i}") for i in range(31)]
+        uc = struct.pack("<QQ", 0, 0) + STACK_T.pack(req.uc_stack[0], req.uc_stack[1], 0, req.uc_stack[2])
+        uc += struct.pack("<Q", req.saved_mask) + bytes(120 + 8)  # __unused, then alignment to 16
+        mc = struct.pack("<Q31QQQQ", 0, *regs, m.reg("sp"), req.resume_pc, m.reg("nzcv")) + bytes(8)
+        fpsimd = struct.pack("<IIII", self.fpsimd_magic, self.fpsimd_size, m.reg("fpsr"), m.reg("fpcr"))
+        fpsimd += b"".join(m.reg(f"q{i}").to_bytes(16, "little") for i in range(32))
+        m.memory.write(frame + self.uc_offset, uc + mc + fpsimd + bytes(16))  # a zero record ends the list
+        if req.siginfo is not None:
+            m.memory.write(frame, req.siginfo)
+        m.memory.write(record, struct.pack("<QQ", regs[29], regs[30]))
+        out = {"x0": req.sig, "sp": frame, "x29": record, "x30": req.restorer}
+        if req.siginfo is not None:
+            out.update(x1=frame, x2=frame + self.uc_offset)
+        return out
+
+    def pop(self, m: "Machine") -> tuple[dict[str, int], int, RestoredFrame]:
+        """Read the frame at the stack pointer; return the registers, the pc, and the rest."""
+        frame = m.reg("sp")
+        if frame & 15:
+            raise BadFrame("misaligned stack pointer")
+        try:
+            uc = m.memory.read(frame + self.uc_offset, 176)
+            mc = m.memory.read(frame + self.mcontext, 288)
+            fp = m.memory.read(frame + self.reserved, self.fpsimd_size)
+        except Exception as e:  # noqa: BLE001 - GuestFault
+            raise BadFrame(str(e)) from None
+        uc_stack = STACK_T.unpack_from(uc, 16)
+        mask, = struct.unpack_from("<Q", uc, 40)
+        values = struct.unpack_from("<Q31QQQQ", mc, 0)
+        regs = {f"x{i}": values[1 + i] for i in range(31)}
+        regs["sp"], pc, pstate = values[32], values[33], values[34]
+        regs["nzcv"] = pstate & 0xF0000000
+        magic, size, fpsr, fpcr = struct.unpack_from("<IIII", fp, 0)
+        if magic != self.fpsimd_magic or size != self.fpsimd_size:
+            raise BadFrame("no FP/SIMD record")
+        regs["fpsr"], regs["fpcr"] = fpsr, fpcr
+        for i in range(32):
+            _write_wide(m, f"q{i}", int.from_bytes(fp[16 + 16 * i : 32 + 16 * i], "little"))
+        return regs, pc, RestoredFrame(mask, (uc_stack[0], uc_stack[1], uc_stack[3]))
+
+
+X86_64_FRAME = X86_64Frame()
+AARCH64_FRAME = Aarch64Frame()
+# arm64's vDSO __kernel_rt_sigreturn: mov x8, #139 (rt_sigreturn); svc #0
+AARCH64_SIGRETURN = bytes.fromhex("681180d2" "010000d4")
