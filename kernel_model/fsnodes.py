@@ -331,6 +331,13 @@ class HostStreamHandle(Handle):
     def host_fd(self) -> int | None:
         return self._fd
 
+    def proc_name(self) -> str | None:
+        # What the process would see natively: the host's own name for it (pipe:[...], a tty).
+        try:
+            return os.readlink(f"/proc/self/fd/{self._fd}")
+        except OSError:
+            return None
+
 
 # Linux poll bits by the host's names, so a host whose numbers differ still answers right.
 _HOST_POLL_BITS = (

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from kernel_model.abi import O_ACCMODE, O_RDONLY, O_WRONLY
-from kernel_model.filesystems import PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_VALID, Filesystem, FsStats, listing_handle, wants_write
+from kernel_model.filesystems import PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_VALID, Filesystem, FsStats, wants_write
 from kernel_model.fsnodes import S_IFDIR, S_IFLNK, S_IFREG, BytesHandle, DirEntry, Handle, StatInfo, dtype_of, makedev, now_ns
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import KernelError
@@ -90,6 +90,25 @@ class BorrowedHandle(Handle):
 
     def proc_name(self) -> str | None:
         return self._inner.proc_name()
+
+
+class _Listing(Handle):
+    """A /proc directory, listed when it is read (so /proc/self/fd shows the fd reading it)."""
+
+    is_directory = True
+
+    def __init__(self, st: StatInfo, entries: Callable[[], list[DirEntry]]) -> None:
+        self._st = st
+        self._entries = entries
+
+    def pread(self, size: int, offset: int) -> bytes:
+        raise KernelError(Errno.EISDIR)
+
+    def stat(self) -> StatInfo:
+        return self._st
+
+    def listdir(self) -> list[DirEntry]:
+        return self._entries()
 
 
 _PID_FILES = ("cmdline", "comm", "environ", "maps", "mounts", "stat", "status")
@@ -211,7 +230,7 @@ class ProcFilesystem(Filesystem):
         if wants_write(flags):
             raise KernelError(Errno.EACCES)
         if kind in ("root", "pid", "fd"):
-            return listing_handle(self.lstat(rel), self._listing(rel, kind))
+            return _Listing(self.lstat(rel), lambda: self._listing(rel, kind))
         # Generated once, at open, then read like a file (as Linux's seq files mostly are).
         return BytesHandle(self._generate(rel[-1]), self.lstat(rel))
 

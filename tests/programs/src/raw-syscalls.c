@@ -297,7 +297,9 @@ static void process(void) {
     show("sched_getaffinity length 1", sys3(__NR_sched_getaffinity, 0, 1, buf));
     show("sched_getaffinity length 7", sys3(__NR_sched_getaffinity, 0, 7, buf));
     ok("sched_getaffinity", sys3(__NR_sched_getaffinity, 0, 128, buf));
-    show("  CPU 0 is in it", buf[0] & 1);
+    int any = 0;
+    for (int i = 0; i < 128; i++) any |= buf[i];
+    show("  some CPU is in it", any != 0);
     show("sched_getaffinity nobody", sys3(__NR_sched_getaffinity, 0x3fffffff, 128, buf));
     show("sched_yield", sys0(__NR_sched_yield));
     show("sysinfo bad pointer", sys1(__NR_sysinfo, 0));
