@@ -53,7 +53,9 @@ class Deadlock(ProcessExit):
     """
 
     def __init__(self, what: str) -> None:
-        super().__init__(signal=9, reason=f"deadlock: {what} would wait for ever (the guest has one thread)")
+        super().__init__(
+            signal=9, reason=f"deadlock: {what} would wait for ever (the guest has one thread); ended with SIGKILL"
+        )
 
 
 @syscall("exit")

@@ -32,7 +32,9 @@ def report_end(result: RunResult, verbose: bool) -> None:
                 print(f"  {name:<{width}} {value:#018x}", file=sys.stderr)
     elif result.signal is not None and result.signal != "SIGPIPE":
         # Like a shell, say nothing about SIGPIPE: it is how `prog | head` ends normally.
-        print(f"sandbox: guest killed by {result.reason or result.signal}", file=sys.stderr)
+        reason = result.reason or result.signal
+        # "guest killed by SIGTERM (Terminated), sent by kill"; a deadlock says what it was.
+        print(f"sandbox: {'guest killed by ' if reason.startswith('SIG') else ''}{reason}", file=sys.stderr)
 
 
 def handle(args: argparse.Namespace) -> int:

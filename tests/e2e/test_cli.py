@@ -144,3 +144,13 @@ def test_a_truncated_copy_of_a_real_binary(tmp_path):
 
 def test_a_rootfs_that_is_not_a_directory():
     one_line_error(sandbox_cli("run", "--rootfs", "/nonexistent-root", "examples/hello/hello.x86_64.s"), 2, "--rootfs")
+
+
+def test_a_wait_that_nothing_can_end_is_reported_as_a_deadlock(tmp_path):
+    # pipe2, then read from the empty pipe: only another thread could ever write to it.
+    src = tmp_path / "deadlock.aarch64.s"
+    src.write_text(
+        "adr x0, fds\nmov x1, #0\nmov x8, #59\nsvc #0\nadr x9, fds\nldr w0, [x9]\nadr x1, buf\n"
+        "mov x2, #4\nmov x8, #63\nsvc #0\nmov x8, #93\nsvc #0\nfds: .quad 0\nbuf: .quad 0\n"
+    )
+    one_line_error(sandbox_cli("run", str(src)), 137, "deadlock", "empty pipe")
