@@ -138,11 +138,35 @@ class Filesystem:
 # A host directory
 
 
+class SharedHostFd:
+    """A host descriptor that stays open while any handle holding it exists.
+
+    A debugger's snapshot copies the kernel state, handles included; the copies share this
+    object rather than the bare number, so a descriptor the guest closes after a snapshot
+    stays open for the snapshot, and closes when the last holder is gone.
+    """
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __deepcopy__(self, memo: dict) -> "SharedHostFd":
+        return self
+
+    def __del__(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
 class HostFileHandle(Handle):
     """A host file descriptor opened for the guest."""
 
     def __init__(self, fd: int, is_directory: bool) -> None:
         self._fd = fd
+        self._owner: SharedHostFd | None = SharedHostFd(fd)
         self.is_directory = is_directory
 
     def pread(self, size: int, offset: int) -> bytes:
@@ -173,9 +197,9 @@ class HostFileHandle(Handle):
         host_call(os.fsync, self._fd)
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        # Dropping the last reference closes the host descriptor (see SharedHostFd).
+        self._fd = -1
+        self._owner = None
 
     def host_fd(self) -> int | None:
         return self._fd

@@ -238,6 +238,13 @@ class ByteSource:
         self._pos += len(chunk)
         return chunk
 
+    def __deepcopy__(self, memo: dict) -> "ByteSource":
+        # The bytes never change: a copy (a debugger's snapshot of the kernel state) shares
+        # them and keeps its own position, so restoring the snapshot rewinds stdin.
+        twin = ByteSource.__new__(ByteSource)
+        twin._view, twin._pos = self._view, self._pos
+        return twin
+
 
 def stream_reader(data: bytes) -> Callable[[int], bytes]:
     """A reader that hands out ``data`` and then end-of-file."""

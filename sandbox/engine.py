@@ -33,6 +33,16 @@ _HOOK_INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.
 _HOOK_MEM_INVALID_CB = ctypes.CFUNCTYPE(
     ctypes.c_bool, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
 )
+_HOOK_CODE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
+_HOOK_MEM_CB = ctypes.CFUNCTYPE(
+    None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
+)
+# The memory hooks a debugger may ask for, by the access they watch.
+_MEM_HOOK_TYPES = {
+    "read": unicorn.UC_HOOK_MEM_READ,
+    "write": unicorn.UC_HOOK_MEM_WRITE,
+    "access": unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE,
+}
 
 _MEM_ACCESS = {
     unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
@@ -127,10 +137,17 @@ class Machine:
         self.stop_at_syscall_exit: Callable[[SyscallRequest], bool] | None = None
         self.pending: SyscallRequest | None = None
         self.last_request: SyscallRequest | None = None
+        # Buffers the guest's captured output goes to; a debugger's snapshot rolls them back.
+        self.captured: list[bytearray] = []
         self._stop_reason: Stop | None = None
         self._hook_error: BaseException | None = None
         self._callbacks: list[object] = []  # ctypes callbacks must outlive the engine's use
+        self._debug_hooks: dict[int, tuple[uc_hook_h, object, int | None, int | None]] = {}
+        self._counting = False  # whether the last emu_start counted instructions
         self._uch = self.uc._uch
+        self._pc_id = arch.reg_id(arch.pc)
+        self._pc_buf = ctypes.c_uint64()
+        self._pc_ref = ctypes.byref(self._pc_buf)
         self._build_trap()
         self._install_hooks()
 
@@ -147,7 +164,10 @@ class Machine:
     @property
     def pc(self) -> int:
         """The program counter."""
-        return self.reg(self.arch.pc)
+        # read through the C API: the binding's reg_read costs several times more, and a
+        # debugger stepping one instruction at a time reads the pc on every step
+        uclib.uc_reg_read(self._uch, self._pc_id, self._pc_ref)
+        return self._pc_buf.value
 
     @pc.setter
     def pc(self, value: int) -> None:
@@ -290,16 +310,65 @@ class Machine:
 
         return call
 
-    def _add_hook(self, htype: int, cfunc_type: type, fn: Callable[..., object], *extra: int) -> None:
+    def _add_hook(
+        self, htype: int, cfunc_type: type, fn: Callable[..., object], *extra: int, begin: int = 1, end: int = 0
+    ) -> uc_hook_h:
         cb = cfunc_type(fn)
         handle = uc_hook_h()
         status = uclib.uc_hook_add(
             self._uch, ctypes.byref(handle), htype, ctypes.cast(cb, ctypes.c_void_p), None,
-            ctypes.c_uint64(1), ctypes.c_uint64(0), *(ctypes.c_int(e) for e in extra),
+            ctypes.c_uint64(begin), ctypes.c_uint64(end), *(ctypes.c_int(e) for e in extra),
         )
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
         self._callbacks.append(cb)
+        return handle
+
+    # -- extension points for debuggers (sandbox.debug) ------------------------------------
+    # None of these is installed by a plain run: each exists only while a debugger holds it,
+    # and covers only the range it asked for.
+
+    def add_code_hook(self, fn: Callable[[int], None], begin: int, end: int) -> int:
+        """Call ``fn(address)`` before each instruction in ``[begin, end]``; returns a handle.
+
+        An exception raised by ``fn`` stops the run and is raised by :meth:`run`.
+        """
+        guarded = self._guarded(fn)
+        handle = self._add_hook(
+            unicorn.UC_HOOK_CODE, _HOOK_CODE_CB, lambda h, address, size, ud: guarded(address), begin=begin, end=end
+        )
+        self._debug_hooks[handle.value] = (handle, self._callbacks.pop(), begin, end)
+        # Unicorn decides at translation time which instructions call code hooks: code
+        # translated before this hook existed must be translated again.
+        self.uc.ctl_remove_cache(begin, end + 1)
+        return handle.value
+
+    def add_memory_hook(self, fn: Callable[[bool, int, int, int], None], begin: int, end: int, access: str) -> int:
+        """Call ``fn(is_write, address, size, value)`` on guest reads/writes in ``[begin, end]``.
+
+        ``access`` is ``"read"``, ``"write"`` or ``"access"`` (both). On aarch64 any memory
+        hook slows all generated code, so a debugger holds one only while a watchpoint exists.
+        """
+        guarded = self._guarded(fn)
+        write = unicorn.UC_MEM_WRITE
+
+        def on_access(h: object, kind: int, address: int, size: int, value: int, ud: object) -> None:
+            guarded(kind == write, address, size, value)
+
+        handle = self._add_hook(_MEM_HOOK_TYPES[access], _HOOK_MEM_CB, on_access, begin=begin, end=end)
+        self._debug_hooks[handle.value] = (handle, self._callbacks.pop(), None, None)
+        self.uc.ctl_flush_tb()
+        return handle.value
+
+    def remove_hook(self, handle: int) -> None:
+        """Remove a hook added by :meth:`add_code_hook` or :meth:`add_memory_hook`."""
+        hook, _callback, begin, end = self._debug_hooks.pop(handle)
+        uclib.uc_hook_del(self._uch, hook)
+        # Translated code keeps calling into the hook machinery until translated again.
+        if begin is None:
+            self.uc.ctl_flush_tb()
+        else:
+            self.uc.ctl_remove_cache(begin, end + 1)
 
     def _install_hooks(self) -> None:
         arch = self.arch
@@ -347,6 +416,11 @@ class Machine:
             if self._stop_reason is not None:
                 return self._take_stop()
         begin = self.pc
+        if count and not self._counting:
+            # Unicorn counts instructions with a code hook of its own, which only code
+            # translated after it was added calls: translate again what was translated without.
+            self.uc.ctl_flush_tb()
+        self._counting = bool(count)
         try:
             self.uc.emu_start(begin, self._never if until is None else until, timeout_us, count)
         except unicorn.UcError as e:
@@ -365,6 +439,18 @@ class Machine:
         if halted is not None:
             return Stop.EXITED
         return Stop.STOPPED
+
+    def serve_pending(self) -> Stop | None:
+        """Serve the syscall an entry stop left pending, without running any further.
+
+        Returns the stop serving caused (``EXITED``, or ``SYSCALL_EXIT`` when the exit
+        predicate asked for one), or None. A debugger stepping over the trap uses this.
+        """
+        if self.pending is None:
+            return None
+        req, self.pending = self.pending, None
+        self._serve_outside(req)
+        return self._take_stop() if self._stop_reason is not None else None
 
     def run_until(self, address: int) -> Stop:
         """Run until execution reaches ``address`` (or the guest exits or faults)."""
