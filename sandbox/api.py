@@ -16,6 +16,7 @@ from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE
 from kernel_model.signals import signal_name
 from sandbox.arch import Arch, get_arch
 from sandbox.assembler import Assembled, assemble
+from sandbox.debug.api import DebuggingMethods
 from sandbox.elf import load_program
 from sandbox.engine import FaultReport, Machine, Stop
 from sandbox.errors import SandboxError
@@ -67,7 +68,7 @@ class RunResult:
         return [r for r in self.syscalls if r.name == name]
 
 
-class Sandbox:
+class Sandbox(DebuggingMethods):
     """A Linux machine for one arch, running one guest process at a time.
 
     ``run_code``/``run_asm``/``run_file`` each start a fresh process and run it to its end.
@@ -80,6 +81,11 @@ class Sandbox:
     of its own, and each ``mounts`` entry (``"HOST:GUEST[:rw]"`` or a :class:`Mount`); with
     ``rootfs``, that host directory is its read-only ``/`` underneath all of these (where a
     dynamically linked program's interpreter and libraries come from).
+
+    A loaded process can be debugged: ``step``, ``cont``, ``run_until``, ``break_at``,
+    ``catch_syscall``, ``watch``, ``reg``/``set_reg``, ``read_memory``/``write_memory``,
+    ``disasm``, ``snapshot``/``restore``, ``record`` and ``reverse_step``/``reverse_continue``
+    (see :class:`sandbox.debug.api.DebuggingMethods`).
     """
 
     def __init__(
@@ -162,6 +168,8 @@ class Sandbox:
             max_fds=self.max_fds, max_memory=self.max_memory, rootfs=self.rootfs,
         )
         self.machine = Machine(self.arch, config)
+        if self.capture:
+            self.machine.captured = [self._out, self._err]
         return self.machine
 
     def _start(self, machine: Machine, image: ProgramImage, argv: Sequence[str | bytes], env: dict[str, str] | None) -> None:

@@ -1,0 +1,101 @@
+"""What a debugger can stop on: breakpoints, syscall catchpoints, watchpoints, and the stop itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kernel_model.seam import SyscallRequest
+from sandbox.engine import FaultReport
+
+WATCH_KINDS = ("write", "read", "access")
+
+
+@dataclass(eq=False)
+class Breakpoint:
+    """Stop before the instruction at ``address`` runs. ``location`` is how the user named it."""
+
+    number: int
+    address: int
+    location: str
+    hits: int = 0
+    temporary: bool = False
+
+
+@dataclass(eq=False)
+class SyscallCatch:
+    """Stop at the entry and/or return of the named system calls (all of them when ``numbers`` is None)."""
+
+    number: int
+    numbers: frozenset[int] | None
+    names: tuple[str, ...]
+    entry: bool = True
+    exit: bool = True
+    hits: int = 0
+
+    def matches(self, nr: int) -> bool:
+        """Whether this catchpoint covers system call number ``nr``."""
+        return self.numbers is None or nr in self.numbers
+
+    @property
+    def label(self) -> str:
+        """What it catches, for listings: ``write, read`` or ``any syscall``."""
+        return ", ".join(self.names) if self.names else "any syscall"
+
+
+@dataclass(eq=False)
+class Watchpoint:
+    """Stop when the guest writes (and the bytes change), reads, or accesses ``[address, address+length)``.
+
+    ``value`` is the watched bytes as last seen. Writes by the kernel model (a ``read()`` into
+    the buffer) are noticed at the system call's return.
+    """
+
+    number: int
+    address: int
+    length: int
+    kind: str
+    expression: str
+    value: bytes = b""
+    hits: int = 0
+    handle: int | None = field(default=None, repr=False)
+
+
+@dataclass
+class WatchHit:
+    """A watchpoint that fired: the access, and the watched bytes before and after it."""
+
+    watchpoint: Watchpoint
+    address: int
+    size: int
+    is_write: bool
+    old: bytes
+    new: bytes
+    pc: int
+    by_syscall: str | None = None  # the system call whose kernel side wrote the bytes
+
+
+@dataclass
+class StopEvent:
+    """Why the guest stopped and where.
+
+    ``reason`` is one of ``step``, ``breakpoint``, ``watchpoint``, ``syscall-entry``,
+    ``syscall-return``, ``exited``, ``signal``, ``interrupted``, ``history-start``.
+    """
+
+    reason: str
+    pc: int
+    breakpoint: Breakpoint | None = None
+    watch: WatchHit | None = None
+    catch: SyscallCatch | None = None
+    syscall: SyscallRequest | None = None
+    result: int | None = None
+    errno: str | None = None
+    exit_status: int | None = None
+    signal: str | None = None
+    fault: FaultReport | None = None
+    reverse: bool = False
+
+    @property
+    def ended(self) -> bool:
+        """Whether the process is gone (exited or killed by a signal)."""
+        return self.reason in ("exited", "signal")
