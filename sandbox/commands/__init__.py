@@ -4,6 +4,6 @@ A module provides ``register(subparsers)``, which adds its parser and sets ``han
 function taking the parsed arguments and returning an exit status.
 """
 
-from sandbox.commands import run
+from sandbox.commands import debug, gdbserver, run
 
-COMMANDS = [run]
+COMMANDS = [run, debug, gdbserver]

@@ -1,0 +1,450 @@
+"""``sandbox debug``: a terminal debugger whose commands a gdb user guesses right.
+
+Commands come from a file (``--commands``), then from the terminal, or from stdin when it is
+not a terminal (each is echoed after the prompt, so a transcript reads like a session). An
+empty line repeats the last command. A bad command gets one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable, Iterable, TextIO
+
+from sandbox.api import Sandbox
+from sandbox.debug.expressions import parse_number
+from sandbox.debug.points import StopEvent
+from sandbox.debug.session import Debugger
+from sandbox.debug.snapshot import Snapshot
+from sandbox.debug.views import (
+    card_lines, fd_lines, listing_lines, map_lines, register_lines, stop_lines, syscall_lines, where_line,
+)
+from sandbox.errors import SandboxError
+
+PROMPT = "(sandbox) "
+
+HELP = """\
+running      si [N] (stepi)        one instruction (N of them); a syscall instruction is served
+             ni [N] (nexti)        the same, but a call runs until it returns
+             c (continue)          until a breakpoint, watchpoint, catchpoint or the end
+             until LOCATION        until the pc reaches LOCATION
+             rsi (reverse-stepi)   back one instruction
+             rc (reverse-continue) back to the previous breakpoint or system call
+stopping     b LOCATION (break)    before the instruction at an address or symbol: b _start, b *0x401000
+             catch syscall [NAME|NUMBER ...]   at the entry and return of these calls (all when none)
+             watch LOCATION [LEN]  when the bytes change; rwatch: when read; awatch: any access
+             delete [N]            delete one stop (or all of them); info breakpoints lists them
+looking      info registers [REG ...]   x/NFU ADDRESS (F: x d u o t c a s i, U: b h w g)
+             disas [ADDRESS] [N]   where (pc, symbol, last system call)   p EXPRESSION
+             info fds   info maps   info syscalls [N]   card (the register card of the call at hand)
+changing     set $REG = VALUE (or: set REG VALUE)   snapshot   restore N
+             q (quit)"""
+
+
+class CommandError(SandboxError):
+    """A command the debugger cannot carry out; shown as one line."""
+
+
+@dataclass
+class _Format:
+    count: int
+    letter: str
+    size: int
+
+
+_SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
+_PER_LINE = {1: 8, 2: 8, 4: 4, 8: 2}
+
+
+class TerminalDebugger:
+    """Reads commands, drives a :class:`Debugger`, and writes what a user needs to see."""
+
+    def __init__(self, sandbox: Sandbox, out: TextIO | None = None, err: TextIO | None = None, *, echo: bool = False) -> None:
+        self.sb = sandbox
+        self.dbg: Debugger = sandbox.debugger
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.echo = echo
+        self.last_command = ""
+        self.snapshots: list[Snapshot] = []
+        self._printed = [0, 0]  # guest stdout/stderr bytes already shown
+        self._x_format = _Format(1, "x", 4)
+        self._commands: dict[str, Callable[[list[str], str], None]] = {}
+        for names, fn in (
+            (("si", "stepi", "s", "step"), self._cmd_stepi), (("ni", "nexti", "n", "next"), self._cmd_nexti),
+            (("c", "continue", "cont"), self._cmd_continue), (("until", "advance", "u"), self._cmd_until),
+            (("rsi", "reverse-stepi"), self._cmd_rsi), (("rc", "reverse-continue"), self._cmd_rc),
+            (("b", "break", "br"), self._cmd_break), (("tbreak",), self._cmd_tbreak),
+            (("catch",), self._cmd_catch), (("watch",), self._cmd_watch), (("rwatch",), self._cmd_rwatch),
+            (("awatch",), self._cmd_awatch), (("delete", "d"), self._cmd_delete),
+            (("info", "i"), self._cmd_info), (("disas", "disassemble"), self._cmd_disas),
+            (("where", "bt", "backtrace"), self._cmd_where), (("p", "print"), self._cmd_print),
+            (("set",), self._cmd_set), (("card",), self._cmd_card), (("snapshot", "checkpoint"), self._cmd_snapshot),
+            (("restore",), self._cmd_restore), (("help", "h"), self._cmd_help),
+        ):
+            for name in names:
+                self._commands[name] = fn
+
+    # -- output ----------------------------------------------------------------------------
+
+    def say(self, *lines: str) -> None:
+        """Write lines to the transcript."""
+        for line in lines:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def error(self, message: str) -> None:
+        """One line on stderr."""
+        self.out.flush()
+        self.err.write(f"error: {message}\n")
+        self.err.flush()
+
+    def show_guest_output(self) -> None:
+        """Write what the guest printed since the last look (not again after stepping back)."""
+        for i, (data, stream) in enumerate(((self.sb.stdout, self.out), (self.sb.stderr, self.err))):
+            if len(data) > self._printed[i]:
+                stream.write(data[self._printed[i]:].decode("utf-8", "backslashreplace"))
+                stream.flush()
+                self._printed[i] = len(data)
+
+    def show_stop(self, event: StopEvent) -> None:
+        """Describe a stop: why, the next instructions, and at a system call its register card."""
+        self.show_guest_output()
+        self.say(*stop_lines(self.dbg, event))
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Say what is loaded and where it stands."""
+        m = self.dbg.machine
+        self.say(f"{m.program_path or 'program'}: {self.dbg.arch.name}, stopped at its first instruction "
+                 f"(type help for the commands)")
+        self.say(*listing_lines(self.dbg))
+        self.say(*card_lines(self.dbg))
+
+    def execute(self, line: str) -> bool:
+        """Run one command line; False when the session should end."""
+        text = line.strip()
+        if not text:
+            text = self.last_command
+            if not text:
+                return True
+        if text.startswith("#"):
+            return True
+        self.last_command = text
+        word, _, rest = text.partition(" ")
+        if word.startswith("x/") or word == "x":
+            word, rest = "x", text[1:].strip()
+        if word in ("q", "quit", "exit", "kill"):
+            return False
+        try:
+            if word == "x":
+                self._cmd_x(rest)
+            else:
+                fn = self._commands.get(word)
+                if fn is None:
+                    raise CommandError(f"unknown command {word!r} (type help for the list)")
+                fn(rest.split(), rest)
+        except SandboxError as e:
+            self.error(str(e))
+        self.show_guest_output()
+        return True
+
+    def run_lines(self, lines: Iterable[str]) -> bool:
+        """Run commands one by one, echoing each after the prompt; False once one quits."""
+        for line in lines:
+            if self.echo:
+                self.say(PROMPT + line.rstrip("\n"))
+            if not self.execute(line):
+                return False
+        return True
+
+    def interact(self, read: Callable[[str], str] = input) -> None:
+        """Read commands at the prompt until quit or end of input."""
+        while True:
+            try:
+                line = read(PROMPT)
+            except EOFError:
+                self.say("")
+                return
+            except KeyboardInterrupt:
+                self.say("")
+                continue
+            if not self.execute(line):
+                return
+
+    # -- running ---------------------------------------------------------------------------
+
+    def _count(self, args: list[str]) -> int:
+        if not args:
+            return 1
+        n = parse_number(args[0])
+        if n is None or n < 1:
+            raise CommandError(f"expected a positive count, not {args[0]!r}")
+        return n
+
+    def _cmd_stepi(self, args: list[str], rest: str) -> None:
+        self._ensure_alive()
+        self.show_stop(self.dbg.step(self._count(args)))
+
+    def _cmd_nexti(self, args: list[str], rest: str) -> None:
+        self._ensure_alive()
+        self.show_stop(self.dbg.next(self._count(args)))
+
+    def _cmd_continue(self, args: list[str], rest: str) -> None:
+        self._ensure_alive()
+        self.show_stop(self.dbg.cont())
+
+    def _cmd_until(self, args: list[str], rest: str) -> None:
+        self._ensure_alive()
+        if not rest.strip():
+            raise CommandError("until needs a location: until LOCATION")
+        self.show_stop(self.dbg.run_until(pc=rest))
+
+    def _cmd_rsi(self, args: list[str], rest: str) -> None:
+        self.show_stop(self.dbg.reverse_step())
+
+    def _cmd_rc(self, args: list[str], rest: str) -> None:
+        self.show_stop(self.dbg.reverse_continue(syscall_entries=True))
+
+    def _ensure_alive(self) -> None:
+        if self.dbg.machine.exit is not None:
+            raise CommandError("the process has ended (rsi and rc can still go back)")
+
+    # -- stops -----------------------------------------------------------------------------
+
+    def _cmd_break(self, args: list[str], rest: str, temporary: bool = False) -> None:
+        if not rest.strip():
+            raise CommandError("break needs a location: b _start, b *0x401000, b loop+8")
+        bp = self.dbg.break_at(rest.strip(), temporary=temporary)
+        self.say(f"Breakpoint {bp.number} at {bp.address:#x} {self.dbg.describe(bp.address)}".rstrip())
+
+    def _cmd_tbreak(self, args: list[str], rest: str) -> None:
+        self._cmd_break(args, rest, temporary=True)
+
+    def _cmd_catch(self, args: list[str], rest: str) -> None:
+        if not args or args[0] != "syscall":
+            raise CommandError("only 'catch syscall [NAME|NUMBER ...]' is supported")
+        catch = self.dbg.catch_syscall(*args[1:])
+        self.say(f"Catchpoint {catch.number} (syscall {catch.label})")
+
+    def _watch(self, args: list[str], kind: str) -> None:
+        if not args:
+            raise CommandError("watch needs a location: watch msg, watch $sp+8 4")
+        length = None
+        if len(args) > 1:
+            length = parse_number(args[-1])
+            if length is None or length < 1:
+                raise CommandError(f"expected a positive length, not {args[-1]!r}")
+            args = args[:-1]
+        wp = self.dbg.watch(" ".join(args), length, kind)
+        what = {"write": "Watchpoint", "read": "Read watchpoint", "access": "Access watchpoint"}[kind]
+        self.say(f"{what} {wp.number}: {wp.expression} ({wp.length} bytes at {wp.address:#x})")
+
+    def _cmd_watch(self, args: list[str], rest: str) -> None:
+        self._watch(args, "write")
+
+    def _cmd_rwatch(self, args: list[str], rest: str) -> None:
+        self._watch(args, "read")
+
+    def _cmd_awatch(self, args: list[str], rest: str) -> None:
+        self._watch(args, "access")
+
+    def _cmd_delete(self, args: list[str], rest: str) -> None:
+        if not args:
+            self.dbg.delete()
+            return
+        for a in args:
+            n = parse_number(a)
+            if n is None:
+                raise CommandError(f"expected a breakpoint number, not {a!r}")
+            self.dbg.delete(n)
+
+    # -- looking ---------------------------------------------------------------------------
+
+    def _cmd_info(self, args: list[str], rest: str) -> None:
+        what = args[0] if args else ""
+        if what in ("registers", "reg", "r", "registers", "all-registers"):
+            names = [self.dbg.register_name(a) for a in args[1:]] or None
+            self.say(*register_lines(self.dbg, names))
+        elif what in ("breakpoints", "b", "break", "watchpoints", "catchpoints"):
+            self.say(*self._stop_list())
+        elif what in ("fds", "files"):
+            self.say(*fd_lines(self.dbg))
+        elif what in ("maps", "proc", "mappings"):
+            self.say(*map_lines(self.dbg))
+        elif what in ("syscalls", "sys"):
+            last = self._count(args[1:]) if len(args) > 1 else None
+            self.say(*(syscall_lines(self.dbg, last) or ["no system call made yet"]))
+        else:
+            raise CommandError("info what? registers, breakpoints, fds, maps, syscalls")
+
+    def _stop_list(self) -> list[str]:
+        dbg = self.dbg
+        rows = []
+        for bp in dbg.breakpoints.values():
+            rows.append((bp.number, f"{bp.number:<4} breakpoint  {bp.address:#x} {dbg.describe(bp.address)}  hits {bp.hits}"))
+        for c in dbg.catchpoints.values():
+            rows.append((c.number, f"{c.number:<4} catchpoint  syscall {c.label}  hits {c.hits}"))
+        for w in dbg.watchpoints.values():
+            rows.append((w.number, f"{w.number:<4} watchpoint  {w.kind} {w.length} bytes at {w.address:#x} ({w.expression})  hits {w.hits}"))
+        return [r for _, r in sorted(rows)] or ["no breakpoints, catchpoints or watchpoints"]
+
+    def _cmd_where(self, args: list[str], rest: str) -> None:
+        self.say(where_line(self.dbg))
+
+    def _cmd_card(self, args: list[str], rest: str) -> None:
+        lines = card_lines(self.dbg, self.dbg.last_stop)
+        self.say(*(lines or ["not at a system call"]))
+
+    def _cmd_disas(self, args: list[str], rest: str) -> None:
+        count = 10
+        where: str | None = None
+        if args:
+            last = parse_number(args[-1]) if len(args) > 1 else None
+            if last is not None:
+                count, args = last, args[:-1]
+            where = " ".join(args)
+        address = self.dbg.address(where) if where else None
+        insns = self.dbg.disasm(address, count)
+        if not insns:
+            raise CommandError("cannot read memory there")
+        pc = self.dbg.machine.pc
+        for i in insns:
+            marker = "=>" if i.address == pc else "  "
+            sym = f"<{i.symbol}>" if i.symbol else ""
+            self.say(f"{marker} {i.address:#x} {sym:<14} {i.bytes.hex():<20} {i.mnemonic:<7} {i.operands}".rstrip())
+
+    def _cmd_print(self, args: list[str], rest: str) -> None:
+        if not rest.strip():
+            raise CommandError("print needs an expression: p $rax, p msg")
+        value = self.dbg.address(rest)
+        sym = self.dbg.describe(value)
+        self.say(f"{value:#x} ({value}){' ' + sym if sym else ''}")
+
+    def _cmd_x(self, spec: str) -> None:
+        fmt, _, where = spec.partition(" ")
+        if not fmt.startswith("/"):
+            fmt, where = "", spec
+        self._x_format = f = self._parse_format(fmt[1:], self._x_format)
+        if not where.strip():
+            raise CommandError("x needs an address: x/8xb $sp, x/s msg, x/4i $pc")
+        address = self.dbg.address(where)
+        if f.letter == "i":
+            insns = self.dbg.disasm(address, f.count)
+            if not insns:
+                raise CommandError(f"cannot access memory at {address:#x}")
+            for i in insns:
+                sym = f" <{i.symbol}>" if i.symbol else ""
+                self.say(f"{i.address:#x}{sym}:  {i.text}")
+            return
+        if f.letter == "s":
+            for _ in range(f.count):
+                data = self._cstring(address)
+                sym = self.dbg.describe(address)
+                self.say(f"{address:#x}{' ' + sym if sym else ''}:  {_quote(data)}")
+                address += len(data) + 1
+            return
+        data = self.dbg.read_memory(address, f.count * f.size)
+        per_line = _PER_LINE[f.size]
+        for start in range(0, f.count, per_line):
+            at = address + start * f.size
+            sym = self.dbg.describe(at)
+            items = []
+            for k in range(start, min(start + per_line, f.count)):
+                raw = data[k * f.size:(k + 1) * f.size]
+                items.append(_format_unit(raw, f.letter, self.dbg.arch.big_endian))
+            self.say(f"{at:#x}{' ' + sym if sym else ''}:  " + "  ".join(items))
+
+    def _parse_format(self, text: str, last: _Format) -> _Format:
+        count, letter, size = 1, last.letter, last.size
+        digits = ""
+        for ch in text:
+            if ch.isdigit():
+                digits += ch
+            elif ch in "xduotcasi":
+                letter = ch
+            elif ch in _SIZES:
+                size = _SIZES[ch]
+            else:
+                raise CommandError(f"unknown x format {ch!r} (formats x d u o t c a s i, sizes b h w g)")
+        if digits:
+            count = int(digits)
+        if letter == "a":
+            size = self.dbg.arch.word_size
+        if letter == "c" and not any(ch in _SIZES for ch in text):
+            size = 1
+        return _Format(count, letter, size)
+
+    def _cstring(self, address: int) -> bytes:
+        out = b""
+        while len(out) < 4096:
+            chunk = self.dbg.read_memory(address + len(out), 1)
+            if chunk == b"\0":
+                break
+            out += chunk
+        return out
+
+    # -- changing --------------------------------------------------------------------------
+
+    def _cmd_set(self, args: list[str], rest: str) -> None:
+        text = rest.strip()
+        if text.startswith("var "):
+            text = text[4:].strip()
+        if "=" in text:
+            name, _, value_text = text.partition("=")
+        else:
+            parts = text.split(None, 1)
+            if len(parts) != 2:
+                raise CommandError("set needs a register and a value: set $rax = 5, set rax 5")
+            name, value_text = parts
+        name, value_text = name.strip(), value_text.strip()
+        if not name.lstrip("$"):
+            raise CommandError("set needs a register name")
+        register = self.dbg.register_name(name)
+        value = self.dbg.address(value_text)
+        self.dbg.set_reg(register, value)
+        self.say(f"{register} = {self.dbg.reg(register):#x}")
+
+    def _cmd_snapshot(self, args: list[str], rest: str) -> None:
+        self.snapshots.append(self.dbg.snapshot())
+        self.say(f"Snapshot {len(self.snapshots)} at {self.dbg.machine.pc:#x} {self.dbg.describe(self.dbg.machine.pc)}".rstrip())
+
+    def _cmd_restore(self, args: list[str], rest: str) -> None:
+        n = parse_number(args[0]) if args else len(self.snapshots)
+        if not self.snapshots or n is None or not 1 <= n <= len(self.snapshots):
+            raise CommandError("no such snapshot (take one with: snapshot)")
+        self.dbg.restore(self.snapshots[n - 1])
+        self.say(f"Restored snapshot {n}")
+        self.say(*listing_lines(self.dbg))
+
+    def _cmd_help(self, args: list[str], rest: str) -> None:
+        self.say(HELP)
+
+
+def _quote(data: bytes) -> str:
+    return '"' + repr(data)[2:-1].replace('"', '\\"') + '"'
+
+
+def _format_unit(raw: bytes, letter: str, big_endian: bool) -> str:
+    value = int.from_bytes(raw, "big" if big_endian else "little")
+    bits = len(raw) * 8
+    if letter == "x" or letter == "a":
+        return f"{value:#0{2 + 2 * len(raw)}x}"
+    if letter == "d":
+        return str(value - (1 << bits) if value >> (bits - 1) else value)
+    if letter == "u":
+        return str(value)
+    if letter == "o":
+        return oct(value)
+    if letter == "t":
+        return f"{value:0{bits}b}"
+    if letter == "c":
+        return f"{value} {_quote(bytes([value & 0xFF]))}"
+    return f"{value:#x}"
+
+
+def split_command_file(text: str) -> list[str]:
+    """The commands of a ``--commands`` file, one per line (blank lines and # comments skipped)."""
+    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
