@@ -9,6 +9,7 @@ from unicorn import arm64_const as ua
 
 from sandbox.arch.base import Arch, Fault, Trap, ascii_directive
 from sandbox.arch.signal_frames import AARCH64_FRAME, AARCH64_SIGRETURN
+from sandbox.arch.gdb import GdbFeature, GdbRegister, GdbTarget, registers_like
 
 _REGISTERS = {f"x{i}": getattr(ua, f"UC_ARM64_REG_X{i}") for i in range(31)}
 _REGISTERS.update(
@@ -22,6 +23,43 @@ _REGISTERS.update(
     tpidr_el0=ua.UC_ARM64_REG_TPIDR_EL0,
     fpcr=ua.UC_ARM64_REG_FPCR,
     fpsr=ua.UC_ARM64_REG_FPSR,
+    cpsr=ua.UC_ARM64_REG_NZCV,  # what a user-mode process sees of PSTATE: the flags, at EL0
+    tpidr=ua.UC_ARM64_REG_TPIDR_EL0,
+)
+_REGISTERS.update({f"v{i}": getattr(ua, f"UC_ARM64_REG_Q{i}") for i in range(32)})
+
+# gdb's aarch64 GNU/Linux target: the core registers, the FP/SIMD registers, and TPIDR_EL0.
+_FPU_TYPES = (
+    '<vector id="v2d" type="ieee_double" count="2"/><vector id="v2u" type="uint64" count="2"/>'
+    '<vector id="v2i" type="int64" count="2"/><vector id="v4f" type="ieee_single" count="4"/>'
+    '<vector id="v4u" type="uint32" count="4"/><vector id="v4i" type="int32" count="4"/>'
+    '<vector id="v8u" type="uint16" count="8"/><vector id="v8i" type="int16" count="8"/>'
+    '<vector id="v16u" type="uint8" count="16"/><vector id="v16i" type="int8" count="16"/>'
+    '<union id="vnd"><field name="f" type="v2d"/><field name="u" type="v2u"/><field name="s" type="v2i"/></union>'
+    '<union id="vns"><field name="f" type="v4f"/><field name="u" type="v4u"/><field name="s" type="v4i"/></union>'
+    '<union id="vnh"><field name="u" type="v8u"/><field name="s" type="v8i"/></union>'
+    '<union id="vnb"><field name="u" type="v16u"/><field name="s" type="v16i"/></union>'
+    '<union id="vnq"><field name="u" type="uint128"/><field name="s" type="int128"/></union>'
+    '<union id="aarch64v"><field name="d" type="vnd"/><field name="s" type="vns"/><field name="h" type="vnh"/>'
+    '<field name="b" type="vnb"/><field name="q" type="vnq"/></union>'
+)
+GDB_TARGET = GdbTarget(
+    architecture="aarch64",
+    features=(
+        GdbFeature(
+            "org.gnu.gdb.aarch64.core",
+            registers_like([f"x{i}" for i in range(31)], 64, "int")
+            + (GdbRegister("sp", 64, "data_ptr", source="sp"), GdbRegister("pc", 64, "code_ptr", source="pc"),
+               GdbRegister("cpsr", 32, "int", source="cpsr")),
+        ),
+        GdbFeature(
+            "org.gnu.gdb.aarch64.fpu",
+            registers_like([f"v{i}" for i in range(32)], 128, "aarch64v")
+            + registers_like(["fpsr", "fpcr"], 32, "int"),
+            types=_FPU_TYPES,
+        ),
+        GdbFeature("org.gnu.gdb.aarch64.tls", (GdbRegister("tpidr", 64, "data_ptr", source="tpidr"),)),
+    ),
 )
 _REGISTERS.update({f"q{i}": getattr(ua, f"UC_ARM64_REG_Q{i}") for i in range(32)})
 
@@ -83,4 +121,5 @@ ARCH = Arch(
     stub_data=ascii_directive,
     signal_frame=AARCH64_FRAME,
     sigreturn_trampoline=AARCH64_SIGRETURN,  # what the vDSO provides when SA_RESTORER is not set
+    gdb=GDB_TARGET,
 )

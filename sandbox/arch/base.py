@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+from sandbox.arch.gdb import GdbTarget
+
 
 @dataclass(frozen=True)
 class Trap:
@@ -99,6 +101,8 @@ class Arch:
     # installed without SA_RESTORER (None: Linux then kills the process with SIGSEGV).
     signal_frame: object | None = field(default=None, compare=False)
     sigreturn_trampoline: bytes | None = None
+    # The registers as gdb's remote protocol lays them out (None: the gdb stub refuses the arch).
+    gdb: GdbTarget | None = field(default=None, compare=False)
 
     @property
     def word_size(self) -> int:

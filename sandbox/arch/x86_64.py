@@ -13,6 +13,7 @@ from unicorn import x86_const as ux
 
 from sandbox.arch.base import Arch, Clobber, Fault, Trap, ascii_directive
 from sandbox.arch.signal_frames import X86_64_FRAME
+from sandbox.arch.gdb import GdbFeature, GdbRegister, GdbTarget, registers_like
 
 _GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp") + tuple(f"r{i}" for i in range(8, 16))
 _REGISTERS = {name: getattr(ux, f"UC_X86_REG_{name.upper()}") for name in _GPRS}
@@ -42,6 +43,63 @@ _REGISTERS.update(
     fip=ux.UC_X86_REG_FIP,
     fdp=ux.UC_X86_REG_FDP,
     mxcsr=ux.UC_X86_REG_MXCSR,
+    # the x87 control registers under the names gdb gives them
+    fctrl=ux.UC_X86_REG_FPCW,
+    fstat=ux.UC_X86_REG_FPSW,
+    ftag=ux.UC_X86_REG_FPTAG,
+    fiseg=ux.UC_X86_REG_FCS,
+    fioff=ux.UC_X86_REG_FIP,
+    foseg=ux.UC_X86_REG_FDS,
+    fooff=ux.UC_X86_REG_FDP,
+)
+_REGISTERS.update({f"st{i}": getattr(ux, f"UC_X86_REG_FP{i}") for i in range(8)})
+
+# gdb's amd64 GNU/Linux target: the core and SSE registers, orig_rax (without which gdb will
+# not "catch syscall"), and the segment bases.
+_EFLAGS_TYPE = '<flags id="i386_eflags" size="4">' + "".join(
+    f'<field name="{n}" start="{b}" end="{b}"/>'
+    for n, b in (("CF", 0), ("", 1), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8), ("IF", 9),
+                 ("DF", 10), ("OF", 11), ("NT", 14), ("RF", 16), ("VM", 17), ("AC", 18), ("VIF", 19),
+                 ("VIP", 20), ("ID", 21))
+) + "</flags>"
+_SSE_TYPES = (
+    '<vector id="v4f" type="ieee_single" count="4"/><vector id="v2d" type="ieee_double" count="2"/>'
+    '<vector id="v16i8" type="int8" count="16"/><vector id="v8i16" type="int16" count="8"/>'
+    '<vector id="v4i32" type="int32" count="4"/><vector id="v2i64" type="int64" count="2"/>'
+    '<union id="vec128"><field name="v4_float" type="v4f"/><field name="v2_double" type="v2d"/>'
+    '<field name="v16_int8" type="v16i8"/><field name="v8_int16" type="v8i16"/>'
+    '<field name="v4_int32" type="v4i32"/><field name="v2_int64" type="v2i64"/>'
+    '<field name="uint128" type="uint128"/></union>'
+    '<flags id="i386_mxcsr" size="4">' + "".join(
+        f'<field name="{n}" start="{b}" end="{b}"/>'
+        for n, b in (("IE", 0), ("DE", 1), ("ZE", 2), ("OE", 3), ("UE", 4), ("PE", 5), ("DAZ", 6), ("IM", 7),
+                     ("DM", 8), ("ZM", 9), ("OM", 10), ("UM", 11), ("PM", 12), ("FZ", 15))
+    ) + "</flags>"
+)
+GDB_TARGET = GdbTarget(
+    architecture="i386:x86-64",
+    features=(
+        GdbFeature(
+            "org.gnu.gdb.i386.core",
+            registers_like(["rax", "rbx", "rcx", "rdx", "rsi", "rdi"], 64, "int64")
+            + registers_like(["rbp", "rsp"], 64, "data_ptr")
+            + registers_like([f"r{i}" for i in range(8, 16)], 64, "int64")
+            + (GdbRegister("rip", 64, "code_ptr", source="rip"), GdbRegister("eflags", 32, "i386_eflags", source="eflags"))
+            + registers_like(["cs", "ss", "ds", "es", "fs", "gs"], 32, "int32")
+            + registers_like([f"st{i}" for i in range(8)], 80, "i387_ext")
+            + registers_like(["fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop"], 32, "int",
+                             group="float"),
+            types=_EFLAGS_TYPE,
+        ),
+        GdbFeature(
+            "org.gnu.gdb.i386.sse",
+            registers_like([f"xmm{i}" for i in range(16)], 128, "vec128")
+            + (GdbRegister("mxcsr", 32, "i386_mxcsr", source="mxcsr", group="vector"),),
+            types=_SSE_TYPES,
+        ),
+        GdbFeature("org.gnu.gdb.i386.linux", (GdbRegister("orig_rax", 64, "int", role="syscall"),)),
+        GdbFeature("org.gnu.gdb.i386.segments", registers_like(["fs_base", "gs_base"], 64, "int")),
+    ),
 )
 _REGISTERS.update({f"fp{i}": getattr(ux, f"UC_X86_REG_FP{i}") for i in range(8)})
 _REGISTERS.update({f"xmm{i}": getattr(ux, f"UC_X86_REG_XMM{i}") for i in range(16)})
@@ -99,4 +157,5 @@ ARCH = Arch(
     stub_data=ascii_directive,
     halt=(b"\xf4", Fault("SIGSEGV", "privileged instruction (hlt)", pc_offset=-1)),
     signal_frame=X86_64_FRAME,  # no sigreturn trampoline: x86_64 handlers need SA_RESTORER
+    gdb=GDB_TARGET,
 )

@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run a program (ELF, .s assembly or .bin raw code) with the host's stdin, stdout and "
         "stderr, and exit with the guest's exit status.",
     )
+    p.add_argument("--gdb", type=int, metavar="PORT",
+                   help="stop at the first instruction and wait for gdb on 127.0.0.1:PORT (as sandbox gdbserver)")
     add_guest_options(p)
     p.set_defaults(handler=handle)
 
@@ -39,6 +41,10 @@ def report_end(result: RunResult, verbose: bool) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run the program; the exit status is the guest's."""
+    if args.gdb is not None:
+        from sandbox.commands.gdbserver import serve_program
+
+        return serve_program(args, args.gdb)
     sb = sandbox_from_args(args)
     sys.stdout.flush()
     result = sb.run_file(args.program, [args.program, *args.args])
