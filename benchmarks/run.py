@@ -10,6 +10,9 @@ the best time is kept (the least disturbed by the rest of the machine).
   loop in a bare Unicorn whose hook only writes the return register (target: >= 0.8);
 - compute: a syscall-free loop in bare Unicorn divided by the same loop in the sandbox
   (target: >= 0.95, i.e. the sandbox adds no hidden per-instruction or per-block hook);
+- single-stepping: instructions stepped one call at a time through the debugging API
+  (``sb.step()``), against a bare Unicorn ``emu_start(count=1)`` loop (target: >= 0.3; the
+  debugger's bookkeeping per step is what the ratio shows);
 - file I/O: ``cat`` of a 16 MiB file to /dev/null, the sandbox's time (loading and running the
   program) divided by qemu-user's for the same binary (target: <= 1.5); busybox's cat when
   tests/programs/fetch-busybox.sh has fetched it, else the example cat;
@@ -195,6 +198,24 @@ def file_benchmarks(runs: int) -> bool:
     return ok
 
 
+def stepping(arch_name: str, text: str, n: int, bare: bool) -> float:
+    """Time ``n`` single steps of ``text``: through ``Sandbox.step()``, or a bare Unicorn loop."""
+    sb = Sandbox(arch_name)
+    machine = sb.load_asm(text)
+    if bare:
+        uc = machine.uc
+        pc_id = machine.arch.reg_id(machine.arch.pc)
+        end = machine.arch.word_mask
+        t = time.perf_counter()
+        for _ in range(n):
+            uc.emu_start(uc.reg_read(pc_id), end, 0, 1)
+        return time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(n):
+        sb.step()
+    return time.perf_counter() - t
+
+
 def main() -> int:
     """Run the benchmarks and print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -203,6 +224,7 @@ def main() -> int:
     n_calls = 20_000 if args.quick else 200_000
     n_loop = 2_000_000 if args.quick else 10_000_000
     runs = 3 if args.quick else 7
+    n_steps = 10_000 if args.quick else 100_000
     print(f"{'benchmark':<34} {'arch':<8} {'sandbox':>10} {'baseline':>10} {'ratio':>7}  target")
     ok = True
     for arch in ("x86_64", "aarch64"):
@@ -218,6 +240,12 @@ def main() -> int:
         ratio = bare / sb
         ok &= ratio >= 0.95
         print(f"{'compute loop (bare time / sandbox)':<34} {arch:<8} {sb:>9.3f}s {bare:>9.3f}s {ratio:>7.2f}  >= 0.95")
+        text = source(COMPUTE_LOOP[arch], n_loop)
+        sb = best_of(runs, lambda: stepping(arch, text, n_steps, bare=False))
+        bare = best_of(runs, lambda: stepping(arch, text, n_steps, bare=True))
+        ratio = bare / sb
+        ok &= ratio >= 0.3
+        print(f"{'single steps (steps/s)':<34} {arch:<8} {n_steps / sb:>10.0f} {n_steps / bare:>10.0f} {ratio:>7.2f}  >= 0.30")
     ok &= file_benchmarks(runs)
     print("all targets met" if ok else "some targets missed")
     return 0

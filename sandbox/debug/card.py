@@ -18,6 +18,8 @@ from sandbox.records import to_signed
 
 PREVIEW = 40  # bytes of a buffer or string shown
 _AT_FDCWD = -100
+# Parameters that are sets of bits read best in hex, whatever their C type.
+_BIT_MASKS = {"flags", "prot", "mask", "how"}
 
 
 def _preview(memory: GuestMemory, address: int, limit: int, *, cstring: bool) -> str:
@@ -26,15 +28,18 @@ def _preview(memory: GuestMemory, address: int, limit: int, *, cstring: bool) ->
     if available == 0:
         return "<not mapped>" if address else ""
     data = memory.peek(address, available)  # type: ignore[attr-defined]
+    cut = available < limit  # more bytes than shown
     if cstring:
         nul = data.find(b"\0")
+        cut = nul < 0
         data = data[:nul] if nul >= 0 else data
-    text = repr(bytes(data))[1:]  # b'...' -> '...': escapes as Python writes them
-    text = '"' + text[1:-1].replace('"', '\\"') + '"'
-    return text + ("..." if available < min(limit, PREVIEW) or limit > PREVIEW else "")
+    text = '"' + repr(bytes(data))[2:-1].replace('"', '\\"') + '"'
+    return text + ("..." if cut else "")
 
 
-def _value(kind: ArgKind, raw: int, bits: int) -> str:
+def _value(name: str, kind: ArgKind, raw: int, bits: int) -> str:
+    if name in _BIT_MASKS:
+        return hex(raw & 0xFFFFFFFF)
     if kind.width is Width.S32:
         value = to_signed(raw, 32)
         if kind.name == "dirfd" and value == _AT_FDCWD:
@@ -77,7 +82,7 @@ def syscall_card(
     width = max((len(p) for p, _ in params), default=0)
     for i, (pname, kind) in enumerate(params):
         raw = args[i]
-        text = _value(kind, raw, arch.bits)
+        text = _value(pname, kind, raw, arch.bits)
         if kind.name == "path":
             text += "  " + _preview(memory, raw, 4096, cstring=True)
         elif kind.is_pointer and i + 1 < len(params) and params[i + 1][1].name == "size" and raw:

@@ -12,13 +12,18 @@ WATCH_KINDS = ("write", "read", "access")
 
 @dataclass(eq=False)
 class Breakpoint:
-    """Stop before the instruction at ``address`` runs. ``location`` is how the user named it."""
+    """Stop before the instruction at ``address`` runs. ``location`` is how the user named it.
+
+    A ``temporary`` one (``tbreak``) is deleted when first hit; an ``internal`` one is the
+    debugger's own (``until``, ``next``) and is not numbered for the user.
+    """
 
     number: int
     address: int
     location: str
     hits: int = 0
     temporary: bool = False
+    internal: bool = False
 
 
 @dataclass(eq=False)
@@ -38,8 +43,8 @@ class SyscallCatch:
 
     @property
     def label(self) -> str:
-        """What it catches, for listings: ``write, read`` or ``any syscall``."""
-        return ", ".join(self.names) if self.names else "any syscall"
+        """What it catches, for listings: ``syscall write, read`` or ``any syscall``."""
+        return "syscall " + ", ".join(self.names) if self.names else "any syscall"
 
 
 @dataclass(eq=False)
@@ -99,3 +104,19 @@ class StopEvent:
     def ended(self) -> bool:
         """Whether the process is gone (exited or killed by a signal)."""
         return self.reason in ("exited", "signal")
+
+    def __repr__(self) -> str:
+        parts = [f"reason={self.reason!r}", f"pc={self.pc:#x}"]
+        if self.breakpoint is not None:
+            parts.append(f"breakpoint={self.breakpoint.number}")
+        if self.watch is not None:
+            parts.append(f"watch={self.watch.watchpoint.number}")
+        if self.syscall is not None:
+            parts.append(f"syscall={self.syscall.name!r}")
+        for name in ("result", "errno", "exit_status", "signal"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
+        if self.reverse:
+            parts.append("reverse=True")
+        return f"StopEvent({', '.join(parts)})"

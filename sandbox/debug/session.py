@@ -51,6 +51,9 @@ class Instruction:
         """``mnemonic operands``."""
         return f"{self.mnemonic} {self.operands}".strip()
 
+    def __repr__(self) -> str:
+        return f"Instruction(address={self.address:#x}, text={self.text!r}, symbol={self.symbol!r})"
+
 
 class Debugger:
     """Step, break, watch, inspect and rewind one guest process."""
@@ -66,6 +69,7 @@ class Debugger:
         self.history: History | None = None
         self.last_stop: StopEvent | None = None
         self._numbers = itertools.count(1)
+        self._internal_numbers = itertools.count(-1, -1)
         self._bp_hooks: dict[int, int] = {}  # address -> hook handle (one per address)
         self._muted = False  # replaying history: hooks do nothing, every trap stops
         self._watch_muted = False
@@ -143,8 +147,13 @@ class Debugger:
         return f"<{name}>" if name else ""
 
     def disasm(self, address: int | str | None = None, count: int = 10) -> list[Instruction]:
-        """Up to ``count`` instructions from ``address`` (the pc by default), with Capstone."""
-        pos = self.machine.pc if address is None else self.address(address)
+        """Up to ``count`` instructions from ``address`` (by default the pc, or the trap
+        instruction when stopped at a system call's entry), with Capstone."""
+        m = self.machine
+        if address is None:
+            pos = m.pending.pc if m.pending is not None else m.pc
+        else:
+            pos = self.address(address)
         cs: capstone.Cs = _capstone(self.arch)
         out = []
         for _ in range(count):
@@ -207,11 +216,15 @@ class Debugger:
 
     # -- breakpoints, catchpoints, watchpoints ---------------------------------------------
 
-    def break_at(self, where: int | str, *, temporary: bool = False) -> Breakpoint:
-        """A breakpoint at an address or symbol; the guest stops before that instruction runs."""
+    def break_at(self, where: int | str, *, temporary: bool = False, _internal: bool = False) -> Breakpoint:
+        """A breakpoint at an address or symbol; the guest stops before that instruction runs.
+
+        A ``temporary`` breakpoint is deleted the first time it is hit (gdb's ``tbreak``).
+        """
         address = self.address(where)
-        bp = Breakpoint(next(self._numbers), address, where if isinstance(where, str) else f"{address:#x}",
-                        temporary=temporary)
+        number = next(self._internal_numbers) if _internal else next(self._numbers)
+        bp = Breakpoint(number, address, where if isinstance(where, str) else f"{address:#x}",
+                        temporary=temporary, internal=_internal)
         self.breakpoints[bp.number] = bp
         if address not in self._bp_hooks:
             self._bp_hooks[address] = self.machine.add_code_hook(self._on_breakpoint, address, address)
@@ -399,7 +412,7 @@ class Debugger:
         self.machine.request_stop()
 
     def _go(self, *, count: int | None = None, until: int | None = None) -> StopEvent:
-        temp = self.break_at(until, temporary=True) if until is not None else None
+        temp = self.break_at(until, _internal=True) if until is not None else None
         self._sync_predicates()
         try:
             event = self._forward(count)
@@ -441,6 +454,8 @@ class Debugger:
                     h.count += n
                 elif not (stop is Stop.SYSCALL_EXIT and grew):
                     h.count = None
+            if m.exit is not None:  # a fault ends a run whatever stop it reports
+                return self._end_event()
             if stop is Stop.COUNT:
                 done += n
                 if count is not None and done >= count:
@@ -561,12 +576,14 @@ class Debugger:
 
     def _breakpoint_at(self, address: int) -> Breakpoint | None:
         found = [b for b in self.breakpoints.values() if b.address == address]
-        found.sort(key=lambda b: b.temporary)  # a user's breakpoint before a temporary one
+        found.sort(key=lambda b: b.internal)  # a user's breakpoint before the debugger's own
         return found[0] if found else None
 
     def _breakpoint_event(self, bp: Breakpoint) -> StopEvent:
         bp.hits += 1
-        return self._event("until" if bp.temporary else "breakpoint", breakpoint=bp)
+        if bp.temporary and bp.number in self.breakpoints:
+            self.delete(bp.number)
+        return self._event("until" if bp.internal else "breakpoint", breakpoint=bp)
 
     def _watch_event(self, hit: WatchHit) -> StopEvent:
         hit.watchpoint.hits += 1
@@ -692,7 +709,7 @@ class Debugger:
                 # the exit call's own entry is the latest stop before the end
                 kind, target = "syscall-entry", Position(pos.segment, pos.count, at_entry=True)
             else:
-                addresses = [b.address for b in self.breakpoints.values() if not b.temporary]
+                addresses = [b.address for b in self.breakpoints.values() if not b.internal]
                 kind, target = h.latest_event(pos, addresses, entry, ret, at_return)
             if kind == "syscall-entry":
                 h.goto_entry(target.segment)

@@ -68,6 +68,7 @@ class TerminalDebugger:
         self.last_command = ""
         self.snapshots: list[Snapshot] = []
         self._printed = [0, 0]  # guest stdout/stderr bytes already shown
+        self._mid_line = False
         self._x_format = _Format(1, "x", 4)
         self._commands: dict[str, Callable[[list[str], str], None]] = {}
         for names, fn in (
@@ -89,6 +90,9 @@ class TerminalDebugger:
 
     def say(self, *lines: str) -> None:
         """Write lines to the transcript."""
+        if self._mid_line:  # the guest's last output did not end its line
+            self.out.write("\n")
+            self._mid_line = False
         for line in lines:
             self.out.write(line + "\n")
         self.out.flush()
@@ -106,6 +110,8 @@ class TerminalDebugger:
                 stream.write(data[self._printed[i]:].decode("utf-8", "backslashreplace"))
                 stream.flush()
                 self._printed[i] = len(data)
+                if i == 0:
+                    self._mid_line = not data.endswith(b"\n")
 
     def show_stop(self, event: StopEvent) -> None:
         """Describe a stop: why, the next instructions, and at a system call its register card."""
@@ -217,7 +223,7 @@ class TerminalDebugger:
         if not rest.strip():
             raise CommandError("break needs a location: b _start, b *0x401000, b loop+8")
         bp = self.dbg.break_at(rest.strip(), temporary=temporary)
-        self.say(f"Breakpoint {bp.number} at {bp.address:#x} {self.dbg.describe(bp.address)}".rstrip())
+        self.say(f"{'Temporary breakpoint' if temporary else 'Breakpoint'} {bp.number} at {bp.address:#x} {self.dbg.describe(bp.address)}".rstrip())
 
     def _cmd_tbreak(self, args: list[str], rest: str) -> None:
         self._cmd_break(args, rest, temporary=True)
@@ -226,7 +232,7 @@ class TerminalDebugger:
         if not args or args[0] != "syscall":
             raise CommandError("only 'catch syscall [NAME|NUMBER ...]' is supported")
         catch = self.dbg.catch_syscall(*args[1:])
-        self.say(f"Catchpoint {catch.number} (syscall {catch.label})")
+        self.say(f"Catchpoint {catch.number} ({catch.label})")
 
     def _watch(self, args: list[str], kind: str) -> None:
         if not args:
@@ -285,7 +291,7 @@ class TerminalDebugger:
         for bp in dbg.breakpoints.values():
             rows.append((bp.number, f"{bp.number:<4} breakpoint  {bp.address:#x} {dbg.describe(bp.address)}  hits {bp.hits}"))
         for c in dbg.catchpoints.values():
-            rows.append((c.number, f"{c.number:<4} catchpoint  syscall {c.label}  hits {c.hits}"))
+            rows.append((c.number, f"{c.number:<4} catchpoint  {c.label}  hits {c.hits}"))
         for w in dbg.watchpoints.values():
             rows.append((w.number, f"{w.number:<4} watchpoint  {w.kind} {w.length} bytes at {w.address:#x} ({w.expression})  hits {w.hits}"))
         return [r for _, r in sorted(rows)] or ["no breakpoints, catchpoints or watchpoints"]

@@ -54,10 +54,10 @@ def register_lines(dbg: Debugger, names: list[str] | None = None) -> list[str]:
 def where_line(dbg: Debugger) -> str:
     """The pc with its symbol, and the last system call made."""
     m = dbg.machine
-    pc = m.pc
+    pc = m.pending.pc if m.pending is not None else m.pc
     text = f"pc {pc:#x} {dbg.describe(pc)}".rstrip()
     if m.pending is not None:
-        text += f", stopped at the entry of {m.pending.name}"
+        text += f", in the system call {m.pending.name} (entered, not yet served)"
     records = build_records(dbg.arch, m.log[-1:]) if m.log else []
     text += f"; last system call: {records[0]}" if records else "; no system call made yet"
     return text

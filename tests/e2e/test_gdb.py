@@ -1,0 +1,125 @@
+"""Real ``gdb-multiarch`` in batch mode against ``sandbox gdbserver``, on both arches.
+
+Skipped when gdb-multiarch is not installed; ``.ci/run`` installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from helpers import EXAMPLES, ROOT
+
+GDB = shutil.which("gdb-multiarch")
+pytestmark = pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
+ARCHES = ["x86_64", "aarch64"]
+REGS = {"x86_64": ("rip", "rdi", "rsi", "rdx"), "aarch64": ("pc", "x0", "x1", "x2")}
+NUMBER = {"x86_64": "rax", "aarch64": "x8"}
+WRITE_NR = {"x86_64": 1, "aarch64": 64}
+CAT_INPUT = "examples/hello/README.md"
+
+
+def gdb_session(program: str, commands: list[str], *args: str, timeout: float = 90,
+                serve: tuple[str, ...] = ("gdbserver", "--port", "0")) -> tuple[str, int, str]:
+    """Start the stub on a free port, run gdb's commands against it; gdb's output, the stub's
+    exit status and what the guest printed."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", *serve, program, *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env,
+    )
+    try:
+        assert server.stderr is not None
+        first = server.stderr.readline().decode()
+        m = re.search(r"waiting for gdb on 127\.0\.0\.1:(\d+)", first)
+        assert m, first + server.stderr.read().decode()
+        argv = [GDB, "-nx", "-batch", "-ex", "set pagination off", "-ex", "set confirm off",
+                "-ex", f"target remote :{m.group(1)}"]
+        for command in commands:
+            argv += ["-ex", command]
+        gdb = subprocess.run(argv, capture_output=True, timeout=timeout, cwd=ROOT)
+        guest_out, rest = server.communicate(timeout=timeout)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    out = gdb.stdout.decode() + gdb.stderr.decode()
+    assert "Traceback" not in rest.decode(), rest.decode()
+    return out, server.returncode, guest_out.decode()
+
+
+def register_value(out: str, name: str) -> int:
+    m = re.search(rf"^{name}\s+(0x[0-9a-f]+)", out, re.M)
+    assert m, f"no {name} in:\n{out}"
+    return int(m.group(1), 16)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_gdb_steps_hello_and_catches_its_write(arch):
+    pc, a0, a1, a2 = REGS[arch]
+    out, status, guest = gdb_session(str(EXAMPLES / f"hello/hello.{arch}.s"), [
+        "break *_start", "stepi", f"info registers {pc}", "x/s &msg", "catch syscall write", "continue",
+        f"info registers {NUMBER[arch]} {a0} {a1} {a2}", "continue", "continue",
+    ])
+    assert "Breakpoint 1 at 0x400000" in out
+    assert register_value(out, pc) == (0x400005 if arch == "x86_64" else 0x400004)  # one instruction on
+    assert re.search(r'<msg>:\s+"Hello world\\n"', out), out
+    assert f"Catchpoint 2 (syscall 'write' [{WRITE_NR[arch]}])" in out
+    assert "Catchpoint 2 (call to syscall write)" in out
+    assert register_value(out, NUMBER[arch]) == WRITE_NR[arch]
+    assert register_value(out, a0) == 1 and register_value(out, a2) == 12
+    assert register_value(out, a1) == 0x400000 + (0x21 if arch == "x86_64" else 0x20)  # msg
+    assert "Catchpoint 2 (returned from syscall write)" in out
+    assert "[Inferior 1 (Remote target) exited normally]" in out
+    assert (status, guest) == (0, "Hello world\n")
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_gdb_reverse_steps_and_continues_through_cat(arch):
+    pc = REGS[arch][0]
+    out, status, guest = gdb_session(str(EXAMPLES / f"cat/cat.{arch}.s"), [
+        "break *write_more", "continue", f"info registers {pc}", "reverse-stepi", f"info registers {pc}",
+        "catch syscall read", "reverse-continue", "reverse-continue", "monitor fds", "monitor syscalls",
+        "continue", "kill",
+    ], CAT_INPUT)
+    at_bp = register_value(out, pc)
+    assert "Breakpoint 1, " in out and "in write_more ()" in out
+    back = [int(v, 16) for v in re.findall(rf"^{pc}\s+(0x[0-9a-f]+)", out, re.M)]
+    assert back[0] == at_bp and back[1] < at_bp  # one instruction back
+    assert "Catchpoint 2 (returned from syscall read)" in out  # going back, the return comes first
+    assert "Catchpoint 2 (call to syscall read)" in out
+    assert re.search(r"^\s+3\s+r\s+0\s+0o0\s+\S*README\.md", out, re.M), out  # monitor fds: offset back to 0
+    assert "openat(dirfd=-100" in out and "read(fd=3" not in out.split("monitor syscalls")[-1]
+    assert "[Inferior 1 (Remote target) killed]" in out
+    assert status == 137 and guest == ""
+
+
+WATCH = {
+    "x86_64": "lea rbx, [rip + counter]; mov rcx, 2; loop: add qword ptr [rbx], 1; dec rcx; jnz loop;"
+    " mov eax, 60; xor edi, edi; syscall; counter: .quad 0",
+    "aarch64": "adr x1, counter; mov x2, #2; loop: ldr x0, [x1]; add x0, x0, #1; str x0, [x1]; subs x2, x2, #1;"
+    " b.ne loop; mov x8, #93; mov x0, #0; svc #0; counter: .quad 0",
+}
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_gdb_watchpoint(arch, tmp_path):
+    program = tmp_path / f"watch.{arch}.s"
+    program.write_text(WATCH[arch].replace("; ", "\n"))
+    out, status, _ = gdb_session(str(program), [
+        "watch *(long *)&counter", "continue", "continue", "continue",
+    ])
+    assert "Hardware watchpoint 1: *(long *)&counter" in out
+    assert re.search(r"Old value = 0\s+New value = 1", out) and re.search(r"Old value = 1\s+New value = 2", out)
+    assert "exited normally" in out and status == 0
+
+
+def test_run_with_gdb_and_detach_lets_the_program_finish():
+    out, status, guest = gdb_session(str(EXAMPLES / "hello/hello.x86_64.s"), ["stepi", "detach"],
+                                     serve=("run", "--gdb", "0"))
+    assert "Detaching from program" in out or "detached" in out
+    assert (status, guest) == (0, "Hello world\n")
