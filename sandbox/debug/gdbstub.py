@@ -235,6 +235,11 @@ class GdbStub:
             if self.log is not None:
                 self.log.write(f"     error: {e}\n")
             return _EINVAL
+        except ProtocolError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a bug: say it in one line, keep gdb's session
+            print(f"sandbox: internal error answering {text[:40]!r}: {type(e).__name__}: {e}", file=sys.stderr)
+            return "E01"
 
     def _dispatch(self, text: str, packet: bytes) -> bytes | str | None:
         head = text[:1]

@@ -31,7 +31,7 @@ from sandbox.engine import Machine, Stop, _capstone
 from sandbox.errors import SandboxError
 from sandbox.records import to_signed
 
-DEFAULT_HISTORY = 10_000  # checkpoints (system calls) kept for reverse execution
+DEFAULT_HISTORY = 2_000  # checkpoints (system calls) kept for reverse execution: ~20-50 KB each
 _MAX_ACCESS = 64  # the widest single memory access (AVX-512): a hook starts this far before a watch
 
 

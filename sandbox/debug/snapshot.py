@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import ctypes.util
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -83,12 +84,16 @@ def _put_back(seq: bytearray | list, mark: Mark) -> None:
 
 @dataclass(eq=False)
 class Snapshot:
-    """The state of a guest process at one moment; restore it with :meth:`Snapshotter.restore`."""
+    """The state of a guest process at one moment; restore it with :meth:`Snapshotter.restore`.
+
+    ``memory`` holds, for each of ``ranges``, its bytes as a tuple of blocks of :data:`BLOCK`
+    bytes (the last one may be shorter).
+    """
 
     context: unicorn.UcContext
     pc: int
     ranges: tuple[tuple[int, int, int], ...]
-    blocks: dict[int, bytes]
+    memory: tuple[tuple[bytes, ...], ...]
     kernel_state: dict[str, Any]
     log: Mark
     captured: tuple[Mark, ...]
@@ -103,6 +108,45 @@ class Snapshot:
         """How much memory was mapped."""
         return sum(end - start for start, end, _ in self.ranges)
 
+    def blocks(self) -> dict[int, bytes]:
+        """Every block by its address."""
+        return {start + i * BLOCK: block for (start, _, _), blocks in zip(self.ranges, self.memory)
+                for i, block in enumerate(blocks)}
+
+
+def _load_memcmp() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        memcmp = libc.memcmp
+    except (OSError, AttributeError, TypeError):
+        return None
+    memcmp.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+    memcmp.restype = ctypes.c_int
+    return memcmp
+
+
+_MEMCMP = _load_memcmp()
+
+
+class _Buffer:
+    """A bytearray with its address, for reading guest memory into and comparing with memcmp."""
+
+    def __init__(self, size: int) -> None:
+        self.data = bytearray(size)
+        self.view = (ctypes.c_char * size).from_buffer(self.data)
+        self.address = ctypes.addressof(self.view)
+        self.size = size
+
+    def differs(self, other: "_Buffer | bytes", offset: int, length: int, other_offset: int = 0) -> bool:
+        """Whether ``length`` bytes at ``offset`` differ from ``other`` at ``other_offset``."""
+        if _MEMCMP is not None:
+            if isinstance(other, _Buffer):
+                return _MEMCMP(self.address + offset, other.address + other_offset, length) != 0
+            return _MEMCMP(self.address + offset, other, length) != 0
+        theirs = other.data if isinstance(other, _Buffer) else other
+        return self.data[offset : offset + length] != theirs[other_offset : other_offset + length]
+
 
 class _RawMemory:
     """Bulk reads and writes of guest memory straight through Unicorn's C API.
@@ -113,18 +157,12 @@ class _RawMemory:
 
     def __init__(self, uc: unicorn.Uc) -> None:
         self._uch = uc._uch
-        self._buf = bytearray(0)
 
-    def read(self, address: int, size: int) -> bytearray:
-        """The bytes at ``address``, in a scratch buffer reused by the next call."""
-        if len(self._buf) < size:
-            self._buf = bytearray(size)
-        view = (ctypes.c_char * size).from_buffer(self._buf)
-        status = uclib.uc_mem_read(self._uch, ctypes.c_uint64(address), view, ctypes.c_size_t(size))
-        del view
+    def read_into(self, address: int, buf: _Buffer) -> None:
+        """Fill ``buf`` with the bytes at ``address``."""
+        status = uclib.uc_mem_read(self._uch, ctypes.c_uint64(address), buf.view, ctypes.c_size_t(buf.size))
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
-        return self._buf
 
     def write(self, address: int, data: bytes) -> None:
         """Write ``data`` at ``address``."""
@@ -133,13 +171,38 @@ class _RawMemory:
             raise unicorn.UcError(status)
 
 
+def _changed_blocks(now: _Buffer, before: _Buffer, lo: int, hi: int, out: list[int]) -> None:
+    # Halve the span until the blocks that differ are found: a handful of memcmp calls when
+    # little changed, instead of one comparison per block.
+    if not now.differs(before, lo * BLOCK, min(hi * BLOCK, now.size) - lo * BLOCK, lo * BLOCK):
+        return
+    if hi - lo == 1:
+        out.append(lo)
+        return
+    mid = (lo + hi) // 2
+    _changed_blocks(now, before, lo, mid, out)
+    _changed_blocks(now, before, mid, hi, out)
+
+
+def _freeze(buf: _Buffer, index: int) -> bytes:
+    chunk = bytes(buf.data[index * BLOCK : min((index + 1) * BLOCK, buf.size)])
+    return _ZERO_BLOCK if chunk == _ZERO_BLOCK else chunk
+
+
 class Snapshotter:
-    """Takes and restores snapshots of one machine, sharing unchanged pages between them."""
+    """Takes and restores snapshots of one machine, sharing unchanged blocks between them.
+
+    It keeps the memory as the last snapshot saw it (one buffer per range), so that the next
+    snapshot finds what changed with a few ``memcmp`` calls.
+    """
 
     def __init__(self, machine: Machine) -> None:
         self.machine = machine
         self._raw = _RawMemory(machine.uc)
         self._last: Snapshot | None = None
+        self._images: dict[tuple[int, int], _Buffer] = {}  # the memory of ``_images_of``
+        self._images_of: Snapshot | None = None
+        self._spare: dict[int, list[_Buffer]] = {}
 
     # -- taking ----------------------------------------------------------------------------
 
@@ -153,7 +216,7 @@ class Snapshotter:
             context=m.uc.context_save(),
             pc=m.pc if pc is None else pc,
             ranges=ranges,
-            blocks=self._capture_blocks(ranges, last.blocks if last is not None else {}),
+            memory=(),
             kernel_state=copy.deepcopy(m.kernel.__dict__, self._kernel_memo()),
             log=_mark(last.log if last is not None else None, m.log),
             captured=tuple(
@@ -166,24 +229,48 @@ class Snapshotter:
             pending_regs=list(getattr(m, "_pending_regs", ())) if m.pending is not None else None,
             last_request=m.last_request,
         )
+        snap.memory = self._capture(ranges, snap)
         self._last = snap
         return snap
 
-    def _capture_blocks(self, ranges: tuple[tuple[int, int, int], ...], previous: dict[int, bytes]) -> dict[int, bytes]:
-        blocks: dict[int, bytes] = {}
+    def _buffer(self, size: int) -> _Buffer:
+        spare = self._spare.get(size)
+        return spare.pop() if spare else _Buffer(size)
+
+    def _capture(self, ranges: tuple[tuple[int, int, int], ...], snap: Snapshot) -> tuple[tuple[bytes, ...], ...]:
+        before = self._images_of
+        previous = dict(zip(((s, e) for s, e, _ in before.ranges), before.memory)) if before is not None else {}
+        images: dict[tuple[int, int], _Buffer] = {}
+        out = []
         for start, end, _ in ranges:
             size = end - start
-            data = self._raw.read(start, size)
-            for off in range(0, size, BLOCK):
-                chunk = data[off : min(off + BLOCK, size)]
-                old = previous.get(start + off)
-                if old is not None and chunk == old:
-                    blocks[start + off] = old
-                elif chunk == _ZERO_BLOCK:
-                    blocks[start + off] = _ZERO_BLOCK
+            now = self._buffer(size)
+            self._raw.read_into(start, now)
+            old_image = self._images.get((start, end))
+            old_blocks = previous.get((start, end))
+            count = (size + BLOCK - 1) // BLOCK
+            if old_image is not None and old_blocks is not None:
+                changed: list[int] = []
+                _changed_blocks(now, old_image, 0, count, changed)
+                if changed:
+                    blocks = list(old_blocks)
+                    for i in changed:
+                        blocks[i] = _freeze(now, i)
+                    out.append(tuple(blocks))
                 else:
-                    blocks[start + off] = bytes(chunk)
-        return blocks
+                    out.append(old_blocks)
+            else:
+                out.append(tuple(_freeze(now, i) for i in range(count)))
+            images[(start, end)] = now
+        self._recycle(images)
+        self._images, self._images_of = images, snap
+        return tuple(out)
+
+    def _recycle(self, keep: dict[tuple[int, int], _Buffer]) -> None:
+        kept = {id(b) for b in keep.values()}
+        for buf in self._images.values():
+            if id(buf) not in kept:
+                self._spare.setdefault(buf.size, []).append(buf)
 
     def _kernel_memo(self) -> dict[int, Any]:
         m = self.machine
@@ -220,6 +307,8 @@ class Snapshotter:
         if snap.pending_regs is not None:
             m._pending_regs = list(snap.pending_regs)  # the engine's saved trap registers
         m.last_request = snap.last_request
+        # the kept image no longer matches what is in memory: the next snapshot reads it whole
+        self._images_of = None
         if kernel:
             state = copy.deepcopy(snap.kernel_state, self._kernel_memo())
             m.kernel.__dict__.clear()
@@ -237,32 +326,34 @@ class Snapshotter:
             for start, end, _ in current:
                 uc.mem_unmap(start, end - start)
             prot = ProtectionMap()
-            for start, end, p in snap.ranges:
+            for (start, end, p), blocks in zip(snap.ranges, snap.memory):
                 uc.mem_map(start, end - start, uc_perms(p))
-                self._raw.write(start, b"".join(snap.blocks[a] for a in range(start, end, BLOCK)))
+                self._raw.write(start, b"".join(blocks))
                 prot.set(start, end, p)
                 uc.ctl_remove_cache(start, end)
             m.memory.prot = prot
             return
-        for start, end, _ in snap.ranges:
-            size = end - start
-            data = self._raw.read(start, size)
-            for off in range(0, size, BLOCK):
-                block = snap.blocks[start + off]
-                if data[off : off + len(block)] != block:
-                    self._raw.write(start + off, block)
+        for (start, end, _), blocks in zip(snap.ranges, snap.memory):
+            now = self._buffer(end - start)
+            self._raw.read_into(start, now)
+            for i, block in enumerate(blocks):
+                if now.differs(block, i * BLOCK, len(block)):
+                    at = start + i * BLOCK
+                    self._raw.write(at, block)
                     # translated code of a rewritten page must not be reused
-                    uc.ctl_remove_cache(start + off, start + off + len(block))
+                    uc.ctl_remove_cache(at, at + len(block))
+            self._spare.setdefault(now.size, []).append(now)
 
     def same_memory(self, snap: Snapshot) -> bool:
         """Whether the machine's memory (layout and bytes) is exactly as in ``snap``."""
         m = self.machine
         if tuple(m.memory.prot) != snap.ranges:
             return False
-        for start, end, _ in snap.ranges:
-            data = self._raw.read(start, end - start)
-            for off in range(0, end - start, BLOCK):
-                block = snap.blocks[start + off]
-                if data[off : off + len(block)] != block:
-                    return False
+        for (start, end, _), blocks in zip(snap.ranges, snap.memory):
+            now = self._buffer(end - start)
+            self._raw.read_into(start, now)
+            same = not any(now.differs(block, i * BLOCK, len(block)) for i, block in enumerate(blocks))
+            self._spare.setdefault(now.size, []).append(now)
+            if not same:
+                return False
         return True

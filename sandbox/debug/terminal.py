@@ -7,7 +7,11 @@ empty line repeats the last command. A bad command gets one line on stderr, neve
 
 from __future__ import annotations
 
+import os
+import select
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable, TextIO
 
@@ -54,6 +58,46 @@ class _Format:
 
 _SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
 _PER_LINE = {1: 8, 2: 8, 4: 4, 8: 2}
+
+
+class CtrlCStopsTheGuest:
+    """While the guest runs, Ctrl-C stops it at the next instruction instead of ending the session.
+
+    The guest runs inside Unicorn, where Python's own signal handling cannot run; the signal is
+    noticed through a wakeup pipe by a watching thread, which asks the machine to stop.
+    """
+
+    def __init__(self, debugger: Debugger) -> None:
+        self._dbg = debugger
+        self._active = threading.current_thread() is threading.main_thread()
+        self._done = threading.Event()
+
+    def __enter__(self) -> "CtrlCStopsTheGuest":
+        if not self._active:
+            return self
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        self._old_handler = signal.signal(signal.SIGINT, lambda signo, frame: None)
+        self._old_fd = signal.set_wakeup_fd(self._write)
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            ready, _, _ = select.select([self._read], [], [], 0.1)
+            if ready and signal.SIGINT in os.read(self._read, 64):
+                self._dbg.interrupt()
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._active:
+            return
+        self._done.set()
+        self._thread.join()
+        signal.set_wakeup_fd(self._old_fd)
+        signal.signal(signal.SIGINT, self._old_handler)
+        os.close(self._read)
+        os.close(self._write)
 
 
 class TerminalDebugger:
@@ -153,6 +197,10 @@ class TerminalDebugger:
                 fn(rest.split(), rest)
         except SandboxError as e:
             self.error(str(e))
+        except Exception as e:  # noqa: BLE001 - a bug: one line, and the session goes on
+            if os.environ.get("SANDBOX_DEBUG"):
+                raise
+            self.error(f"internal error: {type(e).__name__}: {e} (set SANDBOX_DEBUG=1 for the traceback)")
         self.show_guest_output()
         return True
 
@@ -191,27 +239,31 @@ class TerminalDebugger:
 
     def _cmd_stepi(self, args: list[str], rest: str) -> None:
         self._ensure_alive()
-        self.show_stop(self.dbg.step(self._count(args)))
+        self.show_stop(self._running(lambda: self.dbg.step(self._count(args))))
 
     def _cmd_nexti(self, args: list[str], rest: str) -> None:
         self._ensure_alive()
-        self.show_stop(self.dbg.next(self._count(args)))
+        self.show_stop(self._running(lambda: self.dbg.next(self._count(args))))
 
     def _cmd_continue(self, args: list[str], rest: str) -> None:
         self._ensure_alive()
-        self.show_stop(self.dbg.cont())
+        self.show_stop(self._running(lambda: self.dbg.cont()))
 
     def _cmd_until(self, args: list[str], rest: str) -> None:
         self._ensure_alive()
         if not rest.strip():
             raise CommandError("until needs a location: until LOCATION")
-        self.show_stop(self.dbg.run_until(pc=rest))
+        self.show_stop(self._running(lambda: self.dbg.run_until(pc=rest)))
 
     def _cmd_rsi(self, args: list[str], rest: str) -> None:
-        self.show_stop(self.dbg.reverse_step())
+        self.show_stop(self._running(lambda: self.dbg.reverse_step()))
 
     def _cmd_rc(self, args: list[str], rest: str) -> None:
-        self.show_stop(self.dbg.reverse_continue(syscall_entries=True))
+        self.show_stop(self._running(lambda: self.dbg.reverse_continue(syscall_entries=True)))
+
+    def _running(self, op: Callable[[], StopEvent]) -> StopEvent:
+        with CtrlCStopsTheGuest(self.dbg):
+            return op()
 
     def _ensure_alive(self) -> None:
         if self.dbg.machine.exit is not None:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
-from helpers import EXAMPLES, sandbox_cli
+from helpers import EXAMPLES, ROOT, sandbox_cli
 
 ARCHES = ["x86_64", "aarch64"]
 CAT_INPUT = "examples/hello/README.md"
@@ -140,3 +146,26 @@ def test_watch_snapshot_and_restore_commands(arch, tmp_path):
     assert "old 0100000000000000, new 0200000000000000" in out
     assert "<counter>:  0x0000000000000002" in out and "<counter>:  0x0000000000000000" in out
     assert "Restored snapshot 1" in out
+
+
+def test_ctrl_c_stops_a_running_guest_not_the_debugger(tmp_path):
+    program = tmp_path / "spin.x86_64.s"
+    program.write_text("spin: jmp spin\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "debug", str(program)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"c\n")
+        proc.stdin.flush()
+        while b"(sandbox) c" not in proc.stdout.readline():
+            pass
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(b"where\nq\n", timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert b"Interrupted at 0x400000 <spin>" in out and b"(sandbox) where\npc 0x400000 <spin>" in out
