@@ -267,6 +267,7 @@ class Machine:
             uclib.uc_reg_write_batch(self._uch, self._write_ids, self._write_ptrs, self._n_write)
         self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
         self._enter_handler(delivery)
+        self._served_with_signal(req)
 
     def _enter_handler(self, delivery: SignalDelivery) -> None:
         try:
@@ -282,12 +283,20 @@ class Machine:
         except SignalDelivery as delivery:  # a pending signal the restored mask lets in
             self.log.append((req.pc, req.nr, req.name, req.args, None, None, req.note, time.perf_counter() - self.started))
             self._enter_handler(delivery)
+            self._served_with_signal(req)
             return
         except ProcessExit as ex:
             self.exit = ex
             self._request_stop(Stop.EXITED)
             value = None
         self.log.append((req.pc, req.nr, req.name, req.args, value, None, req.note, time.perf_counter() - self.started))
+        self._served_with_signal(req)
+
+    def _served_with_signal(self, req: SyscallRequest) -> None:
+        # A debugger's exit predicate sees these calls too: what it keeps (a stop, a
+        # checkpoint for reverse execution) must follow every change a call makes to the CPU.
+        if self.exit is None and self.stop_at_syscall_exit is not None and self.stop_at_syscall_exit(req):
+            self._request_stop(Stop.SYSCALL_EXIT)
 
     def _request_stop(self, reason: Stop) -> None:
         if self._stop_reason is None or reason is Stop.EXITED:
@@ -467,8 +476,14 @@ class Machine:
         return reason
 
     def _serve_outside(self, req: SyscallRequest) -> None:
-        # Resuming from a syscall-entry stop: serve it now, as the hook would have.
+        # Resuming from a syscall-entry stop: serve it now, as the hook would have, with the
+        # pc where the hook sees it (signal delivery reads and moves it there), then moved
+        # past the trap as Unicorn moves it when the hook returns.
+        trap = self.arch.trap
+        self.pc = req.pc - trap.pc_offset
         self._serve(req, self._pending_regs)
+        if self.exit is None:
+            self.pc = self.pc + trap.length + trap.pc_offset
 
     def _halt_fault(self) -> FaultReport | None:
         if self.arch.halt is None:

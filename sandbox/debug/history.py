@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from kernel_model.seam import SyscallRequest
 from sandbox.engine import Stop
 from sandbox.errors import SandboxError
+from sandbox.sigframe import resume_pc
 
 if TYPE_CHECKING:
     from sandbox.debug.session import Debugger
@@ -97,7 +98,7 @@ class History:
 
     def on_syscall_served(self, req: SyscallRequest) -> None:
         """Take the checkpoint after a live system call (called from the trap path)."""
-        resume = req.pc + self.machine.arch.trap.length
+        resume = resume_pc(self.machine)  # after the trap, or in the signal handler it entered
         self.checkpoints.append(
             Checkpoint(self.debugger.snapshots.take(pc=resume), nr=req.nr, name=req.name, trap_pc=req.pc)
         )

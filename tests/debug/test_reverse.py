@@ -28,6 +28,34 @@ CLOCK = {
 }
 
 
+# A SIGUSR1 handler that writes "H", entered when the program kills itself, then "M" and exit.
+SIGNAL = {
+    "x86_64": """
+    lea rax, [rip + handler]; mov [rip + act], rax; lea rax, [rip + restorer]; mov [rip + act + 16], rax
+    mov eax, 13; mov edi, 10; lea rsi, [rip + act]; xor edx, edx; mov r10d, 8; syscall
+    mov eax, 39; syscall; mov edi, eax; mov esi, 10; mov eax, 62; syscall
+    mov eax, 1; mov edi, 1; lea rsi, [rip + m]; mov edx, 1; syscall
+    mov eax, 60; xor edi, edi; syscall
+    handler: mov eax, 1; mov edi, 1; lea rsi, [rip + h]; mov edx, 1; syscall; ret
+    restorer: mov eax, 15; syscall
+    act: .quad 0, 0x04000000, 0, 0
+    h: .ascii "H"
+    m: .ascii "M"
+    """,
+    "aarch64": """
+    adr x0, handler; adr x1, act; str x0, [x1]
+    mov x8, #134; mov x0, #10; mov x2, #0; mov x3, #8; svc #0
+    mov x8, #172; svc #0; mov x1, #10; mov x8, #129; svc #0
+    mov x8, #64; mov x0, #1; adr x1, m; mov x2, #1; svc #0
+    mov x8, #93; mov x0, #0; svc #0
+    handler: mov x8, #64; mov x0, #1; adr x1, h; mov x2, #1; svc #0; ret
+    act: .quad 0, 0, 0, 0
+    h: .ascii "H"
+    m: .ascii "M"
+    """,
+}
+
+
 def recorded(arch: str, text: str | None = None, example: str | None = None, args: tuple = ()) -> Sandbox:
     sb = Sandbox(arch)
     if example:
@@ -124,3 +152,33 @@ def test_reverse_needs_a_recording():
     sb.step()
     with pytest.raises(SandboxError, match="record"):
         sb.reverse_step()
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_reverse_through_a_signal_handler(arch):
+    sb = recorded(arch, SIGNAL[arch])
+    states = []
+    while True:
+        states.append(sb.registers())
+        if sb.step().ended:
+            break
+    assert sb.stdout == b"HM" and sb.result().names()[-4:] == ["write", "rt_sigreturn", "write", "exit"]
+    for regs in reversed(states):
+        sb.reverse_step()
+        assert sb.registers() == regs
+    sb.catch_syscall("kill", entry=False)
+    event = sb.cont()  # forward in the past: the return from kill is in the handler
+    assert event.reason == "syscall-return" and sb.reg("pc") == sb.machine.symbols["handler"]
+    sb.delete()
+    assert sb.cont().exit_status == 0 and sb.stdout == b"HM"
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_a_signal_delivered_by_a_call_resumed_from_its_entry_stop(arch):
+    sb = Sandbox(arch)
+    sb.load_asm(SIGNAL[arch])
+    sb.catch_syscall("kill")
+    assert sb.cont().reason == "syscall-entry"
+    event = sb.cont()  # served on resume: the handler is entered as the call returns
+    assert event.reason == "syscall-return" and sb.reg("pc") == sb.machine.symbols["handler"]
+    assert sb.cont().exit_status == 0 and sb.stdout == b"HM"
