@@ -246,8 +246,9 @@ class GdbStub:
         if text == "?":
             return self._stop_reply(self.last_stop)
         if text.startswith("qSupported"):
+            reverse = "ReverseStep+;ReverseContinue+;" if self.dbg.history is not None else ""
             return ("PacketSize=20000;qXfer:features:read+;qXfer:exec-file:read+;QStartNoAckMode+;"
-                    "QCatchSyscalls+;ReverseStep+;ReverseContinue+;swbreak+;hwbreak+;vContSupported+")
+                    f"QCatchSyscalls+;{reverse}swbreak+;hwbreak+;vContSupported+")
         if text == "QStartNoAckMode":
             assert self.conn is not None
             self.conn.send("OK")

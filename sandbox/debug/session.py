@@ -661,7 +661,8 @@ class Debugger:
 
     def _require_history(self) -> History:
         if self.history is None:
-            raise SandboxError("reverse execution needs a recorded history: start it with record()")
+            raise SandboxError("reverse execution needs a recording: record() from Python; sandbox debug and "
+                               "gdbserver record unless --history 0")
         return self.history
 
     def reverse_step(self) -> StopEvent:
