@@ -20,6 +20,7 @@ from kernel_model.abi import (
     O_CREAT,
     O_DIRECTORY,
     O_EXCL,
+    O_LARGEFILE,
     O_NOFOLLOW,
     O_PATH,
     O_RDONLY,
@@ -100,6 +101,8 @@ class PathHandle(Handle):
 
 def do_open(k: "Kernel", dirfd: int, raw: bytes, flags: int, mode: int) -> int:
     """openat's body once the flags are canonical: open, then install the lowest free fd."""
+    if k.arch.bits == 64:
+        flags |= O_LARGEFILE  # force_o_largefile(): F_GETFL shows it, as on Linux
     k.fds.check_free()
     of = open_file(k, dirfd, raw, flags, mode)
     return k.fds.install(of, cloexec=bool(flags & O_CLOEXEC))
