@@ -13,7 +13,7 @@ import ctypes
 import enum
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 import capstone
 import unicorn
@@ -107,6 +107,21 @@ class FaultReport:
 LogEntry = tuple
 
 
+class SyscallObserver(Protocol):
+    """Something that watches every served call (a tracer): told at entry, and at exit.
+
+    ``syscall_exit`` gets the value written back (or ``-errno``) and the errno, or
+    ``(None, None)`` when the call ended the process. The entry call comes before the backend
+    runs, so an observer can read the call's input buffers as they were.
+    """
+
+    def syscall_entry(self, request: SyscallRequest) -> None:
+        """A call is about to be served."""
+
+    def syscall_exit(self, request: SyscallRequest, value: int | None, errno: Errno | None) -> None:
+        """The call was served (``value`` None: it ended the process)."""
+
+
 def kernel_arch(arch: Arch) -> KernelArch:
     """The part of an arch description the kernel model needs."""
     return KernelArch(name=arch.name, bits=arch.bits, uname_machine=arch.uname_machine, big_endian=arch.big_endian)
@@ -136,6 +151,8 @@ class Machine:
         self.stop_at_syscall_entry: Callable[[SyscallRequest], bool] | None = None
         self.stop_at_syscall_exit: Callable[[SyscallRequest], bool] | None = None
         self.pending: SyscallRequest | None = None
+        # A tracer sets this to see each call at entry and exit (see SyscallObserver).
+        self.observer: SyscallObserver | None = None
         self.last_request: SyscallRequest | None = None
         # Buffers the guest's captured output goes to; a debugger's snapshot rolls them back.
         self.captured: list[bytearray] = []
@@ -229,6 +246,9 @@ class Machine:
     def _serve(self, req: SyscallRequest, v: list[int]) -> None:
         """Dispatch one request and write its result back; shared by the hook and resume."""
         self.last_request = req
+        observer = self.observer
+        if observer is not None:
+            observer.syscall_entry(req)
         try:
             value = self.backend.dispatch(req)
             err: Errno | None = None
@@ -244,6 +264,8 @@ class Machine:
         except ProcessExit as ex:
             self.log.append((req.pc, req.nr, req.name, req.args, None, None, req.note, time.perf_counter() - self.started))
             self.exit = ex
+            if observer is not None:
+                observer.syscall_exit(req, None, None)
             self._request_stop(Stop.EXITED)
             return
         wv = self._write_vals
@@ -252,6 +274,8 @@ class Machine:
             wv[idx] = (v[src] + add) & 0xFFFFFFFFFFFFFFFF
         uclib.uc_reg_write_batch(self._uch, self._write_ids, self._write_ptrs, self._n_write)
         self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
+        if observer is not None:
+            observer.syscall_exit(req, value, err)
         if self.stop_at_syscall_exit is not None and self.stop_at_syscall_exit(req):
             self._request_stop(Stop.SYSCALL_EXIT)
 
