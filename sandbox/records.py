@@ -7,10 +7,10 @@ time someone looks, so keeping a full history costs almost nothing while the gue
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 from kernel_model.linux_errno import Errno
-from kernel_model.registry import REGISTRY
+from kernel_model.prototypes import prototype
 from sandbox.arch import Arch
 
 
@@ -19,9 +19,12 @@ class SyscallRecord:
     """One system call as the guest made it and as the kernel answered it.
 
     ``args`` are the six raw argument registers; ``decoded`` maps each of the call's
-    parameters to its value as the handler saw it (fd and int as signed 32-bit, pointers
-    unsigned...). ``ret`` is the signed value written back to the return register (``-9`` for
-    EBADF), None when the call did not return (exit). ``errno`` is the error's name or None.
+    parameters (named as in the prototype table, :mod:`kernel_model.prototypes`) to its value
+    as the kernel reads it (fd and int as signed 32-bit, pointers unsigned...), for every call,
+    implemented or not. ``ret`` is the signed value written back to the return register (``-9``
+    for EBADF), None when the call did not return (exit). ``errno`` is the error's name or None.
+    ``captured`` is the memory behind the arguments as it was at the call (a path, the bytes
+    ``read`` filled in), present when the run was traced (see :mod:`sandbox.trace`).
     """
 
     arch: str
@@ -35,6 +38,7 @@ class SyscallRecord:
     note: str | None = None
     time: float = 0.0
     implemented: bool = field(default=True, compare=False)
+    captured: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def failed(self) -> bool:
@@ -64,21 +68,18 @@ def to_signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
-def build_records(arch: Arch, log: Iterable[tuple]) -> list[SyscallRecord]:
-    """Records from the engine's raw log entries."""
+def build_records(arch: Arch, log: Iterable[tuple], captured: Iterable[Mapping[str, Any] | None] = ()) -> list[SyscallRecord]:
+    """Records from the engine's raw log entries (and, for a traced run, what was captured)."""
     out = []
+    memory = iter(captured)
     for pc, nr, name, args, value, err, note, t in log:
-        spec = REGISTRY.get(name)
-        if spec is not None:
-            decoded = dict(zip((p for p, _ in spec.params), spec.decode(args, arch.bits)))
-        else:
-            decoded = {f"arg{i}": a for i, a in enumerate(args)}
+        decoded = prototype(name, arch.name).decode(args, arch.bits)
         out.append(
             SyscallRecord(
                 arch=arch.name, nr=nr, name=name, args=args, decoded=decoded,
                 ret=None if value is None else to_signed(value, arch.bits),
                 errno=err.name if err is not None else None, pc=pc, note=note, time=t,
-                implemented=note != "unimplemented",
+                implemented=note != "unimplemented", captured=next(memory, None),
             )
         )
     return out
