@@ -24,6 +24,7 @@ from sandbox.program import read_program
 from sandbox.records import SyscallRecord, build_records
 from sandbox.startup import ProgramImage, build_stack
 from sandbox.stubs import StubArg, syscall_stub
+from sandbox.trace.tracer import Tracer
 
 RWX = PROT_READ | PROT_WRITE | PROT_EXEC
 
@@ -47,12 +48,13 @@ class RunResult:
     reason: str = ""  # how a signal ended it, in words ("SIGABRT (Aborted), sent by tgkill")
     _arch: Arch | None = field(default=None, repr=False, compare=False)
     _log: list = field(default_factory=list, repr=False, compare=False)
+    _captured: list = field(default_factory=list, repr=False, compare=False)
 
     @cached_property
     def syscalls(self) -> list[SyscallRecord]:
-        """Every system call the guest made, in order."""
+        """Every system call the guest made, in order (with ``captured`` memory when traced)."""
         assert self._arch is not None
-        return build_records(self._arch, self._log)
+        return build_records(self._arch, self._log, self._captured)
 
     @property
     def exited(self) -> bool:
@@ -86,6 +88,9 @@ class Sandbox(DebuggingMethods):
     ``catch_syscall``, ``watch``, ``reg``/``set_reg``, ``read_memory``/``write_memory``,
     ``disasm``, ``snapshot``/``restore``, ``record`` and ``reverse_step``/``reverse_continue``
     (see :class:`sandbox.debug.api.DebuggingMethods`).
+
+    With ``trace=True`` each process is traced (:mod:`sandbox.trace`): its records also hold
+    the memory behind each argument at the time of the call, up to ``string_limit`` bytes.
     """
 
     def __init__(
@@ -104,6 +109,8 @@ class Sandbox(DebuggingMethods):
         max_memory: int | None = None,
         tmp: bool = True,
         rootfs: str | None = None,
+        trace: bool = False,
+        string_limit: int = 32,
     ) -> None:
         self.arch = get_arch(arch)
         self.stdin = stdin
@@ -120,6 +127,9 @@ class Sandbox(DebuggingMethods):
         if rootfs is not None and not os.path.isdir(rootfs):
             raise SandboxError(f"rootfs {rootfs}: not a directory")
         self.rootfs = rootfs
+        self.trace = trace
+        self.string_limit = string_limit
+        self.tracer: Tracer | None = None
         self.machine: Machine | None = None
         self._out = bytearray()
         self._err = bytearray()
@@ -170,6 +180,7 @@ class Sandbox(DebuggingMethods):
         self.machine = Machine(self.arch, config)
         if self.capture:
             self.machine.captured = [self._out, self._err]
+        self.tracer = Tracer(self.machine, string_limit=self.string_limit).attach() if self.trace else None
         return self.machine
 
     def _start(self, machine: Machine, image: ProgramImage, argv: Sequence[str | bytes], env: dict[str, str] | None) -> None:
@@ -273,6 +284,7 @@ class Sandbox(DebuggingMethods):
             reason=ex.reason if ex is not None else "",
             _arch=self.arch,
             _log=machine.log,
+            _captured=[r.captured for r in self.tracer.records] if self.tracer is not None else [],
         )
 
     def run_code(self, code: bytes, **kw: object) -> RunResult:

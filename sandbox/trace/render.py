@@ -1,0 +1,388 @@
+"""Arguments and results as strace writes them: ``"Hello\\n"...``, ``O_RDONLY|O_CLOEXEC``, ``{st_mode=...}``.
+
+Each kind of argument (from the prototype table) has one way of being shown; nothing here
+knows which call it is rendering. The rules follow strace's own: strings are escaped with
+``\\n``/``\\t``/octal and cut at ``-s`` bytes with ``...`` after the closing quote, a NULL
+pointer is ``NULL``, memory that could not be read (or that the call did not fill, because it
+failed) is shown as its address, flags are joined with ``|`` with unnamed bits in hex.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from kernel_model.constants import value_names
+from kernel_model.linux_errno import Errno
+from kernel_model.prototypes import IN, INOUT, OUT, Param, Prototype, prototype
+from kernel_model.signals import SIGNAL_NAMES
+from sandbox.records import SyscallRecord
+from sandbox.trace.capture import UNREADABLE, Buffer, CString, Dirents, Effective, IoVec, Struct, effective
+
+_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x0B: "\\v"}
+_OCTAL_DIGITS = frozenset(b"01234567")
+
+
+def quote(data: bytes, *, force_hex: bool = False) -> str:
+    """``data`` between double quotes, escaped the way strace escapes it."""
+    if force_hex:
+        return '"' + "".join(f"\\x{b:02x}" for b in data) + '"'
+    out = ['"']
+    for i, b in enumerate(data):
+        esc = _ESCAPES.get(b)
+        if esc is not None:
+            out.append(esc)
+        elif 0x20 <= b < 0x7F:
+            out.append(chr(b))
+        elif i + 1 < len(data) and data[i + 1] in _OCTAL_DIGITS:
+            out.append(f"\\{b:03o}")  # a following octal digit would join a short escape
+        else:
+            out.append(f"\\{b:o}")
+    out.append('"')
+    return "".join(out)
+
+
+def cstring(value: CString) -> str:
+    """A C string, with ``...`` when it went on past what was read."""
+    return quote(value.data) + ("" if value.complete else "...")
+
+
+def buffer(value: Buffer, *, force_hex: bool = False) -> str:
+    """A buffer's head, with ``...`` when it is longer than what was read."""
+    return quote(value.data, force_hex=force_hex) + ("" if value.complete else "...")
+
+
+def address(value: int) -> str:
+    """A pointer: ``NULL`` or hex."""
+    return "NULL" if value == 0 else f"{value:#x}"
+
+
+def hexa(value: int) -> str:
+    """C's ``%#x``: hex with ``0x``, except that zero is plain ``0``."""
+    return f"{value:#x}" if value else "0"
+
+
+def octal_mode(value: int) -> str:
+    """A mode as strace prints it: ``0644``, ``022``, ``000``."""
+    return ("0" + format(value, "o")).rjust(3, "0")
+
+
+def symbolic_mode(mode: int, arch: str) -> str:
+    """``S_IFREG|0644`` (with ``S_ISUID``/``S_ISGID``/``S_ISVTX`` named, as strace does)."""
+    parts = []
+    ftype = value_names("st_mode_type", arch).lookup(mode & 0o170000)
+    if ftype is not None:
+        parts.append(ftype)
+    elif mode & 0o170000:
+        parts.append(f"{mode & 0o170000:#o}")
+    for bit, name in ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX")):
+        if mode & bit:
+            parts.append(name)
+    parts.append(octal_mode(mode & 0o777))
+    return "|".join(parts)
+
+
+def makedev(dev: int) -> str:
+    """A ``dev_t`` as ``makedev(0x1, 0x3)`` (Linux's encoding of major and minor)."""
+    major = ((dev >> 8) & 0xFFF) | ((dev >> 32) & ~0xFFF)
+    minor = (dev & 0xFF) | ((dev >> 12) & ~0xFF)
+    return f"makedev({major:#x}, {minor:#x})" if major else f"makedev(0, {minor:#x})" if minor else "makedev(0, 0)"
+
+
+def signal_name(number: int) -> str:
+    """``SIGINT``; realtime signals as strace names them."""
+    if number in SIGNAL_NAMES:
+        return SIGNAL_NAMES[number]
+    if number == 32:
+        return "SIGRTMIN"
+    if 32 < number <= 64:
+        return f"SIGRT_{number - 32}"
+    return str(number)
+
+
+def sigset(signals: list[int], size_bits: int = 64) -> str:
+    """A signal set: ``[INT TERM]``, or ``~[...]`` listing the few missing when most are set."""
+    names = lambda nums: " ".join(signal_name(n).removeprefix("SIG") for n in nums)  # noqa: E731
+    if len(signals) > size_bits // 2:
+        missing = [n for n in range(1, size_bits + 1) if n not in signals]
+        return f"~[{names(missing)}]"
+    return f"[{names(signals)}]"
+
+
+def iso_time(seconds: int) -> str:
+    """A time as strace adds it to ``time()``: ``2026-11-21T07:17:11+0000``, local time."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return str(seconds)
+
+
+def _rlim(value: int, bits: int) -> str:
+    if value == (1 << bits) - 1 or value == (1 << 64) - 1:
+        return "RLIM64_INFINITY" if bits == 64 or value == (1 << 64) - 1 else "RLIM_INFINITY"
+    if value and value % 1024 == 0:
+        return f"{value // 1024}*1024"
+    return str(value)
+
+
+def _timeish(prefix: str, fields: dict[str, Any], second: str) -> str:
+    return f"{{tv_sec={fields[prefix + 'tv_sec']}, {second}={fields[prefix + second]}}}"
+
+
+class Renderer:
+    """Shows the arguments and the result of calls on one arch, like strace."""
+
+    def __init__(self, arch: str, bits: int = 64) -> None:
+        self.arch = arch
+        self.bits = bits
+
+    # -- a whole call -----------------------------------------------------------------------
+
+    def args(self, record: SyscallRecord, *, entry_only: bool = False) -> list[str]:
+        """Each shown argument of ``record``; with ``entry_only``, those strace prints at entry
+        (everything before the first argument that the call fills in)."""
+        proto = prototype(record.name, record.arch)
+        values = self.values(record, proto)
+        out = []
+        for p in proto.params:
+            eff = effective(p, values, self.arch)
+            if eff is None:
+                continue
+            if entry_only and eff.direction in (OUT, INOUT):
+                break
+            out.append(self.arg(p, eff, values[p.name], record))
+        return out
+
+    def values(self, record: SyscallRecord, proto: Prototype) -> dict[str, int]:
+        """The decoded values of the record's arguments, by the prototype's names."""
+        if all(p.name in record.decoded for p in proto.params):
+            return dict(record.decoded)
+        return proto.decode(record.args, self.bits)
+
+    def result(self, record: SyscallRecord) -> str:
+        """What follows ``= ``: the value, ``-1 EBADF (Bad file descriptor)``, or ``?``."""
+        if record.ret is None:
+            return "?"
+        if record.errno is not None:
+            text = f"-1 {record.errno} ({Errno[record.errno].message})"
+            if not record.implemented:
+                text += " (unimplemented)"
+            elif record.note:
+                text += f" ({record.note})"
+            return text
+        proto = prototype(record.name, record.arch)
+        text = self.returned(proto, record)
+        if record.note and record.implemented:
+            text += f" ({record.note})"
+        return text
+
+    def returned(self, proto: Prototype, record: SyscallRecord) -> str:
+        """A successful return value, in the call's return kind."""
+        value = record.ret
+        assert value is not None
+        kind = proto.ret_kind
+        unsigned = value & ((1 << self.bits) - 1)
+        if kind in ("ptr", "hex"):
+            return hexa(unsigned)
+        if kind == "mode":
+            return octal_mode(unsigned)
+        if kind == "time":
+            return f"{value} ({iso_time(value)})"
+        if kind == "signal":
+            return signal_name(value)
+        if kind == "fcntl_ret":
+            return self._fcntl_result(record, value)
+        if kind in ("ulong", "uid"):
+            return str(unsigned)
+        return str(value)
+
+    def _fcntl_result(self, record: SyscallRecord, value: int) -> str:
+        values = self.values(record, prototype(record.name, record.arch))
+        cmd = value_names("fcntl_cmd", self.arch).lookup(values.get("cmd", -1) & 0xFFFFFFFF)
+        if cmd == "F_GETFL":
+            return f"{hexa(value)} (flags {value_names('open_flags', self.arch).render(value)})"
+        if cmd == "F_GETFD" and value:
+            return f"{hexa(value)} (flags {value_names('fd_flags', self.arch).render(value)})"
+        if cmd == "F_GETLEASE":
+            return str(value)
+        return str(value)
+
+    # -- one argument -----------------------------------------------------------------------
+
+    def arg(self, param: Param, eff: Effective, value: int, record: SyscallRecord) -> str:
+        """One argument as strace shows it."""
+        scalar = _SCALARS.get(eff.kind)
+        if scalar is not None:
+            return scalar(self, value)
+        if eff.kind == "ioctl_request":
+            return self.ioctl_request(value & 0xFFFFFFFF)
+        if eff.kind not in _MEMORY:
+            try:
+                return value_names(eff.kind, self.arch).render(value & 0xFFFFFFFF if param.width.value in ("s32", "u32") else value)
+            except KeyError:
+                return str(value)
+        if value == 0:
+            return "NULL"
+        captured = record.captured or {}
+        data = captured.get(param.name, UNREADABLE)
+        if data is UNREADABLE or data is None:
+            return f"{value & ((1 << self.bits) - 1):#x}"
+        return _MEMORY[eff.kind](self, data, value, eff, record)
+
+    def ioctl_request(self, code: int) -> str:
+        """A request by name, or decoded as ``_IOC(dir, type, nr, size)`` (the generic encoding)."""
+        name = value_names("ioctl_request", self.arch).lookup(code)
+        if name is not None:
+            return name
+        direction = value_names("ioctl_dir", self.arch).render(code >> 30 & 3)
+        return f"_IOC({direction}, {hexa(code >> 8 & 0xFF)}, {hexa(code & 0xFF)}, {hexa(code >> 16 & 0x3FFF)})"
+
+    # scalar kinds
+    def _int(self, v: int) -> str:
+        return str(v)
+
+    def _hex(self, v: int) -> str:
+        return hexa(v & ((1 << self.bits) - 1))
+
+    def _ptr(self, v: int) -> str:
+        return address(v & ((1 << self.bits) - 1))
+
+    def _dirfd(self, v: int) -> str:
+        return "AT_FDCWD" if v == -100 else str(v)
+
+    def _mode(self, v: int) -> str:
+        return octal_mode(v & 0xFFFFFFFF)
+
+    def _uid(self, v: int) -> str:
+        return "-1" if v & 0xFFFFFFFF == 0xFFFFFFFF else str(v & 0xFFFFFFFF)
+
+    def _signal(self, v: int) -> str:
+        return signal_name(v)
+
+    # memory kinds
+    def _cstring(self, data: CString, value: int, eff: Effective, record: SyscallRecord) -> str:
+        return cstring(data)
+
+    def _buffer(self, data: Buffer, value: int, eff: Effective, record: SyscallRecord) -> str:
+        return buffer(data, force_hex=eff.kind == "hexbuffer")
+
+    def _int_ptr(self, data: int, value: int, eff: Effective, record: SyscallRecord) -> str:
+        return f"[{data}]"
+
+    def _time_ptr(self, data: int, value: int, eff: Effective, record: SyscallRecord) -> str:
+        return f"[{data} /* {iso_time(data)} */]"
+
+    def _list(self, data: list[int], value: int, eff: Effective, record: SyscallRecord) -> str:
+        return "[" + ", ".join(str(x) for x in data) + "]"
+
+    def _sigset(self, data: list[int], value: int, eff: Effective, record: SyscallRecord) -> str:
+        return sigset(data)
+
+    def _iovec(self, data: list[IoVec], value: int, eff: Effective, record: SyscallRecord) -> str:
+        items = []
+        for iov in data:
+            base = buffer(iov.data) if iov.data is not None else address(iov.base)
+            items.append(f"{{iov_base={base}, iov_len={iov.length}}}")
+        values = self.values(record, prototype(record.name, record.arch))
+        more = ", ..." if eff.length and values.get(eff.length, 0) > len(data) else ""
+        return "[" + ", ".join(items) + more + "]"
+
+    def _dirents(self, data: Dirents, value: int, eff: Effective, record: SyscallRecord) -> str:
+        n = len(data.entries)
+        return f"{address(value)} /* {n} entr{'y' if n == 1 else 'ies'} */"
+
+    def _argv(self, data: list[Any], value: int, eff: Effective, record: SyscallRecord) -> str:
+        if eff.kind == "envp":
+            n = len(data)
+            return f"{address(value)} /* {n} var{'' if n == 1 else 's'} */"
+        return "[" + ", ".join(cstring(s) if isinstance(s, CString) else "???" for s in data) + "]"
+
+    def _struct(self, data: Any, value: int, eff: Effective, record: SyscallRecord) -> str:
+        if isinstance(data, list):
+            return "[" + ", ".join(self.struct(s) for s in data) + "]"
+        return self.struct(data)
+
+    def struct(self, s: Struct) -> str:
+        """A struct, abbreviated as strace does without ``-v``."""
+        special = _STRUCTS.get(s.name)
+        if special is not None:
+            return special(self, s.fields)
+        return "{" + ", ".join(f"{k}={v}" for k, v in s.fields.items()) + "}"
+
+    def _stat(self, f: dict[str, Any]) -> str:
+        mode = f["st_mode"]
+        if mode & 0o170000 in (0o020000, 0o060000):
+            second = f"st_rdev={makedev(f['st_rdev'])}"
+        else:
+            second = f"st_size={f['st_size']}"
+        return f"{{st_mode={symbolic_mode(mode, self.arch)}, {second}, ...}}"
+
+    def _utsname(self, f: dict[str, Any]) -> str:
+        return f"{{sysname={cstring(_cfield(f['sysname']))}, nodename={cstring(_cfield(f['nodename']))}, ...}}"
+
+    def _termios(self, f: dict[str, Any]) -> str:
+        speed = _BAUD.get(f["c_cflag"] & 0o10017, f"{f['c_cflag'] & 0o10017:#o}")
+        flag = lambda on, name: ("" if on else "-") + name  # noqa: E731
+        return (f"{{{speed} {flag(f['c_oflag'] & 1, 'opost')} {flag(f['c_lflag'] & 1, 'isig')} "
+                f"{flag(f['c_lflag'] & 2, 'icanon')} {flag(f['c_lflag'] & 0o10, 'echo')} ...}}")
+
+    def _rlimit(self, f: dict[str, Any]) -> str:
+        bits = 64 if f.get("_wide") else self.bits
+        return f"{{rlim_cur={_rlim(f['rlim_cur'], bits)}, rlim_max={_rlim(f['rlim_max'], bits)}}}"
+
+    def _sigaction(self, f: dict[str, Any]) -> str:
+        handler = {0: "SIG_DFL", 1: "SIG_IGN"}.get(f["sa_handler"], f"{f['sa_handler']:#x}")
+        mask = sigset([i + 1 for i in range(64) if f["sa_mask"] >> i & 1])
+        flags = value_names("sa_flags", self.arch).render(f["sa_flags"])
+        text = f"{{sa_handler={handler}, sa_mask={mask}, sa_flags={flags}"
+        if f["sa_flags"] & 0x04000000:
+            text += f", sa_restorer={f['sa_restorer']:#x}"
+        return text + "}"
+
+    def _stack(self, f: dict[str, Any]) -> str:
+        flags = {0: "0", 1: "SS_ONSTACK", 2: "SS_DISABLE"}.get(f["ss_flags"], f"{f['ss_flags']:#x}")
+        return f"{{ss_sp={address(f['ss_sp'])}, ss_flags={flags}, ss_size={f['ss_size']}}}"
+
+    def _itimer(self, f: dict[str, Any]) -> str:
+        second = "tv_nsec" if "it_value.tv_nsec" in f else "tv_usec"
+        return (f"{{it_interval={_timeish('it_interval.', f, second)}, "
+                f"it_value={_timeish('it_value.', f, second)}}}")
+
+    def _pollfd(self, f: dict[str, Any]) -> str:
+        events = value_names("poll_events", self.arch).render(f["events"] & 0xFFFF)
+        return f"{{fd={f['fd']}, events={events}}}"
+
+
+def _cfield(raw: bytes) -> CString:
+    return CString(raw.split(b"\0", 1)[0])
+
+
+_BAUD = {0o0: "B0", 0o1: "B50", 0o2: "B75", 0o3: "B110", 0o4: "B134", 0o5: "B150", 0o6: "B200", 0o7: "B300",
+         0o10: "B600", 0o11: "B1200", 0o12: "B1800", 0o13: "B2400", 0o14: "B4800", 0o15: "B9600",
+         0o16: "B19200", 0o17: "B38400", 0o10001: "B57600", 0o10002: "B115200", 0o10003: "B230400",
+         0o10004: "B460800", 0o10005: "B500000", 0o10006: "B576000", 0o10007: "B921600"}
+
+_SCALARS: dict[str, Callable[[Renderer, int], str]] = {
+    "int": Renderer._int, "long": Renderer._int, "off": Renderer._int, "pid": Renderer._int, "fd": Renderer._int,
+    "uint": Renderer._int, "ulong": Renderer._int, "size": Renderer._int, "u64": Renderer._int,
+    "hex": Renderer._hex, "hexoff": Renderer._hex, "ptr": Renderer._ptr, "dirfd": Renderer._dirfd,
+    "mode": Renderer._mode, "octal": Renderer._mode, "uid": Renderer._uid, "signal": Renderer._signal,
+}
+_MEMORY: dict[str, Callable[..., str]] = {
+    "path": Renderer._cstring, "string": Renderer._cstring, "cstring_out": Renderer._cstring,
+    "buffer": Renderer._buffer, "hexbuffer": Renderer._buffer, "int_ptr": Renderer._int_ptr,
+    "uint_ptr": Renderer._int_ptr, "ulong_ptr": Renderer._int_ptr, "off_ptr": Renderer._int_ptr,
+    "time_ptr": Renderer._time_ptr, "fd_pair": Renderer._list, "uid_array": Renderer._list,
+    "sigset": Renderer._sigset, "iovec": Renderer._iovec, "dirents": Renderer._dirents,
+    "argv": Renderer._argv, "envp": Renderer._argv, "struct": Renderer._struct,
+}
+_STRUCTS: dict[str, Callable[[Renderer, dict[str, Any]], str]] = {
+    "stat": Renderer._stat, "stat64": Renderer._stat, "utsname": Renderer._utsname,
+    "termios": Renderer._termios, "rlimit": Renderer._rlimit,
+    "rlimit64": lambda r, f: Renderer._rlimit(r, dict(f, _wide=True)), "sigaction": Renderer._sigaction,
+    "stack_t": Renderer._stack, "itimerspec": Renderer._itimer, "itimerval": Renderer._itimer,
+    "pollfd": Renderer._pollfd,
+}
+
+__all__ = ["IN", "Renderer", "address", "buffer", "cstring", "makedev", "octal_mode", "quote", "sigset",
+           "symbolic_mode"]

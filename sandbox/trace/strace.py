@@ -1,0 +1,69 @@
+"""The strace format: ``openat(AT_FDCWD, "data.txt", O_RDONLY) = 3``, one line per call.
+
+Like strace, a live trace writes a call in two parts: at entry, the name and the arguments
+the kernel reads (so a blocking ``read(0, `` shows while it waits, and a ``write`` to the same
+terminal appears inside its own line), and at exit the arguments the call filled in and the
+result, aligned at column 40. The end of the process is ``+++ exited with 0 +++`` or a
+``--- SIGSEGV {...} ---`` line and ``+++ killed by SIGSEGV +++``.
+"""
+
+from __future__ import annotations
+
+from sandbox.records import SyscallRecord
+from sandbox.terminal import Palette
+from sandbox.trace.render import Renderer
+
+COLUMN = 40  # where strace puts "= " when the call is shorter
+
+
+class StraceFormat:
+    """Renders records as strace lines (``-s`` is the capture's string limit, applied when read)."""
+
+    name = "strace"
+
+    def __init__(self, arch: str, bits: int = 64, palette: Palette | None = None) -> None:
+        self.renderer = Renderer(arch, bits)
+        self.palette = palette or Palette(False)
+        self._column = 0
+
+    def line(self, record: SyscallRecord) -> str:
+        """The whole line for one call (no newline)."""
+        head = self._head(record, self.renderer.args(record))
+        return self._tail(head, len(self._plain_head(record, self.renderer.args(record))), record)
+
+    def entry(self, record: SyscallRecord) -> str:
+        """What strace prints when the call enters: the name and the input arguments."""
+        args = self.renderer.args(record, entry_only=True)
+        text = self._head(record, args, closed=False)
+        self._column = len(self._plain_head(record, args, closed=False))
+        self._entry_count = len(args)
+        return text
+
+    def exit(self, record: SyscallRecord) -> str:
+        """The rest of the line once the call returned, with the newline."""
+        args = self.renderer.args(record)
+        rest = args[self._entry_count:]
+        sep = ", " if rest and self._entry_count else ""
+        text = sep + ", ".join(rest) + ")"
+        column = self._column + len(text)
+        return self._tail(text, column, record) + "\n"
+
+    def _plain_head(self, record: SyscallRecord, args: list[str], closed: bool = True) -> str:
+        return f"{record.name}(" + ", ".join(args) + (")" if closed else "")
+
+    def _head(self, record: SyscallRecord, args: list[str], closed: bool = True) -> str:
+        return self.palette(record.name, "bold") + "(" + ", ".join(args) + (")" if closed else "")
+
+    def _tail(self, text: str, column: int, record: SyscallRecord) -> str:
+        pad = " " * max(COLUMN - 1 - column, 0)
+        result = self.renderer.result(record)
+        if record.errno is not None:
+            result = self.palette(result, "yellow" if not record.implemented else "red")
+        return f"{text}{pad} = {result}"
+
+    def finish(self, exit_status: int, signal: str | None, signal_line: str | None) -> str:
+        """The closing lines: ``+++ exited with N +++`` or the signal and ``+++ killed by SIG +++``."""
+        if signal is None:
+            return self.palette(f"+++ exited with {exit_status} +++", "dim") + "\n"
+        lines = f"--- {signal_line} ---\n" if signal_line else ""
+        return lines + self.palette(f"+++ killed by {signal} +++", "dim") + "\n"

@@ -1,0 +1,154 @@
+"""The tracer: an observer on a machine's trap path that records each call with its memory.
+
+Attached as ``machine.observer``, it is told of each call at entry and at exit. It reads the
+arguments' memory (see :mod:`sandbox.trace.capture`) when that is asked for, keeps a record of
+each call, and can write each call as it happens to a stream, in one of the formats.
+Detached, the trap path pays one ``is not None`` test per call.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import IO, Any, Protocol
+
+from kernel_model.linux_errno import Errno
+from kernel_model.prototypes import prototype
+from kernel_model.seam import SyscallRequest
+from sandbox.engine import FaultReport, Machine, kernel_arch
+from sandbox.records import SyscallRecord, to_signed
+from sandbox.trace.capture import Capture
+from sandbox.trace.filter import TraceFilter
+
+
+class TraceFormat(Protocol):
+    """What a format provides: text at a call's entry and exit, a whole line, and the ending."""
+
+    name: str
+
+    def entry(self, record: SyscallRecord) -> str:
+        """Text written when the call enters."""
+
+    def exit(self, record: SyscallRecord) -> str:
+        """Text written when the call returns (ends with a newline)."""
+
+    def line(self, record: SyscallRecord) -> str:
+        """One call's whole line, without the newline."""
+
+    def finish(self, exit_status: int, signal: str | None, signal_line: str | None) -> str:
+        """The text that ends the trace."""
+
+
+class Tracer:
+    """Records every call of one machine, with the memory behind its arguments.
+
+    ``capture_memory`` reads strings, buffers and structs (strace's and the JSON view need
+    them; the register view does not). ``string_limit`` is strace's ``-s``. With ``sink`` and
+    ``format``, each call accepted by ``filter`` is written to ``sink`` as it happens.
+    """
+
+    def __init__(
+        self,
+        machine: Machine,
+        *,
+        capture_memory: bool = True,
+        string_limit: int = 32,
+        sink: IO[str] | None = None,
+        format: TraceFormat | None = None,
+        filter: TraceFilter | None = None,
+    ) -> None:
+        self.machine = machine
+        self.arch = machine.arch
+        self.capture = Capture(kernel_arch(machine.arch), machine.memory, string_limit) if capture_memory else None
+        self.sink = sink
+        self.format = format
+        self.filter = filter or TraceFilter()
+        self.records: list[SyscallRecord] = []
+        self._pending: tuple[SyscallRequest, dict[str, int], dict[str, Any] | None, bool] | None = None
+
+    def attach(self) -> "Tracer":
+        """Start observing the machine's calls."""
+        self.machine.observer = self
+        return self
+
+    def detach(self) -> None:
+        """Stop observing."""
+        if self.machine.observer is self:
+            self.machine.observer = None
+
+    # -- the observer protocol --------------------------------------------------------------
+
+    def syscall_entry(self, request: SyscallRequest) -> None:
+        """Read the call's inputs and (live) write its first part."""
+        proto = prototype(request.name, self.arch.name)
+        values = proto.decode(request.args, self.arch.bits)
+        captured = self.capture.at_entry(proto, values) if self.capture is not None else None
+        shown = self.sink is not None and self.format is not None and self.filter.accepts(request.name)
+        self._pending = (request, values, captured, shown)
+        if shown:
+            assert self.format is not None and self.sink is not None
+            text = self.format.entry(self._record(request, values, captured, None, None, entering=True))
+            if text:
+                self.sink.write(text)
+                self.sink.flush()
+
+    def syscall_exit(self, request: SyscallRequest, value: int | None, errno: Errno | None) -> None:
+        """Read the call's outputs, keep its record and (live) finish its line."""
+        pending = self._pending
+        self._pending = None
+        if pending is None or pending[0] is not request:
+            # Observed from the middle of a call (attached at its exit): nothing read at entry.
+            pending = (request, prototype(request.name, self.arch.name).decode(request.args, self.arch.bits), None, False)
+        _, values, captured, shown = pending
+        ret = None if value is None else to_signed(value, self.arch.bits)
+        if self.capture is not None:
+            captured = captured if captured is not None else {}
+            proto = prototype(request.name, self.arch.name)
+            self.capture.at_exit(proto, values, ret, errno is not None, captured)
+        record = self._record(request, values, captured, ret, errno)
+        self.records.append(record)
+        if shown:
+            assert self.format is not None and self.sink is not None
+            self.sink.write(self.format.exit(record))
+            self.sink.flush()
+
+    def _record(self, request: SyscallRequest, values: dict[str, int], captured: dict[str, Any] | None,
+                ret: int | None, errno: Errno | None, entering: bool = False) -> SyscallRecord:
+        return SyscallRecord(
+            arch=self.arch.name, nr=request.nr, name=request.name, args=request.args, decoded=values,
+            ret=ret, errno=errno.name if errno is not None else None, pc=request.pc,
+            note=request.note, time=0.0 if entering else time.perf_counter() - self.machine.started,
+            implemented=request.note != "unimplemented", captured=captured,
+        )
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def finish(self, exit_status: int, signal: str | None, fault: FaultReport | None) -> None:
+        """Write how the process ended (``+++ exited with 0 +++``), when writing live."""
+        if self.sink is None or self.format is None:
+            return
+        text = self.format.finish(exit_status, signal, signal_info(self.machine, signal, fault))
+        if text:
+            self.sink.write(text)
+            self.sink.flush()
+
+
+def signal_info(machine: Machine | None, signal: str | None, fault: FaultReport | None) -> str | None:
+    """strace's ``SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10}`` for a fault.
+
+    The ``si_code`` follows what Linux reports for the common faults; a fault the sandbox does
+    not describe precisely gets the generic ``SI_KERNEL``.
+    """
+    if signal is None or fault is None:
+        return None
+    code, where = "SI_KERNEL", None
+    if signal == "SIGSEGV" and fault.address is not None:
+        mapped = machine is not None and machine.memory.accessible(fault.address, 1, 0) == 1
+        code, where = ("SEGV_ACCERR" if mapped else "SEGV_MAPERR"), fault.address
+    elif signal == "SIGILL":
+        code, where = "ILL_ILLOPN", fault.pc
+    elif signal == "SIGFPE":
+        code, where = "FPE_INTDIV", fault.pc
+    elif signal == "SIGBUS":
+        code, where = "BUS_ADRALN", fault.address if fault.address is not None else fault.pc
+    addr = "NULL" if not where else f"{where:#x}"
+    return f"{signal} {{si_signo={signal}, si_code={code}, si_addr={addr}}}"
