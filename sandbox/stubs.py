@@ -65,7 +65,7 @@ class _Program:
         self.arch = arch
         self.code: list[str] = []
         self.data: list[str] = []
-        self.marker = "//" if "//" in arch.comment_markers else arch.comment_markers[0]
+        self.marker = arch.comment_markers[0]  # the arch's usual one, so GNU as reads the stub too
 
     def comment(self, text: str) -> str:
         return f"{self.marker} {text}"
@@ -149,7 +149,10 @@ def _show(value: StubArg) -> str:
     if isinstance(value, bytearray):
         return f"<{len(value)}-byte buffer>"
     if isinstance(value, (bytes, str)):
-        return repr(value)
+        data = value.encode() if isinstance(value, str) else value
+        escaped = "".join(chr(b) if 0x20 <= b < 0x7F and b not in b'"\\' else
+                          {10: "\\n", 9: "\\t", 34: '\\"', 92: "\\\\"}.get(b, f"\\x{b:02x}") for b in data)
+        return f'"{escaped}"'
     if isinstance(value, Words):
         return "{" + ", ".join(_show(i) for i in value.items) + "}"  # type: ignore[arg-type]
     return str(value)

@@ -31,6 +31,7 @@ class Palette:
 
     def __call__(self, text: str, *styles: str) -> str:
         """``text`` in the given styles (``"bold"``, ``"red"``...)."""
+        styles = tuple(s for s in styles if s)
         if not self.enabled or not styles or not text:
             return text
         codes = ";".join(_CODES[s] for s in styles)

@@ -4,6 +4,6 @@ A module provides ``register(subparsers)``, which adds its parser and sets ``han
 function taking the parsed arguments and returning an exit status.
 """
 
-from sandbox.commands import debug, gdbserver, run
+from sandbox.commands import debug, diff, explain, gdbserver, run, trace
 
-COMMANDS = [run, debug, gdbserver]
+COMMANDS = [run, trace, debug, gdbserver, explain, diff]

@@ -64,4 +64,5 @@ def sandbox_from_args(args: argparse.Namespace, *, capture: bool = False) -> San
     return Sandbox(
         prog.arch, capture=capture, cwd=args.cwd, mounts=mounts, env=guest_environment(args),
         seed=args.seed, virtual_time=args.virtual_time, rootfs=args.rootfs,
+        string_limit=getattr(args, "string_limit", 32),
     )

@@ -7,6 +7,8 @@ import sys
 
 from sandbox.api import RunResult
 from sandbox.commands.options import add_guest_options, sandbox_from_args
+from sandbox.commands.trace import add_trace_options, run_traced
+from sandbox.errors import SandboxError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--gdb", type=int, metavar="PORT",
                    help="stop at the first instruction and wait for gdb on 127.0.0.1:PORT (as sandbox gdbserver)")
+    add_trace_options(p)
     add_guest_options(p)
     p.set_defaults(handler=handle)
 
@@ -42,9 +45,13 @@ def report_end(result: RunResult, verbose: bool) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Run the program; the exit status is the guest's."""
     if args.gdb is not None:
+        if args.trace:
+            raise SandboxError("--gdb and --trace cannot be combined: trace the program, or debug it")
         from sandbox.commands.gdbserver import serve_program
 
         return serve_program(args, args.gdb)
+    if args.trace:
+        return run_traced(args)
     sb = sandbox_from_args(args)
     sys.stdout.flush()
     result = sb.run_file(args.program, [args.program, *args.args])
