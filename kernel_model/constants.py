@@ -36,6 +36,7 @@ class ValueNames:
     part_mask: int = 0
     parts: tuple[tuple[str, int], ...] = ()
     remainder: str = "hex"
+    unknown_comment: bool = True  # an unnamed enum value prints as 0x5 /* SEEK_??? */, as strace does
     _by_value: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -50,7 +51,12 @@ class ValueNames:
         """``value`` in names: ``O_RDONLY|O_CLOEXEC``, ``SEEK_SET``; unknown parts as numbers."""
         if not self.flags:
             name = self._by_value.get(value)
-            return name if name is not None else self._number(value)
+            if name is not None:
+                return name
+            if self.unknown_comment and self.remainder == "hex" and self.entries:
+                prefix = self.entries[0][0].lstrip("_").split("_", 1)[0]
+                return f"{self._number(value)} /* {prefix}_??? */"
+            return self._number(value)
         parts: list[str] = []
         rest = value
         if self.part_mask:
@@ -70,9 +76,9 @@ class ValueNames:
         return "|".join(parts)
 
     def _number(self, value: int) -> str:
-        if self.remainder == "dec":
+        if self.remainder == "dec" or value < 0:
             return str(value)
-        return f"{value:#x}"
+        return f"{value:#x}" if value else "0"
 
     def parse(self, text: str) -> int:
         """The number a rendering like ``O_RDONLY|0x4000`` stands for (ValueError if a name is unknown)."""
@@ -122,7 +128,7 @@ _TABLES: dict[str, dict[str, object]] = {
         ("MAP_GROWSDOWN", 0x100), ("MAP_DENYWRITE", 0x800), ("MAP_EXECUTABLE", 0x1000), ("MAP_LOCKED", 0x2000),
         ("MAP_STACK", 0x20000), ("MAP_HUGETLB", 0x40000), ("MAP_SYNC", 0x80000),
         ("MAP_UNINITIALIZED", 0x4000000), ("MAP_FIXED_NOREPLACE", 0x100000)),
-        part_mask=0xF, parts=(("MAP_SHARED", 1), ("MAP_PRIVATE", 2), ("MAP_SHARED_VALIDATE", 3), ("MAP_DROPPABLE", 8))),
+        part_mask=0xF, parts=(("MAP_FILE", 0), ("MAP_SHARED", 1), ("MAP_PRIVATE", 2), ("MAP_SHARED_VALIDATE", 3), ("MAP_DROPPABLE", 8))),
     "at_flags": dict(entries=(
         ("AT_SYMLINK_NOFOLLOW", 0x100), ("AT_REMOVEDIR", 0x200), ("AT_SYMLINK_FOLLOW", 0x400),
         ("AT_NO_AUTOMOUNT", 0x800), ("AT_EMPTY_PATH", 0x1000), ("AT_RECURSIVE", 0x8000))),
@@ -302,9 +308,10 @@ def value_names(table: str, arch: str) -> ValueNames:
         entries = tuple((n, abi_c.open_flags_out(v)) for n, v in _OPEN_FLAGS)
         return ValueNames("open_flags", entries, part_mask=abi.O_ACCMODE, parts=_ACCESS_MODES)
     if table == "errno":
-        return ValueNames("errno", tuple((e.name, int(e)) for e in Errno), flags=False, remainder="dec")
+        return ValueNames("errno", tuple((e.name, int(e)) for e in Errno), flags=False, remainder="dec",
+                          unknown_comment=False)
     if table == "signal":
-        return ValueNames("signal", tuple(SIGNALS.items()), flags=False, remainder="dec")
+        return ValueNames("signal", tuple(SIGNALS.items()), flags=False, remainder="dec", unknown_comment=False)
     spec = dict(_TABLES[table])
     entries = _entries(spec.pop("entries"), arch)  # type: ignore[arg-type]
     return ValueNames(table, entries, **spec)  # type: ignore[arg-type]

@@ -87,7 +87,11 @@ class _Program:
             self.data.append(f".balign {self.arch.word_size}")
             self.data.append(f"{label}: {directive} {', '.join(words)}")
             return
-        self.data.append(self.arch.stub_data(label, bytes(value) + b"\0"))
+        data = bytes(value) + b"\0"
+        if not any(data) and len(data) > 16:
+            self.data.append(f"{label}: .zero {len(data)}")  # an empty buffer: no wall of zeros
+        else:
+            self.data.append(self.arch.stub_data(label, data))
 
     def call(self, index: int, name_or_number: str | int, args: Sequence[StubArg]) -> tuple[str, int, dict[int, tuple[str, int]]]:
         """The lines of one call; returns its name, number and output buffers."""

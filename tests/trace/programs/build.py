@@ -1,0 +1,303 @@
+"""Test programs for the tracer: the same sequences of system calls on every arch.
+
+    python3 tests/trace/programs/build.py      # rewrite NAME.ARCH.s and the NAME.ARCH executables
+
+Each program is a list of calls with literal arguments, turned into assembly for each arch by
+``sandbox.stubs.calls_program`` (so the x86_64 and aarch64 programs are twins) and wrapped in a
+static ELF by ``sandbox.elfwriter``, so that native ``strace``, ``qemu-aarch64 -strace`` and the
+sandbox can all run the very same file. Flag values come from the per-arch value tables
+(``O_DIRECTORY`` is not the same number on x86_64 and aarch64).
+
+The programs expect to run in a writable directory holding ``data.txt`` ("Hello world\\n") and
+``sub/inner.txt``; file descriptors are predictable because Linux hands out the lowest free one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))
+
+from kernel_model.constants import value_names  # noqa: E402
+from sandbox.arch import Arch, get_arch  # noqa: E402
+from sandbox.arch.syscalls import syscall_table  # noqa: E402
+from sandbox.assembler import assemble  # noqa: E402
+from sandbox.elfwriter import build_elf  # noqa: E402
+from sandbox.stubs import Words, calls_program  # noqa: E402
+
+AT_FDCWD = -100
+ARCHES = ("x86_64", "aarch64")
+FIXED = 0x10000000  # an address no static program uses, for MAP_FIXED
+
+
+class Values:
+    """Per-arch constants by name: ``v("open_flags", "O_RDONLY|O_DIRECTORY")``."""
+
+    def __init__(self, arch: Arch) -> None:
+        self.arch = arch
+
+    def __call__(self, table: str, text: str) -> int:
+        return value_names(table, self.arch.name).parse(text)
+
+
+Calls = list[tuple[str, tuple]]
+
+
+def files(v: Values) -> Calls:
+    """Descriptors, reading, writing, fcntl/ioctl, directories."""
+    o = lambda text: v("open_flags", text)  # noqa: E731
+    binary = b'tab\there "quoted" back\\slash nul\0 del\x7f \xff\xfe oct\x019 \x012 cr\r ff\x0c vt\x0b end'
+    return [
+        ("openat", (AT_FDCWD, "data.txt", o("O_RDONLY"), 0)),
+        ("read", (3, bytearray(64), 64)),
+        ("read", (3, bytearray(64), 64)),
+        ("lseek", (3, 0, v("whence", "SEEK_SET"))),
+        ("lseek", (3, -1, v("whence", "SEEK_END"))),
+        ("pread64", (3, bytearray(8), 8, 2)),
+        ("lseek", (3, 0, v("whence", "SEEK_SET"))),
+        ("readv", (3, Words(bytes(4), 4, bytes(8), 8), 2)),
+        ("preadv", (3, Words(bytes(5), 5), 1, 6)),
+        ("fstat", (3, bytearray(256))),
+        ("newfstatat", (AT_FDCWD, "data.txt", bytearray(256), 0)),
+        ("newfstatat", (AT_FDCWD, "sub", bytearray(256), v("at_flags", "AT_SYMLINK_NOFOLLOW"))),
+        ("newfstatat", (3, "", bytearray(256), v("at_flags", "AT_EMPTY_PATH"))),
+        ("newfstatat", (AT_FDCWD, "/dev/null", bytearray(256), 0)),
+        ("fcntl", (3, v("fcntl_cmd", "F_GETFL"), 0)),
+        ("fcntl", (3, v("fcntl_cmd", "F_GETFD"), 0)),
+        ("fcntl", (3, v("fcntl_cmd", "F_SETFD"), v("fd_flags", "FD_CLOEXEC"))),
+        ("fcntl", (3, v("fcntl_cmd", "F_GETFD"), 0)),
+        ("fcntl", (3, v("fcntl_cmd", "F_SETFL"), o("O_NONBLOCK"))),
+        ("fcntl", (3, v("fcntl_cmd", "F_GETFL"), 0)),
+        ("fcntl", (3, v("fcntl_cmd", "F_DUPFD"), 10)),
+        ("fcntl", (3, v("fcntl_cmd", "F_DUPFD_CLOEXEC"), 0)),
+        ("ioctl", (3, v("ioctl_request", "FIONREAD"), bytearray(4))),
+        ("ioctl", (3, v("ioctl_request", "FIOCLEX"), 0)),
+        ("ioctl", (3, v("ioctl_request", "FIONCLEX"), 0)),
+        ("ioctl", (3, v("ioctl_request", "FIONBIO"), b"\1\0\0\0")),
+        ("ioctl", (3, v("ioctl_request", "TCGETS"), bytearray(64))),
+        ("ioctl", (3, v("ioctl_request", "TIOCGWINSZ"), bytearray(8))),
+        ("ioctl", (3, 0x1234, 0)),
+        ("dup", (3,)),
+        ("dup3", (3, 7, o("O_CLOEXEC"))),
+        ("close", (7,)),
+        ("close", (5,)),
+        ("close", (10,)),
+        ("close", (4,)),
+        ("close", (3,)),
+        ("close", (3,)),
+        ("openat", (AT_FDCWD, "out.tmp", o("O_RDWR|O_CREAT|O_TRUNC"), 0o644)),
+        ("write", (3, binary, len(binary))),
+        ("writev", (3, Words(b"hello ", 6, b"world\n", 6), 2)),
+        ("pwrite64", (3, b"abc", 3, 100)),
+        ("pwritev", (3, Words(b"zz", 2), 1, 7)),
+        ("ftruncate", (3, 50)),
+        ("fsync", (3,)),
+        ("fdatasync", (3,)),
+        ("lseek", (3, 0, v("whence", "SEEK_SET"))),
+        ("read", (3, bytearray(64), 64)),
+        ("close", (3,)),
+        ("unlinkat", (AT_FDCWD, "out.tmp", 0)),
+        ("openat", (AT_FDCWD, "sub", o("O_RDONLY|O_DIRECTORY|O_CLOEXEC"), 0)),
+        ("getdents64", (3, bytearray(4096), 4096)),
+        ("getdents64", (3, bytearray(4096), 4096)),
+        ("fchdir", (3,)),
+        ("getcwd", (bytearray(4096), 4096)),
+        ("chdir", ("..",)),
+        ("close", (3,)),
+        ("openat", (AT_FDCWD, "missing", o("O_RDONLY"), 0)),
+        ("openat", (AT_FDCWD, "sub", o("O_WRONLY"), 0)),
+        ("openat", (AT_FDCWD, "data.txt", o("O_RDONLY|O_DIRECTORY"), 0)),
+        ("exit_group", (0,)),
+    ]
+
+
+def paths(v: Values) -> Calls:
+    """Names: directories, links, renames, access checks, the umask."""
+    at = lambda text: v("at_flags", text)  # noqa: E731
+    return [
+        ("umask", (0o022,)),
+        ("umask", (0o077,)),
+        ("umask", (0o022,)),
+        ("mkdirat", (AT_FDCWD, "d.tmp", 0o755)),
+        ("mkdirat", (AT_FDCWD, "d.tmp", 0o755)),
+        ("symlinkat", ("../data.txt", AT_FDCWD, "d.tmp/link")),
+        ("readlinkat", (AT_FDCWD, "d.tmp/link", bytearray(64), 64)),
+        ("readlinkat", (AT_FDCWD, "d.tmp/link", bytearray(4), 4)),
+        ("readlinkat", (AT_FDCWD, "data.txt", bytearray(64), 64)),
+        ("linkat", (AT_FDCWD, "data.txt", AT_FDCWD, "d.tmp/hard", 0)),
+        ("renameat", (AT_FDCWD, "d.tmp/hard", AT_FDCWD, "d.tmp/hard2")),
+        ("renameat2", (AT_FDCWD, "d.tmp/hard2", AT_FDCWD, "d.tmp/link", v("rename_flags", "RENAME_NOREPLACE"))),
+        ("renameat2", (AT_FDCWD, "d.tmp/hard2", AT_FDCWD, "d.tmp/hard3", v("rename_flags", "RENAME_NOREPLACE"))),
+        ("faccessat", (AT_FDCWD, "data.txt", v("access_mode", "R_OK"))),
+        ("faccessat", (AT_FDCWD, "data.txt", v("access_mode", "X_OK"))),
+        ("faccessat2", (AT_FDCWD, "d.tmp/link", v("access_mode", "F_OK"), v("faccessat_flags", "AT_SYMLINK_NOFOLLOW"))),
+        ("faccessat2", (AT_FDCWD, "missing", v("access_mode", "F_OK"), v("faccessat_flags", "AT_EACCESS"))),
+        ("newfstatat", (AT_FDCWD, "d.tmp/link", bytearray(256), at("AT_SYMLINK_NOFOLLOW"))),
+        ("newfstatat", (AT_FDCWD, "d.tmp/link", bytearray(256), 0)),
+        ("unlinkat", (AT_FDCWD, "d.tmp", at("AT_REMOVEDIR"))),
+        ("unlinkat", (AT_FDCWD, "d.tmp/link", 0)),
+        ("unlinkat", (AT_FDCWD, "d.tmp/hard3", 0)),
+        ("unlinkat", (AT_FDCWD, "d.tmp", at("AT_REMOVEDIR"))),
+        ("unlinkat", (AT_FDCWD, "d.tmp", at("AT_REMOVEDIR"))),
+        ("exit_group", (0,)),
+    ]
+
+
+def memory(v: Values) -> Calls:
+    """The address space: brk, anonymous and file mappings, protection, advice."""
+    prot = lambda text: v("prot", text)  # noqa: E731
+    mapf = lambda text: v("map_flags", text)  # noqa: E731
+    return [
+        ("brk", (0,)),
+        ("mmap", (0, 65536, prot("PROT_READ|PROT_WRITE"), mapf("MAP_PRIVATE|MAP_ANONYMOUS"), -1, 0)),
+        ("mmap", (FIXED, 8192, prot("PROT_READ|PROT_WRITE"), mapf("MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS"), -1, 0)),
+        ("mprotect", (FIXED, 4096, prot("PROT_READ"))),
+        ("mprotect", (FIXED, 4096, prot("PROT_NONE"))),
+        ("madvise", (FIXED, 8192, v("madvise", "MADV_DONTNEED"))),
+        ("munmap", (FIXED, 8192)),
+        ("openat", (AT_FDCWD, "data.txt", v("open_flags", "O_RDONLY"), 0)),
+        ("mmap", (0, 4096, prot("PROT_READ"), mapf("MAP_PRIVATE"), 3, 0)),
+        ("mmap", (0, 4096, prot("PROT_READ"), mapf("MAP_PRIVATE"), 3, 4095)),
+        ("close", (3,)),
+        ("mmap", (0, 0, prot("PROT_READ"), mapf("MAP_PRIVATE|MAP_ANONYMOUS"), -1, 0)),
+        ("mmap", (0, 4096, prot("PROT_READ"), mapf("MAP_ANONYMOUS"), -1, 0)),
+        ("munmap", (FIXED + 1, 4096)),
+        ("exit_group", (0,)),
+    ]
+
+
+def process(v: Values) -> Calls:
+    """Identity, the clocks, sleeping, randomness."""
+    clock = lambda text: v("clockid", text)  # noqa: E731
+    return [
+        ("getpid", ()), ("gettid", ()), ("getppid", ()),
+        ("getuid", ()), ("geteuid", ()), ("getgid", ()), ("getegid", ()),
+        ("uname", (bytearray(390),)),
+        ("getrandom", (bytearray(16), 16, 0)),
+        ("getrandom", (bytearray(8), 8, v("getrandom_flags", "GRND_NONBLOCK"))),
+        ("clock_gettime", (clock("CLOCK_REALTIME"), bytearray(16))),
+        ("clock_gettime", (clock("CLOCK_MONOTONIC"), bytearray(16))),
+        ("clock_gettime", (clock("CLOCK_BOOTTIME"), bytearray(16))),
+        ("clock_gettime", (12345, bytearray(16))),
+        ("clock_getres", (clock("CLOCK_MONOTONIC"), bytearray(16))),
+        ("clock_getres", (clock("CLOCK_REALTIME"), 0)),
+        ("gettimeofday", (bytearray(16), 0)),
+        ("gettimeofday", (bytearray(16), bytearray(8))),
+        ("nanosleep", (Words(0, 1000), 0)),
+        ("nanosleep", (Words(0, 1000), bytearray(16))),
+        ("nanosleep", (Words(0, 2_000_000_000), 0)),
+        ("clock_nanosleep", (clock("CLOCK_MONOTONIC"), 0, Words(0, 1000), 0)),
+        ("times", (bytearray(32),)),
+        ("times", (0,)),
+        ("exit_group", (7,)),
+    ]
+
+
+def errors(v: Values) -> Calls:
+    """Calls that fail: bad descriptors and addresses, bad arguments; then exit (not exit_group)."""
+    return [
+        ("write", (1, 0x10, 1)),
+        ("write", (42, b"lost\n", 5)),
+        ("read", (42, 0x10, 1)),
+        ("openat", (AT_FDCWD, 0x10, v("open_flags", "O_RDONLY"), 0)),
+        ("close", (-1,)),
+        ("dup3", (1, 1, 0)),
+        ("fstat", (42, bytearray(256))),
+        ("newfstatat", (AT_FDCWD, "", bytearray(256), 0)),
+        ("getcwd", (bytearray(1), 1)),
+        ("lseek", (42, 0, 0)),
+        ("exit", (3,)),
+    ]
+
+
+def legacy(v: Values) -> Calls:
+    """The x86_64 calls that the generic table replaced with *at forms."""
+    o = lambda text: v("open_flags", text)  # noqa: E731
+    return [
+        ("open", ("data.txt", o("O_RDONLY"), 0)),
+        ("dup2", (3, 9)),
+        ("creat", ("new.tmp", 0o600)),
+        ("stat", ("data.txt", bytearray(256))),
+        ("lstat", ("sub", bytearray(256))),
+        ("access", ("data.txt", v("access_mode", "R_OK|W_OK"))),
+        ("access", ("missing", v("access_mode", "F_OK"))),
+        ("mkdir", ("dir.tmp", 0o700)),
+        ("symlink", ("data.txt", "dir.tmp/link")),
+        ("readlink", ("dir.tmp/link", bytearray(64), 64)),
+        ("link", ("new.tmp", "dir.tmp/hard")),
+        ("rename", ("dir.tmp/hard", "dir.tmp/hard2")),
+        ("unlink", ("dir.tmp/hard2",)),
+        ("unlink", ("dir.tmp/link",)),
+        ("unlink", ("new.tmp",)),
+        ("rmdir", ("dir.tmp",)),
+        ("rmdir", ("dir.tmp",)),
+        ("time", (0,)),
+        ("time", (bytearray(8),)),
+        ("exit_group", (0,)),
+    ]
+
+
+# Programs that end by a fault rather than a call: a write, then a load from address 0x10.
+CRASH = {
+    "x86_64": "mov eax, 1; mov edi, 1; lea rsi, [rip + msg]; mov edx, 6; syscall; mov rax, qword ptr [0x10]\n"
+              'msg: .ascii "crash\\n"',
+    "aarch64": "mov x8, #64; mov x0, #1; adr x1, msg; mov x2, #6; svc #0; mov x0, #16; ldr x1, [x0]\n"
+               'msg: .ascii "crash\\n"',
+}
+
+
+@dataclass(frozen=True)
+class Program:
+    """A test program: its calls (or, for one that ends by a fault, its source per arch)."""
+
+    name: str
+    calls: Callable[[Values], Calls] = lambda v: []
+    arches: tuple[str, ...] = ARCHES
+    raw: dict[str, str] = field(default_factory=dict)
+
+    def source(self, arch: Arch) -> str:
+        """The assembly for ``arch``."""
+        if self.raw:
+            return f"// {self.name}: a write, then a load from an unmapped address (SIGSEGV).\n{self.raw[arch.name]}\n"
+        title = f"{self.name}: {self.calls.__doc__}\nGenerated by tests/trace/programs/build.py; do not edit."
+        return calls_program(arch, self.calls(Values(arch)), title=title)
+
+
+PROGRAMS = [
+    Program("files", files),
+    Program("paths", paths),
+    Program("memory", memory),
+    Program("process", process),
+    Program("errors", errors),
+    Program("legacy", legacy, arches=("x86_64",)),
+    Program("crash", raw=CRASH),
+]
+
+
+def build() -> list[Path]:
+    """Write every program's source and executable for each of its arches; return the files."""
+    written = []
+    for prog in PROGRAMS:
+        for name in prog.arches:
+            arch = get_arch(name)
+            missing = [c for c, _ in prog.calls(Values(arch)) if syscall_table(arch).number(c) is None]
+            if missing:
+                raise SystemExit(f"{prog.name}: {name} has no {', '.join(missing)}")
+            text = prog.source(arch)
+            src = HERE / f"{prog.name}.{name}.s"
+            src.write_text(text)
+            exe = HERE / f"{prog.name}.{name}"
+            exe.write_bytes(build_elf(arch, assemble(arch, text)))
+            os.chmod(exe, 0o755)
+            written += [src, exe]
+    return written
+
+
+if __name__ == "__main__":
+    for path in build():
+        print(path.relative_to(HERE.parents[2]))

@@ -1,0 +1,155 @@
+"""The sandbox's trace against native strace (x86_64) and qemu-aarch64 -strace, line for line.
+
+See oracle.py for what is normalised. The committed test programs of tests/trace/programs
+between them make every system call the kernel model implements; a test checks that.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from oracle import (
+    CASES,
+    ROOT,
+    Case,
+    Deviation,
+    compare_with_qemu,
+    load_json_trace,
+    make_scratch,
+    native_strace_available,
+    normalise,
+    parse_qemu,
+    run_native_strace,
+    run_qemu_strace,
+    run_sandbox_trace,
+)
+
+import kernel_model  # noqa: F401 - registers the handlers
+from kernel_model.registry import REGISTRY
+from sandbox.arch import get_arch
+from sandbox.arch.syscalls import syscall_table
+from sandbox.assembler import assemble
+from sandbox.elfwriter import build_elf
+from sandbox.program import read_program
+
+NATIVE = native_strace_available()
+# Where qemu-user itself differs from Linux (native strace of the x86_64 twin shows Linux's answer).
+QEMU_DEVIATIONS = [
+    Deviation("fcntl", r"F_GETFL", "qemu drops O_LARGEFILE from F_GETFL; arm64 Linux sets it (force_o_largefile)"),
+    Deviation("ioctl", r",0x1234,", "qemu answers unknown ioctl requests with ENOSYS; Linux with ENOTTY"),
+    Deviation("read", r"read\(42,0x10,", "qemu checks the buffer before the descriptor (EFAULT); Linux gives EBADF"),
+]
+EXAMPLE_RUNS = [("hello", []), ("write-errors", []), ("raw-syscall", []), ("cat", ["data.txt", "missing"])]
+
+
+def example_case(name: str, args: list[str], tmp_path) -> Case:
+    files = {}
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for arch in ("x86_64", "aarch64"):
+        prog = read_program(str(ROOT / "examples" / name / f"{name}.{arch}.s"))
+        elf = tmp_path / f"{name}.{arch}"
+        elf.write_bytes(build_elf(prog.arch, assemble(prog.arch, prog.text)))
+        elf.chmod(0o755)
+        files[arch] = elf
+    return Case(name, files, args)
+
+
+def cases_for(arch: str):
+    return [pytest.param(c, id=c.name) for c in CASES if arch in c.arches]
+
+
+def compare_native(case: Case, tmp_path) -> None:
+    if NATIVE is not None:
+        pytest.skip(NATIVE)
+    program = case.files["x86_64"]
+    # Scratch directories of the same length, so getcwd's results agree.
+    native, native_status = run_native_strace(program, make_scratch(tmp_path / "1" / "run"), case.args, case.stdin)
+    ours, our_status = run_sandbox_trace(program, make_scratch(tmp_path / "2" / "run"), case.args, case.stdin)
+    assert len(native) > 2, native  # execve, some calls, the end
+    native = [line.replace(str(tmp_path / "1" / "run"), "SCRATCH") for line in native]
+    ours = [line.replace(str(tmp_path / "2" / "run"), "SCRATCH") for line in ours]
+    assert [normalise(x) for x in ours] == [normalise(x) for x in native]
+    assert our_status == (128 - native_status if native_status < 0 else native_status)
+
+
+@pytest.mark.parametrize("case", cases_for("x86_64"))
+def test_x86_64_trace_matches_native_strace(case, tmp_path):
+    compare_native(case, tmp_path)
+
+
+@pytest.mark.parametrize("name,args", EXAMPLE_RUNS)
+def test_x86_64_example_trace_matches_native_strace(name, args, tmp_path):
+    compare_native(example_case(name, args, tmp_path / "elf"), tmp_path)
+
+
+def compare_qemu(case: Case, arch: str, tmp_path) -> None:
+    import shutil
+
+    from oracle import QEMU
+
+    if shutil.which(QEMU[arch]) is None:
+        pytest.skip(f"{QEMU[arch]} is not installed")
+    program = case.files[arch]
+    qemu_lines, qemu_status = run_qemu_strace(arch, program, make_scratch(tmp_path / "1" / "run"), case.args, case.stdin)
+    ours, our_status = run_sandbox_trace(program, make_scratch(tmp_path / "2" / "run"), case.args, case.stdin, "json")
+    qemu_calls, qemu_other = parse_qemu(qemu_lines)
+    assert qemu_calls, qemu_lines
+    problems = compare_with_qemu(arch, qemu_calls, load_json_trace(ours), QEMU_DEVIATIONS)
+    assert not problems, "\n".join(problems)
+    assert our_status == (128 - qemu_status if qemu_status < 0 else qemu_status)
+    signals = [line for line in qemu_other if line.startswith("--- ")]
+    if signals:  # qemu prints si_code as a number and a padded address
+        text, _ = run_sandbox_trace(program, make_scratch(tmp_path / "3" / "run"), case.args, case.stdin)
+        ours_sig = [line for line in text if line.startswith("--- ")]
+        assert len(ours_sig) == 1 and signals[0].split("{")[0] == ours_sig[0].split("{")[0]
+        addr = int(re.search(r"si_addr=(0x[0-9a-f]+)", signals[0]).group(1), 16)
+        assert f"si_code=SEGV_MAPERR, si_addr={addr:#x}" in ours_sig[0] and "si_code=1," in signals[0]
+
+
+@pytest.mark.parametrize("case", cases_for("aarch64"))
+def test_aarch64_trace_matches_qemu_strace(case, tmp_path):
+    compare_qemu(case, "aarch64", tmp_path)
+
+
+@pytest.mark.parametrize("name,args", EXAMPLE_RUNS)
+def test_aarch64_example_trace_matches_qemu_strace(name, args, tmp_path):
+    compare_qemu(example_case(name, args, tmp_path / "elf"), "aarch64", tmp_path)
+
+
+@pytest.mark.parametrize("case", [c for c in cases_for("aarch64") if "x86_64" in c.values[0].arches])
+def test_aarch64_trace_matches_native_strace_of_the_x86_64_twin(case, tmp_path):
+    """The same calls built for both arches print the same strace lines (addresses aside)."""
+    case = case
+    if NATIVE is not None:
+        pytest.skip(NATIVE)
+    native, _ = run_native_strace(case.files["x86_64"], make_scratch(tmp_path / "1" / "run"), case.args, case.stdin)
+    ours, _ = run_sandbox_trace(case.files["aarch64"], make_scratch(tmp_path / "2" / "run"), case.args, case.stdin)
+    strip = lambda lines, d: [normalise(re.sub(r"0x[0-9a-f]+", "0xN", x.replace(str(d), "SCRATCH")))  # noqa: E731
+                              for x in lines if not x.startswith("execve(")]
+    assert strip(ours, tmp_path / "2" / "run") == strip(native, tmp_path / "1" / "run")
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_the_programs_make_every_implemented_call(arch):
+    """Every call the model implements on the arch is in some compared program."""
+    from programs.build import PROGRAMS, Values
+
+    made = set()
+    for prog in PROGRAMS:
+        if arch in prog.arches:
+            made |= {name for name, _ in prog.calls(Values(get_arch(arch)))}
+    implemented = {n for n in REGISTRY if syscall_table(get_arch(arch)).number(n) is not None}
+    assert implemented - made == set()
+
+
+def test_the_committed_programs_are_what_build_py_makes():
+    from programs.build import PROGRAMS, Program
+
+    for prog in PROGRAMS:
+        assert isinstance(prog, Program)
+        for arch in prog.arches:
+            source = (ROOT / "tests" / "trace" / "programs" / f"{prog.name}.{arch}.s").read_text()
+            assert source == prog.source(get_arch(arch)), f"run python3 tests/trace/programs/build.py ({prog.name})"
+            elf = (ROOT / "tests" / "trace" / "programs" / f"{prog.name}.{arch}").read_bytes()
+            assert elf == build_elf(get_arch(arch), assemble(get_arch(arch), source))
