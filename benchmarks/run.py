@@ -20,6 +20,9 @@ the best time is kept (the least disturbed by the rest of the machine).
   mostly Unicorn's code generation against qemu's).
 
 The rows that need qemu-user or busybox are skipped, with a note, when they are missing.
+
+With tracing off these are the figures; the cost of tracing on (strace lines written to
+/dev/null) is printed too, as the traced throughput over the untraced one, with no target.
 """
 
 from __future__ import annotations
@@ -216,6 +219,21 @@ def stepping(arch_name: str, text: str, n: int, bare: bool) -> float:
     return time.perf_counter() - t
 
 
+def in_sandbox_traced(arch_name: str, text: str) -> float:
+    """Time ``text`` in the sandbox with a strace-format tracer writing to /dev/null."""
+    from sandbox.trace import Tracer, make_format
+
+    sb = Sandbox(arch_name)
+    machine = sb.load_asm(text)
+    with open(os.devnull, "w") as sink:
+        Tracer(machine, sink=sink, format=make_format("strace", sb.arch)).attach()
+        t = time.perf_counter()
+        result = sb.run()
+        elapsed = time.perf_counter() - t
+    assert result.exit_status == 0, result
+    return elapsed
+
+
 def main() -> int:
     """Run the benchmarks and print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -234,6 +252,10 @@ def main() -> int:
         ratio = (n_calls / sb) / (n_calls / bare)
         ok &= ratio >= 0.8
         print(f"{'syscall throughput (calls/s)':<34} {arch:<8} {n_calls / sb:>10.0f} {n_calls / bare:>10.0f} {ratio:>7.2f}  >= 0.80")
+        traced_calls = n_calls // 5  # tracing is slower: fewer calls for the same time
+        traced = best_of(runs, lambda: in_sandbox_traced(arch, source(SYSCALL_LOOP[arch], traced_calls)))
+        print(f"{'tracing on: calls/s, traced / off':<34} {arch:<8} {traced_calls / traced:>10.0f} "
+              f"{n_calls / sb:>10.0f} {(traced_calls / traced) / (n_calls / sb):>7.2f}  (cost, no target)")
         text = source(COMPUTE_LOOP[arch], n_loop)
         sb = best_of(runs, lambda: in_sandbox(arch, text))
         bare = best_of(runs, lambda: bare_unicorn(arch, text, True))

@@ -143,15 +143,29 @@ class Renderer:
         (everything before the first argument that the call fills in)."""
         proto = prototype(record.name, record.arch)
         values = self.values(record, proto)
+        shown = self.shown(record)
+        if entry_only:
+            shown = shown[:self.entry_count(shown)]
+        return [self.arg(p, eff, values[p.name], record) for p, eff in shown]
+
+    def shown(self, record: SyscallRecord) -> list[tuple[Param, Effective]]:
+        """The arguments strace shows for this call, with how each is treated."""
+        proto = prototype(record.name, record.arch)
+        values = self.values(record, proto)
         out = []
         for p in proto.params:
             eff = effective(p, values, self.arch)
-            if eff is None:
-                continue
-            if entry_only and eff.direction in (OUT, INOUT):
-                break
-            out.append(self.arg(p, eff, values[p.name], record))
+            if eff is not None:
+                out.append((p, eff))
         return out
+
+    @staticmethod
+    def entry_count(shown: list[tuple[Param, Effective]]) -> int:
+        """How many of the shown arguments are printed at entry: those before the first output."""
+        for i, (_, eff) in enumerate(shown):
+            if eff.direction in (OUT, INOUT):
+                return i
+        return len(shown)
 
     def values(self, record: SyscallRecord, proto: Prototype) -> dict[str, int]:
         """The decoded values of the record's arguments, by the prototype's names."""

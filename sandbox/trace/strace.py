@@ -28,25 +28,24 @@ class StraceFormat:
 
     def line(self, record: SyscallRecord) -> str:
         """The whole line for one call (no newline)."""
-        head = self._head(record, self.renderer.args(record))
-        return self._tail(head, len(self._plain_head(record, self.renderer.args(record))), record)
+        args = self.renderer.args(record)
+        return self._tail(self._head(record, args), len(self._plain_head(record, args)), record)
 
     def entry(self, record: SyscallRecord) -> str:
-        """What strace prints when the call enters: the name and the input arguments."""
+        """What strace prints when the call enters: the name and the input arguments, and the
+        separator when more arguments will follow (``read(0, ``)."""
+        shown = self.renderer.shown(record)
+        self._entry_count = self.renderer.entry_count(shown)
         args = self.renderer.args(record, entry_only=True)
-        text = self._head(record, args, closed=False)
-        self._column = len(self._plain_head(record, args, closed=False))
-        self._entry_count = len(args)
-        return text
+        more = ", " if args and self._entry_count < len(shown) else ""
+        self._column = len(self._plain_head(record, args, closed=False)) + len(more)
+        return self._head(record, args, closed=False) + more
 
     def exit(self, record: SyscallRecord) -> str:
         """The rest of the line once the call returned, with the newline."""
-        args = self.renderer.args(record)
-        rest = args[self._entry_count:]
-        sep = ", " if rest and self._entry_count else ""
-        text = sep + ", ".join(rest) + ")"
-        column = self._column + len(text)
-        return self._tail(text, column, record) + "\n"
+        rest = self.renderer.args(record)[self._entry_count:]
+        text = ", ".join(rest) + ")"
+        return self._tail(text, self._column + len(text), record) + "\n"
 
     def _plain_head(self, record: SyscallRecord, args: list[str], closed: bool = True) -> str:
         return f"{record.name}(" + ", ".join(args) + (")" if closed else "")
