@@ -17,6 +17,7 @@ from kernel_model.prototypes import Param, prototype
 from sandbox.arch import Arch
 from sandbox.records import SyscallRecord
 from sandbox.terminal import Palette
+from sandbox.trace.strace import ending
 
 _HEX_KINDS = frozenset({"hex", "ptr", "hexoff"})
 
@@ -60,7 +61,7 @@ class RegsFormat:
         arch = self.arch
         p = self.palette
         if record.ret is None:
-            return f"  ->  (does not return)\n"
+            return "  ->  (does not return)\n"
         text = f"  ->  {arch.ret_reg}={record.ret}"
         if record.errno is not None:
             what = f"-{record.errno}: {Errno[record.errno].message}"
@@ -83,9 +84,7 @@ class RegsFormat:
 
     def finish(self, exit_status: int, signal: str | None, signal_line: str | None) -> str:
         """How the process ended, in strace's words."""
-        if signal is None:
-            return self.palette(f"+++ exited with {exit_status} +++", "dim") + "\n"
-        return (f"--- {signal_line} ---\n" if signal_line else "") + self.palette(f"+++ killed by {signal} +++", "dim") + "\n"
+        return ending(self.palette, exit_status, signal, signal_line)
 
 
 def _is_flags(kind: str, arch: str) -> bool:

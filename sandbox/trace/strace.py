@@ -62,7 +62,12 @@ class StraceFormat:
 
     def finish(self, exit_status: int, signal: str | None, signal_line: str | None) -> str:
         """The closing lines: ``+++ exited with N +++`` or the signal and ``+++ killed by SIG +++``."""
-        if signal is None:
-            return self.palette(f"+++ exited with {exit_status} +++", "dim") + "\n"
-        lines = f"--- {signal_line} ---\n" if signal_line else ""
-        return lines + self.palette(f"+++ killed by {signal} +++", "dim") + "\n"
+        return ending(self.palette, exit_status, signal, signal_line)
+
+
+def ending(palette: Palette, exit_status: int, signal: str | None, signal_line: str | None) -> str:
+    """How the process ended, in strace's words (each line ends with a newline)."""
+    if signal is None:
+        return palette(f"+++ exited with {exit_status} +++", "dim") + "\n"
+    lines = f"--- {signal_line} ---\n" if signal_line else ""
+    return lines + palette(f"+++ killed by {signal} +++", "dim") + "\n"
