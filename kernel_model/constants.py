@@ -37,6 +37,7 @@ class ValueNames:
     parts: tuple[tuple[str, int], ...] = ()
     remainder: str = "hex"
     unknown_comment: bool = True  # an unnamed enum value prints as 0x5 /* SEEK_??? */, as strace does
+    unknown: str = ""  # the comment's text, when not PREFIX_??? (strace writes RENAME_?? for one table)
     _by_value: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -53,10 +54,7 @@ class ValueNames:
             name = self._by_value.get(value)
             if name is not None:
                 return name
-            if self.unknown_comment and self.remainder == "hex" and self.entries:
-                prefix = self.entries[0][0].lstrip("_").split("_", 1)[0]
-                return f"{self._number(value)} /* {prefix}_??? */"
-            return self._number(value)
+            return self._unnamed(value)
         parts: list[str] = []
         rest = value
         if self.part_mask:
@@ -71,9 +69,17 @@ class ValueNames:
             if bits and rest & bits == bits:
                 parts.append(name)
                 rest &= ~bits
+        if rest and not parts:
+            return self._unnamed(rest)  # nothing known at all: strace adds a comment
         if rest:
             parts.append(self._number(rest))
         return "|".join(parts)
+
+    def _unnamed(self, value: int) -> str:
+        if self.unknown_comment and self.remainder == "hex" and self.entries and value > 0:
+            text = self.unknown or self.entries[0][0].lstrip("_").split("_", 1)[0] + "_???"
+            return f"{self._number(value)} /* {text} */"
+        return self._number(value)
 
     def _number(self, value: int) -> str:
         if self.remainder == "dec" or value < 0:
@@ -86,6 +92,9 @@ class ValueNames:
         known = dict(self.entries) | dict(self.parts)
         if self.zero is not None:
             known.setdefault(self.zero, 0)
+        text = text.split("/*", 1)[0].strip()
+        if text in known:  # a name that itself holds a "|" (FUTEX_WAIT|FUTEX_CLOCK_REALTIME)
+            return known[text]
         for part in text.split("|"):
             part = part.strip()
             if part in known:
@@ -117,6 +126,20 @@ _OPEN_FLAGS = (
 )
 _ACCESS_MODES = (("O_RDONLY", 0), ("O_WRONLY", 1), ("O_RDWR", 2), ("O_ACCMODE", 3))
 
+# futex's op: a command, with the private flag and (for the waits) the realtime clock.
+_FUTEX_COMMANDS = ("WAIT", "WAKE", "FD", "REQUEUE", "CMP_REQUEUE", "WAKE_OP", "LOCK_PI", "UNLOCK_PI",
+                   "TRYLOCK_PI", "WAIT_BITSET", "WAKE_BITSET", "WAIT_REQUEUE_PI", "CMP_REQUEUE_PI", "LOCK_PI2")
+_FUTEX_OPS: tuple[tuple[str, int], ...] = (
+    tuple((f"FUTEX_{c}", n) for n, c in enumerate(_FUTEX_COMMANDS))
+    + tuple((f"FUTEX_{c}_PRIVATE" if c != "FD" else "FUTEX_FD|FUTEX_PRIVATE_FLAG", n | 128)
+            for n, c in enumerate(_FUTEX_COMMANDS))
+    + tuple((f"FUTEX_{c}{p}|FUTEX_CLOCK_REALTIME", n | 256 | (128 if p else 0))
+            for n, c in enumerate(_FUTEX_COMMANDS) if c in ("WAIT", "WAIT_BITSET", "WAIT_REQUEUE_PI")
+            for p in ("", "_PRIVATE"))
+    # the two flags on their own, so that "FUTEX_PRIVATE_FLAG|FUTEX_WAKE" (qemu's way) parses
+    + (("FUTEX_PRIVATE_FLAG", 128), ("FUTEX_CLOCK_REALTIME", 256))
+)
+
 _TABLES: dict[str, dict[str, object]] = {
     "prot": dict(entries=(
         ("PROT_READ", 1), ("PROT_WRITE", 2), ("PROT_EXEC", 4), ("PROT_SEM", 8),
@@ -134,9 +157,12 @@ _TABLES: dict[str, dict[str, object]] = {
         ("AT_NO_AUTOMOUNT", 0x800), ("AT_EMPTY_PATH", 0x1000), ("AT_RECURSIVE", 0x8000))),
     "faccessat_flags": dict(entries=(
         ("AT_SYMLINK_NOFOLLOW", 0x100), ("AT_EACCESS", 0x200), ("AT_EMPTY_PATH", 0x1000))),
+    # statx's flags: how to sync (a two-bit field, AT_STATX_SYNC_AS_STAT when 0), then AT_ flags
     "statx_flags": dict(entries=(
         ("AT_STATX_FORCE_SYNC", 0x2000), ("AT_STATX_DONT_SYNC", 0x4000), ("AT_SYMLINK_NOFOLLOW", 0x100),
-        ("AT_NO_AUTOMOUNT", 0x800), ("AT_EMPTY_PATH", 0x1000)), zero="AT_STATX_SYNC_AS_STAT"),
+        ("AT_REMOVEDIR", 0x200), ("AT_SYMLINK_FOLLOW", 0x400), ("AT_NO_AUTOMOUNT", 0x800), ("AT_EMPTY_PATH", 0x1000),
+        ("AT_RECURSIVE", 0x8000)), part_mask=0x6000,
+        parts=(("AT_STATX_SYNC_AS_STAT", 0), ("AT_STATX_FORCE_SYNC", 0x2000), ("AT_STATX_DONT_SYNC", 0x4000))),
     "access_mode": dict(entries=(("R_OK", 4), ("W_OK", 2), ("X_OK", 1)), zero="F_OK"),
     "whence": dict(flags=False, entries=(
         ("SEEK_SET", 0), ("SEEK_CUR", 1), ("SEEK_END", 2), ("SEEK_DATA", 3), ("SEEK_HOLE", 4))),
@@ -182,13 +208,14 @@ _TABLES: dict[str, dict[str, object]] = {
         ("CLOCK_MONOTONIC_COARSE", 6), ("CLOCK_BOOTTIME", 7), ("CLOCK_REALTIME_ALARM", 8),
         ("CLOCK_BOOTTIME_ALARM", 9), ("CLOCK_SGI_CYCLE", 10), ("CLOCK_TAI", 11))),
     "timer_flags": dict(entries=(("TIMER_ABSTIME", 1),)),
-    "rename_flags": dict(entries=(("RENAME_NOREPLACE", 1), ("RENAME_EXCHANGE", 2), ("RENAME_WHITEOUT", 4))),
+    "rename_flags": dict(entries=(("RENAME_NOREPLACE", 1), ("RENAME_EXCHANGE", 2), ("RENAME_WHITEOUT", 4)),
+                         unknown="RENAME_??"),
     "getrandom_flags": dict(entries=(("GRND_NONBLOCK", 1), ("GRND_RANDOM", 2), ("GRND_INSECURE", 4))),
     "sig_how": dict(flags=False, entries=(("SIG_BLOCK", 0), ("SIG_UNBLOCK", 1), ("SIG_SETMASK", 2))),
     "sa_flags": dict(entries=(
-        ("SA_NOCLDSTOP", 1), ("SA_NOCLDWAIT", 2), ("SA_SIGINFO", 4), ("SA_RESTORER", 0x04000000),
-        ("SA_ONSTACK", 0x08000000), ("SA_RESTART", 0x10000000), ("SA_NODEFER", 0x40000000),
-        ("SA_RESETHAND", 0x80000000))),
+        ("SA_RESTORER", 0x04000000), ("SA_ONSTACK", 0x08000000), ("SA_RESTART", 0x10000000),
+        ("SA_INTERRUPT", 0x20000000), ("SA_NODEFER", 0x40000000), ("SA_RESETHAND", 0x80000000),
+        ("SA_SIGINFO", 4), ("SA_NOCLDSTOP", 1), ("SA_NOCLDWAIT", 2))),
     "arch_prctl_code": dict(flags=False, entries=(
         ("ARCH_SET_GS", 0x1001), ("ARCH_SET_FS", 0x1002), ("ARCH_GET_FS", 0x1003), ("ARCH_GET_GS", 0x1004),
         ("ARCH_GET_CPUID", 0x1011), ("ARCH_SET_CPUID", 0x1012), ("ARCH_GET_XCOMP_SUPP", 0x1021),
@@ -200,11 +227,13 @@ _TABLES: dict[str, dict[str, object]] = {
         ("RLIMIT_RSS", 5), ("RLIMIT_NPROC", 6), ("RLIMIT_NOFILE", 7), ("RLIMIT_MEMLOCK", 8), ("RLIMIT_AS", 9),
         ("RLIMIT_LOCKS", 10), ("RLIMIT_SIGPENDING", 11), ("RLIMIT_MSGQUEUE", 12), ("RLIMIT_NICE", 13),
         ("RLIMIT_RTPRIO", 14), ("RLIMIT_RTTIME", 15))),
-    "futex_cmd": dict(flags=False, entries=(
-        ("FUTEX_WAIT", 0), ("FUTEX_WAKE", 1), ("FUTEX_FD", 2), ("FUTEX_REQUEUE", 3), ("FUTEX_CMP_REQUEUE", 4),
-        ("FUTEX_WAKE_OP", 5), ("FUTEX_LOCK_PI", 6), ("FUTEX_UNLOCK_PI", 7), ("FUTEX_TRYLOCK_PI", 8),
-        ("FUTEX_WAIT_BITSET", 9), ("FUTEX_WAKE_BITSET", 10), ("FUTEX_WAIT_REQUEUE_PI", 11),
-        ("FUTEX_CMP_REQUEUE_PI", 12), ("FUTEX_LOCK_PI2", 13))),
+    "futex_cmd": dict(flags=False, entries=_FUTEX_OPS),
+    "futex_bitset": dict(flags=False, entries=(("FUTEX_BITSET_MATCH_ANY", 0xFFFFFFFF),), unknown_comment=False),
+    "futex_wake_op": dict(flags=False, entries=(
+        ("FUTEX_OP_SET", 0), ("FUTEX_OP_ADD", 1), ("FUTEX_OP_OR", 2), ("FUTEX_OP_ANDN", 3), ("FUTEX_OP_XOR", 4))),
+    "futex_wake_cmp": dict(flags=False, entries=(
+        ("FUTEX_OP_CMP_EQ", 0), ("FUTEX_OP_CMP_NE", 1), ("FUTEX_OP_CMP_LT", 2), ("FUTEX_OP_CMP_LE", 3),
+        ("FUTEX_OP_CMP_GT", 4), ("FUTEX_OP_CMP_GE", 5))),
     "clone_flags": dict(entries=(
         ("CLONE_VM", 0x100), ("CLONE_FS", 0x200), ("CLONE_FILES", 0x400), ("CLONE_SIGHAND", 0x800),
         ("CLONE_PIDFD", 0x1000), ("CLONE_PTRACE", 0x2000), ("CLONE_VFORK", 0x4000), ("CLONE_PARENT", 0x8000),
@@ -222,7 +251,7 @@ _TABLES: dict[str, dict[str, object]] = {
     "mlock_flags": dict(entries=(("MLOCK_ONFAULT", 1),)),
     "mlockall_flags": dict(entries=(("MCL_CURRENT", 1), ("MCL_FUTURE", 2), ("MCL_ONFAULT", 4))),
     "flock_op": dict(entries=(("LOCK_SH", 1), ("LOCK_EX", 2), ("LOCK_NB", 4), ("LOCK_UN", 8))),
-    "prctl_option": dict(flags=False, remainder="dec", entries=(
+    "prctl_option": dict(flags=False, entries=(
         ("PR_SET_PDEATHSIG", 1), ("PR_GET_PDEATHSIG", 2), ("PR_GET_DUMPABLE", 3), ("PR_SET_DUMPABLE", 4),
         ("PR_GET_KEEPCAPS", 7), ("PR_SET_KEEPCAPS", 8), ("PR_GET_TIMING", 13), ("PR_SET_TIMING", 14),
         ("PR_SET_NAME", 15), ("PR_GET_NAME", 16), ("PR_GET_SECCOMP", 21), ("PR_SET_SECCOMP", 22),
@@ -253,12 +282,44 @@ _TABLES: dict[str, dict[str, object]] = {
     "inotify_flags": dict(entries=(("IN_NONBLOCK", abi.O_NONBLOCK), ("IN_CLOEXEC", abi.O_CLOEXEC))),
     "mfd_flags": dict(entries=(("MFD_CLOEXEC", 1), ("MFD_ALLOW_SEALING", 2), ("MFD_HUGETLB", 4),
                                ("MFD_NOEXEC_SEAL", 8), ("MFD_EXEC", 0x10))),
+    "statx_mask": dict(entries=(
+        ("STATX_ALL", 0xFFF), ("STATX_BASIC_STATS", 0x7FF), ("STATX_TYPE", 1), ("STATX_MODE", 2), ("STATX_NLINK", 4),
+        ("STATX_UID", 8), ("STATX_GID", 0x10), ("STATX_ATIME", 0x20), ("STATX_MTIME", 0x40), ("STATX_CTIME", 0x80),
+        ("STATX_INO", 0x100), ("STATX_SIZE", 0x200), ("STATX_BLOCKS", 0x400), ("STATX_BTIME", 0x800),
+        ("STATX_MNT_ID", 0x1000), ("STATX_DIOALIGN", 0x2000), ("STATX_MNT_ID_UNIQUE", 0x4000),
+        ("STATX_SUBVOL", 0x8000), ("STATX_WRITE_ATOMIC", 0x10000))),
+    "statx_attributes": dict(entries=(
+        ("STATX_ATTR_COMPRESSED", 0x4), ("STATX_ATTR_IMMUTABLE", 0x10), ("STATX_ATTR_APPEND", 0x20),
+        ("STATX_ATTR_NODUMP", 0x40), ("STATX_ATTR_ENCRYPTED", 0x800), ("STATX_ATTR_AUTOMOUNT", 0x1000),
+        ("STATX_ATTR_MOUNT_ROOT", 0x2000), ("STATX_ATTR_VERITY", 0x100000), ("STATX_ATTR_DAX", 0x200000),
+        ("STATX_ATTR_WRITE_ATOMIC", 0x400000))),
+    "statfs_flags": dict(entries=(
+        ("ST_RDONLY", 1), ("ST_NOSUID", 2), ("ST_NODEV", 4), ("ST_NOEXEC", 8), ("ST_SYNCHRONOUS", 0x10),
+        ("ST_VALID", 0x20), ("ST_MANDLOCK", 0x40), ("ST_NOATIME", 0x400), ("ST_NODIRATIME", 0x800),
+        ("ST_RELATIME", 0x1000), ("ST_NOSYMFOLLOW", 0x2000))),
+    "fs_magic": dict(flags=False, entries=(
+        ("ADFS_SUPER_MAGIC", 0xADF5), ("AFFS_SUPER_MAGIC", 0xADFF), ("AFS_SUPER_MAGIC", 0x5346414F),
+        ("ANON_INODE_FS_MAGIC", 0x09041934), ("AUTOFS_SUPER_MAGIC", 0x0187), ("BDEVFS_MAGIC", 0x62646576),
+        ("BINFMTFS_MAGIC", 0x42494E4D), ("BPF_FS_MAGIC", 0xCAFE4A11), ("BTRFS_SUPER_MAGIC", 0x9123683E),
+        ("CGROUP_SUPER_MAGIC", 0x27E0EB), ("CGROUP2_SUPER_MAGIC", 0x63677270), ("CONFIGFS_MAGIC", 0x62656570),
+        ("DEBUGFS_MAGIC", 0x64626720), ("DEVPTS_SUPER_MAGIC", 0x1CD1), ("ECRYPTFS_SUPER_MAGIC", 0xF15F),
+        ("EFIVARFS_MAGIC", 0xDE5E81E4), ("EXT2_SUPER_MAGIC", 0xEF53), ("F2FS_SUPER_MAGIC", 0xF2F52010),
+        ("FUSE_SUPER_MAGIC", 0x65735546), ("HUGETLBFS_MAGIC", 0x958458F6), ("ISOFS_SUPER_MAGIC", 0x9660),
+        ("MQUEUE_MAGIC", 0x19800202), ("MSDOS_SUPER_MAGIC", 0x4D44), ("NFS_SUPER_MAGIC", 0x6969),
+        ("NSFS_MAGIC", 0x6E736673), ("OVERLAYFS_SUPER_MAGIC", 0x794C7630), ("PIPEFS_MAGIC", 0x50495045),
+        ("PROC_SUPER_MAGIC", 0x9FA0), ("PSTOREFS_MAGIC", 0x6165676C), ("RAMFS_MAGIC", 0x858458F6),
+        ("SECURITYFS_MAGIC", 0x73636673), ("SELINUX_MAGIC", 0xF97CFF8C), ("SMB_SUPER_MAGIC", 0x517B),
+        ("SOCKFS_MAGIC", 0x534F434B), ("SQUASHFS_MAGIC", 0x73717368), ("SYSFS_MAGIC", 0x62656572),
+        ("TMPFS_MAGIC", 0x01021994), ("TRACEFS_MAGIC", 0x74726163), ("V9FS_MAGIC", 0x01021997),
+        ("XFS_SUPER_MAGIC", 0x58465342))),
+    "ss_flags": dict(entries=(("SS_ONSTACK", 1), ("SS_DISABLE", 2), ("SS_AUTODISARM", 0x80000000))),
     "st_mode_type": dict(flags=False, entries=(
         ("S_IFSOCK", 0o140000), ("S_IFLNK", 0o120000), ("S_IFREG", 0o100000), ("S_IFBLK", 0o060000),
         ("S_IFDIR", 0o040000), ("S_IFCHR", 0o020000), ("S_IFIFO", 0o010000))),
     "dirent_type": dict(flags=False, entries=(
         ("DT_UNKNOWN", 0), ("DT_FIFO", 1), ("DT_CHR", 2), ("DT_DIR", 4), ("DT_BLK", 6), ("DT_REG", 8),
         ("DT_LNK", 10), ("DT_SOCK", 12), ("DT_WHT", 14))),
+    "suid_dump": dict(flags=False, entries=(("SUID_DUMP_DISABLE", 0), ("SUID_DUMP_USER", 1), ("SUID_DUMP_ROOT", 2))),
     "personality": dict(flags=False, entries=(("PER_LINUX", 0), ("PER_LINUX32", 8))),
     "sched_policy": dict(flags=False, entries=(
         ("SCHED_OTHER", 0), ("SCHED_FIFO", 1), ("SCHED_RR", 2), ("SCHED_BATCH", 3), ("SCHED_IDLE", 5),
@@ -307,6 +368,10 @@ def value_names(table: str, arch: str) -> ValueNames:
         abi_c = abi.abi_for(arch)
         entries = tuple((n, abi_c.open_flags_out(v)) for n, v in _OPEN_FLAGS)
         return ValueNames("open_flags", entries, part_mask=abi.O_ACCMODE, parts=_ACCESS_MODES)
+    if table == "open_mode_flags":
+        # the same flags without the access mode, as dup3 and pipe2 show them
+        abi_c = abi.abi_for(arch)
+        return ValueNames("open_mode_flags", tuple((n, abi_c.open_flags_out(v)) for n, v in _OPEN_FLAGS))
     if table == "errno":
         return ValueNames("errno", tuple((e.name, int(e)) for e in Errno), flags=False, remainder="dec",
                           unknown_comment=False)
@@ -319,4 +384,4 @@ def value_names(table: str, arch: str) -> ValueNames:
 
 def table_names() -> list[str]:
     """Every table :func:`value_names` knows."""
-    return sorted([*_TABLES, "open_flags", "errno", "signal"])
+    return sorted([*_TABLES, "open_flags", "open_mode_flags", "errno", "signal"])

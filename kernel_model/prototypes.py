@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kernel_model.constants import table_names
+from kernel_model.constants import table_names, value_names
 from kernel_model.registry import Width
 
 IN, OUT, INOUT = "in", "out", "inout"
@@ -31,15 +31,17 @@ IN, OUT, INOUT = "in", "out", "inout"
 # is shown; the memory kinds also say what is read from the guest (see sandbox.trace).
 SCALAR_KINDS = frozenset({
     "int", "uint", "long", "ulong", "hex", "octal", "mode", "fd", "dirfd", "pid", "uid", "signal",
-    "size", "off", "ptr", "hexoff", "open_mode", "fcntl_arg", "ioctl_arg", "u64",
+    "size", "off", "ptr", "hexoff", "open_mode", "depends", "u64", "futex_wake_op_arg",
 })
 MEMORY_KINDS = frozenset({
     "path", "string", "buffer", "hexbuffer", "cstring_out", "struct", "iovec", "dirents", "int_ptr",
     "uint_ptr", "ulong_ptr", "off_ptr", "sigset", "argv", "envp", "fd_pair", "time_ptr", "uid_array",
+    "ptr_ptr", "cpuset", "pollfds", "comm", "timestamps",
 })
 RETURN_KINDS = frozenset({
     "int", "long", "ulong", "hex", "ptr", "fd", "pid", "mode", "noreturn", "fcntl_ret", "time", "uid", "signal",
-})
+    "poll", "select",
+})  # or a value table's name: the number, then its name in parentheses
 
 # How C types decode from a register (as the kernel reads them).
 _WIDTHS = {
@@ -217,6 +219,8 @@ def _derive(c_type: str, name: str, notes: list[str], call: str) -> Param:
         width = Width.UWORD
         if direction is None:
             direction = IN if const else OUT
+        if kind == "timestamps" and struct is None:
+            struct = base[7:] if base.startswith("struct ") else None
         if kind is None:
             if base == "char" and c_type.count("*") == 1 and length is None:
                 kind = "path" if _PATH_NAMES.search(name) and const else ("string" if const else "cstring_out")
@@ -299,7 +303,7 @@ def parse_line(line: str) -> tuple[Prototype, tuple[str, ...]]:
             ret_kind = "noreturn"
         else:
             ret_kind = "ulong" if base.startswith("unsigned") or base == "size_t" else "long"
-    if ret_kind not in RETURN_KINDS:
+    if ret_kind not in RETURN_KINDS and ret_kind not in table_names():
         raise PrototypeError(f"{name}: unknown return kind {ret_kind!r}")
     names = [p.name for p in params]
     for p in params:
@@ -372,3 +376,68 @@ def prototype(name: str, arch: str | None = None) -> Prototype:
 def _unknown(name: str) -> Prototype:
     params = tuple(Param(name=f"arg{i}", c_type="unsigned long", kind="hex") for i in range(6))
     return Prototype(name=name, params=params, known=False)
+
+
+@dataclass(frozen=True)
+class Effective:
+    """How one argument is read and shown in one call, once its value's context is known."""
+
+    kind: str
+    direction: str = IN
+    struct: str | None = None
+    length: str | None = None
+
+
+def dependent_return(call: str, values: dict[str, int], arch: str) -> str | None:
+    """The value table a call's result is named from, when it depends on an argument (prctl)."""
+    dep = _dependent_cases(call)
+    if dep is None:
+        return None
+    selector, table, mask, cases = dep
+    name = value_names(table, arch).lookup(values.get(selector, 0) & mask)
+    spec = cases.get(name or "", cases["*"]).get("return")
+    return spec.kind if spec is not None else None
+
+
+def _case_spec(text: str) -> Effective:
+    words = text.split()
+    direction = words.pop() if words[-1] in (IN, OUT, INOUT) else IN
+    if words[0] == "struct":
+        return Effective("struct", direction, words[1])
+    return Effective(words[0], direction)
+
+
+@lru_cache(maxsize=None)
+def _dependent_cases(call: str) -> tuple[str, str, int, dict[str, dict[str, Effective]]] | None:
+    from kernel_model.syscall_prototypes import DEPENDENT
+
+    entry = DEPENDENT.get(call)
+    if entry is None:
+        return None
+    selector, table, mask, cases = entry
+    return selector, table, mask, {k: {p: _case_spec(v) for p, v in c.items()} for k, c in cases.items()}
+
+
+def effective(param: Param, values: dict[str, int], arch: str, call: str) -> Effective | None:
+    """How ``param`` of ``call`` is shown and read given the call's decoded ``values``.
+
+    None: the argument is not shown (a mode without O_CREAT, fcntl's unused argument).
+    """
+    kind = param.kind
+    if kind == "open_mode":
+        # The mode means something only when the call may create a file (strace omits it too).
+        flags = values.get("flags", values.get("oflag", 0))
+        names = value_names("open_flags", arch)
+        tmpfile = names.parse("O_TMPFILE")
+        if flags & names.parse("O_CREAT") or flags & tmpfile == tmpfile:
+            return Effective("mode")
+        return None
+    if kind == "depends":
+        dep = _dependent_cases(call)
+        if dep is None:
+            return Effective("hex")
+        selector, table, mask, cases = dep
+        name = value_names(table, arch).lookup(values.get(selector, 0) & mask)
+        case = cases.get(name or "", cases["*"])
+        return case.get(param.name)
+    return Effective(kind, param.direction, param.struct, param.length)

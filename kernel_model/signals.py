@@ -14,7 +14,7 @@ the CPU side to build the signal frame and enter the handler.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import Int, Pid, Ptr, Size, syscall
@@ -62,6 +62,9 @@ SA_ONSTACK = 0x08000000
 SA_RESTORER = 0x04000000
 SA_NODEFER = 0x40000000
 SA_RESETHAND = 0x80000000
+# The flags rt_sigaction keeps (UAPI_SA_FLAGS): NOCLDSTOP NOCLDWAIT SIGINFO ONSTACK RESTART
+# NODEFER RESETHAND EXPOSE_TAGBITS, and SA_RESTORER where the arch has it.
+UAPI_SA_FLAGS = 0x1 | 0x2 | SA_SIGINFO | SA_ONSTACK | 0x10000000 | SA_NODEFER | SA_RESETHAND | 0x800
 SS_ONSTACK, SS_DISABLE = 1, 2
 SS_AUTODISARM = 1 << 31
 
@@ -153,6 +156,9 @@ class SignalState:
     pid: int = 0
     uid: int = 0
     pending_codes: dict[int, int] = field(default_factory=dict)  # si_code of each pending signal
+    # Told of each signal as it is delivered, ignored ones included (a tracer shows them, as
+    # strace does): called with the signal and its si_code.
+    watch: Callable[[int, int], None] | None = field(default=None, compare=False, repr=False)
 
     def action(self, sig: int) -> SigAction:
         """The disposition of ``sig`` (the default one unless changed)."""
@@ -183,6 +189,8 @@ class SignalState:
 
     def deliver(self, sig: int, how: str, code: int = SI_USER, result: int | None = 0) -> None:
         """Carry out the action of ``sig``: nothing, end the process, or run its handler."""
+        if self.watch is not None:
+            self.watch(sig, code)
         if self.ignores(sig):
             return
         act = self.action(sig)
@@ -238,7 +246,10 @@ def sys_rt_sigaction(k: "Kernel", req: SyscallRequest, signum: Int, act: Ptr, ol
     new = None
     if act:
         raw = layout.unpack(k.memory.read(act, layout.size))
-        new = SigAction(raw["sa_handler"], raw["sa_flags"], raw.get("sa_restorer", 0), raw["sa_mask"] & ~_UNBLOCKABLE)
+        # Since Linux 5.11 unknown flag bits are cleared, so a program can tell which are supported.
+        known = UAPI_SA_FLAGS | (SA_RESTORER if "sa_restorer" in layout.names else 0)
+        new = SigAction(raw["sa_handler"], raw["sa_flags"] & known, raw.get("sa_restorer", 0),
+                        raw["sa_mask"] & ~_UNBLOCKABLE)
     if not 1 <= signum <= NSIG or (new is not None and signum in (SIGKILL, SIGSTOP)):
         raise KernelError(Errno.EINVAL)
     state = k.signals

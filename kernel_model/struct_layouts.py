@@ -23,23 +23,6 @@ def _tms(arch: KernelArch) -> list[tuple[str, str]]:
     return [("tms_utime", long_), ("tms_stime", long_), ("tms_cutime", long_), ("tms_cstime", long_)]
 
 
-def _rlimit(arch: KernelArch) -> list[tuple[str, str]]:
-    _, ulong = _word(arch)
-    return [("rlim_cur", ulong), ("rlim_max", ulong)]
-
-
-def _sigaction(arch: KernelArch) -> list[tuple[str, str]]:
-    # The kernel's struct sigaction (not glibc's): handler, flags, restorer, then the mask.
-    _, ulong = _word(arch)
-    return [("sa_handler", ulong), ("sa_flags", ulong), ("sa_restorer", ulong), ("sa_mask", "Q")]
-
-
-def _stack(arch: KernelArch) -> list[tuple[str, str]]:
-    _, ulong = _word(arch)
-    pad = [("_pad", "i")] if arch.bits == 64 else []
-    return [("ss_sp", ulong), ("ss_flags", "i"), *pad, ("ss_size", ulong)]
-
-
 def _itimer(inner: str) -> Callable[[KernelArch], list[tuple[str, str]]]:
     def fields(arch: KernelArch) -> list[tuple[str, str]]:
         long_, _ = _word(arch)
@@ -53,19 +36,18 @@ def _itimer(inner: str) -> Callable[[KernelArch], list[tuple[str, str]]]:
 _EXTRA: dict[str, Callable[[KernelArch], list[tuple[str, str]]]] = {
     "tms": _tms,
     "timezone": lambda arch: [("tz_minuteswest", "i"), ("tz_dsttime", "i")],
-    "rlimit": _rlimit,
-    "rlimit64": lambda arch: [("rlim_cur", "Q"), ("rlim_max", "Q")],
-    "sigaction": _sigaction,
-    "stack_t": _stack,
     "sched_param": lambda arch: [("sched_priority", "i")],
     "itimerspec": _itimer("timespec"),
     "itimerval": _itimer("timeval"),
     "utimbuf": lambda arch: [("actime", _word(arch)[0]), ("modtime", _word(arch)[0])],
-    "pollfd": lambda arch: [("fd", "i"), ("events", "h"), ("revents", "h")],
+    "rusage": lambda arch: [(f"ru_{t}.{f}", _word(arch)[0]) for t in ("utime", "stime") for f in ("tv_sec", "tv_usec")]
+    + [(f"ru_{n}", _word(arch)[0]) for n in ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap",
+                                                "inblock", "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw", "nivcsw")],
 }
-# Names the prototype table uses for structs kernel_model.structs defines.
-_SHARED = {"stat": "stat", "timespec": "timespec", "timeval": "timeval", "iovec": "iovec",
-           "utsname": "utsname", "winsize": "winsize", "termios": "termios"}
+# Structs kernel_model.structs defines, by the name the prototype table uses.
+_SHARED = {name: name for name in (
+    "stat", "timespec", "timeval", "iovec", "utsname", "winsize", "termios", "sigaction", "stack_t", "sysinfo",
+    "rlimit", "rlimit64", "pollfd", "statx", "statfs")}
 
 _CACHE: dict[tuple[str, KernelArch], StructLayout | None] = {}
 

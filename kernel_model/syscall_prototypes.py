@@ -6,8 +6,65 @@ kernel's own entry points for 64-bit arches (``include/linux/syscalls.h`` and th
 ``sys_*.c`` files), checked by ``tools/check_prototypes.py`` against a kernel's headers.
 In braces is only what the type and name do not already say: the value table a flags
 argument is named from, the argument that gives a buffer's length, or a direction the
-``const`` does not show. ``X = Y`` makes X an alias of Y (same arguments, another number).
+``const`` does not show. ``X = Y`` makes X an alias of Y (same arguments, another number);
+``X@arch1,arch2(...)`` is X's form on those arches. ``{depends}`` marks arguments whose
+meaning depends on another one (fcntl's command, ioctl's request...): see :data:`DEPENDENT`.
 """
+
+# Arguments whose meaning (or presence) depends on another argument's value: the call, the
+# argument that decides and the value table naming it (and a mask applied first), then per
+# named value the arguments shown, each as "kind [in|out|inout]" or "struct NAME [dir]"
+# ("return": a value table the result is also named from). Arguments a case does not list
+# are not shown; "*" is the case for every other value.
+DEPENDENT: dict[str, tuple[str, str, int, dict[str, dict[str, str]]]] = {
+    "fcntl": ("cmd", "fcntl_cmd", 0xFFFFFFFF, {
+        **{c: {} for c in ("F_GETFD", "F_GETFL", "F_GETOWN", "F_GETSIG", "F_GETLEASE", "F_GETPIPE_SZ",
+                           "F_GET_SEALS")},
+        "F_SETFD": {"arg": "fd_flags"}, "F_SETFL": {"arg": "open_flags"},
+        **{c: {"arg": "int"} for c in ("F_DUPFD", "F_DUPFD_CLOEXEC", "F_SETOWN", "F_SETPIPE_SZ", "F_DUPFD_QUERY")},
+        "F_SETSIG": {"arg": "signal"},
+        "*": {"arg": "hex"},
+    }),
+    "ioctl": ("request", "ioctl_request", 0xFFFFFFFF, {
+        **{c: {} for c in ("FIOCLEX", "FIONCLEX", "TIOCNOTTY", "TIOCEXCL", "TIOCNXCL")},
+        **{c: {"arg": "int_ptr out"} for c in ("FIONREAD", "TIOCOUTQ", "TIOCGPGRP", "TIOCGSID", "TIOCGPTN",
+                                               "TIOCGETD")},
+        **{c: {"arg": "int_ptr in"} for c in ("FIONBIO", "FIOASYNC", "TIOCSPGRP", "TIOCSETD", "TIOCSPTLCK")},
+        "TCGETS": {"arg": "struct termios out"},
+        **{c: {"arg": "struct termios in"} for c in ("TCSETS", "TCSETSW", "TCSETSF")},
+        "TIOCGWINSZ": {"arg": "struct winsize out"}, "TIOCSWINSZ": {"arg": "struct winsize in"},
+        **{c: {"arg": "int"} for c in ("TCSBRK", "TCXONC", "TCFLSH", "TIOCSCTTY")},
+        "*": {"arg": "hex"},
+    }),
+    "arch_prctl": ("option", "arch_prctl_code", 0xFFFFFFFF, {
+        "ARCH_GET_FS": {"arg2": "ptr_ptr out"}, "ARCH_GET_GS": {"arg2": "ptr_ptr out"},
+        "*": {"arg2": "hex"},
+    }),
+    "prctl": ("option", "prctl_option", 0xFFFFFFFF, {
+        "PR_SET_NAME": {"arg2": "comm in"}, "PR_GET_NAME": {"arg2": "comm out"},
+        "PR_SET_PDEATHSIG": {"arg2": "signal"}, "PR_GET_PDEATHSIG": {"arg2": "int_ptr out"},
+        "PR_GET_DUMPABLE": {"return": "suid_dump"},
+        **{c: {} for c in ("PR_GET_KEEPCAPS", "PR_GET_SECUREBITS", "PR_GET_NO_NEW_PRIVS",
+                           "PR_GET_THP_DISABLE", "PR_GET_TIMERSLACK", "PR_GET_IO_FLUSHER")},
+        **{c: {"arg2": "ulong"} for c in ("PR_SET_DUMPABLE", "PR_SET_KEEPCAPS", "PR_SET_TIMERSLACK")},
+        "*": {"arg2": "hex", "arg3": "hex", "arg4": "hex", "arg5": "hex"},
+    }),
+    # strace's reading of futex(2): which of val, timeout, uaddr2 and val3 each command uses.
+    "futex": ("futex_op", "futex_cmd", 127, {
+        "FUTEX_WAIT": {"val": "uint", "timeout": "struct timespec in"},
+        "FUTEX_WAKE": {"val": "uint"}, "FUTEX_FD": {"val": "uint"},
+        "FUTEX_REQUEUE": {"val": "uint", "timeout": "uint", "uaddr2": "ptr"},
+        "FUTEX_CMP_REQUEUE": {"val": "uint", "timeout": "uint", "uaddr2": "ptr", "val3": "uint"},
+        "FUTEX_CMP_REQUEUE_PI": {"val": "uint", "timeout": "uint", "uaddr2": "ptr", "val3": "uint"},
+        "FUTEX_WAKE_OP": {"val": "uint", "timeout": "uint", "uaddr2": "ptr", "val3": "futex_wake_op_arg"},
+        "FUTEX_LOCK_PI": {"timeout": "struct timespec in"}, "FUTEX_LOCK_PI2": {"timeout": "struct timespec in"},
+        "FUTEX_UNLOCK_PI": {}, "FUTEX_TRYLOCK_PI": {},
+        "FUTEX_WAIT_BITSET": {"val": "uint", "timeout": "struct timespec in", "val3": "futex_bitset"},
+        "FUTEX_WAKE_BITSET": {"val": "uint", "val3": "futex_bitset"},
+        "FUTEX_WAIT_REQUEUE_PI": {"val": "uint", "timeout": "struct timespec in", "uaddr2": "ptr"},
+        "*": {"val": "uint", "timeout": "ptr", "uaddr2": "ptr", "val3": "hex"},
+    }),
+}
 
 PROTOTYPES = r"""
 # -- files: reading and writing ---------------------------------------------------------------
@@ -42,21 +99,21 @@ close(int fd) -> int
 close_range(unsigned int fd, unsigned int max_fd, unsigned int flags {close_range_flags}) -> int
 dup(int oldfd) -> int {fd}
 dup2(int oldfd, int newfd) -> int {fd}
-dup3(int oldfd, int newfd, int flags {cloexec_flags}) -> int {fd}
-fcntl(int fd, unsigned int cmd {fcntl_cmd}, unsigned long arg {fcntl_arg}) -> int {fcntl_ret}
+dup3(int oldfd, int newfd, int flags {open_mode_flags}) -> int {fd}
+fcntl(int fd, unsigned int cmd {fcntl_cmd}, unsigned long arg {depends}) -> int {fcntl_ret}
 fcntl64 = fcntl
-ioctl(int fd, unsigned int request {ioctl_request}, unsigned long arg {ioctl_arg}) -> int
+ioctl(int fd, unsigned int request {ioctl_request}, unsigned long arg {depends}) -> int
 flock(int fd, int operation {flock_op}) -> int
 fsync(int fd) -> int
 fdatasync(int fd) -> int
 syncfs(int fd) -> int
 sync() -> void {int}
-ftruncate(int fd, off_t length) -> int
+ftruncate(int fd, off_t length {ulong}) -> int
 ftruncate64(int fd, loff_t length) -> int
-truncate(const char *path, off_t length) -> int
+truncate(const char *path, off_t length {ulong}) -> int
 truncate64(const char *path, loff_t length) -> int
 pipe(int *pipefd {fd_pair}) -> int
-pipe2(int *pipefd {fd_pair}, int flags {cloexec_flags}) -> int
+pipe2(int *pipefd {fd_pair}, int flags {open_mode_flags}) -> int
 eventfd(unsigned int initval) -> int {fd}
 eventfd2(unsigned int initval, int flags {efd_flags}) -> int {fd}
 memfd_create(const char *name {string}, unsigned int flags {mfd_flags}) -> int {fd}
@@ -81,8 +138,8 @@ fstatat64(int dirfd, const char *pathname, struct stat64 *statbuf, int flags {at
 oldstat(const char *pathname, struct __old_kernel_stat *statbuf) -> int
 oldlstat(const char *pathname, struct __old_kernel_stat *statbuf) -> int
 oldfstat(int fd, struct __old_kernel_stat *statbuf) -> int
-statx(int dirfd, const char *pathname, int flags {statx_flags}, unsigned int mask {hex}, struct statx *statxbuf) -> int
-statfs(const char *path, struct statfs *buf) -> int
+statx(int dirfd, const char *pathname, int flags {statx_flags}, unsigned int mask {statx_mask}, struct statx *statxbuf) -> int
+statfs(const char *pathname, struct statfs *buf) -> int
 fstatfs(int fd, struct statfs *buf) -> int
 statfs64(const char *path, size_t sz, struct statfs64 *buf) -> int
 fstatfs64(int fd, size_t sz, struct statfs64 *buf) -> int
@@ -123,10 +180,10 @@ chown32 = chown
 lchown32 = lchown
 fchown32 = fchown
 umask(mode_t mask) -> mode_t
-utime(const char *filename, const struct utimbuf *times) -> int
-utimes(const char *filename, const struct timeval *times {len=2}) -> int
-futimesat(int dirfd, const char *pathname, const struct timeval *times {len=2}) -> int
-utimensat(int dirfd, const char *pathname, const struct timespec *times {len=2}, int flags {at_flags}) -> int
+utime(const char *pathname, const struct utimbuf *times) -> int
+utimes(const char *pathname, const struct timeval *times {timestamps, len=2}) -> int
+futimesat(int dirfd, const char *pathname, const struct timeval *times {timestamps, len=2}) -> int
+utimensat(int dirfd, const char *pathname, const struct timespec *times {timestamps, len=2}, int flags {at_flags}) -> int
 utimensat_time64 = utimensat
 getdents(int fd, struct linux_dirent *dirp {dirents, len=count}, unsigned int count) -> int
 getdents64(int fd, struct linux_dirent64 *dirp {dirents, len=count}, unsigned int count) -> int
@@ -159,13 +216,13 @@ cachestat(unsigned int fd, struct cachestat_range *cstat_range {in}, struct cach
 lookup_dcookie(uint64_t cookie, char *buffer {len=len}, size_t len) -> int
 
 # -- polling and events ------------------------------------------------------------------------
-poll(struct pollfd *fds {inout}, unsigned int nfds, int timeout) -> int
-ppoll(struct pollfd *fds {inout}, unsigned int nfds, const struct timespec *tmo_p, const sigset_t *sigmask {len=sigsetsize}, size_t sigsetsize) -> int
+poll(struct pollfd *fds {pollfds, inout, len=nfds}, unsigned int nfds, int timeout) -> int {poll}
+ppoll(struct pollfd *fds {pollfds, inout, len=nfds}, unsigned int nfds, const struct timespec *tmo_p {inout}, const sigset_t *sigmask {len=sigsetsize}, size_t sigsetsize) -> int {poll}
 ppoll_time64 = ppoll
-select(int nfds, fd_set *readfds {inout}, fd_set *writefds {inout}, fd_set *exceptfds {inout}, struct timeval *timeout {inout}) -> int
+select(int nfds, fd_set *readfds {inout}, fd_set *writefds {inout}, fd_set *exceptfds {inout}, struct timeval *timeout {inout}) -> int {select}
 select@i386(struct sel_arg_struct *args {in}) -> int
 _newselect = select
-pselect6(int nfds, fd_set *readfds {inout}, fd_set *writefds {inout}, fd_set *exceptfds {inout}, struct timespec *timeout {inout}, void *sigmask {in}) -> int
+pselect6(int nfds, fd_set *readfds {inout}, fd_set *writefds {inout}, fd_set *exceptfds {inout}, struct timespec *timeout {inout}, void *sigmask {in}) -> int {select}
 pselect6_time64 = pselect6
 epoll_create(int size) -> int {fd}
 epoll_create1(int flags {epoll_flags}) -> int {fd}
@@ -250,12 +307,12 @@ wait4(pid_t pid, int *wstatus, int options {wait_options}, struct rusage *rusage
 waitid(int idtype {idtype}, pid_t id, struct siginfo *infop, int options {wait_options}, struct rusage *rusage) -> int
 waitpid(pid_t pid, int *wstatus, int options {wait_options}) -> pid_t
 set_tid_address(int *tidptr {ptr}) -> pid_t
-set_robust_list(struct robust_list_head *head {ptr}, size_t len) -> long
-get_robust_list(int pid, struct robust_list_head **head_ptr {ptr}, size_t *len_ptr) -> long
+set_robust_list(struct robust_list_head *head {ptr}, size_t length) -> long
+get_robust_list(int pid, struct robust_list_head **head_ptr {ptr_ptr}, size_t *len_ptr) -> long
 rseq(struct rseq *rseq {ptr}, uint32_t rseq_len {hex}, int flags {rseq_flags}, uint32_t sig {hex}) -> int
 rseq_slice_yield() -> int
-arch_prctl(int code {arch_prctl_code}, unsigned long addr {hex}) -> int
-prctl(int option {prctl_option}, unsigned long arg2 {hex}, unsigned long arg3 {hex}, unsigned long arg4 {hex}, unsigned long arg5 {hex}) -> int
+arch_prctl(int option {arch_prctl_code}, unsigned long arg2 {depends}) -> int
+prctl(int option {prctl_option}, unsigned long arg2 {depends}, unsigned long arg3 {depends}, unsigned long arg4 {depends}, unsigned long arg5 {depends}) -> int
 personality(unsigned int persona {hex}) -> int {hex}
 set_thread_area(struct user_desc *u_info {inout}) -> int
 get_thread_area(struct user_desc *u_info {inout}) -> int
@@ -282,12 +339,12 @@ ptrace(long request, pid_t pid, void *addr, void *data) -> long
 seccomp(unsigned int operation, unsigned int flags, void *args) -> int
 restart_syscall() -> long
 sched_yield() -> int
-sched_setaffinity(pid_t pid, unsigned int cpusetsize, const unsigned long *mask {ptr}) -> int
-sched_getaffinity(pid_t pid, unsigned int cpusetsize, unsigned long *mask {ptr}) -> int
-sched_setparam(pid_t pid, const struct sched_param *param) -> int
-sched_getparam(pid_t pid, struct sched_param *param) -> int
-sched_setscheduler(pid_t pid, int policy {sched_policy}, const struct sched_param *param) -> int
-sched_getscheduler(pid_t pid) -> int
+sched_setaffinity(pid_t pid, unsigned int cpusetsize, const unsigned long *mask {cpuset, len=cpusetsize}) -> int
+sched_getaffinity(pid_t pid, unsigned int cpusetsize, unsigned long *mask {cpuset, len=ret}) -> int
+sched_setparam(pid_t pid, const struct sched_param *param {int_ptr}) -> int
+sched_getparam(pid_t pid, struct sched_param *param {int_ptr}) -> int
+sched_setscheduler(pid_t pid, int policy {sched_policy}, const struct sched_param *param {int_ptr}) -> int
+sched_getscheduler(pid_t pid) -> int {sched_policy}
 sched_get_priority_max(int policy {sched_policy}) -> int
 sched_get_priority_min(int policy {sched_policy}) -> int
 sched_rr_get_interval(pid_t pid, struct timespec *tp) -> int
@@ -299,10 +356,10 @@ setpriority(int which {which_prio}, int who, int prio) -> int
 nice(int inc) -> int
 ioprio_set(int which, int who, int ioprio) -> int
 ioprio_get(int which, int who) -> int
-getrlimit(int resource {rlimit_resource}, struct rlimit *rlim) -> int
+getrlimit(unsigned int resource {rlimit_resource}, struct rlimit *rlim) -> int
 ugetrlimit = getrlimit
-setrlimit(int resource {rlimit_resource}, const struct rlimit *rlim) -> int
-prlimit64(pid_t pid, int resource {rlimit_resource}, const struct rlimit64 *new_limit, struct rlimit64 *old_limit) -> int
+setrlimit(unsigned int resource {rlimit_resource}, const struct rlimit *rlim) -> int
+prlimit64(pid_t pid, unsigned int resource {rlimit_resource}, const struct rlimit64 *new_limit, struct rlimit64 *old_limit) -> int
 getrusage(int who {rusage_who}, struct rusage *usage) -> int
 sysinfo(struct sysinfo *info) -> int
 uname(struct utsname *buf) -> int
@@ -357,7 +414,7 @@ getresgid(gid_t *rgid, gid_t *egid, gid_t *sgid) -> int
 setfsuid(uid_t fsuid) -> int
 setfsgid(gid_t fsgid) -> int
 getgroups(int size, gid_t *list {uid_array, len=ret}) -> int
-setgroups(size_t size, const gid_t *list {uid_array, len=size}) -> int
+setgroups(int size, const gid_t *list {uid_array, len=size}) -> int
 capget(struct __user_cap_header_struct *hdrp {inout}, struct __user_cap_data_struct *datap) -> int
 capset(struct __user_cap_header_struct *hdrp {in}, const struct __user_cap_data_struct *datap) -> int
 getuid32 = getuid
@@ -431,7 +488,7 @@ timer_settime64 = timer_settime
 timer_gettime64 = timer_gettime
 
 # -- futexes -----------------------------------------------------------------------------------
-futex(uint32_t *uaddr {ptr}, int futex_op {futex_cmd}, uint32_t val, const struct timespec *timeout, uint32_t *uaddr2 {ptr}, uint32_t val3) -> long
+futex(uint32_t *uaddr {ptr}, int futex_op {futex_cmd}, uint32_t val {depends}, const struct timespec *timeout {depends}, uint32_t *uaddr2 {depends}, uint32_t val3 {depends}) -> long
 futex_time64 = futex
 futex_waitv(struct futex_waitv *waiters {in}, unsigned int nr_futexes, unsigned int flags, const struct timespec *timeout, clockid_t clockid) -> long
 futex_wake(void *uaddr, unsigned long mask {hex}, int nr, unsigned int flags {hex}) -> long

@@ -119,7 +119,7 @@ class SyscallObserver(Protocol):
         """A call is about to be served."""
 
     def syscall_exit(self, request: SyscallRequest, value: int | None, errno: Errno | None) -> None:
-        """The call was served (``value`` None: it ended the process)."""
+        """The call was served (``value`` None: it did not return a value, or ended the process)."""
 
 
 def kernel_arch(arch: Arch) -> KernelArch:
@@ -262,10 +262,8 @@ class Machine:
             self._return_from_signal(req)
             return
         except ProcessExit as ex:
-            self.log.append((req.pc, req.nr, req.name, req.args, None, None, req.note, time.perf_counter() - self.started))
             self.exit = ex
-            if observer is not None:
-                observer.syscall_exit(req, None, None)
+            self._log_outside(req, None, None)
             self._request_stop(Stop.EXITED)
             return
         wv = self._write_vals
@@ -289,9 +287,15 @@ class Machine:
             for idx, src, add in self._clobber_plan:
                 wv[idx] = (v[src] + add) & 0xFFFFFFFFFFFFFFFF
             uclib.uc_reg_write_batch(self._uch, self._write_ids, self._write_ptrs, self._n_write)
-        self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
+        self._log_outside(req, value, err)
         self._enter_handler(delivery)
         self._served_with_signal(req)
+
+    def _log_outside(self, req: SyscallRequest, value: int | None, err: Errno | None) -> None:
+        # The log entry of a call served off the hot path, and its observer's exit.
+        self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
+        if self.observer is not None:
+            self.observer.syscall_exit(req, value, err)
 
     def _enter_handler(self, delivery: SignalDelivery) -> None:
         try:
@@ -305,7 +309,8 @@ class Machine:
         try:
             value = sigframe.return_from_handler(self)
         except SignalDelivery as delivery:  # a pending signal the restored mask lets in
-            self.log.append((req.pc, req.nr, req.name, req.args, None, None, req.note, time.perf_counter() - self.started))
+            # the call did return (the restored value) before the next handler was entered
+            self._log_outside(req, self.reg(self.arch.ret_reg), None)
             self._enter_handler(delivery)
             self._served_with_signal(req)
             return
@@ -313,7 +318,7 @@ class Machine:
             self.exit = ex
             self._request_stop(Stop.EXITED)
             value = None
-        self.log.append((req.pc, req.nr, req.name, req.args, value, None, req.note, time.perf_counter() - self.started))
+        self._log_outside(req, value, self._errno_of(value))
         self._served_with_signal(req)
 
     def _served_with_signal(self, req: SyscallRequest) -> None:
@@ -321,6 +326,15 @@ class Machine:
         # checkpoint for reverse execution) must follow every change a call makes to the CPU.
         if self.exit is None and self.stop_at_syscall_exit is not None and self.stop_at_syscall_exit(req):
             self._request_stop(Stop.SYSCALL_EXIT)
+
+    def _errno_of(self, value: int | None) -> Errno | None:
+        # The restored return register may hold the interrupted call's -errno: log it as one.
+        if value is None or not value >> (self.arch.bits - 1):
+            return None
+        try:
+            return Errno((1 << self.arch.bits) - value) if (1 << self.arch.bits) - value < 4096 else None
+        except ValueError:
+            return None
 
     def _request_stop(self, reason: Stop) -> None:
         if self._stop_reason is None or reason is Stop.EXITED:

@@ -84,6 +84,10 @@ class X86_64Frame:
             "eflags": m.reg("eflags") & ~self.entry_clear,
         }
 
+    def mask_address(self, m: "Machine") -> int:
+        """Where, in the frame rt_sigreturn is about to restore, the saved signal mask is."""
+        return m.reg("rsp") - 8 + 8 + 296
+
     def pop(self, m: "Machine") -> tuple[dict[str, int], int, RestoredFrame]:
         """Read the frame at the stack pointer; return the registers, the pc, and the rest."""
         frame = m.reg("rsp") - 8  # the handler's ret popped pretcode
@@ -165,6 +169,10 @@ class Aarch64Frame:
         if req.siginfo is not None:
             out.update(x1=frame, x2=frame + self.uc_offset)
         return out
+
+    def mask_address(self, m: "Machine") -> int:
+        """Where, in the frame rt_sigreturn is about to restore, the saved signal mask is."""
+        return m.reg("sp") + self.uc_offset + 40
 
     def pop(self, m: "Machine") -> tuple[dict[str, int], int, RestoredFrame]:
         """Read the frame at the stack pointer; return the registers, the pc, and the rest."""

@@ -106,7 +106,8 @@ def execve_line(sb: Sandbox, argv: list[str], env: dict[str, str], palette: Pale
     arch = machine.arch
     envp = machine.reg(arch.sp) + arch.word_size * (len(argv) + 2)  # argc, argv..., NULL, then envp
     shown = ", ".join(cstring(_limited(a.encode(), sb.string_limit)) for a in argv)
-    plain = f"execve({cstring(_limited(argv[0].encode(), 4096))}, [{shown}], {envp:#x} /* {len(env)} vars */)"
+    count = f"{len(env)} var{'' if len(env) == 1 else 's'}"
+    plain = f"execve({cstring(_limited(argv[0].encode(), 4096))}, [{shown}], {envp:#x} /* {count} */)"
     return palette("execve", "bold") + plain[len("execve"):].ljust(39 - len("execve")) + " = 0\n"
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from kernel_model.constants import value_names
-from kernel_model.prototypes import IN, INOUT, OUT, Param, Prototype
+from kernel_model.prototypes import IN, INOUT, OUT, Effective, Prototype, effective
 from kernel_model.seam import GuestFault, GuestMemory, KernelArch
 from kernel_model.struct_layouts import struct_layout
 
 PATH_MAX = 4096
+SIGSET_BYTES = 8  # the kernel's sigset_t: 64 signals
+TASK_COMM_LEN = 16  # a thread's name, with its NUL
+FRAME_MASK = "(frame mask)"  # what rt_sigreturn restores: read from its signal frame, not a register
 
 
 class _Unreadable:
@@ -77,61 +79,6 @@ class Dirents:
     entries: tuple[tuple[str, int], ...]
 
 
-@dataclass(frozen=True)
-class Effective:
-    """How one argument is treated in one call, once contextual kinds are resolved."""
-
-    kind: str
-    direction: str
-    struct: str | None = None
-    length: str | None = None
-
-
-# fcntl's third argument and ioctl's depend on the command: (kind, direction, struct).
-# A command missing here shows its argument as a number (fcntl) or an address (ioctl).
-FCNTL_ARG: dict[str, tuple[str, str, str | None] | None] = {
-    "F_GETFD": None, "F_GETFL": None, "F_GETOWN": None, "F_GETSIG": None, "F_GETLEASE": None,
-    "F_GETPIPE_SZ": None, "F_GET_SEALS": None,
-    "F_SETFD": ("fd_flags", IN, None), "F_SETFL": ("open_flags", IN, None),
-    "F_DUPFD": ("int", IN, None), "F_DUPFD_CLOEXEC": ("int", IN, None), "F_SETOWN": ("int", IN, None),
-    "F_SETSIG": ("signal", IN, None), "F_SETPIPE_SZ": ("int", IN, None), "F_DUPFD_QUERY": ("int", IN, None),
-}
-IOCTL_ARG: dict[str, tuple[str, str, str | None] | None] = {
-    "FIOCLEX": None, "FIONCLEX": None, "TIOCNOTTY": None, "TIOCEXCL": None, "TIOCNXCL": None,
-    "FIONREAD": ("int_ptr", OUT, None), "TIOCOUTQ": ("int_ptr", OUT, None), "TIOCGPGRP": ("int_ptr", OUT, None),
-    "TIOCGSID": ("int_ptr", OUT, None), "TIOCGPTN": ("int_ptr", OUT, None), "TIOCGETD": ("int_ptr", OUT, None),
-    "FIONBIO": ("int_ptr", IN, None), "FIOASYNC": ("int_ptr", IN, None), "TIOCSPGRP": ("int_ptr", IN, None),
-    "TIOCSETD": ("int_ptr", IN, None), "TIOCSPTLCK": ("int_ptr", IN, None),
-    "TCGETS": ("struct", OUT, "termios"), "TCSETS": ("struct", IN, "termios"),
-    "TCSETSW": ("struct", IN, "termios"), "TCSETSF": ("struct", IN, "termios"),
-    "TIOCGWINSZ": ("struct", OUT, "winsize"), "TIOCSWINSZ": ("struct", IN, "winsize"),
-    "TCSBRK": ("int", IN, None), "TCXONC": ("int", IN, None), "TCFLSH": ("int", IN, None),
-    "TIOCSCTTY": ("int", IN, None),
-}
-
-
-def effective(param: Param, values: dict[str, int], arch: str) -> Effective | None:
-    """How ``param`` is shown and read in a call with these decoded ``values``; None: not shown."""
-    kind = param.kind
-    if kind == "open_mode":
-        # The mode means something only when the call may create a file (strace omits it too).
-        flags = values.get("flags", values.get("oflag", 0))
-        names = value_names("open_flags", arch)
-        tmpfile = names.parse("O_TMPFILE")
-        if flags & names.parse("O_CREAT") or flags & tmpfile == tmpfile:
-            return Effective("mode", IN)
-        return None
-    if kind in ("fcntl_arg", "ioctl_arg"):
-        table, known = ("fcntl_cmd", FCNTL_ARG) if kind == "fcntl_arg" else ("ioctl_request", IOCTL_ARG)
-        selector = values.get("cmd", values.get("request", 0)) & 0xFFFFFFFF
-        name = value_names(table, arch).lookup(selector)
-        if name in known:
-            how = known[name]
-            return None if how is None else Effective(how[0], how[1], how[2])
-        return Effective("hex", IN)
-    return Effective(kind, param.direction, param.struct, param.length)
-
-
 class Capture:
     """Reads the memory behind a call's arguments, at entry and at exit.
 
@@ -151,7 +98,7 @@ class Capture:
         """The input data of each argument, read before the call runs."""
         out: dict[str, Any] = {}
         for p in proto.params:
-            eff = effective(p, values, self.arch.name)
+            eff = effective(p, values, self.arch.name, proto.name)
             if eff is None or eff.kind not in _READERS:
                 continue
             # An iovec array is itself an input even when the data it points to is an output:
@@ -169,7 +116,7 @@ class Capture:
         for p in proto.params:
             if failed != p.on_error:
                 continue
-            eff = effective(p, values, self.arch.name)
+            eff = effective(p, values, self.arch.name, proto.name)
             if eff is None or eff.direction not in (OUT, INOUT) or eff.kind not in _READERS:
                 continue
             if eff.direction == INOUT and p.name in captured:
@@ -235,11 +182,34 @@ class Capture:
         count = min(self._length(eff, values, ret), self.string_limit)
         return [self._number(address + 4 * i, 4, False) for i in range(count)]
 
-    def _sigset(self, eff: Effective, address: int, values: dict[str, int], ret: int | None) -> list[int]:
-        size = values.get(eff.length, 8) if eff.length else 8
-        size = min(max(size, 0), 128) or 8
+    def _sigset(self, eff: Effective, address: int, values: dict[str, int], ret: int | None) -> Any:
+        size = values.get(eff.length, SIGSET_BYTES) if eff.length else SIGSET_BYTES
+        if not self._word <= size <= SIGSET_BYTES:
+            return UNREADABLE  # a size the kernel refuses: strace shows the address
         bits = int.from_bytes(self.memory.read(address, size), self._order)
         return [i + 1 for i in range(size * 8) if bits >> i & 1]
+
+    def _ptr_ptr(self, eff: Effective, address: int, values: dict[str, int], ret: int | None) -> int:
+        return self._number(address, self._word, False)
+
+    def _cpuset(self, eff: Effective, address: int, values: dict[str, int], ret: int | None) -> list[int]:
+        size = min(self._length(eff, values, ret), 1024)
+        bits = int.from_bytes(self.memory.read(address, size), self._order)
+        return [i for i in range(size * 8) if bits >> i & 1]
+
+    def _pollfds(self, eff: Effective, address: int, values: dict[str, int], ret: int | None) -> list[Struct]:
+        count = min(max(values.get(eff.length or "", 0), 0), self.string_limit)
+        raw = self.memory.read(address, 8 * count)
+        out = []
+        for i in range(count):
+            fd = int.from_bytes(raw[8 * i:8 * i + 4], self._order, signed=True)
+            events = int.from_bytes(raw[8 * i + 4:8 * i + 6], self._order)
+            revents = int.from_bytes(raw[8 * i + 6:8 * i + 8], self._order)
+            out.append(Struct("pollfd", {"fd": fd, "events": events, "revents": revents}))
+        return out
+
+    def _comm(self, eff: Effective, address: int, values: dict[str, int], ret: int | None) -> CString:
+        return self.cstring(address, TASK_COMM_LEN - 1)
 
     def _struct(self, eff: Effective, address: int, values: dict[str, int], ret: int | None) -> Any:
         layout = struct_layout(eff.struct or "", self.arch)
@@ -316,5 +286,6 @@ _READERS: dict[str, Callable[..., Any]] = {
     "uint_ptr": Capture._int_ptr, "ulong_ptr": Capture._word_ptr, "off_ptr": Capture._word_ptr,
     "time_ptr": Capture._word_ptr, "fd_pair": Capture._fd_pair, "uid_array": Capture._uid_array,
     "sigset": Capture._sigset, "struct": Capture._struct, "iovec": Capture._iovec,
-    "dirents": Capture._dirents, "argv": Capture._argv, "envp": Capture._argv,
+    "dirents": Capture._dirents, "argv": Capture._argv, "envp": Capture._argv, "ptr_ptr": Capture._ptr_ptr,
+    "cpuset": Capture._cpuset, "pollfds": Capture._pollfds, "comm": Capture._comm, "timestamps": Capture._struct,
 }

@@ -27,9 +27,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kernel_model.prototypes import prototype
+from kernel_model.prototypes import effective, prototype
 from sandbox.records import SyscallRecord
-from sandbox.trace.capture import UNREADABLE, Buffer, CString, Dirents, IoVec, Struct, effective
+from sandbox.trace.capture import UNREADABLE, Buffer, CString, Dirents, IoVec, Struct
 from sandbox.trace.render import Renderer
 
 SCHEMA: dict[str, tuple[type, ...]] = {
@@ -76,7 +76,7 @@ class JsonFormat:
         memory = {}
         text = {}
         for p in proto.params:
-            eff = effective(p, values, record.arch)
+            eff = effective(p, values, record.arch, record.name)
             if eff is None:
                 continue
             text[p.name] = self.renderer.arg(p, eff, values[p.name], record)

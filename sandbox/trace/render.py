@@ -14,10 +14,20 @@ from typing import Any, Callable
 
 from kernel_model.constants import value_names
 from kernel_model.linux_errno import Errno
-from kernel_model.prototypes import IN, INOUT, OUT, Param, Prototype, prototype
+from kernel_model.prototypes import (
+    IN,
+    INOUT,
+    OUT,
+    Effective,
+    Param,
+    Prototype,
+    dependent_return,
+    effective,
+    prototype,
+)
 from kernel_model.signals import SIGNAL_NAMES
 from sandbox.records import SyscallRecord
-from sandbox.trace.capture import UNREADABLE, Buffer, CString, Dirents, Effective, IoVec, Struct, effective
+from sandbox.trace.capture import FRAME_MASK, UNREADABLE, Buffer, CString, Dirents, IoVec, Struct
 
 _ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x0B: "\\v"}
 _OCTAL_DIGITS = frozenset(b"01234567")
@@ -109,18 +119,21 @@ def sigset(signals: list[int], size_bits: int = 64) -> str:
     return f"[{names(signals)}]"
 
 
-def iso_time(seconds: int) -> str:
-    """A time as strace adds it to ``time()``: ``2026-11-21T07:17:11+0000``, local time."""
+def iso_time(seconds: int, fraction: int = 0, digits: int = 0) -> str:
+    """A time as strace adds it in a comment: ``2026-11-21T07:17:11+0000`` (local time), with
+    ``.000000005`` when a nonzero fraction of ``digits`` digits is given."""
     try:
-        return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
+        t = time.localtime(seconds)
     except (OverflowError, OSError, ValueError):
         return str(seconds)
+    frac = f".{fraction:0{digits}d}" if fraction and digits else ""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + frac + time.strftime("%z", t)
 
 
 def _rlim(value: int, bits: int) -> str:
     if value == (1 << bits) - 1 or value == (1 << 64) - 1:
         return "RLIM64_INFINITY" if bits == 64 or value == (1 << 64) - 1 else "RLIM_INFINITY"
-    if value and value % 1024 == 0:
+    if value > 1024 and value % 1024 == 0:
         return f"{value // 1024}*1024"
     return str(value)
 
@@ -146,6 +159,8 @@ class Renderer:
         shown = self.shown(record)
         if entry_only:
             shown = shown[:self.entry_count(shown)]
+        if not proto.params and record.captured and FRAME_MASK in record.captured:
+            return [f"{{mask={sigset(record.captured[FRAME_MASK])}}}"]  # rt_sigreturn's frame
         return [self.arg(p, eff, values[p.name], record) for p, eff in shown]
 
     def shown(self, record: SyscallRecord) -> list[tuple[Param, Effective]]:
@@ -154,7 +169,7 @@ class Renderer:
         values = self.values(record, proto)
         out = []
         for p in proto.params:
-            eff = effective(p, values, self.arch)
+            eff = effective(p, values, self.arch, record.name)
             if eff is not None:
                 out.append((p, eff))
         return out
@@ -206,9 +221,36 @@ class Renderer:
             return signal_name(value)
         if kind == "fcntl_ret":
             return self._fcntl_result(record, value)
+        if kind == "poll":
+            return self._poll_result(proto, record, value)
+        if kind == "select":
+            return "0 (Timeout)" if value == 0 else str(value)
         if kind in ("ulong", "uid"):
             return str(unsigned)
+        table = dependent_return(record.name, self.values(record, proto), self.arch)
+        if table is None and kind not in _PLAIN_RETURNS:
+            table = kind
+        if table is not None:
+            name = value_names(table, self.arch).lookup(value)
+            if name is not None:
+                return f"{value} ({name})"
         return str(value)
+
+    def _poll_result(self, proto: Prototype, record: SyscallRecord, value: int) -> str:
+        if value == 0:
+            return "0 (Timeout)"
+        fds = (record.captured or {}).get(proto.params[0].name)
+        if not isinstance(fds, list):
+            return str(value)
+        events = value_names("poll_events", self.arch)
+        ready = [f"{{fd={s.fields['fd']}, revents={events.render(s.fields['revents'])}}}" for s in fds
+                 if s.fields["revents"]]
+        left = ""
+        timeout = next((p for p in proto.params if p.direction == INOUT and p.struct == "timespec"), None)
+        remaining = (record.captured or {}).get(timeout.name) if timeout is not None else None
+        if isinstance(remaining, Struct):
+            left = f", left {self.struct(remaining)}"
+        return f"{value} ([{', '.join(ready)}]{left})"
 
     def _fcntl_result(self, record: SyscallRecord, value: int) -> str:
         values = self.values(record, prototype(record.name, record.arch))
@@ -239,6 +281,11 @@ class Renderer:
             return "NULL"
         captured = record.captured or {}
         data = captured.get(param.name, UNREADABLE)
+        before = captured.get(param.name + "@entry", UNREADABLE)
+        if eff.direction == INOUT and before is not UNREADABLE and before is not None:
+            if eff.kind in ("int_ptr", "uint_ptr", "ulong_ptr", "off_ptr") and data not in (UNREADABLE, None):
+                return f"[{before}] => [{data}]"  # what the kernel read, and what it left
+            data = before  # a struct is shown as the call was given it (select's timeout)
         if data is UNREADABLE or data is None:
             return f"{value & ((1 << self.bits) - 1):#x}"
         return _MEMORY[eff.kind](self, data, value, eff, record)
@@ -254,6 +301,21 @@ class Renderer:
     # scalar kinds
     def _int(self, v: int) -> str:
         return str(v)
+
+    def _u32(self, v: int) -> str:
+        return str(v & 0xFFFFFFFF)
+
+    def _uword(self, v: int) -> str:
+        return str(v & ((1 << self.bits) - 1))
+
+    def _futex_wake_op(self, v: int) -> str:
+        """FUTEX_WAKE_OP's operation word: op<<28|oparg<<12|cmp<<24|cmparg, as strace splits it."""
+        parts = ["FUTEX_OP_OPARG_SHIFT<<28"] if (v >> 28) & 8 else []
+        parts.append(f"{value_names('futex_wake_op', self.arch).render((v >> 28) & 7)}<<28")
+        parts.append(f"{hexa((v >> 12) & 0xFFF)}<<12")
+        parts.append(f"{value_names('futex_wake_cmp', self.arch).render((v >> 24) & 0xF)}<<24")
+        parts.append(hexa(v & 0xFFF))
+        return "|".join(parts)
 
     def _hex(self, v: int) -> str:
         return hexa(v & ((1 << self.bits) - 1))
@@ -289,6 +351,17 @@ class Renderer:
     def _list(self, data: list[int], value: int, eff: Effective, record: SyscallRecord) -> str:
         return "[" + ", ".join(str(x) for x in data) + "]"
 
+    def _ptr_ptr(self, data: int, value: int, eff: Effective, record: SyscallRecord) -> str:
+        return f"[{address(data)}]"
+
+    def _cpuset(self, data: list[int], value: int, eff: Effective, record: SyscallRecord) -> str:
+        return "[" + " ".join(str(x) for x in data) + "]"
+
+    def _pollfds(self, data: list[Struct], value: int, eff: Effective, record: SyscallRecord) -> str:
+        events = value_names("poll_events", self.arch)
+        return "[" + ", ".join(f"{{fd={s.fields['fd']}, events={events.render(s.fields['events'])}}}"
+                               for s in data) + "]"
+
     def _sigset(self, data: list[int], value: int, eff: Effective, record: SyscallRecord) -> str:
         return sigset(data)
 
@@ -310,6 +383,21 @@ class Renderer:
             n = len(data)
             return f"{address(value)} /* {n} var{'' if n == 1 else 's'} */"
         return "[" + ", ".join(cstring(s) if isinstance(s, CString) else "???" for s in data) + "]"
+
+    def _timestamps(self, data: Any, value: int, eff: Effective, record: SyscallRecord) -> str:
+        items = data if isinstance(data, list) else [data]
+        return "[" + ", ".join(self.timestamp(s.fields) for s in items) + "]"
+
+    def timestamp(self, f: dict[str, Any]) -> str:
+        """A time a file is given (utimensat's): the struct, and the date it means, as strace shows it."""
+        nsec = "tv_nsec" in f
+        fraction = f["tv_nsec"] if nsec else f["tv_usec"]
+        special = {(1 << 30) - 1: "UTIME_NOW", (1 << 30) - 2: "UTIME_OMIT"}.get(fraction) if nsec else None
+        second = "tv_nsec" if nsec else "tv_usec"
+        if special is not None:
+            return f"{{tv_sec={f['tv_sec']}, tv_nsec={special}}}"
+        text = f"{{tv_sec={f['tv_sec']}, {second}={fraction & ((1 << self.bits) - 1)}}}"
+        return f"{text} /* {iso_time(f['tv_sec'], fraction, 9 if nsec else 6)} */"
 
     def _struct(self, data: Any, value: int, eff: Effective, record: SyscallRecord) -> str:
         if isinstance(data, list):
@@ -349,18 +437,58 @@ class Renderer:
         mask = sigset([i + 1 for i in range(64) if f["sa_mask"] >> i & 1])
         flags = value_names("sa_flags", self.arch).render(f["sa_flags"])
         text = f"{{sa_handler={handler}, sa_mask={mask}, sa_flags={flags}"
-        if f["sa_flags"] & 0x04000000:
+        if f["sa_flags"] & 0x04000000 and "sa_restorer" in f:  # riscv64's struct has no restorer
             text += f", sa_restorer={f['sa_restorer']:#x}"
         return text + "}"
 
     def _stack(self, f: dict[str, Any]) -> str:
-        flags = {0: "0", 1: "SS_ONSTACK", 2: "SS_DISABLE"}.get(f["ss_flags"], f"{f['ss_flags']:#x}")
+        flags = value_names("ss_flags", self.arch).render(f["ss_flags"] & 0xFFFFFFFF)
         return f"{{ss_sp={address(f['ss_sp'])}, ss_flags={flags}, ss_size={f['ss_size']}}}"
 
     def _itimer(self, f: dict[str, Any]) -> str:
         second = "tv_nsec" if "it_value.tv_nsec" in f else "tv_usec"
         return (f"{{it_interval={_timeish('it_interval.', f, second)}, "
                 f"it_value={_timeish('it_value.', f, second)}}}")
+
+    def _timespec(self, f: dict[str, Any]) -> str:
+        # strace shows the seconds signed and the fraction unsigned (-1 is 18446744073709551615)
+        second = "tv_nsec" if "tv_nsec" in f else "tv_usec"
+        return f"{{tv_sec={f['tv_sec']}, {second}={f[second] & ((1 << self.bits) - 1)}}}"
+
+    def _statfs(self, f: dict[str, Any]) -> str:
+        magic = value_names("fs_magic", self.arch).render(f["f_type"] & 0xFFFFFFFF)
+        flags = value_names("statfs_flags", self.arch).render(f["f_flags"])
+        return (f"{{f_type={magic}, f_bsize={f['f_bsize']}, f_blocks={f['f_blocks']}, f_bfree={f['f_bfree']}, "
+                f"f_bavail={f['f_bavail']}, f_files={f['f_files']}, f_ffree={f['f_ffree']}, "
+                f"f_fsid={{val=[{hexa(f['f_fsid0'] & 0xFFFFFFFF)}, {hexa(f['f_fsid1'] & 0xFFFFFFFF)}]}}, "
+                f"f_namelen={f['f_namelen']}, f_frsize={f['f_frsize']}, f_flags={flags}}}")
+
+    def _statx(self, f: dict[str, Any]) -> str:
+        mask = value_names("statx_mask", self.arch).render(f["stx_mask"])
+        attrs = value_names("statx_attributes", self.arch).render(f["stx_attributes"])
+        return (f"{{stx_mask={mask}, stx_attributes={attrs}, stx_mode={symbolic_mode(f['stx_mode'], self.arch)}, "
+                f"stx_size={f['stx_size']}, ...}}")
+
+    def _sysinfo(self, f: dict[str, Any]) -> str:
+        return (f"{{uptime={f['uptime']}, loads=[{f['load1']}, {f['load5']}, {f['load15']}], "
+                + ", ".join(f"{k}={f[k]}" for k in ("totalram", "freeram", "sharedram", "bufferram", "totalswap",
+                                                     "freeswap", "procs", "totalhigh", "freehigh", "mem_unit"))
+                + "}")
+
+    def _tms(self, f: dict[str, Any]) -> str:
+        # clock ticks, with the seconds they are (USER_HZ is 100) when not zero, as strace shows them
+        def ticks(n: int) -> str:
+            return f"{n} /* {n // 100}.{n % 100:02d} s */" if n else "0"
+
+        return "{" + ", ".join(f"{k}={ticks(f[k])}" for k in ("tms_utime", "tms_stime", "tms_cutime", "tms_cstime")) + "}"
+
+    def _utimbuf(self, f: dict[str, Any]) -> str:
+        return (f"{{actime={f['actime']} /* {iso_time(f['actime'])} */, "
+                f"modtime={f['modtime']} /* {iso_time(f['modtime'])} */}}")
+
+    def _rusage(self, f: dict[str, Any]) -> str:
+        return (f"{{ru_utime={_timeish('ru_utime.', f, 'tv_usec')}, "
+                f"ru_stime={_timeish('ru_stime.', f, 'tv_usec')}, ...}}")
 
     def _pollfd(self, f: dict[str, Any]) -> str:
         events = value_names("poll_events", self.arch).render(f["events"] & 0xFFFF)
@@ -378,7 +506,8 @@ _BAUD = {0o0: "B0", 0o1: "B50", 0o2: "B75", 0o3: "B110", 0o4: "B134", 0o5: "B150
 
 _SCALARS: dict[str, Callable[[Renderer, int], str]] = {
     "int": Renderer._int, "long": Renderer._int, "off": Renderer._int, "pid": Renderer._int, "fd": Renderer._int,
-    "uint": Renderer._int, "ulong": Renderer._int, "size": Renderer._int, "u64": Renderer._int,
+    "uint": Renderer._u32, "ulong": Renderer._uword, "size": Renderer._uword, "u64": Renderer._uword,
+    "futex_wake_op_arg": Renderer._futex_wake_op,
     "hex": Renderer._hex, "hexoff": Renderer._hex, "ptr": Renderer._ptr, "dirfd": Renderer._dirfd,
     "mode": Renderer._mode, "octal": Renderer._mode, "uid": Renderer._uid, "signal": Renderer._signal,
 }
@@ -388,15 +517,21 @@ _MEMORY: dict[str, Callable[..., str]] = {
     "uint_ptr": Renderer._int_ptr, "ulong_ptr": Renderer._int_ptr, "off_ptr": Renderer._int_ptr,
     "time_ptr": Renderer._time_ptr, "fd_pair": Renderer._list, "uid_array": Renderer._list,
     "sigset": Renderer._sigset, "iovec": Renderer._iovec, "dirents": Renderer._dirents,
-    "argv": Renderer._argv, "envp": Renderer._argv, "struct": Renderer._struct,
+    "argv": Renderer._argv, "envp": Renderer._argv, "struct": Renderer._struct, "ptr_ptr": Renderer._ptr_ptr,
+    "cpuset": Renderer._cpuset, "pollfds": Renderer._pollfds, "comm": Renderer._cstring,
+    "timestamps": Renderer._timestamps,
 }
 _STRUCTS: dict[str, Callable[[Renderer, dict[str, Any]], str]] = {
     "stat": Renderer._stat, "stat64": Renderer._stat, "utsname": Renderer._utsname,
     "termios": Renderer._termios, "rlimit": Renderer._rlimit,
     "rlimit64": lambda r, f: Renderer._rlimit(r, dict(f, _wide=True)), "sigaction": Renderer._sigaction,
     "stack_t": Renderer._stack, "itimerspec": Renderer._itimer, "itimerval": Renderer._itimer,
-    "pollfd": Renderer._pollfd,
+    "pollfd": Renderer._pollfd, "timespec": Renderer._timespec, "timeval": Renderer._timespec,
+    "statfs": Renderer._statfs, "statx": Renderer._statx, "sysinfo": Renderer._sysinfo,
+    "utimbuf": Renderer._utimbuf, "rusage": Renderer._rusage, "tms": Renderer._tms,
 }
+# Return kinds shown as a plain number (any other kind names the value table of the result).
+_PLAIN_RETURNS = frozenset({"int", "long", "fd", "pid", "noreturn"})
 
 __all__ = ["IN", "Renderer", "address", "buffer", "cstring", "makedev", "octal_mode", "quote", "sigset",
            "symbolic_mode"]

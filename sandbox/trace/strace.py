@@ -34,10 +34,9 @@ class StraceFormat:
     def entry(self, record: SyscallRecord) -> str:
         """What strace prints when the call enters: the name and the input arguments, and the
         separator when more arguments will follow (``read(0, ``)."""
-        shown = self.renderer.shown(record)
-        self._entry_count = self.renderer.entry_count(shown)
         args = self.renderer.args(record, entry_only=True)
-        more = ", " if args and self._entry_count < len(shown) else ""
+        self._entry_count = len(args)
+        more = ", " if args and len(args) < len(self.renderer.shown(record)) else ""
         self._column = len(self._plain_head(record, args, closed=False)) + len(more)
         return self._head(record, args, closed=False) + more
 

@@ -13,11 +13,15 @@ from typing import IO, Any, Protocol
 
 from kernel_model.linux_errno import Errno
 from kernel_model.prototypes import prototype
-from kernel_model.seam import SyscallRequest
+from kernel_model.seam import GuestFault, SyscallRequest
+from kernel_model.signals import signal_name
 from sandbox.engine import FaultReport, Machine, kernel_arch
 from sandbox.records import SyscallRecord, to_signed
-from sandbox.trace.capture import Capture
+from sandbox.trace.capture import FRAME_MASK, Capture
 from sandbox.trace.filter import TraceFilter
+
+
+SIGRETURN_CALLS = ("rt_sigreturn", "sigreturn")
 
 
 class TraceFormat(Protocol):
@@ -63,17 +67,24 @@ class Tracer:
         self.format = format
         self.filter = filter or TraceFilter()
         self.records: list[SyscallRecord] = []
+        self._signals: list[str] = []  # signal lines waiting for the end of the current call
         self._pending: tuple[SyscallRequest, dict[str, int], dict[str, Any] | None, bool] | None = None
 
     def attach(self) -> "Tracer":
-        """Start observing the machine's calls."""
+        """Start observing the machine's calls (and the signals its kernel delivers)."""
         self.machine.observer = self
+        state = getattr(self.machine.kernel, "signals", None)
+        if state is not None and hasattr(state, "watch"):
+            state.watch = self.signal_seen
         return self
 
     def detach(self) -> None:
         """Stop observing."""
         if self.machine.observer is self:
             self.machine.observer = None
+        state = getattr(self.machine.kernel, "signals", None)
+        if state is not None and getattr(state, "watch", None) == self.signal_seen:
+            state.watch = None
 
     # -- the observer protocol --------------------------------------------------------------
 
@@ -82,6 +93,8 @@ class Tracer:
         proto = prototype(request.name, self.arch.name)
         values = proto.decode(request.args, self.arch.bits)
         captured = self.capture.at_entry(proto, values) if self.capture is not None else None
+        if captured is not None and request.name in SIGRETURN_CALLS:
+            self._read_frame_mask(captured)
         shown = self.sink is not None and self.format is not None and self.filter.accepts(request.name)
         self._pending = (request, values, captured, shown)
         if shown:
@@ -110,6 +123,39 @@ class Tracer:
             assert self.format is not None and self.sink is not None
             self.sink.write(self.format.exit(record))
             self.sink.flush()
+        self._flush_signals()
+
+    def _read_frame_mask(self, captured: dict[str, Any]) -> None:
+        # rt_sigreturn's only "argument" is the frame on the stack: strace shows the mask it restores.
+        frames = getattr(self.arch, "signal_frame", None)
+        where = getattr(frames, "mask_address", None)
+        if where is None:
+            return
+        try:
+            raw = self.machine.memory.read(where(self.machine), 8)
+        except GuestFault:
+            return
+        mask = int.from_bytes(raw, "big" if self.arch.big_endian else "little")
+        captured[FRAME_MASK] = [i + 1 for i in range(64) if mask >> i & 1]
+
+    def signal_seen(self, sig: int, code: int) -> None:
+        """A signal is being delivered (the kernel model tells): strace's ``--- SIGUSR1 {...} ---``.
+
+        It is written after the line of the call that raised it, as strace writes it.
+        """
+        if self.sink is None or self.format is None or self.format.name == "json":
+            return
+        state = getattr(self.machine.kernel, "signals", None)
+        pid, uid = (state.pid, state.uid) if state is not None else (0, 0)
+        self._signals.append(f"--- {signal_info_line(sig, code, pid, uid)} ---\n")
+        if self._pending is None:
+            self._flush_signals()
+
+    def _flush_signals(self) -> None:
+        if self._signals and self.sink is not None:
+            self.sink.write("".join(self._signals))
+            self.sink.flush()
+        self._signals.clear()
 
     def _record(self, request: SyscallRequest, values: dict[str, int], captured: dict[str, Any] | None,
                 ret: int | None, errno: Errno | None, entering: bool = False) -> SyscallRecord:
@@ -152,3 +198,14 @@ def signal_info(machine: Machine | None, signal: str | None, fault: FaultReport 
         code, where = "BUS_ADRALN", fault.address if fault.address is not None else fault.pc
     addr = "NULL" if not where else f"{where:#x}"
     return f"{signal} {{si_signo={signal}, si_code={code}, si_addr={addr}}}"
+
+
+_SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -6: "SI_TKILL"}
+
+
+def signal_info_line(sig: int, code: int, pid: int, uid: int) -> str:
+    """strace's ``SIGUSR1 {si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=1000, si_uid=0}``."""
+    name = signal_name(sig)
+    text = _SI_CODES.get(code, str(code))
+    sender = f", si_pid={pid}, si_uid={uid}" if code in (0, -1, -6) else ""
+    return f"{name} {{si_signo={name}, si_code={text}{sender}}}"

@@ -24,13 +24,20 @@ def test_every_call_of_the_kernel_tables_has_a_prototype(table):
 
 
 def test_the_handlers_agree_with_the_table():
-    """Same arguments, same names, same decoding: records, traces and handlers see one thing."""
+    """Same arguments, same names, same decoding: records, traces and handlers see one thing.
+
+    A call whose arguments are in another order on some arches (clone) has one handler for all
+    of them, with neutral names: there only the decoding must agree.
+    """
     for name, spec in REGISTRY.items():
         proto = prototype(name)
         assert proto.known, name
-        ours = [(p.name, p.width) for p in proto.params]
         theirs = [(p, kind.width) for p, kind in spec.params]
-        assert ours == theirs, name
+        variants = {tuple(q.name for q in prototype(name, a).params) for a in ("x86_64", "aarch64", "riscv64")}
+        if len(variants) > 1:
+            assert [w for _, w in theirs] == [p.width for p in proto.params], name
+            continue
+        assert [(p.name, p.width) for p in proto.params] == theirs, name
 
 
 def test_what_rules_derive_from_types_and_names():

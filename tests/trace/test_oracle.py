@@ -14,11 +14,14 @@ from oracle import (
     ROOT,
     Case,
     Deviation,
+    ModelDeviation,
+    compare_traces,
     compare_with_qemu,
+    guest_env,
     load_json_trace,
     make_scratch,
     native_strace_available,
-    normalise,
+    normalise_pair,
     parse_qemu,
     run_native_strace,
     run_qemu_strace,
@@ -27,6 +30,7 @@ from oracle import (
 
 import kernel_model  # noqa: F401 - registers the handlers
 from kernel_model.registry import REGISTRY
+from sandbox import Sandbox
 from sandbox.arch import get_arch
 from sandbox.arch.syscalls import syscall_table
 from sandbox.assembler import assemble
@@ -39,7 +43,16 @@ QEMU_DEVIATIONS = [
     Deviation("fcntl", r"F_GETFL", "qemu drops O_LARGEFILE from F_GETFL; arm64 Linux sets it (force_o_largefile)"),
     Deviation("ioctl", r",0x1234,", "qemu answers unknown ioctl requests with ENOSYS; Linux with ENOTTY"),
     Deviation("read", r"read\(42,0x10,", "qemu checks the buffer before the descriptor (EFAULT); Linux gives EBADF"),
+    Deviation("set_robust_list", r"", "qemu-user has no robust futex list: ENOSYS"),
+    Deviation("get_robust_list", r"", "qemu-user has no robust futex list: ENOSYS"),
 ]
+# Where the kernel model answers otherwise than Linux on purpose (its handler's note says why):
+# on these lines only the call must be the same.
+MODEL_DEVIATIONS = [
+    ModelDeviation(r"^rseq\(", "rseq answers ENOSYS, as a kernel before 4.18 does; libc then does without"),
+]
+# Programs whose x86_64 and aarch64 builds make the same calls (generated from one description).
+TWINS = {"files", "paths", "memory", "process", "errors", "crash", "misc"}
 EXAMPLE_RUNS = [("hello", []), ("write-errors", []), ("raw-syscall", []), ("cat", ["data.txt", "missing"])]
 
 
@@ -63,13 +76,16 @@ def compare_native(case: Case, tmp_path) -> None:
     if NATIVE is not None:
         pytest.skip(NATIVE)
     program = case.files["x86_64"]
+    env = guest_env(case)
     # Scratch directories of the same length, so getcwd's results agree.
-    native, native_status = run_native_strace(program, make_scratch(tmp_path / "1" / "run"), case.args, case.stdin)
-    ours, our_status = run_sandbox_trace(program, make_scratch(tmp_path / "2" / "run"), case.args, case.stdin)
+    native, native_status = run_native_strace(program, make_scratch(tmp_path / "1" / "run"), case.args, case.stdin, env)
+    ours, our_status = run_sandbox_trace(program, make_scratch(tmp_path / "2" / "run"), case.args, case.stdin, "strace",
+                                         env)
     assert len(native) > 2, native  # execve, some calls, the end
     native = [line.replace(str(tmp_path / "1" / "run"), "SCRATCH") for line in native]
     ours = [line.replace(str(tmp_path / "2" / "run"), "SCRATCH") for line in ours]
-    assert [normalise(x) for x in ours] == [normalise(x) for x in native]
+    problems = compare_traces(*normalise_pair(native, ours, case.libc), MODEL_DEVIATIONS)
+    assert not problems, "\n".join(problems)
     assert our_status == (128 - native_status if native_status < 0 else native_status)
 
 
@@ -91,23 +107,26 @@ def compare_qemu(case: Case, arch: str, tmp_path) -> None:
     if shutil.which(QEMU[arch]) is None:
         pytest.skip(f"{QEMU[arch]} is not installed")
     program = case.files[arch]
-    qemu_lines, qemu_status = run_qemu_strace(arch, program, make_scratch(tmp_path / "1" / "run"), case.args, case.stdin)
-    ours, our_status = run_sandbox_trace(program, make_scratch(tmp_path / "2" / "run"), case.args, case.stdin, "json")
+    env = guest_env(case)
+    qemu_lines, qemu_status = run_qemu_strace(arch, program, make_scratch(tmp_path / "1" / "run"), case.args,
+                                              case.stdin, env)
+    ours, our_status = run_sandbox_trace(program, make_scratch(tmp_path / "2" / "run"), case.args, case.stdin, "json",
+                                         env)
     qemu_calls, qemu_other = parse_qemu(qemu_lines)
     assert qemu_calls, qemu_lines
     problems = compare_with_qemu(arch, qemu_calls, load_json_trace(ours), QEMU_DEVIATIONS)
     assert not problems, "\n".join(problems)
     assert our_status == (128 - qemu_status if qemu_status < 0 else qemu_status)
-    signals = [line for line in qemu_other if line.startswith("--- ")]
+    signals = [line for line in qemu_other if line.startswith("--- SIGSEGV")]
     if signals:  # qemu prints si_code as a number and a padded address
-        text, _ = run_sandbox_trace(program, make_scratch(tmp_path / "3" / "run"), case.args, case.stdin)
-        ours_sig = [line for line in text if line.startswith("--- ")]
+        text, _ = run_sandbox_trace(program, make_scratch(tmp_path / "3" / "run"), case.args, case.stdin, "strace", env)
+        ours_sig = [line for line in text if line.startswith("--- SIGSEGV")]
         assert len(ours_sig) == 1 and signals[0].split("{")[0] == ours_sig[0].split("{")[0]
         addr = int(re.search(r"si_addr=(0x[0-9a-f]+)", signals[0]).group(1), 16)
         assert f"si_code=SEGV_MAPERR, si_addr={addr:#x}" in ours_sig[0] and "si_code=1," in signals[0]
 
 
-@pytest.mark.parametrize("case", cases_for("aarch64"))
+@pytest.mark.parametrize("case", [c for c in cases_for("aarch64") if c.values[0].qemu])
 def test_aarch64_trace_matches_qemu_strace(case, tmp_path):
     compare_qemu(case, "aarch64", tmp_path)
 
@@ -117,30 +136,51 @@ def test_aarch64_example_trace_matches_qemu_strace(name, args, tmp_path):
     compare_qemu(example_case(name, args, tmp_path / "elf"), "aarch64", tmp_path)
 
 
-@pytest.mark.parametrize("case", [c for c in cases_for("aarch64") if "x86_64" in c.values[0].arches])
+@pytest.mark.parametrize("case", [c for c in cases_for("aarch64") if c.values[0].name in TWINS])
 def test_aarch64_trace_matches_native_strace_of_the_x86_64_twin(case, tmp_path):
     """The same calls built for both arches print the same strace lines (addresses aside)."""
     case = case
     if NATIVE is not None:
         pytest.skip(NATIVE)
-    native, _ = run_native_strace(case.files["x86_64"], make_scratch(tmp_path / "1" / "run"), case.args, case.stdin)
-    ours, _ = run_sandbox_trace(case.files["aarch64"], make_scratch(tmp_path / "2" / "run"), case.args, case.stdin)
-    strip = lambda lines, d: [normalise(re.sub(r"0x[0-9a-f]+", "0xN", x.replace(str(d), "SCRATCH")))  # noqa: E731
+    env = guest_env(case)
+    native, _ = run_native_strace(case.files["x86_64"], make_scratch(tmp_path / "1" / "run"), case.args, case.stdin, env)
+    ours, _ = run_sandbox_trace(case.files["aarch64"], make_scratch(tmp_path / "2" / "run"), case.args, case.stdin,
+                                "strace", env)
+    strip = lambda lines, d: [re.sub(r"0x[0-9a-f]+", "0xN", x.replace(str(d), "SCRATCH"))  # noqa: E731
                               for x in lines if not x.startswith("execve(")]
-    assert strip(ours, tmp_path / "2" / "run") == strip(native, tmp_path / "1" / "run")
+    pair = normalise_pair(strip(native, tmp_path / "1" / "run"), strip(ours, tmp_path / "2" / "run"), case.libc)
+    problems = compare_traces(*pair, MODEL_DEVIATIONS)
+    assert not problems, "\n".join(problems)
+
+
+# Implemented calls no compared program makes, and why.
+NOT_COMPARED = {
+    "fork": "the model makes no new process (EAGAIN) where Linux forks, so the lines cannot agree",
+    "vfork": "as fork", "clone": "as fork", "clone3": "as fork",
+    "fchmodat2": "Linux 6.6's: Debian 12's strace and qemu-user (the CI's oracles) predate it",
+}
+NOT_COMPARED_ON = {
+    "aarch64": {"rt_sigreturn": "runs only at the end of a signal handler, which no call list has; "
+                                "the x86_64 comparison of libc-demo's signals covers how it is shown"},
+}
+
+
+def calls_made(case: Case, arch: str, tmp_path) -> set[str]:
+    """The calls a case's program makes, run (untraced) in the sandbox."""
+    cwd = make_scratch(tmp_path / case.name)
+    sb = Sandbox(arch, cwd=str(cwd), mounts=[f"{cwd}:{cwd}:rw"], env=guest_env(case), stdin=case.stdin)
+    return set(sb.run_file(str(case.files[arch]), [case.name, *case.args]).names())
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
-def test_the_programs_make_every_implemented_call(arch):
-    """Every call the model implements on the arch is in some compared program."""
-    from programs.build import PROGRAMS, Values
-
-    made = set()
-    for prog in PROGRAMS:
-        if arch in prog.arches:
-            made |= {name for name, _ in prog.calls(Values(get_arch(arch)))}
+def test_the_compared_programs_make_every_implemented_call(arch, tmp_path):
+    """Every call the model implements on the arch is in some program compared with a real tracer."""
+    compared = [c for c in CASES if arch in c.arches and (arch == "x86_64" or c.qemu or c.name in TWINS)]
+    made = set().union(*(calls_made(c, arch, tmp_path) for c in compared))
     implemented = {n for n in REGISTRY if syscall_table(get_arch(arch)).number(n) is not None}
-    assert implemented - made == set()
+    excused = set(NOT_COMPARED) | set(NOT_COMPARED_ON.get(arch, {}))
+    assert implemented - made - excused == set()
+    assert excused & made == set(), "an excused call is compared after all: drop its excuse"
 
 
 def test_the_committed_programs_are_what_build_py_makes():

@@ -12,6 +12,7 @@ from sandbox.arch.syscalls import syscall_table
 from sandbox.teaching import compare_rows, convention, explain_call, table_rows
 
 # Calls the model does not implement: their stubs must run too (the call gets -ENOSYS).
+SIGRETURN = ("rt_sigreturn", "sigreturn")
 UNIMPLEMENTED_SAMPLE = ["socket", "rt_sigaction", "prlimit64", "set_tid_address", "futex", "pipe2", "statx"]
 
 
@@ -28,6 +29,10 @@ def test_every_explained_stub_assembles_and_makes_its_call(arch, tmp_path):
     for name in stub_calls(arch):
         explanation = explain_call(get_arch(arch), name)
         r = Sandbox(arch, cwd=str(tmp_path)).run_asm(explanation.stub)
+        if name in SIGRETURN:
+            # without a signal frame to return to, Linux kills the process, and so does the model
+            assert r.signal == "SIGSEGV" and r.syscalls[0].name == name
+            continue
         names = [c.name for c in r.syscalls]
         ends = names[-1:] if name in ("exit", "exit_group") else names[-2:]
         if names[0] != name or r.exit_status != 0 or r.signal or ends[-1] not in ("exit", "exit_group"):

@@ -215,6 +215,68 @@ def errors(v: Values) -> Calls:
     ]
 
 
+def misc(v: Values) -> Calls:
+    """Permissions, times, limits, scheduling, process groups, signals, futexes, pipes and polls."""
+    o = lambda text: v("open_flags", text)  # noqa: E731
+    sig = lambda name: v("signal", name)  # noqa: E731
+    word = Words(0)
+    ignore = Words(1, 0, 0, 0)  # struct sigaction: SIG_IGN, no flags, no restorer, empty mask
+    return [
+        ("openat", (AT_FDCWD, "f.tmp", o("O_RDWR|O_CREAT|O_TRUNC"), 0o600)),
+        ("fchmod", (3, 0o640)),
+        ("fchmodat", (AT_FDCWD, "f.tmp", 0o604)),
+        ("fchown", (3, -1, -1)),
+        ("fchownat", (AT_FDCWD, "f.tmp", -1, -1, v("at_flags", "AT_SYMLINK_NOFOLLOW"))),
+        ("utimensat", (AT_FDCWD, "f.tmp", Words(1_000_000_000, 5, 1_000_000_100, 7), 0)),
+        ("truncate", ("f.tmp", 100)),
+        ("fstatfs", (3, bytearray(120))),
+        ("statfs", ("f.tmp", bytearray(120))),
+        ("statx", (AT_FDCWD, "f.tmp", 0, v("statx_mask", "STATX_TYPE|STATX_MODE|STATX_SIZE"), bytearray(256))),
+        ("pipe2", (bytearray(8), o("O_CLOEXEC"))),
+        ("write", (5, b"x", 1)),
+        ("ppoll", (Words(4 | (1 << 32), 5 | (4 << 32)), 2, Words(0, 0), 0, 8)),
+        ("sendfile", (5, 3, Words(0), 10)),
+        ("pselect6", (0, 0, 0, 0, Words(0, 0), 0)),
+        ("close", (5,)), ("close", (4,)),
+        ("getpgid", (0,)), ("getsid", (0,)), ("setpgid", (0, 0)), ("setsid", ()),
+        ("getpriority", (v("which_prio", "PRIO_PROCESS"), 0)),
+        ("getgroups", (0, 0)),
+        ("setgroups", (-1, 0)),
+        ("prlimit64", (0, v("rlimit_resource", "RLIMIT_NOFILE"), 0, bytearray(16))),
+        ("getrlimit", (v("rlimit_resource", "RLIMIT_NOFILE"), bytearray(16))),
+        ("setrlimit", (v("rlimit_resource", "RLIMIT_NOFILE"), Words(1024, 1024))),
+        ("getrusage", (v("rusage_who", "RUSAGE_SELF"), bytearray(144))),
+        ("sched_getscheduler", (0,)),
+        ("sched_getparam", (0, bytearray(4))),
+        ("sched_setaffinity", (0, 8, Words(1))),
+        ("sched_getaffinity", (0, 128, bytearray(128))),
+        ("sched_yield", ()),
+        ("getcpu", (bytearray(4), bytearray(4), 0)),
+        ("sysinfo", (bytearray(112),)),
+        ("prctl", (v("prctl_option", "PR_GET_DUMPABLE"), 0, 0, 0, 0)),
+        ("prctl", (v("prctl_option", "PR_SET_NAME"), b"traced-by-test", 0, 0, 0)),
+        ("prctl", (v("prctl_option", "PR_GET_NAME"), bytearray(16), 0, 0, 0)),
+        ("set_tid_address", (word,)),
+        ("rseq", (Words(0, 0, 0, 0), 32, 0, 0x53053053)),
+        ("set_robust_list", (Words(0, 0, 0), 24)),
+        ("get_robust_list", (0, bytearray(8), bytearray(8))),
+        ("futex", (word, v("futex_cmd", "FUTEX_WAKE_PRIVATE"), 1, 0, 0, 0)),
+        ("futex", (word, v("futex_cmd", "FUTEX_WAIT_PRIVATE"), 1, Words(0, 0), 0, 0)),
+        ("rt_sigaction", (sig("SIGUSR1"), ignore, 0, 8)),
+        ("rt_sigaction", (sig("SIGUSR1"), 0, bytearray(32), 8)),
+        ("rt_sigprocmask", (v("sig_how", "SIG_BLOCK"), Words(1 << (sig("SIGUSR2") - 1)), bytearray(8), 8)),
+        ("kill", (0, sig("SIGUSR1"))),
+        ("tgkill", (0, 0, 0)),
+        ("tkill", (0, 0)),
+        ("rt_sigpending", (bytearray(8), 8)),
+        ("sigaltstack", (0, bytearray(24))),
+        ("wait4", (-1, bytearray(4), 0, 0)),
+        ("waitid", (v("idtype", "P_ALL"), 0, bytearray(128), v("wait_options", "WEXITED"), 0)),
+        ("unlinkat", (AT_FDCWD, "f.tmp", 0)),
+        ("exit_group", (0,)),
+    ]
+
+
 def legacy(v: Values) -> Calls:
     """The x86_64 calls that the generic table replaced with *at forms."""
     o = lambda text: v("open_flags", text)  # noqa: E731
@@ -238,6 +300,18 @@ def legacy(v: Values) -> Calls:
         ("rmdir", ("dir.tmp",)),
         ("time", (0,)),
         ("time", (bytearray(8),)),
+        ("chmod", ("data.txt", 0o644)),
+        ("chown", ("data.txt", -1, -1)),
+        ("lchown", ("data.txt", -1, -1)),
+        ("utime", ("data.txt", Words(1_000_000_000, 1_000_000_000))),
+        ("utimes", ("data.txt", Words(1_000_000_000, 0, 1_000_000_000, 0))),
+        ("futimesat", (AT_FDCWD, "data.txt", 0)),
+        ("open", ("sub", o("O_RDONLY|O_DIRECTORY"), 0)),
+        ("getdents", (4, bytearray(4096), 4096)),
+        ("getpgrp", ()),
+        ("pipe", (bytearray(8),)),
+        ("poll", (Words(5 | (1 << 32)), 1, 0)),
+        ("select", (0, 0, 0, 0, Words(0, 0))),
         ("exit_group", (0,)),
     ]
 
@@ -274,6 +348,7 @@ PROGRAMS = [
     Program("memory", memory),
     Program("process", process),
     Program("errors", errors),
+    Program("misc", misc),
     Program("legacy", legacy, arches=("x86_64",)),
     Program("crash", raw=CRASH),
 ]

@@ -91,6 +91,72 @@ syscall
 lea rdi, [rip + call19_arg0]
 mov rax, 0xc9
 syscall
+# chmod("data.txt", 420)
+lea rdi, [rip + call20_arg0]
+mov rsi, 0x1a4
+mov rax, 0x5a
+syscall
+# chown("data.txt", -1, -1)
+lea rdi, [rip + call21_arg0]
+mov rsi, 0xffffffffffffffff
+mov rdx, 0xffffffffffffffff
+mov rax, 0x5c
+syscall
+# lchown("data.txt", -1, -1)
+lea rdi, [rip + call22_arg0]
+mov rsi, 0xffffffffffffffff
+mov rdx, 0xffffffffffffffff
+mov rax, 0x5e
+syscall
+# utime("data.txt", {1000000000, 1000000000})
+lea rdi, [rip + call23_arg0]
+lea rsi, [rip + call23_arg1]
+mov rax, 0x84
+syscall
+# utimes("data.txt", {1000000000, 0, 1000000000, 0})
+lea rdi, [rip + call24_arg0]
+lea rsi, [rip + call24_arg1]
+mov rax, 0xeb
+syscall
+# futimesat(-100, "data.txt", 0)
+mov rdi, 0xffffffffffffff9c
+lea rsi, [rip + call25_arg1]
+mov rdx, 0x0
+mov rax, 0x105
+syscall
+# open("sub", 65536, 0)
+lea rdi, [rip + call26_arg0]
+mov rsi, 0x10000
+mov rdx, 0x0
+mov rax, 0x2
+syscall
+# getdents(4, <4096-byte buffer>, 4096)
+mov rdi, 0x4
+lea rsi, [rip + call27_arg1]
+mov rdx, 0x1000
+mov rax, 0x4e
+syscall
+# getpgrp()
+mov rax, 0x6f
+syscall
+# pipe(<8-byte buffer>)
+lea rdi, [rip + call29_arg0]
+mov rax, 0x16
+syscall
+# poll({4294967301}, 1, 0)
+lea rdi, [rip + call30_arg0]
+mov rsi, 0x1
+mov rdx, 0x0
+mov rax, 0x7
+syscall
+# select(0, 0, 0, 0, {0, 0})
+mov rdi, 0x0
+mov rsi, 0x0
+mov rdx, 0x0
+mov r10, 0x0
+lea r8, [rip + call31_arg4]
+mov rax, 0x17
+syscall
 # exit_group(0)
 mov rdi, 0x0
 mov rax, 0xe7
@@ -119,3 +185,20 @@ call15_arg0: .byte 110, 101, 119, 46, 116, 109, 112, 0
 call16_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 0
 call17_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 0
 call19_arg0: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
+call20_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
+call21_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
+call22_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
+call23_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
+.balign 8
+call23_arg1: .quad 1000000000, 1000000000
+call24_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
+.balign 8
+call24_arg1: .quad 1000000000, 0, 1000000000, 0
+call25_arg1: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
+call26_arg0: .byte 115, 117, 98, 0
+call27_arg1: .zero 4097
+call29_arg0: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
+.balign 8
+call30_arg0: .quad 4294967301
+.balign 8
+call31_arg4: .quad 0, 0
