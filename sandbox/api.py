@@ -48,7 +48,7 @@ class RunResult:
     reason: str = ""  # how a signal ended it, in words ("SIGABRT (Aborted), sent by tgkill")
     _arch: Arch | None = field(default=None, repr=False, compare=False)
     _log: list = field(default_factory=list, repr=False, compare=False)
-    _captured: list = field(default_factory=list, repr=False, compare=False)
+    _captured: dict = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def syscalls(self) -> list[SyscallRecord]:
@@ -284,7 +284,7 @@ class Sandbox(DebuggingMethods):
             reason=ex.reason if ex is not None else "",
             _arch=self.arch,
             _log=machine.log,
-            _captured=[r.captured for r in self.tracer.records] if self.tracer is not None else [],
+            _captured=self.tracer.captured_by_entry if self.tracer is not None else {},
         )
 
     def run_code(self, code: bytes, **kw: object) -> RunResult:

@@ -68,18 +68,20 @@ def to_signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
-def build_records(arch: Arch, log: Iterable[tuple], captured: Iterable[Mapping[str, Any] | None] = ()) -> list[SyscallRecord]:
-    """Records from the engine's raw log entries (and, for a traced run, what was captured)."""
+def build_records(arch: Arch, log: Iterable[tuple], captured: Mapping[int, Mapping[str, Any] | None] | None = None
+                  ) -> list[SyscallRecord]:
+    """Records from the engine's raw log entries (and, for a traced run, the memory each call's
+    arguments pointed to, by log index)."""
     out = []
-    memory = iter(captured)
-    for pc, nr, name, args, value, err, note, t in log:
+    memory = captured or {}
+    for index, (pc, nr, name, args, value, err, note, t) in enumerate(log):
         decoded = prototype(name, arch.name).decode(args, arch.bits)
         out.append(
             SyscallRecord(
                 arch=arch.name, nr=nr, name=name, args=args, decoded=decoded,
                 ret=None if value is None else to_signed(value, arch.bits),
                 errno=err.name if err is not None else None, pc=pc, note=note, time=t,
-                implemented=note != "unimplemented", captured=next(memory, None),
+                implemented=note != "unimplemented", captured=memory.get(index),
             )
         )
     return out
