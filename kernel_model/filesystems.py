@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kernel_model.abi import O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
+from kernel_model.beneath import Beneath, filesystem_type
 from kernel_model.fsnodes import (
     S_IFCHR,
     S_IFDIR,
@@ -133,6 +134,9 @@ class Filesystem:
         """Set a file's times (None leaves one unchanged)."""
         raise KernelError(Errno.EROFS)
 
+    def close(self) -> None:
+        """Release what the filesystem holds on the host (nothing, unless it has host files)."""
+
 
 # --------------------------------------------------------------------------------------------
 # A host directory
@@ -206,36 +210,47 @@ class HostFileHandle(Handle):
 
 
 class HostDirectory(Filesystem):
-    """A host directory mounted into the guest, read-only unless ``writable``."""
+    """A host directory mounted into the guest, read-only unless ``writable``.
+
+    Every access goes through :class:`kernel_model.beneath.Beneath`: from the directory's own
+    descriptor, one component at a time, never following a host symlink, so nothing done to
+    the tree meanwhile (a component renamed or swapped for a link) can lead outside it.
+    """
 
     def __init__(self, root: str, writable: bool = False) -> None:
         self.root = os.path.realpath(root)
         if not os.path.isdir(self.root):
             raise ValueError(f"{root}: not a directory")
         self.read_only = not writable
-        self.dev = os.stat(self.root).st_dev
+        try:
+            self.beneath = Beneath(self.root)
+        except KernelError as e:
+            raise ValueError(f"{root}: {e.detail or e.errno.message}") from None
+        self.dev = self.beneath.dev
 
-    def _host(self, rel: Rel) -> str:
-        return os.path.join(self.root, *rel) if rel else self.root
+    def close(self) -> None:
+        self.beneath.close()
 
     def _check_writable(self) -> None:
         if self.read_only:
             raise KernelError(Errno.EROFS)
 
     def statfs(self) -> FsStats:
-        st = host_call(os.statvfs, self.root)
+        st = host_call(os.statvfs, self.beneath.fd)
         return FsStats(
-            _host_fs_magic(self.root), bsize=st.f_bsize, blocks=st.f_blocks, bfree=st.f_bfree,
-            bavail=st.f_bavail, files=st.f_files, ffree=st.f_ffree, namelen=st.f_namemax,
+            filesystem_type(self.beneath.fd) or EXT4_SUPER_MAGIC, bsize=st.f_bsize, blocks=st.f_blocks,
+            bfree=st.f_bfree, bavail=st.f_bavail, files=st.f_files, ffree=st.f_ffree, namelen=st.f_namemax,
             flags=ST_VALID | (ST_RDONLY if self.read_only else 0),
             fsid=(st.f_fsid & 0xFFFFFFFF, st.f_fsid >> 32 & 0xFFFFFFFF),
         )
 
     def lstat(self, rel: Rel) -> StatInfo:
-        return StatInfo.from_host(host_call(os.lstat, self._host(rel)))
+        with self.beneath.parent(rel) as (fd, name):
+            return StatInfo.from_host(host_call(os.stat, name, dir_fd=fd, follow_symlinks=False))
 
     def readlink(self, rel: Rel) -> bytes:
-        return os.fsencode(host_call(os.readlink, self._host(rel)))
+        with self.beneath.parent(rel) as (fd, name):
+            return os.fsencode(host_call(os.readlink, name, dir_fd=fd))
 
     def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
         if (wants_write(flags) or flags & O_TRUNC or (flags & O_CREAT and not exists)) and self.read_only:
@@ -249,77 +264,77 @@ class HostDirectory(Filesystem):
             host_flags |= os.O_EXCL
         if flags & O_TRUNC:
             host_flags |= os.O_TRUNC
-        # O_NOFOLLOW: the namespace already resolved every link, so a link here is a race.
         # O_NONBLOCK: opening a host FIFO must not hang the sandbox.
-        host_flags |= os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
-        fd = host_call(os.open, self._host(rel), host_flags, mode & 0o7777)
+        fd = self.beneath.open(rel, host_flags | getattr(os, "O_NONBLOCK", 0), mode & 0o7777)
+        handle = self.handle_for(fd, rel)
+        if handle.is_directory and wants_write(flags):
+            handle.close()
+            raise KernelError(Errno.EISDIR)
+        return handle
+
+    def handle_for(self, fd: int, rel: Rel) -> Handle:
+        """The handle of a descriptor opened at ``rel``; it owns ``fd`` (closed if this fails)."""
         import stat as host_stat
 
-        is_dir = host_stat.S_ISDIR(os.fstat(fd).st_mode)
-        if is_dir and wants_write(flags):
+        try:
+            return HostFileHandle(fd, host_stat.S_ISDIR(os.fstat(fd).st_mode))
+        except BaseException:
             os.close(fd)
-            raise KernelError(Errno.EISDIR)
-        return HostFileHandle(fd, is_dir)
+            raise
 
     def mkdir(self, rel: Rel, mode: int) -> None:
         self._check_writable()
-        host_call(os.mkdir, self._host(rel), mode & 0o7777)
+        with self.beneath.parent(rel) as (fd, name):
+            host_call(os.mkdir, name, mode & 0o7777, dir_fd=fd)
 
     def rmdir(self, rel: Rel) -> None:
         self._check_writable()
-        host_call(os.rmdir, self._host(rel))
+        with self.beneath.parent(rel) as (fd, name):
+            host_call(os.rmdir, name, dir_fd=fd)
 
     def unlink(self, rel: Rel) -> None:
         self._check_writable()
-        host_call(os.unlink, self._host(rel))
+        with self.beneath.parent(rel) as (fd, name):
+            host_call(os.unlink, name, dir_fd=fd)
 
     def rename(self, old: Rel, new: Rel) -> None:
         self._check_writable()
-        host_call(os.rename, self._host(old), self._host(new))
+        with self.beneath.parent(old) as (old_fd, old_name), self.beneath.parent(new) as (new_fd, new_name):
+            host_call(os.rename, old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd)
 
     def symlink(self, target: bytes, rel: Rel) -> None:
         self._check_writable()
-        host_call(os.symlink, os.fsdecode(target), self._host(rel))
+        with self.beneath.parent(rel) as (fd, name):
+            host_call(os.symlink, os.fsdecode(target), name, dir_fd=fd)
 
     def link(self, old: Rel, new: Rel) -> None:
         self._check_writable()
-        host_call(os.link, self._host(old), self._host(new), follow_symlinks=False)
+        with self.beneath.parent(old) as (old_fd, old_name), self.beneath.parent(new) as (new_fd, new_name):
+            host_call(os.link, old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd, follow_symlinks=False)
 
     def chmod(self, rel: Rel, mode: int) -> None:
         self._check_writable()
-        host_call(os.chmod, self._host(rel), mode & 0o7777, follow_symlinks=False)
+        self.beneath.chmod(rel, mode & 0o7777)
 
     def chown(self, rel: Rel, uid: int, gid: int) -> None:
         self._check_writable()
-        host_call(os.chown, self._host(rel), uid, gid, follow_symlinks=False)
+        with self.beneath.parent(rel) as (fd, name):
+            host_call(os.chown, name, uid, gid, dir_fd=fd, follow_symlinks=False)
 
     def truncate(self, rel: Rel, length: int) -> None:
         self._check_writable()
-        host_call(os.truncate, self._host(rel), length)
+        fd = self.beneath.open(rel, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            host_call(os.ftruncate, fd, length)
+        finally:
+            os.close(fd)
 
     def utimens(self, rel: Rel, atime_ns: int | None, mtime_ns: int | None) -> None:
         self._check_writable()
-        st = host_call(os.lstat, self._host(rel))
-        times = (st.st_atime_ns if atime_ns is None else atime_ns, st.st_mtime_ns if mtime_ns is None else mtime_ns)
-        host_call(os.utime, self._host(rel), ns=times, follow_symlinks=False)
-
-
-def _host_fs_magic(path: str) -> int:
-    """The host filesystem's statfs f_type (Python's statvfs does not give it)."""
-    import ctypes
-    import ctypes.util
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return EXT4_SUPER_MAGIC
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        buf = ctypes.create_string_buffer(256)  # larger than any arch's struct statfs
-        if libc.statfs(os.fsencode(path), buf) != 0:
-            return EXT4_SUPER_MAGIC
-        return ctypes.c_ulong.from_buffer(buf).value & 0xFFFFFFFF  # f_type comes first
-    except (OSError, AttributeError):
-        return EXT4_SUPER_MAGIC
+        with self.beneath.parent(rel) as (fd, name):
+            st = host_call(os.stat, name, dir_fd=fd, follow_symlinks=False)
+            times = (st.st_atime_ns if atime_ns is None else atime_ns, st.st_mtime_ns if mtime_ns is None else mtime_ns)
+            host_call(os.utime, name, ns=times, dir_fd=fd, follow_symlinks=False)
 
 
 # --------------------------------------------------------------------------------------------

@@ -100,17 +100,25 @@ class StatInfo:
             mode=ftype | (st.st_mode & 0o7777),
             size=st.st_size,
             ino=st.st_ino,
-            dev=st.st_dev & 0xFFFFFFFFFFFFFFFF,
+            dev=_linux_dev(st.st_dev),
             nlink=st.st_nlink,
             uid=st.st_uid,
             gid=st.st_gid,
-            rdev=getattr(st, "st_rdev", 0),
+            rdev=_linux_dev(getattr(st, "st_rdev", 0)),
             blksize=getattr(st, "st_blksize", 4096),
             blocks=getattr(st, "st_blocks", (st.st_size + 511) // 512),
             atime_ns=st.st_atime_ns,
             mtime_ns=st.st_mtime_ns,
             ctime_ns=st.st_ctime_ns,
         )
+
+
+def _linux_dev(host_dev: int) -> int:
+    """A host ``dev_t`` in Linux's encoding: the host's own major/minor split decides."""
+    try:
+        return makedev(os.major(host_dev), os.minor(host_dev))
+    except (AttributeError, OverflowError, ValueError):
+        return host_dev & 0xFFFFFFFFFFFFFFFF
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,9 @@ class KernelConfig:
     terminal_size: tuple[int, int] = (24, 80)
     cpus: int = 1  # processors the guest sees (sched_getaffinity, /proc)
     extra_filesystems: dict[str, Filesystem] = field(default_factory=dict)
+    # False: no rootfs, cwd or /tmp of the kernel's own; extra_filesystems (a policy's) are all
+    # the guest sees besides /dev and /proc.
+    default_filesystems: bool = True
 
 
 class Kernel:
@@ -141,11 +144,12 @@ class Kernel:
 
     def _build_namespace(self, config: KernelConfig) -> None:
         host_cwd = os.path.realpath(config.cwd or os.getcwd())
-        if config.rootfs is not None:
-            self.ns.mount("/", HostDirectory(config.rootfs))
-        self.ns.mount(host_cwd, HostDirectory(host_cwd))
-        if config.tmp:
-            self.ns.mount("/tmp", MemoryFilesystem(self.identity.uid, self.identity.gid))
+        if config.default_filesystems:
+            if config.rootfs is not None:
+                self.ns.mount("/", HostDirectory(config.rootfs))
+            self.ns.mount(host_cwd, HostDirectory(host_cwd))
+            if config.tmp:
+                self.ns.mount("/tmp", MemoryFilesystem(self.identity.uid, self.identity.gid))
         self.ns.mount("/dev", DeviceFilesystem(self.random_bytes, self._open_tty))
         self.ns.mount("/proc", ProcFilesystem(self))
         for guest, fs in config.extra_filesystems.items():
@@ -217,8 +221,10 @@ class Kernel:
         return name in self._handlers
 
     def close(self) -> None:
-        """Release host resources (open host files) held for the guest."""
+        """Release host resources (open host files, mounted host directories) held for the guest."""
         self.fds.close_all()
+        for _, fs in self.ns.mounts():
+            fs.close()
 
 
 class ByteSource:

@@ -127,16 +127,20 @@ def _compile_invoker(spec: HandlerSpec, bits: int) -> Callable[..., int]:
 REGISTRY: dict[str, HandlerSpec] = {}
 
 
-def syscall(name: str, *, partial: str | None = None) -> Callable[[Callable[..., int]], Callable[..., int]]:
+def syscall(
+    name: str, *, partial: str | None = None, registry: dict[str, HandlerSpec] | None = None
+) -> Callable[[Callable[..., int]], Callable[..., int]]:
     """Register ``func`` as the handler for the system call ``name`` (its ABI name).
 
     The handler is called as ``func(kernel, request, *decoded_args)``; its parameters after the
     first two must be annotated with an argument kind (``Fd``, ``Ptr``...). ``partial`` marks
-    the model as incomplete and says what is missing.
+    the model as incomplete and says what is missing. ``registry`` is the table to register in
+    (the kernel model's :data:`REGISTRY` unless another backend keeps its own).
     """
+    table = REGISTRY if registry is None else registry
 
     def register(func: Callable[..., int]) -> Callable[..., int]:
-        if name in REGISTRY:
+        if name in table:
             raise ValueError(f"system call {name!r} registered twice")
         params = list(inspect.signature(func).parameters)[2:]
         decoded: list[tuple[str, ArgKind]] = []
@@ -152,7 +156,7 @@ def syscall(name: str, *, partial: str | None = None) -> Callable[[Callable[...,
             decoded.append((pname, kind))
         if len(decoded) > 6:
             raise TypeError(f"{name}: a system call takes at most six arguments")
-        REGISTRY[name] = HandlerSpec(
+        table[name] = HandlerSpec(
             name=name,
             func=func,
             params=tuple(decoded),
