@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from kernel_model.clock import Clock
 from kernel_model.fsnodes import BytesHandle, Handle, HostStreamHandle, StatInfo, StreamHandle
@@ -25,6 +25,9 @@ from sandbox.records import SyscallRecord, build_records
 from sandbox.startup import ProgramImage, build_stack
 from sandbox.stubs import StubArg, syscall_stub
 from sandbox.trace.tracer import Tracer
+
+if TYPE_CHECKING:
+    from host_backend import Policy
 
 RWX = PROT_READ | PROT_WRITE | PROT_EXEC
 
@@ -111,6 +114,9 @@ class Sandbox(DebuggingMethods):
         rootfs: str | None = None,
         trace: bool = False,
         string_limit: int = 32,
+        kernel: str | None = None,
+        policy: "Policy | str | None" = None,
+        forward: Iterable[str] = (),
     ) -> None:
         self.arch = get_arch(arch)
         self.stdin = stdin
@@ -130,6 +136,7 @@ class Sandbox(DebuggingMethods):
         self.trace = trace
         self.string_limit = string_limit
         self.tracer: Tracer | None = None
+        self.policy, self.kernel, self.call_rules = _policy_and_kernel(policy, kernel, forward)
         self.machine: Machine | None = None
         self._out = bytearray()
         self._err = bytearray()
@@ -177,11 +184,40 @@ class Sandbox(DebuggingMethods):
             identity=self.identity, clock=Clock(virtual=self.virtual_time), random_seed=self.seed,
             max_fds=self.max_fds, max_memory=self.max_memory, rootfs=self.rootfs,
         )
-        self.machine = Machine(self.arch, config)
+        if self.kernel == "model" and self.policy is None and not self.call_rules:
+            self.machine = Machine(self.arch, config)
+        else:
+            self.machine = self._confined_machine(config)
         if self.capture:
             self.machine.captured = [self._out, self._err]
         self.tracer = Tracer(self.machine, string_limit=self.string_limit).attach() if self.trace else None
         return self.machine
+
+    def _confined_machine(self, config: KernelConfig) -> Machine:
+        """A process whose filesystems and system calls are the policy's (host mode, or --policy)."""
+        from host_backend import PolicyError, build_world, confine, run_policy
+
+        try:
+            policy = run_policy(
+                self.kernel, self.policy, cwd=self.cwd, mounts=self.mounts, rootfs=self.rootfs, tmp=self.tmp
+            ).with_calls(self.call_rules)
+            world = build_world(policy, self.identity.uid, self.identity.gid)
+        except PolicyError as e:
+            raise SandboxError(str(e)) from None
+        config.extra_filesystems = dict(world.filesystems)
+        config.default_filesystems = False
+        config.mounts, config.rootfs = [], None
+        try:
+            machine = Machine(self.arch, config)
+        except BaseException:
+            world.close()
+            raise
+        try:
+            machine.backend = confine(machine.kernel, policy, self.kernel, world)
+        except PolicyError as e:
+            machine.close()
+            raise SandboxError(str(e)) from None
+        return machine
 
     def _start(self, machine: Machine, image: ProgramImage, argv: Sequence[str | bytes], env: dict[str, str] | None) -> None:
         argv_b = [a if isinstance(a, bytes) else os.fsencode(a) for a in argv]
@@ -347,6 +383,28 @@ class Sandbox(DebuggingMethods):
         if not records:
             raise SandboxError(f"the {stub.name} stub made no system call")
         return records[-1]
+
+
+def _policy_and_kernel(
+    policy: "Policy | str | None", kernel: str | None, forward: Iterable[str]
+) -> tuple["Policy | None", str, list]:
+    """The run's policy (a file is loaded), kernel mode (the argument, else the policy's) and
+    the rules ``forward`` adds."""
+    if kernel is not None and kernel not in ("model", "host"):
+        raise SandboxError(f"kernel {kernel!r}: expected model or host")
+    forward = list(forward)
+    if policy is None and not forward:
+        return None, kernel or "model", []
+    from host_backend import PolicyError, load_policy
+    from host_backend.policy import flag_call_rules
+
+    try:
+        if isinstance(policy, str):
+            policy = load_policy(policy)
+        rules = flag_call_rules(forward, "host", "--forward")
+    except PolicyError as e:
+        raise SandboxError(str(e)) from None
+    return policy, kernel or (policy.kernel if policy is not None else None) or "model", rules
 
 
 def _parse_mount(spec: str) -> Mount:

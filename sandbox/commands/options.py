@@ -28,8 +28,56 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed getrandom and /dev/urandom for a reproducible run")
     parser.add_argument("--virtual-time", action="store_true", help="a clock that starts at a fixed date and only moves when the guest sleeps")
     parser.add_argument("-v", "--verbose", action="store_true", help="with a crash, also print the registers")
+    add_policy_options(parser)
     parser.add_argument("program", help="an ELF executable, an assembly file (.s) or raw code (.bin)")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
+
+
+def add_policy_options(parser: argparse.ArgumentParser) -> None:
+    """Which kernel serves the guest, and the policy it runs under."""
+    group = parser.add_argument_group("kernel and policy (see the README's \"Running against the real host\")")
+    group.add_argument(
+        "--kernel", choices=("model", "host"),
+        help="model: the Python model of Linux serves every call (the default); host: file, clock and "
+        "machine calls go to the real host, in the directories the policy grants",
+    )
+    group.add_argument("--policy", metavar="FILE", help="a TOML policy: calls allowed, denied or forwarded; paths granted")
+    group.add_argument(
+        "--forward", action="append", default=[], metavar="NAME[,NAME...]",
+        help="send these calls to the host even with the model (repeatable)",
+    )
+    group.add_argument(
+        "--allow-read", action="append", default=[], metavar="DIR",
+        help="grant a host directory read-only, at its own path (repeatable)",
+    )
+    group.add_argument(
+        "--allow-write", action="append", default=[], metavar="DIR",
+        help="grant a host directory read-write, at its own path (repeatable)",
+    )
+    group.add_argument(
+        "--deny", action="append", default=[], metavar="NAME[=ERRNO][,...]",
+        help="refuse these calls with ERRNO (EPERM unless given); repeatable",
+    )
+
+
+def guest_policy(args: argparse.Namespace) -> tuple[object, str | None]:
+    """The policy the options describe (None: the kernel model's default world) and the kernel."""
+    from host_backend import PolicyError, default_policy, load_policy
+    from host_backend.policy import flag_call_rules, flag_path_rules
+
+    try:
+        policy = load_policy(args.policy) if args.policy else None
+        kernel = args.kernel or (policy.kernel if policy is not None else None)
+        flags = (args.allow_read, args.allow_write, args.deny)
+        if any(flags):
+            if policy is None:  # the flags widen (or narrow) the default world
+                policy = default_policy(args.cwd, tmp=(kernel or "model") == "model")
+            policy = policy.with_paths(
+                flag_path_rules(args.allow_read, "ro", "--allow-read") + flag_path_rules(args.allow_write, "rw", "--allow-write")
+            ).with_calls(flag_call_rules(args.deny, "deny", "--deny"))
+    except PolicyError as e:
+        raise SandboxError(str(e)) from None
+    return policy, kernel
 
 
 def guest_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -61,8 +109,10 @@ def sandbox_from_args(args: argparse.Namespace, *, capture: bool = False) -> San
     from sandbox.program import read_program
 
     prog = read_program(args.program, args.arch)
+    policy, kernel = guest_policy(args)
     return Sandbox(
         prog.arch, capture=capture, cwd=args.cwd, mounts=mounts, env=guest_environment(args),
         seed=args.seed, virtual_time=args.virtual_time, rootfs=args.rootfs,
         string_limit=getattr(args, "string_limit", 32),
+        kernel=kernel, policy=policy, forward=args.forward,  # type: ignore[arg-type]
     )

@@ -71,3 +71,22 @@ def busybox_for(arch: str) -> Path | None:
     folder = Path(os.environ.get("SANDBOX_BUSYBOX_DIR") or ROOT / ".cache" / "busybox")
     path = folder / f"busybox.{arch}"
     return path if path.is_file() else None
+
+
+# The backends every oracle comparison runs with: the kernel model, and the real host behind
+# the default policy (the current directory read-only) with a private directory as /tmp.
+BACKENDS = ["model", "host"]
+
+
+def backend_options(backend: str, tmp: Path) -> list[str]:
+    """The command-line options that select ``backend`` (``tmp`` is the guest's /tmp in host mode)."""
+    if backend == "model":
+        return []
+    return ["--kernel", "host", "--mount", f"{tmp}:/tmp:rw"]
+
+
+def backend_kwargs(backend: str, tmp: Path) -> dict:
+    """The :class:`sandbox.Sandbox` arguments that select ``backend``."""
+    if backend == "model":
+        return {}
+    return {"kernel": "host", "mounts": [f"{tmp}:/tmp:rw"]}

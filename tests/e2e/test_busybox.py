@@ -7,7 +7,7 @@ The binaries are not in the repository: .ci/run fetches them with tests/programs
 from __future__ import annotations
 
 import pytest
-from helpers import PROGRAMS, busybox_for, qemu_for, run_under_qemu, sandbox_cli
+from helpers import BACKENDS, PROGRAMS, backend_kwargs, backend_options, busybox_for, qemu_for, run_under_qemu, sandbox_cli
 
 from sandbox import Sandbox
 
@@ -61,23 +61,25 @@ def need(arch: str):
     return busybox
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("arch", ARCHES)
 @pytest.mark.parametrize("case", APPLETS, ids=_id)
-def test_applet_matches_qemu_user(arch, case, monkeypatch):
+def test_applet_matches_qemu_user(arch, case, backend, monkeypatch, tmp_path):
     busybox = need(arch)
     args, stdin = case
     monkeypatch.chdir(DATA)
-    sb = Sandbox(arch, stdin=stdin)
+    sb = Sandbox(arch, stdin=stdin, **backend_kwargs(backend, tmp_path))
     ours = sb.run_file(str(busybox), [str(busybox), *args])
     theirs = run_under_qemu(arch, busybox, args, stdin, cwd=DATA)
     assert ours.unimplemented == {}
     assert (ours.exit_status, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("arch", ARCHES)
-def test_busybox_from_the_command_line(arch):
+def test_busybox_from_the_command_line(arch, backend, tmp_path):
     busybox = need(arch)
-    r = sandbox_cli("run", str(busybox), "sort", stdin=FRUITS)
+    r = sandbox_cli("run", *backend_options(backend, tmp_path), str(busybox), "sort", stdin=FRUITS)
     theirs = run_under_qemu(arch, busybox, ["sort"], FRUITS)
     assert (r.returncode, r.stdout, r.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
 

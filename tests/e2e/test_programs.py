@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import PROGRAMS, ROOT, program, qemu_for, run_natively, run_under_qemu, sandbox_cli
+from helpers import BACKENDS, PROGRAMS, ROOT, backend_options, program, qemu_for, run_natively, run_under_qemu, sandbox_cli
 
 ARCHES = ["x86_64", "aarch64"]
 
@@ -48,11 +48,12 @@ def host_runs(arch: str) -> bool:
 # -- the -nostdlib program: every answer an errno ---------------------------------------------
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("arch", ARCHES)
-def test_raw_syscalls_match_qemu_user_and_linux(arch):
+def test_raw_syscalls_match_qemu_user_and_linux(arch, backend, tmp_path):
     need_qemu(arch)
     prog = program("raw-syscalls", arch)
-    ours = sandbox_cli("run", str(prog))
+    ours = sandbox_cli("run", *backend_options(backend, tmp_path), str(prog))
     theirs = run_under_qemu(arch, prog, [])
     assert (ours.returncode, ours.stderr) == (theirs.returncode, b""), ours.stderr
     mine, oracle = lines(ours.stdout), lines(theirs.stdout)
@@ -62,12 +63,13 @@ def test_raw_syscalls_match_qemu_user_and_linux(arch):
         assert got == QEMU_DEPARTS.get(name, want), name
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("arch", ARCHES)
-def test_raw_syscalls_match_the_host_kernel(arch):
+def test_raw_syscalls_match_the_host_kernel(arch, backend, tmp_path):
     if not host_runs(arch):
         pytest.skip(f"the host cannot run {arch} code natively")
     prog = program("raw-syscalls", arch)
-    ours = sandbox_cli("run", str(prog))
+    ours = sandbox_cli("run", *backend_options(backend, tmp_path), str(prog))
     native = run_natively(prog, [])
     assert (ours.returncode, ours.stdout) == (native.returncode, native.stdout)
 
@@ -136,12 +138,13 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("arch", ARCHES)
 @pytest.mark.parametrize("args,stdin,env", LIBC_CASES)
-def test_static_glibc_matches_qemu_user(arch, args, stdin, env):
+def test_static_glibc_matches_qemu_user(arch, args, stdin, env, backend, tmp_path):
     need_qemu(arch)
     prog = program("libc-demo-static", arch)
-    ours = sandbox_cli_env(_env(env), "run", str(prog), *args, stdin=stdin)
+    ours = sandbox_cli_env(_env(env), "run", *backend_options(backend, tmp_path), str(prog), *args, stdin=stdin)
     theirs = run_under_qemu(arch, prog, args, stdin, env=_env(env))
     assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), ours.stderr
     if ours.returncode < 128:
@@ -178,13 +181,16 @@ def need_rootfs(arch: str) -> str:
     return rootfs
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("arch", ARCHES)
 @pytest.mark.parametrize("args,stdin,env", [LIBC_CASES[0], LIBC_CASES[1], LIBC_CASES[4], LIBC_CASES[8], LIBC_CASES[10]])
-def test_dynamic_glibc_with_a_rootfs_matches_qemu_user(arch, args, stdin, env):
+def test_dynamic_glibc_with_a_rootfs_matches_qemu_user(arch, args, stdin, env, backend, tmp_path):
     rootfs = need_rootfs(arch)
     need_qemu(arch)
     prog = program("libc-demo-dynamic", arch)
-    ours = sandbox_cli_env(_env(env), "run", "--rootfs", rootfs, str(prog), *args, stdin=stdin)
+    ours = sandbox_cli_env(
+        _env(env), "run", *backend_options(backend, tmp_path), "--rootfs", rootfs, str(prog), *args, stdin=stdin
+    )
     theirs = run_under_qemu(arch, prog, args, stdin, rootfs=rootfs, env=_env(env))
     assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), ours.stderr
 
@@ -248,11 +254,12 @@ def test_signal_handlers_run_as_on_linux():
     assert "siglongjmp out of a handler: 3 times, SIGUSR1 blocked after=0" in out
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("arch", ARCHES)
-def test_signal_handlers_match_the_host_kernel(arch):
+def test_signal_handlers_match_the_host_kernel(arch, backend, tmp_path):
     if not host_runs(arch):
         pytest.skip(f"the host cannot run {arch} code natively")
     prog = program("libc-demo-static", arch)
-    ours = sandbox_cli("run", str(prog), "signals")
+    ours = sandbox_cli("run", *backend_options(backend, tmp_path), str(prog), "signals")
     native = run_natively(prog, ["signals"])
     assert (ours.returncode, ours.stdout) == (native.returncode, native.stdout)
