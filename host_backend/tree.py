@@ -28,7 +28,7 @@ from kernel_model.filesystems import (
     HostFileHandle,
     listing_handle,
 )
-from kernel_model.fsnodes import READABLE, S_IFDIR, WRITABLE, DirEntry, Handle, StatInfo, host_call, host_poll
+from kernel_model.fsnodes import READABLE, S_IFDIR, WRITABLE, DirEntry, Handle, StatInfo, host_call, host_poll, s_isdir
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import KernelError
 
@@ -109,6 +109,24 @@ class HostTree(HostDirectory):
             except KernelError:
                 continue  # hidden by name only: it does not exist (yet)
             self._hidden_inodes[(st.dev, st.ino)] = h
+            if s_isdir(st.mode):
+                self._hide_linked_files(os.path.join(self.root, *rel), h)
+
+    def _hide_linked_files(self, host_dir: str, rule: PathRule) -> None:
+        """Hide by inode the files under a hidden directory that have another name somewhere.
+
+        Only a file with more than one link can be reached by another name, so only those
+        are remembered; the walk does not follow symlinks.
+        """
+        for dirpath, _, filenames in os.walk(host_dir, followlinks=False):
+            for name in filenames:
+                try:
+                    st = os.lstat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                if st.st_nlink > 1 and not host_stat.S_ISDIR(st.st_mode):
+                    info = StatInfo.from_host(st)
+                    self._hidden_inodes[(info.dev, info.ino)] = rule
 
     def where(self, rel: Rel) -> str:
         """The guest path of ``rel``."""
