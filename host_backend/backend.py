@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 # Importing the handler modules registers the host's system calls.
 from host_backend import clocks as _clock_calls  # noqa: F401
 from host_backend import files as _file_calls  # noqa: F401
+from host_backend import network as _network_calls  # noqa: F401
 from host_backend import paths as _path_calls  # noqa: F401
 from host_backend import system as _system_calls  # noqa: F401
 from host_backend.denials import DenialLog
@@ -86,13 +87,15 @@ class HostBackend:
         return getattr(route, "served_by", "model")
 
     def _make_route(self, name: str) -> Route:
-        if name in NETWORK_CALLS and not self.policy.network:
+        network = name in NETWORK_CALLS
+        if network and not self.policy.network:
             return self._refusal(Errno.EACCES, NETWORK_RULE)
         rule = self.policy.call_rule(name)
         if rule.action == "deny":
             assert rule.errno is not None
             return self._refusal(rule.errno, rule.describe())
-        wants_host = rule.action == "host" or (rule.action == "allow" and self.mode == "host")
+        # The model has no network: an allowed socket call is the host's in either mode.
+        wants_host = rule.action == "host" or (rule.action == "allow" and (self.mode == "host" or network))
         invoker = self._host.get(name)
         if wants_host and invoker is not None:
             def host(req: SyscallRequest, invoke=invoker) -> int:

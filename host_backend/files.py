@@ -17,7 +17,7 @@ import struct
 import sys
 from typing import TYPE_CHECKING, Callable
 
-from host_backend.places import host_file, host_place, mounts_below
+from host_backend.places import host_file, host_place, mounts_below, opened_for_guest
 from host_backend.registry import host_syscall
 from host_backend.translate import LINUX_HOST, host_umask, open_flags_to_host, whence_to_host
 from kernel_model.abi import (
@@ -191,8 +191,8 @@ F_GETFL, F_SETFL = 3, 4
 _LOCK_COMMANDS = {5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 36: "F_OFD_GETLK", 37: "F_OFD_SETLK", 38: "F_OFD_SETLKW"}
 _GET_LOCK = {5, 36}
 _LOCK_TYPES = {0: "F_RDLCK", 1: "F_WRLCK", 2: "F_UNLCK"}
-# struct flock: the guest's by word size (Linux), the host's by platform.
-_GUEST_FLOCK = {64: ("l_type", "l_whence", "l_start", "l_len", "l_pid"), 32: ("l_type", "l_whence", "l_start", "l_len", "l_pid")}
+# struct flock: the guest's by word size (Linux's field order on every arch), the host's by platform.
+_GUEST_FLOCK = ("l_type", "l_whence", "l_start", "l_len", "l_pid")
 _GUEST_FLOCK_FORMAT = {64: "hh4xqqi4x", 32: "hhiii"}
 _HOST_FLOCK = {
     "linux": ("hh4xqqi4x", ("l_type", "l_whence", "l_start", "l_len", "l_pid")),
@@ -218,7 +218,7 @@ def _lock(b: "HostBackend", req: SyscallRequest, handle: "HostFdHandle", cmd: in
         return b.model(req)
     layout, host_fields = host
     guest = struct.Struct(k.structs.endian + _GUEST_FLOCK_FORMAT[k.arch.bits])
-    values = dict(zip(_GUEST_FLOCK[k.arch.bits], guest.unpack(k.memory.read(arg, guest.size))))
+    values = dict(zip(_GUEST_FLOCK, guest.unpack(k.memory.read(arg, guest.size))))
     type_name = _LOCK_TYPES.get(values["l_type"])
     whence = {0: os.SEEK_SET, 1: os.SEEK_CUR, 2: os.SEEK_END}.get(values["l_whence"])
     if type_name is None or whence is None:
@@ -233,15 +233,14 @@ def _lock(b: "HostBackend", req: SyscallRequest, handle: "HostFdHandle", cmd: in
         back = {getattr(fcntl, name): linux for linux, name in _LOCK_TYPES.items()}
         got["l_type"] = back.get(got["l_type"], 2)
         got["l_whence"] = {os.SEEK_SET: 0, os.SEEK_CUR: 1, os.SEEK_END: 2}.get(got["l_whence"], 0)
-        k.memory.write(arg, guest.pack(*(got[f] for f in _GUEST_FLOCK[k.arch.bits])))
+        k.memory.write(arg, guest.pack(*(got[f] for f in _GUEST_FLOCK)))
     return 0
 
 
-def _sync_status_flags(handle: "HostFdHandle", flags: int) -> None:
-    """Give the host descriptor the guest's O_NONBLOCK and O_APPEND (O_ASYNC never: SIGIO)."""
+def _sync_status_flags(hfd: int, flags: int) -> None:
+    """Give a host descriptor the guest's O_NONBLOCK and O_APPEND (O_ASYNC never: SIGIO)."""
     import fcntl
 
-    hfd = handle.host_fd()
     current = host_call(fcntl.fcntl, hfd, fcntl.F_GETFL)
     wanted = current & ~(os.O_NONBLOCK | os.O_APPEND)
     if flags & O_NONBLOCK:
@@ -256,13 +255,12 @@ def _sync_status_flags(handle: "HostFdHandle", flags: int) -> None:
 def host_fcntl(b: "HostBackend", req: SyscallRequest, fd: Fd, cmd: UInt, arg: ULong) -> int:
     of = b.kernel.fds.get(fd)
     handle = host_file(of)
-    if handle is None:
-        return b.model(req)
-    if cmd in _LOCK_COMMANDS:
+    if handle is not None and cmd in _LOCK_COMMANDS:
         return _lock(b, req, handle, cmd, arg)
     result = b.model(req)
-    if cmd == F_SETFL:
-        _sync_status_flags(handle, of.flags)
+    hfd = opened_for_guest(of)
+    if cmd == F_SETFL and hfd is not None:
+        _sync_status_flags(hfd, of.flags)
     return result
 
 
@@ -284,9 +282,9 @@ def host_ioctl(b: "HostBackend", req: SyscallRequest, fd: Fd, request: UInt, arg
     hfd = of.handle.host_fd()
     if hfd is None or request in _GUEST_SIDE or request in _NOT_APPLIED:
         result = b.model(req)
-        handle = host_file(of)
-        if request == FIONBIO and handle is not None:
-            _sync_status_flags(handle, of.flags)
+        opened = opened_for_guest(of)
+        if request == FIONBIO and opened is not None:
+            _sync_status_flags(opened, of.flags)
         return result
     order = k.structs.byteorder
     if request == TIOCGWINSZ:

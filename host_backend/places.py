@@ -77,6 +77,18 @@ def host_file(of: OpenFile) -> HostFdHandle | None:
     return handle if isinstance(handle, HostFdHandle) else None
 
 
+def opened_for_guest(of: OpenFile) -> int | None:
+    """The host descriptor of a file or socket the host backend opened for the guest, or None.
+
+    The sandbox's own stdio are host descriptors too, but shared with whoever started it:
+    their status flags are left alone.
+    """
+    from host_backend.network import HostSocketHandle
+
+    handle = of.handle
+    return handle.host_fd() if isinstance(handle, (HostFdHandle, HostSocketHandle)) else None
+
+
 def changeable_file(of: OpenFile) -> HostFdHandle | None:
     """Like :func:`host_file`, after the EROFS check of its grant (fchmod, fchown, futimens)."""
     handle = host_file(of)

@@ -193,6 +193,17 @@ class Sandbox(DebuggingMethods):
         self.tracer = Tracer(self.machine, string_limit=self.string_limit).attach() if self.trace else None
         return self.machine
 
+    def _model_choices(self) -> list:
+        """Rules keeping in the model what the user chose the model's behaviour for."""
+        from host_backend import CallRule
+
+        rules = []
+        if self.virtual_time:
+            rules += [CallRule(name, "model", None, "--virtual-time") for name in _CLOCK_CALLS]
+        if self.seed is not None:
+            rules.append(CallRule("getrandom", "model", None, "--seed"))
+        return rules
+
     def _confined_machine(self, config: KernelConfig) -> Machine:
         """A process whose filesystems and system calls are the policy's (host mode, or --policy)."""
         from host_backend import PolicyError, build_world, confine, run_policy
@@ -200,7 +211,7 @@ class Sandbox(DebuggingMethods):
         try:
             policy = run_policy(
                 self.kernel, self.policy, cwd=self.cwd, mounts=self.mounts, rootfs=self.rootfs, tmp=self.tmp
-            ).with_calls(self.call_rules)
+            ).with_calls(self.call_rules + self._model_choices())
             world = build_world(policy, self.identity.uid, self.identity.gid)
         except PolicyError as e:
             raise SandboxError(str(e)) from None
@@ -385,6 +396,9 @@ class Sandbox(DebuggingMethods):
         return records[-1]
 
 
+_CLOCK_CALLS = ("clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep")
+
+
 def _policy_and_kernel(
     policy: "Policy | str | None", kernel: str | None, forward: Iterable[str]
 ) -> tuple["Policy | None", str, list]:
@@ -395,13 +409,16 @@ def _policy_and_kernel(
     forward = list(forward)
     if policy is None and not forward:
         return None, kernel or "model", []
-    from host_backend import PolicyError, load_policy
+    from host_backend import Policy, PolicyError, load_policy
     from host_backend.policy import flag_call_rules
+
+    from host_backend.backend import check_routes
 
     try:
         if isinstance(policy, str):
             policy = load_policy(policy)
         rules = flag_call_rules(forward, "host", "--forward")
+        check_routes((policy or Policy()).with_calls(rules))
     except PolicyError as e:
         raise SandboxError(str(e)) from None
     return policy, kernel or (policy.kernel if policy is not None else None) or "model", rules

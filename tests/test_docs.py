@@ -11,7 +11,7 @@ import host_backend
 import kernel_model
 import sandbox
 from host_backend.registry import HOST_REGISTRY
-from sandbox.docs import END, START, syscall_support_markdown
+from sandbox.docs import END, HOST_END, HOST_START, START, host_support_markdown, syscall_support_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,6 +20,8 @@ def test_readme_syscall_table_is_generated_from_the_registry():
     readme = (ROOT / "README.md").read_text()
     table = readme.split(START, 1)[1].split(END, 1)[0].strip()
     assert table == syscall_support_markdown(), "run: python -m sandbox.docs --write"
+    host_table = readme.split(HOST_START, 1)[1].split(HOST_END, 1)[0].strip()
+    assert host_table == host_support_markdown(), "run: python -m sandbox.docs --write"
 
 
 def _public_objects():

@@ -50,23 +50,28 @@ class Swapper(threading.Thread):
 def test_a_component_swapped_for_a_symlink_during_the_walk_never_leads_out(arena, resolution):
     (arena.granted / "swap").mkdir()
     (arena.granted / "swap" / "secret.txt").write_bytes(b"inside\n")  # outside/secret.txt is SECRET
+    cat = EXAMPLES / "cat" / f"cat.{arena.arch}.s"
+    outcomes: set[str | None] = set()
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # let the swapper run between the sandbox's steps
+    swapper = Swapper(arena.granted, arena.outside)
+    swapper.start()
     try:
-        before = sys.getswitchinterval()
-        sys.setswitchinterval(1e-5)  # let the swapper run between the sandbox's steps
-        swapper = Swapper(arena.granted, arena.outside)
-        swapper.start()
-        sb = arena.sandbox()
-        cat = EXAMPLES / "cat" / f"cat.{arena.arch}.s"
-        r = sb.run_file(str(cat), ["cat"] + ["swap/secret.txt"] * ROUNDS)
+        # Run until the swapper has raced the guest enough, however the threads were scheduled.
+        for _ in range(20):
+            r = arena.sandbox().run_file(str(cat), ["cat"] + ["swap/secret.txt"] * ROUNDS)
+            assert b"SECRET" not in r.stdout
+            opened = r.calls("openat")
+            assert len(opened) == ROUNDS
+            good = sum(1 for rec in opened if rec.ret is not None and rec.ret >= 0)
+            assert r.stdout == b"inside\n" * good
+            outcomes |= {rec.errno for rec in opened}
+            if swapper.swaps >= 50 and None in outcomes and len(outcomes) > 1:
+                break
     finally:
         swapper.stop.set()
         swapper.join()
         sys.setswitchinterval(before)
-    assert swapper.swaps > 10
-    assert b"SECRET" not in r.stdout
-    opened = [rec for rec in r.calls("openat")]
-    assert len(opened) == ROUNDS
-    good = sum(1 for rec in opened if rec.ret is not None and rec.ret >= 0)
-    assert r.stdout == b"inside\n" * good
+    assert swapper.swaps >= 50 and None in outcomes and len(outcomes) > 1, (swapper.swaps, outcomes)
     # A lost race is an error for that open (EINVAL: the link read back was a directory again).
-    assert all(rec.errno in (None, "ENOENT", "ELOOP", "ENOTDIR", "EINVAL") for rec in opened), {rec.errno for rec in opened}
+    assert outcomes <= {None, "ENOENT", "ELOOP", "ENOTDIR", "EINVAL"}, outcomes

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import failed, refused
+from arena import failed, refused
 
 from host_backend import policy_from_dict
 

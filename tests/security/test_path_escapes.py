@@ -9,7 +9,7 @@ import os
 import struct
 
 import pytest
-from conftest import PROGRAMS, SECRET, failed, refused
+from arena import PROGRAMS, SECRET, failed, refused
 
 from kernel_model.abi import O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, abi_for
 
