@@ -315,18 +315,21 @@ def host_shutdown(b: "HostBackend", req: SyscallRequest, sockfd: Fd, how: Int) -
     return 0
 
 
+def _write_name(b: "HostBackend", sockfd: int, addr: int, addrlen: int, peer: bool) -> int:
+    sock = _socket_of(b, sockfd).sock
+    name = host_call(sock.getpeername if peer else sock.getsockname)
+    write_address(b.kernel, _family_of(sock), name, addr, addrlen)
+    return 0
+
+
 @host_syscall("getsockname")
 def host_getsockname(b: "HostBackend", req: SyscallRequest, sockfd: Fd, addr: Ptr, addrlen: Ptr) -> int:
-    sock = _socket_of(b, sockfd).sock
-    write_address(b.kernel, _family_of(sock), host_call(sock.getsockname), addr, addrlen)
-    return 0
+    return _write_name(b, sockfd, addr, addrlen, peer=False)
 
 
 @host_syscall("getpeername")
 def host_getpeername(b: "HostBackend", req: SyscallRequest, sockfd: Fd, addr: Ptr, addrlen: Ptr) -> int:
-    sock = _socket_of(b, sockfd).sock
-    write_address(b.kernel, _family_of(sock), host_call(sock.getpeername), addr, addrlen)
-    return 0
+    return _write_name(b, sockfd, addr, addrlen, peer=True)
 
 
 def _option(level: int, optname: int) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from kernel_model.attrs import UTIME_NOW, UTIME_OMIT, _read_timespecs, _read_tim
 from kernel_model.beneath import raw_syscall
 from kernel_model.fsnodes import host_call, s_isdir, s_islnk
 from kernel_model.linux_errno import Errno
-from kernel_model.paths import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, read_path, resolve_at
+from kernel_model.paths import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, read_path, resolve_at, unlink_target
 from kernel_model.registry import DirFd, Fd, Int, Long, Mode, Path, Ptr, UInt
 from kernel_model.seam import KernelError, SyscallRequest
 
@@ -111,19 +111,9 @@ def host_link(b: "HostBackend", req: SyscallRequest, oldpath: Path, newpath: Pat
 
 @host_syscall("unlinkat")
 def host_unlinkat(b: "HostBackend", req: SyscallRequest, dirfd: DirFd, pathname: Path, flags: Int) -> int:
-    if flags & ~AT_REMOVEDIR:
-        raise KernelError(Errno.EINVAL)
-    raw = read_path(b.kernel, pathname)
-    last = raw.rstrip(b"/").rsplit(b"/", 1)[-1]
-    if flags & AT_REMOVEDIR and last in (b".", b".."):
-        raise KernelError(Errno.EINVAL if last == b"." else Errno.ENOTEMPTY)
-    place = _place(b, dirfd, raw if flags & AT_REMOVEDIR else raw.rstrip(b"/") or raw, follow=False)
+    place = host_place(b.kernel, unlink_target(b.kernel, dirfd, pathname, flags))
     if place is None:
         return b.model(req)
-    st = place.loc.stat
-    assert st is not None
-    if not flags & AT_REMOVEDIR and raw.endswith(b"/") and not s_isdir(st.mode):
-        raise KernelError(Errno.ENOTDIR)
     if place.is_grant_root:
         raise KernelError(Errno.EBUSY)
     place.writable()

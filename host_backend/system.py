@@ -10,16 +10,14 @@ import os
 from typing import TYPE_CHECKING
 
 from host_backend.registry import host_syscall
-from host_backend.translate import GRND_INSECURE, GRND_NONBLOCK, GRND_RANDOM, LINUX_HOST, getrandom_flags_to_host
+from host_backend.translate import LINUX_HOST, getrandom_flags_to_host
 from kernel_model.fsnodes import host_call
-from kernel_model.linux_errno import Errno
+from kernel_model.process import fill_random
 from kernel_model.registry import Ptr, Size, UInt
-from kernel_model.seam import PROT_WRITE, KernelError, SyscallRequest
+from kernel_model.seam import SyscallRequest
 
 if TYPE_CHECKING:
     from host_backend.backend import HostBackend
-
-_GETRANDOM_MAX = 33554431  # the kernel hands out at most this much in one call
 
 
 @host_syscall("uname")
@@ -39,18 +37,11 @@ def host_uname(b: "HostBackend", req: SyscallRequest, buf: Ptr) -> int:
 
 @host_syscall("getrandom")
 def host_getrandom(b: "HostBackend", req: SyscallRequest, buf: Ptr, buflen: Size, flags: UInt) -> int:
-    k = b.kernel
-    if flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) or flags & GRND_RANDOM and flags & GRND_INSECURE:
-        raise KernelError(Errno.EINVAL)
-    n = min(buflen, _GETRANDOM_MAX)
-    if n == 0:
-        return 0
-    room = k.memory.accessible(buf, n, PROT_WRITE)
-    if room == 0:
-        raise KernelError(Errno.EFAULT)
-    if hasattr(os, "getrandom"):
-        data = host_call(os.getrandom, room, getrandom_flags_to_host(flags))
-    else:
-        data = os.urandom(room)
-    k.memory.write(buf, data)
-    return len(data)
+    host_flags = getrandom_flags_to_host(flags)
+
+    def host_random(n: int) -> bytes:
+        if hasattr(os, "getrandom"):
+            return host_call(os.getrandom, n, host_flags)
+        return os.urandom(n)
+
+    return fill_random(b.kernel, buf, buflen, flags, host_random)

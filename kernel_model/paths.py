@@ -239,8 +239,8 @@ def sys_mkdir(k: "Kernel", req: SyscallRequest, pathname: Path, mode: Mode) -> i
     return sys_mkdirat(k, req, AT_FDCWD, pathname, mode)
 
 
-@syscall("unlinkat")
-def sys_unlinkat(k: "Kernel", req: SyscallRequest, dirfd: DirFd, pathname: Path, flags: Int) -> int:
+def unlink_target(k: "Kernel", dirfd: int, pathname: int, flags: int) -> Location:
+    """What unlinkat removes, after Linux's checks of its flags and of the path's last name."""
     if flags & ~AT_REMOVEDIR:
         raise KernelError(Errno.EINVAL)
     raw = read_path(k, pathname)
@@ -250,11 +250,19 @@ def sys_unlinkat(k: "Kernel", req: SyscallRequest, dirfd: DirFd, pathname: Path,
             raise KernelError(Errno.EINVAL)
         if last == b"..":
             raise KernelError(Errno.ENOTEMPTY)
-        k.ns.rmdir(resolve_at(k, dirfd, raw, follow=False))
+        return resolve_at(k, dirfd, raw, follow=False)
+    loc = resolve_at(k, dirfd, raw.rstrip(b"/") or raw, follow=False)
+    if raw.endswith(b"/") and loc.stat is not None and not s_isdir(loc.stat.mode):
+        raise KernelError(Errno.ENOTDIR)
+    return loc
+
+
+@syscall("unlinkat")
+def sys_unlinkat(k: "Kernel", req: SyscallRequest, dirfd: DirFd, pathname: Path, flags: Int) -> int:
+    loc = unlink_target(k, dirfd, pathname, flags)
+    if flags & AT_REMOVEDIR:
+        k.ns.rmdir(loc)
     else:
-        loc = resolve_at(k, dirfd, raw.rstrip(b"/") or raw, follow=False)
-        if raw.endswith(b"/") and loc.stat is not None and not s_isdir(loc.stat.mode):
-            raise KernelError(Errno.ENOTDIR)
         k.ns.unlink(loc)
     return 0
 

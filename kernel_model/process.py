@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import Int, Pid, Ptr, Size, UInt, ULong, syscall
@@ -121,8 +121,8 @@ GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE = 1, 2, 4
 _GETRANDOM_MAX = 0x7FFFF000  # MAX_RW_COUNT: the most one call returns
 
 
-@syscall("getrandom")
-def sys_getrandom(k: "Kernel", req: SyscallRequest, buf: Ptr, buflen: Size, flags: UInt) -> int:
+def fill_random(k: "Kernel", buf: int, buflen: int, flags: int, source: Callable[[int], bytes]) -> int:
+    """getrandom's checks, then as many bytes of ``source`` as fit where the guest can write."""
     if flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) or flags & GRND_RANDOM and flags & GRND_INSECURE:
         raise KernelError(Errno.EINVAL)
     n = min(buflen, _GETRANDOM_MAX)
@@ -131,8 +131,14 @@ def sys_getrandom(k: "Kernel", req: SyscallRequest, buf: Ptr, buflen: Size, flag
     room = k.memory.accessible(buf, n, PROT_WRITE)
     if room == 0:
         raise KernelError(Errno.EFAULT)
-    k.memory.write(buf, k.random_bytes(room))
-    return room
+    data = source(room)
+    k.memory.write(buf, data)
+    return len(data)
+
+
+@syscall("getrandom")
+def sys_getrandom(k: "Kernel", req: SyscallRequest, buf: Ptr, buflen: Size, flags: UInt) -> int:
+    return fill_random(k, buf, buflen, flags, k.random_bytes)
 
 
 # -- prctl -----------------------------------------------------------------------------------

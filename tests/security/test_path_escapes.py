@@ -11,7 +11,7 @@ import struct
 import pytest
 from arena import PROGRAMS, SECRET, failed, refused
 
-from kernel_model.abi import O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, abi_for
+from kernel_model.abi import O_CREAT, O_DIRECTORY, O_EXCL, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, abi_for
 
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
