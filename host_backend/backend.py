@@ -21,6 +21,7 @@ from host_backend import system as _system_calls  # noqa: F401
 from host_backend.denials import DenialLog
 from host_backend.policy import CallRule, Policy, PolicyError
 from host_backend.registry import HOST_REGISTRY
+from kernel_model.fsnodes import host_errno
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import GuestFault, KernelError, SyscallRequest
 
@@ -126,6 +127,11 @@ class HostBackend:
         except GuestFault:
             self._annotate(request, Errno.EFAULT)
             raise KernelError(Errno.EFAULT) from None
+        except OSError as e:
+            # A host call no handler wrapped still fails as the guest's errno, not the sandbox.
+            errno = host_errno(e)
+            self._annotate(request, errno)
+            raise KernelError(errno, str(e)) from None
         except KernelError as e:
             self._annotate(request, e.errno)
             raise

@@ -240,11 +240,11 @@ def _errno_named(host_number: int) -> Errno:
 
 @host_syscall("sendto")
 def host_sendto(
-    b: "HostBackend", req: SyscallRequest, sockfd: Fd, buf: Ptr, length: Size, flags: UInt, dest_addr: Ptr, addrlen: UInt
+    b: "HostBackend", req: SyscallRequest, sockfd: Fd, buf: Ptr, len: Size, flags: UInt, dest_addr: Ptr, addrlen: UInt
 ) -> int:
     k = b.kernel
     sock = _socket_of(b, sockfd).sock
-    data = k.memory.read(buf, min(length, 1 << 26))
+    data = k.memory.read(buf, min(len, 1 << 26))
     if dest_addr:
         return host_call(sock.sendto, data, _msg_flags(flags), read_address(k, _family_of(sock), dest_addr, addrlen))
     return host_call(sock.send, data, _msg_flags(flags))
@@ -252,14 +252,19 @@ def host_sendto(
 
 @host_syscall("recvfrom")
 def host_recvfrom(
-    b: "HostBackend", req: SyscallRequest, sockfd: Fd, buf: Ptr, length: Size, flags: UInt, src_addr: Ptr, addrlen: Ptr
+    b: "HostBackend", req: SyscallRequest, sockfd: Fd, buf: Ptr, len: Size, flags: UInt, src_addr: Ptr, addrlen: Ptr
 ) -> int:
     k = b.kernel
     sock = _socket_of(b, sockfd).sock
-    data, peer = host_call(sock.recvfrom, min(length, 1 << 26), _msg_flags(flags))
-    k.memory.write(buf, data)
+    data, peer = host_call(sock.recvfrom, min(len, 1 << 26), _msg_flags(flags))
     if src_addr and peer:
         write_address(k, _family_of(sock), peer, src_addr, addrlen)
+    return _deliver(k, buf, data)
+
+
+def _deliver(k: "Kernel", buf: int, data: bytes) -> int:
+    """Copy received bytes to the guest; how many there were."""
+    k.memory.write(buf, data)
     return len(data)
 
 

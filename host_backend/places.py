@@ -68,6 +68,7 @@ def host_place(k: "Kernel", loc: Location) -> HostPlace | None:
     fs, rel = k.ns.filesystem_of(loc.path)
     if not isinstance(fs, HostTree):
         return None
+    fs.check_visible(rel)  # a hidden name cannot be created either
     return HostPlace(fs, rel, loc)
 
 

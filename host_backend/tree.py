@@ -190,6 +190,22 @@ class HostTree(HostDirectory):
             raise self.refuse_write(rel)
         return super().open(rel, flags, mode, exists)
 
+    def mkdir(self, rel: Rel, mode: int) -> None:
+        self.check_visible(rel)
+        super().mkdir(rel, mode)
+
+    def symlink(self, target: bytes, rel: Rel) -> None:
+        self.check_visible(rel)
+        super().symlink(target, rel)
+
+    def link(self, old: Rel, new: Rel) -> None:
+        self.check_visible(new)
+        super().link(old, new)
+
+    def rename(self, old: Rel, new: Rel) -> None:
+        self.check_visible(new)
+        super().rename(old, new)
+
     def handle_for(self, fd: int, rel: Rel) -> HostFdHandle:
         try:
             handle = HostFdHandle(fd, self, rel)

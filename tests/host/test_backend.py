@@ -185,3 +185,13 @@ def test_a_tmpfs_rule_is_an_empty_in_memory_directory(arch, granted):
     fd = open_(sb, "/scratch/note", O_CREAT | O_RDWR).ret
     assert sb.syscall("write", fd, b"kept in memory", 14).ret == 14
     assert not os.path.exists("/scratch")
+
+
+def test_host_handlers_take_the_arguments_of_the_prototype_table():
+    """Each host handler decodes the registers as the prototype table names them (issue 4's
+    ``kernel_model.prototypes``, once it is there), so records and traces read the same."""
+    prototypes = pytest.importorskip("kernel_model.prototypes")
+    from host_backend.registry import HOST_REGISTRY
+
+    for name, spec in HOST_REGISTRY.items():
+        assert [p for p, _ in spec.params] == [p.name for p in prototypes.prototype(name).params], name

@@ -246,6 +246,19 @@ def test_hidden_paths_inside_a_grant_do_not_exist(arena):
     n = sb.syscall("getdents64", fd, buf, len(buf)).ret
     assert b"keys" not in bytes(buf[:n]) and b"innocent" not in bytes(buf[:n])
     assert b"file.txt" in bytes(buf[:n])
+    # A hidden name cannot be made either; moving its parent does not uncover it.
+    refused(sb.syscall("mkdirat", AT_FDCWD, "keys", 0o700), "ENOENT", rule)
+    refused(sb.syscall("renameat", AT_FDCWD, "file.txt", AT_FDCWD, "keys"), "ENOENT", rule)
+    refused(sb.syscall("symlinkat", "x", AT_FDCWD, "keys"), "ENOENT", rule)
+
+
+def test_a_hidden_directory_stays_hidden_when_its_parent_moves(arena):
+    (arena.granted / "sub" / "keys").mkdir()
+    (arena.granted / "sub" / "keys" / "id").write_bytes(SECRET)
+    sb = arena.sandbox(policy=arena.policy("rw", **{"sub/keys": "hidden"}))
+    assert sb.syscall("renameat", AT_FDCWD, "sub", AT_FDCWD, "moved").ret == 0
+    refused(open_(sb, arena.arch, "moved/keys/id"), "ENOENT", "the same file as")
+    assert (arena.granted / "moved" / "keys" / "id").read_bytes() == SECRET
 
 
 def test_dev_is_the_sandboxs_own(arena):
