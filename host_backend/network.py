@@ -59,6 +59,10 @@ class HostSocketHandle(Handle):
         self.sock = sock
         self._ino = os.fstat(sock.fileno()).st_ino
 
+    def __deepcopy__(self, memo: dict) -> "HostSocketHandle":
+        # A connection cannot be copied or rewound: a debugger's snapshot shares it.
+        return self
+
     def pread(self, size: int, offset: int) -> bytes:
         return host_call(self.sock.recv, size)
 

@@ -242,6 +242,9 @@ class UngrantedRoot(Filesystem):
             return KernelError(Errno.ENOENT)
         return self.log.deny(errno, where, UNGRANTED_RULE)
 
+    def __deepcopy__(self, memo: dict) -> "UngrantedRoot":
+        return self  # no state of the guest's: a snapshot shares it (and its denial log)
+
     def statfs(self) -> FsStats:
         return FsStats(RAMFS_MAGIC, flags=ST_VALID | ST_RDONLY)
 

@@ -179,6 +179,11 @@ class Beneath:
             os.close(self.fd)
             self.fd = -1
 
+    def __deepcopy__(self, memo: dict) -> "Beneath":
+        # A copy of the kernel's state (a debugger's snapshot) shares the held directory; a
+        # copy of its own would close it when dropped.
+        return self
+
     def __del__(self) -> None:
         try:
             self.close()

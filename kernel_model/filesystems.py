@@ -231,6 +231,10 @@ class HostDirectory(Filesystem):
     def close(self) -> None:
         self.beneath.close()
 
+    def __deepcopy__(self, memo: dict) -> "HostDirectory":
+        # Nothing in it is the guest's state (the files are the host's): copies share it.
+        return self
+
     def _check_writable(self) -> None:
         if self.read_only:
             raise KernelError(Errno.EROFS)
