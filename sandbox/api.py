@@ -27,7 +27,7 @@ from sandbox.stubs import StubArg, syscall_stub
 from sandbox.trace.tracer import Tracer
 
 if TYPE_CHECKING:
-    from host_backend import Policy
+    from kernel_model.host import Policy
 
 RWX = PROT_READ | PROT_WRITE | PROT_EXEC
 
@@ -195,7 +195,7 @@ class Sandbox(DebuggingMethods):
 
     def _model_choices(self) -> list:
         """Rules keeping in the model what the user chose the model's behaviour for."""
-        from host_backend import CallRule
+        from kernel_model.host import CallRule
 
         rules = []
         if self.virtual_time:
@@ -206,7 +206,7 @@ class Sandbox(DebuggingMethods):
 
     def _confined_machine(self, config: KernelConfig) -> Machine:
         """A process whose filesystems and system calls are the policy's (host mode, or --policy)."""
-        from host_backend import PolicyError, build_world, confine, run_policy
+        from kernel_model.host import PolicyError, build_world, confine, run_policy
 
         try:
             policy = run_policy(
@@ -409,10 +409,10 @@ def _policy_and_kernel(
     forward = list(forward)
     if policy is None and not forward:
         return None, kernel or "model", []
-    from host_backend import Policy, PolicyError, load_policy
-    from host_backend.policy import flag_call_rules
+    from kernel_model.host import Policy, PolicyError, load_policy
+    from kernel_model.host.policy import flag_call_rules
 
-    from host_backend.backend import check_routes
+    from kernel_model.host.backend import check_routes
 
     try:
         if isinstance(policy, str):

@@ -48,8 +48,8 @@ HOST_END = "<!-- host-table:end -->"
 
 def host_support_markdown() -> str:
     """A Markdown table: each call the host backend serves itself, and how completely."""
-    import host_backend  # noqa: F401 - registers the host's handlers
-    from host_backend.registry import HOST_REGISTRY
+    import kernel_model.host  # noqa: F401 - registers the host's handlers
+    from kernel_model.host.registry import HOST_REGISTRY
 
     rows = ["| system call | host |", "|---|---|"]
     for name in sorted(HOST_REGISTRY):

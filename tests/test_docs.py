@@ -7,10 +7,10 @@ import inspect
 import pkgutil
 from pathlib import Path
 
-import host_backend
+import kernel_model.host
 import kernel_model
 import sandbox
-from host_backend.registry import HOST_REGISTRY
+from kernel_model.host.registry import HOST_REGISTRY
 from sandbox.docs import END, HOST_END, HOST_START, START, host_support_markdown, syscall_support_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +25,7 @@ def test_readme_syscall_table_is_generated_from_the_registry():
 
 
 def _public_objects():
-    for package in (sandbox, kernel_model, host_backend):
+    for package in (sandbox, kernel_model, kernel_model.host):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             if info.name.endswith("__main__"):
                 continue

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from host_backend import policy_from_dict
+from kernel_model.host import policy_from_dict
 from kernel_model.abi import O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_WRONLY, abi_for
 from sandbox import Sandbox
 
@@ -191,7 +191,7 @@ def test_host_handlers_take_the_arguments_of_the_prototype_table():
     """Each host handler decodes the registers as the prototype table names them (issue 4's
     ``kernel_model.prototypes``, once it is there), so records and traces read the same."""
     prototypes = pytest.importorskip("kernel_model.prototypes")
-    from host_backend.registry import HOST_REGISTRY
+    from kernel_model.host.registry import HOST_REGISTRY
 
     for name, spec in HOST_REGISTRY.items():
         assert [p for p, _ in spec.params] == [p.name for p in prototypes.prototype(name).params], name

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from host_backend import policy_from_dict
+from kernel_model.host import policy_from_dict
 from sandbox import Sandbox
 
 ARCHES = ["x86_64", "aarch64"]

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from host_backend import PolicyError, default_policy, load_policy, policy_from_dict
-from host_backend.backend import check_routes
-from host_backend.policy import flag_call_rules, flag_path_rules
+from kernel_model.host import PolicyError, default_policy, load_policy, policy_from_dict
+from kernel_model.host.backend import check_routes
+from kernel_model.host.policy import flag_call_rules, flag_path_rules
 from kernel_model.linux_errno import Errno
 
 

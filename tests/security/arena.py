@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from host_backend import Policy, policy_from_dict
+from kernel_model.host import Policy, policy_from_dict
 from sandbox import Sandbox
 from sandbox.records import SyscallRecord
 

@@ -13,7 +13,7 @@ import sys
 import pytest
 from arena import failed, refused
 
-from host_backend import policy_from_dict
+from kernel_model.host import policy_from_dict
 
 AT_FDCWD = -100
 

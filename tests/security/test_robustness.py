@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fakes import AARCH64, X86_64, FakeMemory
-from host_backend import build_world, confine, policy_from_dict
-from host_backend.registry import HOST_REGISTRY
+from kernel_model.host import build_world, confine, policy_from_dict
+from kernel_model.host.registry import HOST_REGISTRY
 from kernel_model.kernel import Kernel, KernelConfig
 from kernel_model.seam import PROT_READ, PROT_WRITE, KernelError, SyscallRequest
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
-from host_backend.backend import HostBackend
-from host_backend.denials import DenialLog
-from host_backend.policy import STREAMS, PathRule, Policy, PolicyError, default_policy
-from host_backend.tree import HostTree, UngrantedRoot
+from kernel_model.host.backend import HostBackend
+from kernel_model.host.denials import DenialLog
+from kernel_model.host.policy import STREAMS, PathRule, Policy, PolicyError, default_policy
+from kernel_model.host.tree import HostTree, UngrantedRoot
 from kernel_model.filesystems import Filesystem, MemoryFilesystem
 from kernel_model.seam import KernelError
 

@@ -6,9 +6,9 @@ the process (its descriptor table, memory, signals, identity). See the README's 
 the real host" for the policy format and what is guaranteed.
 """
 
-from host_backend.backend import NETWORK_CALLS, HostBackend, host_calls
-from host_backend.policy import CallRule, PathRule, Policy, PolicyError, default_policy, load_policy, policy_from_dict
-from host_backend.world import World, build_world, confine, run_policy
+from kernel_model.host.backend import NETWORK_CALLS, HostBackend, host_calls
+from kernel_model.host.policy import CallRule, PathRule, Policy, PolicyError, default_policy, load_policy, policy_from_dict
+from kernel_model.host.world import World, build_world, confine, run_policy
 
 __all__ = [
     "NETWORK_CALLS", "CallRule", "HostBackend", "PathRule", "Policy", "PolicyError", "World", "build_world",

@@ -17,9 +17,9 @@ import struct
 import sys
 from typing import TYPE_CHECKING, Callable
 
-from host_backend.places import host_file, host_place, mounts_below, opened_for_guest
-from host_backend.registry import host_syscall
-from host_backend.translate import LINUX_HOST, host_umask, open_flags_to_host, whence_to_host
+from kernel_model.host.places import host_file, host_place, mounts_below, opened_for_guest
+from kernel_model.host.registry import host_syscall
+from kernel_model.host.translate import LINUX_HOST, host_umask, open_flags_to_host, whence_to_host
 from kernel_model.abi import (
     AT_EMPTY_PATH,
     AT_FDCWD,
@@ -53,8 +53,8 @@ from kernel_model.structs import STATX_FIELDS, StructLayout
 from kernel_model.vfs import split_path
 
 if TYPE_CHECKING:
-    from host_backend.backend import HostBackend
-    from host_backend.tree import HostFdHandle
+    from kernel_model.host.backend import HostBackend
+    from kernel_model.host.tree import HostFdHandle
 
 # -- open ----------------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ import os
 import stat as host_stat
 from typing import Callable
 
-from host_backend.denials import DenialLog
-from host_backend.policy import PathRule
+from kernel_model.host.denials import DenialLog
+from kernel_model.host.policy import PathRule
 from kernel_model.filesystems import (
     RAMFS_MAGIC,
     ST_RDONLY,

@@ -9,15 +9,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from host_backend.registry import host_syscall
-from host_backend.translate import clock_to_host
+from kernel_model.host.registry import host_syscall
+from kernel_model.host.translate import clock_to_host
 from kernel_model.clock import _NO_NSLEEP, NSEC, TIMER_ABSTIME, read_timespec, write_timespec
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import Int, Ptr
 from kernel_model.seam import KernelError, SyscallRequest
 
 if TYPE_CHECKING:
-    from host_backend.backend import HostBackend
+    from kernel_model.host.backend import HostBackend
 
 
 def _now(clock_id: int) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, TypeVar
 
-from host_backend.tree import HostFdHandle, HostTree
+from kernel_model.host.tree import HostFdHandle, HostTree
 from kernel_model.fdtable import OpenFile
 from kernel_model.fsnodes import host_call
 from kernel_model.linux_errno import Errno
@@ -84,7 +84,7 @@ def opened_for_guest(of: OpenFile) -> int | None:
     The sandbox's own stdio are host descriptors too, but shared with whoever started it:
     their status flags are left alone.
     """
-    from host_backend.network import HostSocketHandle
+    from kernel_model.host.network import HostSocketHandle
 
     handle = of.handle
     return handle.host_fd() if isinstance(handle, (HostFdHandle, HostSocketHandle)) else None

@@ -17,7 +17,7 @@ import socket
 import struct
 from typing import TYPE_CHECKING
 
-from host_backend.registry import host_syscall
+from kernel_model.host.registry import host_syscall
 from kernel_model.fdtable import OpenFile
 from kernel_model.files import _iovecs
 from kernel_model.fsnodes import READABLE, S_IFSOCK, WRITABLE, Handle, StatInfo, host_call, host_poll
@@ -26,7 +26,7 @@ from kernel_model.registry import Fd, Int, Ptr, Size, UInt
 from kernel_model.seam import KernelError, SyscallRequest
 
 if TYPE_CHECKING:
-    from host_backend.backend import HostBackend
+    from kernel_model.host.backend import HostBackend
     from kernel_model.kernel import Kernel
 
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10

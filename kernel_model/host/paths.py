@@ -12,9 +12,9 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from host_backend.places import HostPlace, changeable_file, host_place, same_tree
-from host_backend.registry import host_syscall
-from host_backend.translate import LINUX_HOST, access_mode_to_host, host_umask
+from kernel_model.host.places import HostPlace, changeable_file, host_place, same_tree
+from kernel_model.host.registry import host_syscall
+from kernel_model.host.translate import LINUX_HOST, access_mode_to_host, host_umask
 from kernel_model.abi import AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW
 from kernel_model.attrs import UTIME_NOW, UTIME_OMIT, _read_timespecs, _read_timevals
 from kernel_model.beneath import raw_syscall
@@ -25,7 +25,7 @@ from kernel_model.registry import DirFd, Fd, Int, Long, Mode, Path, Ptr, UInt
 from kernel_model.seam import KernelError, SyscallRequest
 
 if TYPE_CHECKING:
-    from host_backend.backend import HostBackend
+    from kernel_model.host.backend import HostBackend
 
 
 def _place(b: "HostBackend", dirfd: int, raw: bytes, *, follow: bool, allow_missing: bool = False) -> HostPlace | None:

@@ -5,7 +5,7 @@ The kernel model keeps the process whatever serves its calls: the descriptor tab
 descriptor maps to a host descriptor only when a host call opened one for it), the memory map,
 brk, signals, identity and the working directory. The host answers the calls that are about
 the outside world (files in the granted directories, clocks, randomness, the host's name), each
-through a host handler registered in :mod:`host_backend.registry`.
+through a host handler registered in :mod:`kernel_model.host.registry`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 # Importing the handler modules registers the host's system calls.
-from host_backend import clocks as _clock_calls  # noqa: F401
-from host_backend import files as _file_calls  # noqa: F401
-from host_backend import network as _network_calls  # noqa: F401
-from host_backend import paths as _path_calls  # noqa: F401
-from host_backend import system as _system_calls  # noqa: F401
-from host_backend.denials import DenialLog
-from host_backend.policy import CallRule, Policy, PolicyError
-from host_backend.registry import HOST_REGISTRY
+from kernel_model.host import clocks as _clock_calls  # noqa: F401
+from kernel_model.host import files as _file_calls  # noqa: F401
+from kernel_model.host import network as _network_calls  # noqa: F401
+from kernel_model.host import paths as _path_calls  # noqa: F401
+from kernel_model.host import system as _system_calls  # noqa: F401
+from kernel_model.host.denials import DenialLog
+from kernel_model.host.policy import CallRule, Policy, PolicyError
+from kernel_model.host.registry import HOST_REGISTRY
 from kernel_model.fsnodes import host_errno
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import GuestFault, KernelError, SyscallRequest

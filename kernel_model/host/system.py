@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from host_backend.registry import host_syscall
-from host_backend.translate import LINUX_HOST, getrandom_flags_to_host
+from kernel_model.host.registry import host_syscall
+from kernel_model.host.translate import LINUX_HOST, getrandom_flags_to_host
 from kernel_model.fsnodes import host_call
 from kernel_model.process import fill_random
 from kernel_model.registry import Ptr, Size, UInt
 from kernel_model.seam import SyscallRequest
 
 if TYPE_CHECKING:
-    from host_backend.backend import HostBackend
+    from kernel_model.host.backend import HostBackend
 
 
 @host_syscall("uname")
