@@ -17,8 +17,6 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import keystone
-
 from sandbox.arch import Arch
 from sandbox.errors import AssemblyError
 
@@ -126,7 +124,7 @@ def _split_statements(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return out
 
 
-def _prepare(arch: Arch, text: str) -> tuple[list[_Statement], list[str], bool]:
+def prepare_statements(arch: Arch, text: str) -> tuple[list[_Statement], list[str], bool]:
     """Clean statements, the label names, and whether the x86 text is AT&T syntax."""
     statements: list[_Statement] = []
     labels: list[str] = []
@@ -158,7 +156,9 @@ def _prepare(arch: Arch, text: str) -> tuple[list[_Statement], list[str], bool]:
 
 
 @lru_cache(maxsize=None)
-def _engine(ks_arch: int, ks_mode: int, att: bool) -> keystone.Ks:
+def _engine(ks_arch: int, ks_mode: int, att: bool) -> "keystone.Ks":  # noqa: F821
+    import keystone
+
     ks = keystone.Ks(ks_arch, ks_mode)
     if att:
         ks.syntax = keystone.KS_OPT_SYNTAX_ATT
@@ -169,17 +169,28 @@ def assemble(arch: Arch, text: str, base: int | None = None) -> Assembled:
     """Assemble ``text`` for ``arch`` at ``base`` (the arch's code base by default).
 
     Raises :class:`AssemblyError` with the line number for anything Keystone rejects or drops.
+    Without Keystone (or for an arch it lacks, riscv64) the project's own assembler
+    (:mod:`sandbox.stubasm`) is used; it knows the instructions stubs are made of.
     """
     if arch.ks_arch is None or arch.ks_mode is None:
-        raise AssemblyError(f"Keystone cannot assemble {arch.name}; give machine code instead")
+        if arch.encoder is None:
+            raise AssemblyError(f"Keystone cannot assemble {arch.name}; give machine code instead")
+        from sandbox import stubasm
+
+        return stubasm.assemble(arch, text, base)
+    import keystone
+
     base = arch.code_base if base is None else base
-    statements, labels, att = _prepare(arch, text)
+    statements, labels, att = prepare_statements(arch, text)
     if not any(not s.is_label for s in statements):
         raise AssemblyError("no instructions to assemble")
     ks = _engine(arch.ks_arch, arch.ks_mode, att)
     body = "\n".join(s.text for s in statements)
-    # Read each label's address back: `.quad` is 8 bytes on every arch Keystone handles.
-    probe = "".join(f"\n.quad {name}" for name in labels)
+    # Read each label's address back with a word-sized data directive after the program
+    # (`.quad` cannot hold a 32-bit arch's relocation; `.long` cannot hold a 64-bit address).
+    width = arch.word_size
+    directive = ".quad" if width == 8 else ".long"
+    probe = "".join(f"\n{directive} {name}" for name in labels)
     try:
         encoding, count = ks.asm(body + probe, base)
     except keystone.KsError as e:
@@ -188,13 +199,10 @@ def assemble(arch: Arch, text: str, base: int | None = None) -> Assembled:
     if not encoding or count < expected:
         raise AssemblyError(_locate(arch, att, statements, labels, "statement not understood"))
     raw = bytes(encoding)
-    code = raw[: len(raw) - 8 * len(labels)]
+    code = raw[: len(raw) - width * len(labels)]
     tail = raw[len(code):]
-    order = ">" if arch.big_endian else "<"
-    symbols = {
-        name: int.from_bytes(tail[8 * i : 8 * i + 8], "big" if order == ">" else "little")
-        for i, name in enumerate(labels)
-    }
+    order = "big" if arch.big_endian else "little"
+    symbols = {name: int.from_bytes(tail[width * i : width * i + width], order) for i, name in enumerate(labels)}
     return Assembled(code, base, symbols)
 
 
@@ -205,6 +213,8 @@ def _locate(arch: Arch, att: bool, statements: list[_Statement], labels: list[st
     again with a resolver that knows the labels (Keystone's resolver path has bugs of its
     own with some immediates, so it is used only where needed).
     """
+    import keystone
+
     plain = keystone.Ks(arch.ks_arch, arch.ks_mode)
     resolving = keystone.Ks(arch.ks_arch, arch.ks_mode)
     if att:
