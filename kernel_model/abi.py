@@ -46,10 +46,13 @@ class AbiConstants:
     """How one arch's flag values differ from the canonical ones.
 
     ``open_flags`` maps a guest bit to the canonical bit it means, for the bits that differ.
+    ``served_by`` names the model that serves a call whose name means something else on
+    this arch (i386's ``mmap`` takes a pointer to its arguments: ``old_mmap``).
     """
 
     open_flags: dict[int, int] = field(default_factory=dict)
     minsigstksz: int = 2048  # MINSIGSTKSZ: the smallest alternate signal stack sigaltstack takes
+    served_by: dict[str, str] = field(default_factory=dict)
 
     def open_flags_in(self, guest: int) -> int:
         """Guest open flags in canonical values."""
@@ -84,12 +87,15 @@ _ARM_OPEN_FLAGS = {
     0o400000: O_LARGEFILE,
 }
 
+# The 32-bit arches kept the 16-bit uid calls under the plain names (getuid32 is the full one).
+_UID16 = {"getuid": "getuid16", "geteuid": "geteuid16", "getgid": "getgid16", "getegid": "getegid16"}
+
 ABI: dict[str, AbiConstants] = {
     "x86_64": AbiConstants(),
-    "i386": AbiConstants(),
+    "i386": AbiConstants(served_by={**_UID16, "mmap": "old_mmap"}),
     "riscv64": AbiConstants(),
     "aarch64": AbiConstants(open_flags=_ARM_OPEN_FLAGS, minsigstksz=5120),
-    "arm": AbiConstants(open_flags=_ARM_OPEN_FLAGS),
+    "arm": AbiConstants(open_flags=_ARM_OPEN_FLAGS, served_by=_UID16),
 }
 
 

@@ -7,7 +7,7 @@ instant and only moves when the guest sleeps, so that runs are reproducible.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import Int, Ptr, syscall
@@ -15,6 +15,7 @@ from kernel_model.seam import KernelError, SyscallRequest
 
 if TYPE_CHECKING:
     from kernel_model.kernel import Kernel
+    from kernel_model.structs import StructLayout
 
 CLOCK_REALTIME = 0
 CLOCK_MONOTONIC = 1
@@ -90,28 +91,43 @@ class Clock:
 def read_timespec(k: "Kernel", ptr: int) -> int:
     """A ``struct timespec`` from guest memory as nanoseconds (EINVAL when malformed)."""
     ts = k.structs.timespec.unpack(k.memory.read(ptr, k.structs.timespec.size))
-    sec, nsec = ts["tv_sec"], ts["tv_nsec"]
+    return timespec_ns(ts["tv_sec"], ts["tv_nsec"])
+
+
+def timespec_ns(sec: int, nsec: int) -> int:
+    """A duration or instant from a timespec's fields; EINVAL when they are out of range."""
     if sec < 0 or not 0 <= nsec < NSEC:
         raise KernelError(Errno.EINVAL)
     return sec * NSEC + nsec
 
 
-def write_timespec(k: "Kernel", ptr: int, ns: int) -> None:
-    """Write nanoseconds as a ``struct timespec``."""
-    k.memory.write(ptr, k.structs.timespec.pack(tv_sec=ns // NSEC, tv_nsec=ns % NSEC))
+def write_timespec(k: "Kernel", ptr: int, ns: int, layout: "StructLayout | None" = None) -> None:
+    """Write nanoseconds as a ``struct timespec`` (or ``layout``: the *_time64 calls' one)."""
+    layout = layout or k.structs.timespec
+    k.memory.write(ptr, layout.pack(tv_sec=ns // NSEC, tv_nsec=ns % NSEC))
 
 
 @syscall("clock_gettime")
 def sys_clock_gettime(k: "Kernel", req: SyscallRequest, clockid: Int, tp: Ptr) -> int:
-    write_timespec(k, tp, k.clock.now(clockid))
+    return clock_gettime(k, clockid, tp)
+
+
+def clock_gettime(k: "Kernel", clockid: int, tp: int, layout: "StructLayout | None" = None) -> int:
+    """clock_gettime with the timespec layout the call uses (32-bit arches have two)."""
+    write_timespec(k, tp, k.clock.now(clockid), layout)
     return 0
 
 
 @syscall("clock_getres")
 def sys_clock_getres(k: "Kernel", req: SyscallRequest, clockid: Int, res: Ptr) -> int:
+    return clock_getres(k, clockid, res)
+
+
+def clock_getres(k: "Kernel", clockid: int, res: int, layout: "StructLayout | None" = None) -> int:
+    """clock_getres with the timespec layout the call uses."""
     ns = k.clock.resolution(clockid)
     if res:
-        write_timespec(k, res, ns)
+        write_timespec(k, res, ns, layout)
     return 0
 
 
@@ -141,11 +157,16 @@ def sys_nanosleep(k: "Kernel", req: SyscallRequest, duration: Ptr, rem: Ptr) -> 
 
 @syscall("clock_nanosleep")
 def sys_clock_nanosleep(k: "Kernel", req: SyscallRequest, clockid: Int, flags: Int, request: Ptr, remain: Ptr) -> int:
+    return clock_nanosleep(k, clockid, flags, lambda: read_timespec(k, request))
+
+
+def clock_nanosleep(k: "Kernel", clockid: int, flags: int, read_request: Callable[[], int]) -> int:
+    """clock_nanosleep once the clock is checked; ``read_request`` reads the time asked for."""
     if clockid not in VALID_CLOCKS:
         raise KernelError(Errno.EINVAL)
     if clockid in _NO_NSLEEP:
         raise KernelError(Errno.EOPNOTSUPP)  # the clock exists but has no nsleep operation
-    ns = read_timespec(k, request)
+    ns = read_request()
     if flags & TIMER_ABSTIME:
         ns = max(ns - k.clock.now(clockid), 0)
     k.clock.sleep(ns)

@@ -14,8 +14,9 @@ from kernel_model.abi import O_APPEND, O_CLOEXEC
 from kernel_model.fdtable import SETFL_MASK, OpenFile
 from kernel_model.fsnodes import StatInfo, s_isreg
 from kernel_model.linux_errno import Errno
-from kernel_model.registry import Fd, Int, Long, Off, Ptr, Size, UInt, ULong, syscall
+from kernel_model.registry import Fd, Int, Long, LOff, Off, PosLoHi, Ptr, Size, UInt, ULong, syscall
 from kernel_model.seam import PROT_READ, PROT_WRITE, KernelError, SyscallRequest
+from kernel_model.structs import StructLayout
 
 if TYPE_CHECKING:
     from kernel_model.kernel import Kernel
@@ -171,12 +172,12 @@ def sys_write(k: "Kernel", req: SyscallRequest, fd: Fd, buf: Ptr, count: Size) -
 
 
 @syscall("pread64")
-def sys_pread64(k: "Kernel", req: SyscallRequest, fd: Fd, buf: Ptr, count: Size, offset: Off) -> int:
+def sys_pread64(k: "Kernel", req: SyscallRequest, fd: Fd, buf: Ptr, count: Size, offset: LOff) -> int:
     return read_into(k, k.fds.get_io(fd), [(buf, count)], offset)
 
 
 @syscall("pwrite64")
-def sys_pwrite64(k: "Kernel", req: SyscallRequest, fd: Fd, buf: Ptr, count: Size, offset: Off) -> int:
+def sys_pwrite64(k: "Kernel", req: SyscallRequest, fd: Fd, buf: Ptr, count: Size, offset: LOff) -> int:
     return write_from(k, k.fds.get_io(fd), [(buf, count)], offset)
 
 
@@ -193,13 +194,13 @@ def sys_writev(k: "Kernel", req: SyscallRequest, fd: Fd, iov: Ptr, iovcnt: Int) 
 
 
 @syscall("preadv")
-def sys_preadv(k: "Kernel", req: SyscallRequest, fd: Fd, iov: Ptr, iovcnt: Int, offset: Off) -> int:
+def sys_preadv(k: "Kernel", req: SyscallRequest, fd: Fd, iov: Ptr, iovcnt: Int, offset: PosLoHi) -> int:
     of = k.fds.get_io(fd)
     return read_into(k, of, _iovecs(k, iov, iovcnt), offset)
 
 
 @syscall("pwritev")
-def sys_pwritev(k: "Kernel", req: SyscallRequest, fd: Fd, iov: Ptr, iovcnt: Int, offset: Off) -> int:
+def sys_pwritev(k: "Kernel", req: SyscallRequest, fd: Fd, iov: Ptr, iovcnt: Int, offset: PosLoHi) -> int:
     of = k.fds.get_io(fd)
     return write_from(k, of, _iovecs(k, iov, iovcnt), offset)
 
@@ -211,7 +212,17 @@ SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE = 0, 1, 2, 3, 4
 
 @syscall("lseek")
 def sys_lseek(k: "Kernel", req: SyscallRequest, fd: Fd, offset: Off, whence: UInt) -> int:
+    new = seek(k, fd, offset, whence)
+    if new >= 1 << (k.arch.bits - 1):
+        raise KernelError(Errno.EOVERFLOW)  # a 32-bit off_t cannot say where it went (it still moved)
+    return new
+
+
+def seek(k: "Kernel", fd: int, offset: int, whence: int) -> int:
+    """Move ``fd``'s position as lseek/_llseek do; the new position."""
     of = k.fds.get(fd)
+    if whence > SEEK_HOLE:
+        raise KernelError(Errno.EINVAL)
     if not of.handle.seekable:
         raise KernelError(Errno.ESPIPE)
     if whence == SEEK_SET:
@@ -220,13 +231,11 @@ def sys_lseek(k: "Kernel", req: SyscallRequest, fd: Fd, offset: Off, whence: UIn
         new = of.pos + offset
     elif whence == SEEK_END:
         new = of.handle.stat().size + offset
-    elif whence in (SEEK_DATA, SEEK_HOLE):
+    else:
         size = of.handle.stat().size
         if offset < 0 or offset >= size:
             raise KernelError(Errno.ENXIO)
         new = offset if whence == SEEK_DATA else size
-    else:
-        raise KernelError(Errno.EINVAL)
     if new < 0:
         raise KernelError(Errno.EINVAL)
     if new != of.pos:
@@ -241,15 +250,31 @@ def sys_close(k: "Kernel", req: SyscallRequest, fd: Fd) -> int:
     return 0
 
 
-def pack_stat(k: "Kernel", st: StatInfo) -> bytes:
-    """``st`` as the guest arch's ``struct stat``."""
-    return k.structs.stat.pack(
-        st_dev=st.dev, st_ino=st.ino, st_nlink=st.nlink, st_mode=st.mode, st_uid=st.uid, st_gid=st.gid,
-        st_rdev=st.rdev, st_size=st.size, st_blksize=st.blksize, st_blocks=st.blocks,
+OVERFLOW_ID = 65534  # what a 16-bit uid/gid field shows for an id it cannot hold (overflowuid)
+
+
+def pack_stat(k: "Kernel", st: StatInfo, layout: StructLayout | None = None) -> bytes:
+    """``st`` as the guest arch's ``struct stat`` (or ``layout``, e.g. ``struct stat64``).
+
+    As the kernel's ``cp_new_stat``: a number the struct cannot hold (the 32-bit arches'
+    ``struct stat``) is EOVERFLOW, and a uid or gid too big for a 16-bit field shows as 65534.
+    """
+    layout = layout or k.structs.stat
+    values = dict(
+        st_dev=st.dev, st_ino=st.ino, __st_ino=st.ino & 0xFFFFFFFF, st_nlink=st.nlink, st_mode=st.mode,
+        st_uid=st.uid, st_gid=st.gid, st_rdev=st.rdev, st_size=st.size, st_blksize=st.blksize,
+        st_blocks=st.blocks,
         st_atime=st.atime_ns // 10**9, st_atime_nsec=st.atime_ns % 10**9,
         st_mtime=st.mtime_ns // 10**9, st_mtime_nsec=st.mtime_ns % 10**9,
         st_ctime=st.ctime_ns // 10**9, st_ctime_nsec=st.ctime_ns % 10**9,
     )
+    for name in ("st_dev", "st_rdev", "st_ino", "st_nlink", "st_size"):
+        if not layout.fits(name, values[name]):
+            raise KernelError(Errno.EOVERFLOW)
+    for name in ("st_uid", "st_gid"):
+        if not layout.fits(name, values[name]):
+            values[name] = OVERFLOW_ID
+    return layout.pack(values)
 
 
 @syscall("fstat")

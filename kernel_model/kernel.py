@@ -11,6 +11,7 @@ from typing import Callable
 # Importing the handler modules registers their system calls.
 from kernel_model import attrs as _attr_calls  # noqa: F401
 from kernel_model import clock as _clock_calls  # noqa: F401
+from kernel_model import compat as _compat_calls  # noqa: F401
 from kernel_model import files as _file_calls  # noqa: F401
 from kernel_model import fsinfo as _fsinfo_calls  # noqa: F401
 from kernel_model import limits as _limit_calls  # noqa: F401
@@ -31,7 +32,7 @@ from kernel_model.linux_errno import Errno
 from kernel_model.mm import AddressSpace
 from kernel_model.procfs import Executable, ProcFilesystem
 from kernel_model.process import Identity, PrctlState
-from kernel_model.registry import REGISTRY
+from kernel_model.registry import REGISTRY, CallingConvention
 from kernel_model.seam import GuestFault, GuestMemory, KernelArch, KernelError, SyscallRequest
 from kernel_model.signals import SignalState
 from kernel_model.structs import structs_for
@@ -138,7 +139,10 @@ class Kernel:
         self.prctl = PrctlState()
         self.executable: Executable | None = None  # set by the loader; /proc/self/exe
         self.unimplemented: Counter[str] = Counter()
-        self._handlers = {name: spec.invoker(arch.bits) for name, spec in REGISTRY.items()}
+        convention = CallingConvention(arch.bits, arch.pair_aligned_args, arch.big_endian)
+        self._handlers = {name: spec.invoker(convention) for name, spec in REGISTRY.items()}
+        for name, model in self.abi.served_by.items():
+            self._handlers[name] = REGISTRY[model].invoker(convention)
 
     # -- set-up ----------------------------------------------------------------------------
 

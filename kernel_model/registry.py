@@ -23,6 +23,12 @@ class Width(enum.Enum):
     U32 = "u32"  # unsigned int, mode_t, flags
     SWORD = "sword"  # long, off_t, ssize_t: the register's width, signed
     UWORD = "uword"  # pointers, size_t, unsigned long: the register, unsigned
+    # loff_t: signed 64-bit. A 32-bit arch passes it in two registers, in the arch's byte
+    # order and, on some ABIs (arm EABI), starting on an even register.
+    LOFF = "loff"
+    # A 64-bit position the call itself takes as two words, low then high (preadv's pos_l,
+    # pos_h): two registers on a 32-bit arch whatever its ABI; the low one alone on 64-bit.
+    LOHI = "lohi"
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,14 @@ class ArgKind:
             return _u32 if bits > 32 else None
         if self.width is Width.S32:
             return _s32
+        if self.width in (Width.LOFF, Width.LOHI):
+            return _s64
         return _s64 if bits == 64 else _s32
+
+    @property
+    def takes_two_words(self) -> bool:
+        """Whether a 32-bit arch passes this argument in two registers."""
+        return self.width in (Width.LOFF, Width.LOHI)
 
 
 def _s32(value: int) -> int:
@@ -67,6 +80,8 @@ Mode = Annotated[int, ArgKind("mode", Width.U32, "mode_t")]
 Long = Annotated[int, ArgKind("long", Width.SWORD, "long")]
 ULong = Annotated[int, ArgKind("ulong", Width.UWORD, "unsigned long")]
 Off = Annotated[int, ArgKind("off", Width.SWORD, "off_t")]
+LOff = Annotated[int, ArgKind("loff", Width.LOFF, "loff_t")]
+PosLoHi = Annotated[int, ArgKind("pos", Width.LOHI, "unsigned long pos_l, pos_h")]
 Size = Annotated[int, ArgKind("size", Width.UWORD, "size_t")]
 Ptr = Annotated[int, ArgKind("ptr", Width.UWORD, "void *", is_pointer=True)]
 Path = Annotated[int, ArgKind("path", Width.UWORD, "const char *", is_pointer=True)]
@@ -88,39 +103,95 @@ class HandlerSpec:
     params: tuple[tuple[str, ArgKind], ...]
     completeness: Completeness
     note: str = ""
-    _invokers: dict[int, Callable[..., int]] = field(default_factory=dict, repr=False)
+    _invokers: dict[CallingConvention, Callable[..., int]] = field(default_factory=dict, repr=False)
 
-    def invoker(self, bits: int) -> Callable[[Any, Any, tuple[int, ...]], int]:
-        """``invoke(kernel, request, raw_args)`` with the decoding for ``bits``-wide registers."""
-        inv = self._invokers.get(bits)
+    def invoker(self, convention: "int | CallingConvention") -> Callable[[Any, Any, tuple[int, ...]], int]:
+        """``invoke(kernel, request, raw_args)`` with the decoding for a calling convention.
+
+        ``convention`` is a :class:`CallingConvention`, or a register width for the default
+        one of that width.
+        """
+        conv = convention if isinstance(convention, CallingConvention) else CallingConvention(convention)
+        inv = self._invokers.get(conv)
         if inv is None:
-            inv = self._invokers[bits] = _compile_invoker(self, bits)
+            inv = self._invokers[conv] = _compile_invoker(self, conv)
         return inv
 
-    def decode(self, raw_args: tuple[int, ...], bits: int) -> tuple[int, ...]:
+    def decode(self, raw_args: tuple[int, ...], convention: "int | CallingConvention") -> tuple[int, ...]:
         """The decoded argument values, as the handler receives them (for records and traces)."""
+        conv = convention if isinstance(convention, CallingConvention) else CallingConvention(convention)
         out = []
-        for (_, kind), raw in zip(self.params, raw_args):
-            dec = kind.decoder(bits)
+        for kind, registers in argument_registers(self, conv):
+            if len(registers) == 2:
+                lo, hi = (raw_args[r] if r < len(raw_args) else 0 for r in registers)
+                out.append(_pair(lo, hi))
+                continue
+            raw = raw_args[registers[0]] if registers[0] < len(raw_args) else 0
+            dec = kind.decoder(conv.bits)
             out.append(dec(raw) if dec else raw)
         return tuple(out)
 
 
-def _compile_invoker(spec: HandlerSpec, bits: int) -> Callable[..., int]:
-    # One generated function per handler and width: positional pass-through for identity
+@dataclass(frozen=True)
+class CallingConvention:
+    """How an arch's system call arguments sit in its registers, as far as decoding goes."""
+
+    bits: int
+    pair_aligned: bool = False  # a two-register argument starts on an even register
+    big_endian: bool = False  # the high half of a register pair comes first
+
+
+ARG_REGISTERS = 6
+
+
+def argument_registers(spec: HandlerSpec, conv: CallingConvention) -> list[tuple[ArgKind, tuple[int, ...]]]:
+    """For each parameter, its kind and the argument registers it is read from.
+
+    A two-register argument's registers are given low half first.
+    """
+    out = []
+    reg = 0
+    for _, kind in spec.params:
+        if conv.bits == 32 and kind.takes_two_words:
+            if kind.width is Width.LOFF and conv.pair_aligned and reg % 2:
+                reg += 1
+            pair = (reg, reg + 1) if kind.width is Width.LOHI or not conv.big_endian else (reg + 1, reg)
+            out.append((kind, pair))
+            reg += 2
+        else:
+            out.append((kind, (reg,)))
+            reg += 1
+    return out
+
+
+def _pair(lo: int, hi: int) -> int:
+    return _s64(((hi & 0xFFFFFFFF) << 32) | (lo & 0xFFFFFFFF))
+
+
+def _compile_invoker(spec: HandlerSpec, conv: CallingConvention) -> Callable[..., int]:
+    # One generated function per handler and convention: positional pass-through for identity
     # decoders, a direct call for the others. It is generated from the spec's own parameter
     # list, never from guest input.
-    namespace: dict[str, Any] = {"handler": spec.func}
+    namespace: dict[str, Any] = {"handler": spec.func, "pair": _pair}
     parts = []
-    for i, (_, kind) in enumerate(spec.params):
-        dec = kind.decoder(bits)
+    placement = argument_registers(spec, conv)
+    if any(r >= ARG_REGISTERS for _, registers in placement for r in registers):
+        def beyond(k: Any, r: Any, a: tuple[int, ...]) -> int:
+            raise NotImplementedError(f"{spec.name}: its arguments need more than {ARG_REGISTERS} registers on this arch")
+
+        return beyond
+    for i, (kind, registers) in enumerate(placement):
+        if len(registers) == 2:
+            parts.append(f"pair(a[{registers[0]}], a[{registers[1]}])")
+            continue
+        dec = kind.decoder(conv.bits)
         if dec is None:
-            parts.append(f"a[{i}]")
+            parts.append(f"a[{registers[0]}]")
         else:
             namespace[f"d{i}"] = dec
-            parts.append(f"d{i}(a[{i}])")
+            parts.append(f"d{i}(a[{registers[0]}])")
     src = f"def invoke(k, r, a):\n    return handler(k, r{''.join(', ' + p for p in parts)})\n"
-    exec(compile(src, f"<invoker {spec.name}/{bits}>", "exec"), namespace)
+    exec(compile(src, f"<invoker {spec.name}/{conv.bits}>", "exec"), namespace)
     return namespace["invoke"]
 
 
@@ -154,7 +225,7 @@ def syscall(
             if kind is None:
                 raise TypeError(f"{name}: parameter {pname!r} needs an argument kind annotation")
             decoded.append((pname, kind))
-        if len(decoded) > 6:
+        if len(decoded) > ARG_REGISTERS:
             raise TypeError(f"{name}: a system call takes at most six arguments")
         table[name] = HandlerSpec(
             name=name,

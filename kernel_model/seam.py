@@ -108,6 +108,9 @@ class KernelArch:
     uname_machine: str  # what uname(2) reports in ``machine``
     big_endian: bool = False
     page_size: int = 4096
+    # On a 32-bit arch a 64-bit argument (loff_t) takes two registers; true when the pair must
+    # start on an even register (arm EABI), false when it takes the next two (i386).
+    pair_aligned_args: bool = False
 
     @property
     def word_size(self) -> int:

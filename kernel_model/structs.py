@@ -41,6 +41,16 @@ class StructLayout:
             out.append(v)
         return self._struct.pack(*out)
 
+    def fits(self, name: str, value: int) -> bool:
+        """Whether ``value`` can be stored in the field ``name`` without being cut."""
+        fmt = dict(self.fields)[name]
+        bits = _BITS.get(fmt[-1])
+        if bits is None:
+            return True
+        if fmt[-1].islower():
+            return -(1 << (bits - 1)) <= value < (1 << (bits - 1))
+        return 0 <= value < (1 << bits)
+
     def unpack(self, data: bytes) -> dict[str, int]:
         """The fields of ``data`` (exactly :attr:`size` bytes) by name, padding left out."""
         return {n: v for n, v in zip(self.names, self._struct.unpack(data)) if not n.startswith("_")}
@@ -83,13 +93,44 @@ _STATFS64 = [
     ("f_files", "Q"), ("f_ffree", "Q"), ("f_fsid0", "i"), ("f_fsid1", "i"), ("f_namelen", "q"),
     ("f_frsize", "q"), ("f_flags", "q"), ("_spare", "32s"),
 ]
+# ...and of the 32-bit arches (i386 and arm EABI): every word is 32 bits.
+_STATFS32 = [
+    ("f_type", "i"), ("f_bsize", "i"), ("f_blocks", "I"), ("f_bfree", "I"), ("f_bavail", "I"),
+    ("f_files", "I"), ("f_ffree", "I"), ("f_fsid0", "i"), ("f_fsid1", "i"), ("f_namelen", "i"),
+    ("f_frsize", "i"), ("f_flags", "i"), ("_spare", "16s"),
+]
 # riscv64 has no SA_RESTORER, so its kernel struct sigaction has no sa_restorer field.
 _SIGACTION_NO_RESTORER = [("sa_handler", "Q"), ("sa_flags", "Q"), ("sa_mask", "Q")]
+# The 32-bit arches' struct stat (i386 and arm agree): 16-bit ids, 32-bit sizes. st_size is
+# unsigned in the header, but the kernel refuses sizes past MAX_NON_LFS (2 GiB - 1): signed.
+_STAT_32 = [
+    ("st_dev", "I"), ("st_ino", "I"), ("st_mode", "H"), ("st_nlink", "H"),
+    ("st_uid", "H"), ("st_gid", "H"), ("st_rdev", "I"), ("st_size", "i"), ("st_blksize", "I"),
+    ("st_blocks", "I"), ("st_atime", "I"), ("st_atime_nsec", "I"), ("st_mtime", "I"),
+    ("st_mtime_nsec", "I"), ("st_ctime", "I"), ("st_ctime_nsec", "I"), ("_unused", "8s"),
+]
+# struct stat64 (stat64, fstat64, lstat64, fstatat64). i386 packs it (96 bytes); arm EABI
+# aligns its 64-bit fields to 8 bytes (104 bytes). The low 32 bits of the inode number sit
+# in st_ino_low (the headers' __st_ino) for old programs; the whole number is at the end.
+_STAT64_I386 = [
+    ("st_dev", "Q"), ("_pad0", "4s"), ("st_ino_low", "I"), ("st_mode", "I"), ("st_nlink", "I"),
+    ("st_uid", "I"), ("st_gid", "I"), ("st_rdev", "Q"), ("_pad3", "4s"), ("st_size", "q"),
+    ("st_blksize", "I"), ("st_blocks", "Q"), ("st_atime", "I"), ("st_atime_nsec", "I"),
+    ("st_mtime", "I"), ("st_mtime_nsec", "I"), ("st_ctime", "I"), ("st_ctime_nsec", "I"), ("st_ino", "Q"),
+]
+_STAT64_ARM = [
+    ("st_dev", "Q"), ("_pad0", "4s"), ("st_ino_low", "I"), ("st_mode", "I"), ("st_nlink", "I"),
+    ("st_uid", "I"), ("st_gid", "I"), ("st_rdev", "Q"), ("_pad3", "4s"), ("_pad4", "4s"), ("st_size", "q"),
+    ("st_blksize", "I"), ("_pad5", "4s"), ("st_blocks", "Q"), ("st_atime", "I"), ("st_atime_nsec", "I"),
+    ("st_mtime", "I"), ("st_mtime_nsec", "I"), ("st_ctime", "I"), ("st_ctime_nsec", "I"), ("st_ino", "Q"),
+]
 
 LAYOUTS: dict[str, dict[str, list[tuple[str, str]]]] = {
     "x86_64": {"stat": _STAT_X86_64, "statfs": _STATFS64},
     "aarch64": {"stat": _STAT_GENERIC64, "statfs": _STATFS64},
     "riscv64": {"stat": _STAT_GENERIC64, "statfs": _STATFS64, "sigaction": _SIGACTION_NO_RESTORER},
+    "i386": {"stat": _STAT_32, "stat64": _STAT64_I386, "statfs": _STATFS32},
+    "arm": {"stat": _STAT_32, "stat64": _STAT64_ARM, "statfs": _STATFS32},
 }
 
 # struct statx is the same everywhere (it was designed that way).
@@ -125,6 +166,9 @@ class StructSet:
     statfs: StructLayout | None  # None: the arch's row does not give one
     word: str  # struct format of one C long / pointer
     endian: str  # "<" or ">", to prefix ad-hoc struct formats
+    # The 32-bit arches' own layouts: struct stat64, and the 64-bit time of the *_time64 calls.
+    stat64: StructLayout | None = None
+    timespec64: StructLayout | None = None
 
     @property
     def byteorder(self) -> str:
@@ -193,6 +237,8 @@ def structs_for(arch: KernelArch) -> StructSet:
         statfs=StructLayout("statfs", table["statfs"], be) if "statfs" in table else None,
         word=ulong,
         endian=">" if be else "<",
+        stat64=StructLayout("stat64", table["stat64"], be) if "stat64" in table else None,
+        timespec64=StructLayout("__kernel_timespec", [("tv_sec", "q"), ("tv_nsec", "q")], be),
     )
     _CACHE[arch] = sset
     return sset

@@ -98,7 +98,8 @@ def inspect_elf(data: bytes, name: str = "program") -> ElfInfo:
     arch = arch_for_elf(machine, bits, big)
     if arch is None:
         kind = f"{bits}-bit {'big' if big else 'little'}-endian ELF for {_MACHINE_NAMES.get(machine, f'machine {machine}')}"
-        raise ExecFormatError(f"{name}: {kind}; supported: {', '.join(ARCHES)} (64-bit little-endian)")
+        supported = ", ".join(f"{a.name} ({a.bits}-bit)" for a in ARCHES.values())
+        raise ExecFormatError(f"{name}: {kind}; supported: {supported}")
     try:
         elf = ELFFile(io.BytesIO(data))
         elf_type = {"ET_EXEC": ET_EXEC, "ET_DYN": ET_DYN}.get(elf.header.e_type)

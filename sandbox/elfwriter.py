@@ -2,7 +2,8 @@
 
 One PT_LOAD segment, readable, writable and executable, holding the code at its address, and
 the entry at ``_start``: the same memory picture the sandbox gives a stub, so the file runs the
-same natively, under ``qemu-user`` (the tests' oracle), or under a debugger.
+same natively, under ``qemu-user`` (the tests' oracle), or under a debugger. The file's class
+(ELF32 or ELF64), byte order, machine and flags are the arch's.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import struct
 from sandbox.arch import Arch
 from sandbox.assembler import Assembled
 
-_EHDR_SIZE = 64
-_PHDR_SIZE = 56
+# (ELF header size, program header size, header format, program header format) per class
+_LAYOUT = {
+    64: (64, 56, "HHIQQQIHHHHHH", "IIQQQQQQ"),
+    32: (52, 32, "HHIIIIIHHHHHH", "IIIIIIII"),
+}
 
 
-def build_elf(arch: Arch, program: Assembled) -> bytes:
-    """A static ELF64 executable holding ``program`` (64-bit arches)."""
-    if arch.bits != 64:
-        raise ValueError(f"the ELF writer makes 64-bit files; {arch.name} is {arch.bits}-bit")
+def build_elf(arch: Arch, program: Assembled, *, thumb: bool = False) -> bytes:
+    """A static executable holding ``program``; ``thumb`` marks an arm entry point as Thumb code."""
+    ehdr_size, phdr_size, ehdr_fmt, phdr_fmt = _LAYOUT[arch.bits]
     end = ">" if arch.big_endian else "<"
     page = 0x1000
     # The file's first page holds the headers; the code starts at the next page boundary so
@@ -28,34 +31,29 @@ def build_elf(arch: Arch, program: Assembled) -> bytes:
     load_addr = program.base - code_offset
     if load_addr < 0 or program.base % page:
         raise ValueError("the code base must be page-aligned and at least one page up")
-    ident = b"\x7fELF" + bytes([2, 2 if arch.big_endian else 1, 1, 0]) + bytes(8)
+    ident = b"\x7fELF" + bytes([2 if arch.bits == 64 else 1, 2 if arch.big_endian else 1, 1, 0]) + bytes(8)
     ehdr = ident + struct.pack(
-        end + "HHIQQQIHHHHHH",
+        end + ehdr_fmt,
         2,  # ET_EXEC
         arch.elf_machine,
         1,  # EV_CURRENT
-        program.entry,
-        _EHDR_SIZE,  # e_phoff
+        program.entry | (1 if thumb else 0),
+        ehdr_size,  # e_phoff
         0,  # e_shoff
-        0,  # e_flags
-        _EHDR_SIZE,
-        _PHDR_SIZE,
+        arch.elf_flags,
+        ehdr_size,
+        phdr_size,
         1,  # e_phnum
-        64,  # e_shentsize
+        64 if arch.bits == 64 else 40,  # e_shentsize
         0,
         0,
     )
     size = code_offset + len(program.code)
-    phdr = struct.pack(
-        end + "IIQQQQQQ",
-        1,  # PT_LOAD
-        7,  # PF_R | PF_W | PF_X
-        0,  # p_offset: the segment starts with the headers, like a normal executable's text
-        load_addr,
-        load_addr,
-        size,
-        size,
-        page,
-    )
+    if arch.bits == 64:
+        # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align
+        phdr = struct.pack(end + phdr_fmt, 1, 7, 0, load_addr, load_addr, size, size, page)
+    else:
+        # p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, p_align
+        phdr = struct.pack(end + phdr_fmt, 1, 0, load_addr, load_addr, size, size, 7, page)
     header = ehdr + phdr
     return header + bytes(code_offset - len(header)) + program.code

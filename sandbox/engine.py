@@ -124,7 +124,10 @@ class SyscallObserver(Protocol):
 
 def kernel_arch(arch: Arch) -> KernelArch:
     """The part of an arch description the kernel model needs."""
-    return KernelArch(name=arch.name, bits=arch.bits, uname_machine=arch.uname_machine, big_endian=arch.big_endian)
+    return KernelArch(
+        name=arch.name, bits=arch.bits, uname_machine=arch.uname_machine, big_endian=arch.big_endian,
+        pair_aligned_args=arch.pair_aligned_args,
+    )
 
 
 class Machine:
@@ -163,8 +166,11 @@ class Machine:
         self._counting = False  # whether the last emu_start counted instructions
         self._uch = self.uc._uch
         self._pc_id = arch.reg_id(arch.pc)
-        self._pc_buf = ctypes.c_uint64()
+        # a value of the register's own width, whatever the host's byte order
+        self._pc_buf = ctypes.c_uint64() if arch.bits == 64 else ctypes.c_uint32()
         self._pc_ref = ctypes.byref(self._pc_buf)
+        for name, value in arch.initial_registers:
+            self.set_reg(name, value)
         self._build_trap()
         self._install_hooks()
 
@@ -190,6 +196,15 @@ class Machine:
     def pc(self, value: int) -> None:
         self.set_reg(self.arch.pc, value)
 
+    @property
+    def resume_address(self) -> int:
+        """Where execution continues: the pc, with bit 0 set in arm's Thumb state."""
+        pc = self.pc
+        thumb = self.arch.thumb
+        if thumb is not None and self.reg(thumb.register) & thumb.mask:
+            pc |= 1
+        return pc
+
     # -- the trap path ---------------------------------------------------------------------
 
     def _build_trap(self) -> None:
@@ -197,19 +212,26 @@ class Machine:
         read_names = [arch.number_reg, *arch.arg_regs, arch.pc]
         sources = [c.source for c in arch.clobbers if c.source != "next_pc"]
         read_names += sources
+        if arch.thumb is not None:
+            read_names.append(arch.thumb.register)
         n_read = len(read_names)
+        # Unicorn reads and writes a register through a pointer to a value of the register's
+        # own width: 32-bit slots for a 32-bit arch, whatever the host's byte order.
+        slot = ctypes.c_uint64 if arch.bits == 64 else ctypes.c_uint32
+        size = ctypes.sizeof(slot)
         self._read_ids = (ctypes.c_int * n_read)(*(arch.reg_id(r) for r in read_names))
-        self._read_vals = (ctypes.c_uint64 * n_read)()
+        self._read_vals = (slot * n_read)()
         self._read_ptrs = (ctypes.c_void_p * n_read)(
-            *(ctypes.addressof(self._read_vals) + 8 * i for i in range(n_read))
+            *(ctypes.addressof(self._read_vals) + size * i for i in range(n_read))
         )
         write_names = [arch.ret_reg] + [c.register for c in arch.clobbers]
         n_write = len(write_names)
         self._write_ids = (ctypes.c_int * n_write)(*(arch.reg_id(r) for r in write_names))
-        self._write_vals = (ctypes.c_uint64 * n_write)()
+        self._write_vals = (slot * n_write)()
         self._write_ptrs = (ctypes.c_void_p * n_write)(
-            *(ctypes.addressof(self._write_vals) + 8 * i for i in range(n_write))
+            *(ctypes.addressof(self._write_vals) + size * i for i in range(n_write))
         )
+        self._word_mask = arch.word_mask
         # For each clobbered register: which read value feeds it, plus what to add.
         pc_index = 1 + len(arch.arg_regs)
         self._clobber_plan = tuple(
@@ -226,6 +248,9 @@ class Machine:
         self._arch_name = arch.name
         self._pc_index = pc_index
         self._trap_pc_offset = arch.trap.pc_offset
+        # Thumb state: the trap is shorter, so its address is nearer the pc the hook sees.
+        self._thumb_mask = arch.thumb.mask if arch.thumb is not None else 0
+        self._thumb_adjust = arch.trap.length - arch.thumb.trap_length if arch.thumb is not None else 0
         self._cpu = MachineCpu(self)
 
     def _trap(self) -> None:
@@ -234,8 +259,10 @@ class Machine:
         v = self._read_vals[:]
         nr = v[0]
         name = self._names.get(nr) or unknown_name(nr)
-        req = SyscallRequest(self._arch_name, nr, name, tuple(v[1:self._pc_index]), self.memory,
-                             v[self._pc_index] + self._trap_pc_offset, self._cpu)
+        pc = v[self._pc_index] + self._trap_pc_offset
+        if self._thumb_mask and v[-1] & self._thumb_mask:
+            pc += self._thumb_adjust
+        req = SyscallRequest(self._arch_name, nr, name, tuple(v[1:self._pc_index]), self.memory, pc, self._cpu)
         if self.stop_at_syscall_entry is not None and self.stop_at_syscall_entry(req):
             self.pending = req
             self._pending_regs = v
@@ -267,9 +294,10 @@ class Machine:
             self._request_stop(Stop.EXITED)
             return
         wv = self._write_vals
-        wv[0] = value & 0xFFFFFFFFFFFFFFFF
+        mask = self._word_mask
+        wv[0] = value & mask
         for idx, src, add in self._clobber_plan:
-            wv[idx] = (v[src] + add) & 0xFFFFFFFFFFFFFFFF
+            wv[idx] = (v[src] + add) & mask
         uclib.uc_reg_write_batch(self._uch, self._write_ids, self._write_ptrs, self._n_write)
         self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
         if observer is not None:
@@ -462,7 +490,7 @@ class Machine:
             self._serve_outside(req)
             if self._stop_reason is not None:
                 return self._take_stop()
-        begin = self.pc
+        begin = self.resume_address
         if count and not self._counting:
             # Unicorn counts instructions with a code hook of its own, which only code
             # translated after it was added calls: translate again what was translated without.
@@ -573,7 +601,7 @@ class Machine:
         )
         saved = self.uc.context_save()
         try:
-            self.uc.emu_start(pc, self._never, 0, 1)
+            self.uc.emu_start(pc | (self.resume_address & 1), self._never, 0, 1)
         except unicorn.UcError:
             pass
         finally:
@@ -595,8 +623,11 @@ class Machine:
         return {n: self.reg(n) for n in names}
 
     def disassemble(self, address: int, count: int = 1) -> list[tuple[int, bytes, str]]:
-        """Up to ``count`` instructions at ``address``: (address, bytes, text)."""
-        cs = _capstone(self.arch)
+        """Up to ``count`` instructions at ``address``: (address, bytes, text).
+
+        On arm the instruction set is the one the CPU is in now (ARM or Thumb).
+        """
+        cs = _capstone(self.arch, thumb=bool(self.resume_address & 1))
         out = []
         pos = address
         for _ in range(count):
@@ -660,8 +691,10 @@ def fault_signal(fault: Fault) -> int:
 _CS_CACHE: dict[str, capstone.Cs] = {}
 
 
-def _capstone(arch: Arch) -> capstone.Cs:
-    cs = _CS_CACHE.get(arch.name)
+def _capstone(arch: Arch, thumb: bool = False) -> capstone.Cs:
+    key = arch.name + (":thumb" if thumb else "")
+    cs = _CS_CACHE.get(key)
     if cs is None:
-        cs = _CS_CACHE[arch.name] = capstone.Cs(arch.cs_arch, arch.cs_mode)
+        mode = arch.thumb.cs_mode if thumb and arch.thumb is not None else arch.cs_mode
+        cs = _CS_CACHE[key] = capstone.Cs(arch.cs_arch, mode)
     return cs

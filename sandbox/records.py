@@ -11,6 +11,7 @@ from typing import Any, Iterable, Mapping
 
 from kernel_model.linux_errno import Errno
 from kernel_model.prototypes import prototype
+from kernel_model.registry import CallingConvention
 from sandbox.arch import Arch
 
 
@@ -21,8 +22,10 @@ class SyscallRecord:
     ``args`` are the six raw argument registers; ``decoded`` maps each of the call's
     parameters (named as in the prototype table, :mod:`kernel_model.prototypes`) to its value
     as the kernel reads it (fd and int as signed 32-bit, pointers unsigned...), for every call,
-    implemented or not. ``ret`` is the signed value written back to the return register (``-9``
-    for EBADF), None when the call did not return (exit). ``errno`` is the error's name or None.
+    implemented or not (a 64-bit argument a 32-bit arch passes in two registers is one value).
+    ``ret`` is the value written back to the return register: ``-errno`` for an error (``-9``
+    for EBADF), the call's (non-negative) result otherwise, None when the call did not return
+    (exit). ``errno`` is the error's name or None.
     ``captured`` is the memory behind the arguments as it was at the call (a path, the bytes
     ``read`` filled in), present when the run was traced (see :mod:`sandbox.trace`).
     """
@@ -74,12 +77,16 @@ def build_records(arch: Arch, log: Iterable[tuple], captured: Mapping[int, Mappi
     arguments pointed to, by log index)."""
     out = []
     memory = captured or {}
+    # where a 64-bit argument sits on a 32-bit arch (a register pair, aligned on arm EABI)
+    convention = CallingConvention(arch.bits, arch.pair_aligned_args, arch.big_endian)
     for index, (pc, nr, name, args, value, err, note, t) in enumerate(log):
-        decoded = prototype(name, arch.name).decode(args, arch.bits)
+        decoded = prototype(name, arch.name).decode(args, convention)
         out.append(
             SyscallRecord(
                 arch=arch.name, nr=nr, name=name, args=args, decoded=decoded,
-                ret=None if value is None else to_signed(value, arch.bits),
+                # A success is the value as the handler gave it (a 32-bit arch's high addresses
+                # stay positive); an error is the negative errno.
+                ret=None if value is None else (value if err is None else to_signed(value, arch.bits)),
                 errno=err.name if err is not None else None, pc=pc, note=note, time=t,
                 implemented=note != "unimplemented", captured=memory.get(index),
             )

@@ -7,7 +7,8 @@ after the code (NUL-terminated, so a path works as given) and their address is p
 are placed separately and replaced by their address.
 
 Everything per arch comes from the arch description (``stub_immediate``, ``stub_address``,
-``stub_data``, the trap mnemonic and the registers), so a new arch gets stubs for free.
+``stub_data``, ``stub_pointer``, the trap mnemonic and the registers), so a new arch gets stubs
+for free; the project's own assembler (:mod:`sandbox.stubasm`) assembles them on any host.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class _Program:
         assert arch.stub_immediate and arch.stub_address and arch.stub_data
         self.arch = arch
         self.code: list[str] = []
+        self.pointers: list[str] = []  # arm: words holding data addresses, near the code
         self.data: list[str] = []
         self.marker = arch.comment_markers[0]  # the arch's usual one, so GNU as reads the stub too
 
@@ -111,6 +113,8 @@ class _Program:
                 raise SandboxError(f"argument {i + 1} of {name}: expected int, bytes, bytearray, str or Words")
             label = f"arg{i}_data" if index == 0 else f"call{index}_arg{i}"
             self.code.append(arch.stub_address(reg, label))  # type: ignore[misc]
+            if arch.stub_pointer is not None:
+                self.pointers.append(f"{label}_addr: {arch.stub_pointer(label)}")
             self.place(label, value)
             if isinstance(value, bytearray):
                 buffers[i] = (label, len(value))
@@ -119,7 +123,9 @@ class _Program:
         return name, nr, buffers
 
     def text(self) -> str:
-        return "\n".join(self.code + ["stub_end:"] + self.data) + "\n"
+        # arm's address words go first after the code: a pc-relative load reaches only 4 KiB
+        pointers = [f".balign {self.arch.word_size}", *self.pointers] if self.pointers else []
+        return "\n".join(self.code + ["stub_end:"] + pointers + self.data) + "\n"
 
 
 def syscall_stub(arch: Arch, name_or_number: str | int, args: Sequence[StubArg], *, exit_after: bool = True) -> Stub:

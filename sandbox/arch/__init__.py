@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from sandbox.arch.aarch64 import ARCH as AARCH64
+from sandbox.arch.arm import ARCH as ARM
 from sandbox.arch.base import Arch, Clobber, Fault, Trap
+from sandbox.arch.i386 import ARCH as I386
+from sandbox.arch.riscv64 import ARCH as RISCV64
 from sandbox.arch.x86_64 import ARCH as X86_64
 from sandbox.errors import UnknownArchError
 
-ARCHES: dict[str, Arch] = {a.name: a for a in (X86_64, AARCH64)}
+ARCHES: dict[str, Arch] = {a.name: a for a in (X86_64, AARCH64, I386, ARM, RISCV64)}
 
 _BY_ALIAS = {alias: a for a in ARCHES.values() for alias in (a.name, *a.aliases)}
 

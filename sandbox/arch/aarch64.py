@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import capstone
-import keystone
 import unicorn
 from unicorn import arm64_const as ua
 
-from sandbox.arch.base import Arch, Fault, Trap, ascii_directive
+from sandbox.arch.base import Arch, Fault, Trap, ascii_directive, keystone_constant
 from sandbox.arch.signal_frames import AARCH64_FRAME, AARCH64_SIGRETURN
 from sandbox.arch.gdb import GdbFeature, GdbRegister, GdbTarget, registers_like
 
@@ -84,8 +83,8 @@ ARCH = Arch(
     uc_mode=unicorn.UC_MODE_ARM,
     cs_arch=capstone.CS_ARCH_ARM64,
     cs_mode=capstone.CS_MODE_ARM,
-    ks_arch=keystone.KS_ARCH_ARM64,
-    ks_mode=keystone.KS_MODE_LITTLE_ENDIAN,
+    ks_arch=keystone_constant("KS_ARCH_ARM64"),
+    ks_mode=keystone_constant("KS_MODE_LITTLE_ENDIAN"),
     registers=_REGISTERS,
     pc="pc",
     sp="sp",
@@ -122,4 +121,7 @@ ARCH = Arch(
     signal_frame=AARCH64_FRAME,
     sigreturn_trampoline=AARCH64_SIGRETURN,  # what the vDSO provides when SA_RESTORER is not set
     gdb=GDB_TARGET,
+    # x9 is a temporary the kernel's svc path neither reads nor changes
+    stub_store=lambda reg, label: f"adr x9, {label}; str {reg}, [x9]",
+    encoder="sandbox.arch.arm_encoder:AArch64Encoder",
 )

@@ -8,6 +8,19 @@ from typing import Callable, Mapping
 from sandbox.arch.gdb import GdbTarget
 
 
+def keystone_constant(name: str) -> int | None:
+    """A Keystone constant by name, or None when Keystone is not installed.
+
+    Keystone is optional (it has no wheels for some hosts, e.g. aarch64 Linux and Apple
+    Silicon); without it, code is assembled by the project's own stub assembler.
+    """
+    try:
+        import keystone
+    except ImportError:
+        return None
+    return getattr(keystone, name)
+
+
 @dataclass(frozen=True)
 class Trap:
     """How the syscall instruction is caught.
@@ -45,6 +58,20 @@ class Fault:
     signal: str  # "SIGTRAP", "SIGILL", ...
     what: str  # a few words for the report: "breakpoint", "division by zero"
     pc_offset: int = 0  # added to the pc the hook sees to get the faulting instruction's address
+
+
+@dataclass(frozen=True)
+class InstructionSetBit:
+    """A second instruction set selected by a status bit (arm's Thumb: CPSR.T).
+
+    The pc a CPU reports has bit 0 clear; execution must resume at ``pc | 1`` when the bit is
+    set, a trap instruction there is ``trap_length`` bytes long, and Capstone needs ``cs_mode``.
+    """
+
+    register: str
+    mask: int
+    trap_length: int
+    cs_mode: int
 
 
 @dataclass(frozen=True)
@@ -103,6 +130,22 @@ class Arch:
     sigreturn_trampoline: bytes | None = None
     # The registers as gdb's remote protocol lays them out (None: the gdb stub refuses the arch).
     gdb: GdbTarget | None = field(default=None, compare=False)
+    # A store of a register to a label (``stub_store(reg, label)``), for generated programs that
+    # record each call's result in memory, and a pointer-sized word holding a label's address,
+    # for arches whose ``stub_address`` loads the address from such a word
+    # (``{label}_addr``) because a pc-relative add cannot reach far.
+    stub_store: Callable[[str, str], str] | None = field(default=None, compare=False)
+    stub_pointer: Callable[[str], str] | None = field(default=None, compare=False)
+    # The project's own assembler for this arch (``sandbox.stubasm``), as "module:attribute",
+    # used where Keystone is missing or does not know the arch.
+    encoder: str | None = None
+    # Registers set, in this order, when a process starts (arm: enable the FPU, user mode).
+    initial_registers: tuple[tuple[str, int], ...] = ()
+    thumb: InstructionSetBit | None = None
+    elf_flags: int = 0  # e_flags of the ELF files the sandbox writes (arm: EABI version 5)
+    # 64-bit system call arguments (loff_t) on a 32-bit arch take two registers; some ABIs
+    # start the pair on an even register (arm EABI, mips o32), others do not (i386).
+    pair_aligned_args: bool = False
 
     @property
     def word_size(self) -> int:

@@ -7,11 +7,10 @@ so the kernel never preserves them; Unicorn's hook does not, so the trap path wr
 from __future__ import annotations
 
 import capstone
-import keystone
 import unicorn
 from unicorn import x86_const as ux
 
-from sandbox.arch.base import Arch, Clobber, Fault, Trap, ascii_directive
+from sandbox.arch.base import Arch, Clobber, Fault, Trap, ascii_directive, keystone_constant
 from sandbox.arch.signal_frames import X86_64_FRAME
 from sandbox.arch.gdb import GdbFeature, GdbRegister, GdbTarget, registers_like
 
@@ -104,6 +103,22 @@ GDB_TARGET = GdbTarget(
 _REGISTERS.update({f"fp{i}": getattr(ux, f"UC_X86_REG_FP{i}") for i in range(8)})
 _REGISTERS.update({f"xmm{i}": getattr(ux, f"UC_X86_REG_XMM{i}") for i in range(16)})
 
+# CPU exceptions as Linux reports them, shared with i386.
+X86_FAULTS = {
+    0: Fault("SIGFPE", "integer division by zero"),
+    1: Fault("SIGTRAP", "debug exception"),
+    3: Fault("SIGTRAP", "breakpoint (int3)", pc_offset=-1),
+    4: Fault("SIGSEGV", "overflow trap (into)", pc_offset=-1),
+    5: Fault("SIGSEGV", "bound range exceeded"),
+    6: Fault("SIGILL", "invalid opcode"),
+    13: Fault("SIGSEGV", "general protection fault"),
+    14: Fault("SIGSEGV", "page fault"),
+    16: Fault("SIGFPE", "x87 floating-point exception"),
+    17: Fault("SIGBUS", "alignment check"),
+    19: Fault("SIGFPE", "SIMD floating-point exception"),
+}
+HLT = (b"\xf4", Fault("SIGSEGV", "privileged instruction (hlt)", pc_offset=-1))
+
 ARCH = Arch(
     name="x86_64",
     aliases=("amd64", "x64", "x86-64"),
@@ -113,8 +128,8 @@ ARCH = Arch(
     uc_mode=unicorn.UC_MODE_64,
     cs_arch=capstone.CS_ARCH_X86,
     cs_mode=capstone.CS_MODE_64,
-    ks_arch=keystone.KS_ARCH_X86,
-    ks_mode=keystone.KS_MODE_64,
+    ks_arch=keystone_constant("KS_ARCH_X86"),
+    ks_mode=keystone_constant("KS_MODE_64"),
     registers=_REGISTERS,
     pc="rip",
     sp="rsp",
@@ -128,17 +143,7 @@ ARCH = Arch(
     syscall_table="x86_64",
     uname_machine="x86_64",
     faults={
-        0: Fault("SIGFPE", "integer division by zero"),
-        1: Fault("SIGTRAP", "debug exception"),
-        3: Fault("SIGTRAP", "breakpoint (int3)", pc_offset=-1),
-        4: Fault("SIGSEGV", "overflow trap (into)", pc_offset=-1),
-        5: Fault("SIGSEGV", "bound range exceeded"),
-        6: Fault("SIGILL", "invalid opcode"),
-        13: Fault("SIGSEGV", "general protection fault"),
-        14: Fault("SIGSEGV", "page fault"),
-        16: Fault("SIGFPE", "x87 floating-point exception"),
-        17: Fault("SIGBUS", "alignment check"),
-        19: Fault("SIGFPE", "SIMD floating-point exception"),
+        **X86_FAULTS,
         0x80: Fault("SIGSEGV", "int 0x80 (the i386 system call gate is not modelled for x86_64)", pc_offset=-2),
     },
     comment_markers=("#", "//"),
@@ -155,7 +160,9 @@ ARCH = Arch(
     stub_immediate=lambda reg, value: f"mov {reg}, {value:#x}",
     stub_address=lambda reg, label: f"lea {reg}, [rip + {label}]",
     stub_data=ascii_directive,
-    halt=(b"\xf4", Fault("SIGSEGV", "privileged instruction (hlt)", pc_offset=-1)),
     signal_frame=X86_64_FRAME,  # no sigreturn trampoline: x86_64 handlers need SA_RESTORER
     gdb=GDB_TARGET,
+    stub_store=lambda reg, label: f"mov qword ptr [rip + {label}], {reg}",
+    encoder="sandbox.arch.x86_encoder:X86_64Encoder",
+    halt=HLT,
 )

@@ -77,7 +77,8 @@ def elf_header(bits: int, big: bool, machine: int) -> bytes:
 @pytest.mark.parametrize(
     "bits,big,machine,words",
     [
-        (32, False, 3, ["32-bit", "i386"]),
+        (32, True, 8, ["32-bit", "big-endian", "MIPS"]),
+        (64, False, 3, ["64-bit", "i386"]),
         (64, True, 21, ["big-endian", "PowerPC64"]),
         (64, False, 0x1234, ["machine 4660"]),
     ],

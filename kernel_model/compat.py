@@ -1,0 +1,217 @@
+"""The calls only 32-bit arches have (i386, arm): the stat64 family, _llseek, mmap2 and the
+old i386 mmap, the 64-bit-time (``*_time64``) clock calls, fcntl64, ftruncate64, the 16-bit
+and 32-bit uid calls, and arm's private ``set_tls``/``get_tls``/``cacheflush``.
+
+Each is a thin wrapper over the common model: only the argument and struct layouts differ.
+Where a name means something else on one arch than on others (i386's ``mmap`` is
+``old_mmap``; ``getuid`` is 16-bit on i386 and arm), :mod:`kernel_model.abi` says which model
+serves it.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from kernel_model.abi import AT_FDCWD, AT_SYMLINK_NOFOLLOW
+from kernel_model.clock import clock_getres, clock_gettime, clock_nanosleep, timespec_ns
+from kernel_model.files import F_GETLK, F_SETLK, F_SETLKW, pack_stat, seek, sys_fcntl, sys_ftruncate
+from kernel_model.linux_errno import Errno
+from kernel_model.mm import do_mmap
+from kernel_model.paths import stat_at
+from kernel_model.registry import DirFd, Fd, Int, LOff, Path, Ptr, Size, UInt, ULong, syscall
+from kernel_model.seam import KernelError, SyscallRequest
+
+if TYPE_CHECKING:
+    from kernel_model.kernel import Kernel
+
+MMAP2_UNIT = 4096  # mmap2's offset counts 4096-byte units whatever the page size
+OVERFLOW_UID = 65534  # what a 16-bit id call returns for an id it cannot hold
+F_GETLK64, F_SETLK64, F_SETLKW64 = 12, 13, 14
+
+
+def _s32(value: int) -> int:
+    return ((value & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
+
+
+# -- memory --------------------------------------------------------------------------------
+
+
+@syscall("mmap2")
+def sys_mmap2(k: "Kernel", req: SyscallRequest, addr: Ptr, length: Size, prot: Int, flags: Int, fd: Fd, pgoff: ULong) -> int:
+    return do_mmap(k, addr, length, prot, flags, fd, pgoff * MMAP2_UNIT)
+
+
+@syscall("old_mmap")
+def sys_old_mmap(k: "Kernel", req: SyscallRequest, args: Ptr) -> int:
+    # i386's mmap: a pointer to the six arguments (struct mmap_arg_struct, six longs).
+    fmt = k.structs.endian + k.structs.word * 6
+    addr, length, prot, flags, fd, offset = struct.unpack(fmt, k.memory.read(args, struct.calcsize(fmt)))
+    if offset & (k.mm.page - 1):
+        raise KernelError(Errno.EINVAL)
+    return do_mmap(k, addr, length, _s32(prot), _s32(flags), _s32(fd), offset)
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def _stat64(k: "Kernel", statbuf: int, st: object) -> int:
+    assert k.structs.stat64 is not None, f"{k.arch.name} has no struct stat64"
+    k.memory.write(statbuf, pack_stat(k, st, k.structs.stat64))  # type: ignore[arg-type]
+    return 0
+
+
+@syscall("fstat64")
+def sys_fstat64(k: "Kernel", req: SyscallRequest, fd: Fd, statbuf: Ptr) -> int:
+    return _stat64(k, statbuf, k.fds.get(fd).handle.stat())
+
+
+@syscall("stat64")
+def sys_stat64(k: "Kernel", req: SyscallRequest, pathname: Path, statbuf: Ptr) -> int:
+    return _stat64(k, statbuf, stat_at(k, AT_FDCWD, pathname, 0))
+
+
+@syscall("lstat64")
+def sys_lstat64(k: "Kernel", req: SyscallRequest, pathname: Path, statbuf: Ptr) -> int:
+    return _stat64(k, statbuf, stat_at(k, AT_FDCWD, pathname, AT_SYMLINK_NOFOLLOW))
+
+
+@syscall("fstatat64")
+def sys_fstatat64(k: "Kernel", req: SyscallRequest, dirfd: DirFd, pathname: Path, statbuf: Ptr, flags: Int) -> int:
+    return _stat64(k, statbuf, stat_at(k, dirfd, pathname, flags))
+
+
+@syscall("_llseek")
+def sys_llseek(
+    k: "Kernel", req: SyscallRequest, fd: Fd, offset_high: ULong, offset_low: ULong, result: Ptr, whence: UInt
+) -> int:
+    offset = (((offset_high & 0xFFFFFFFF) << 32 | (offset_low & 0xFFFFFFFF)) ^ (1 << 63)) - (1 << 63)
+    new = seek(k, fd, offset, whence)
+    # The position has moved even if the result cannot be stored (EFAULT), as in Linux.
+    k.memory.write(result, new.to_bytes(8, "big" if k.arch.big_endian else "little", signed=True))
+    return 0
+
+
+@syscall("ftruncate64")
+def sys_ftruncate64(k: "Kernel", req: SyscallRequest, fd: Fd, length: LOff) -> int:
+    return sys_ftruncate(k, req, fd, length)
+
+
+@syscall("fcntl64")
+def sys_fcntl64(k: "Kernel", req: SyscallRequest, fd: Fd, cmd: UInt, arg: ULong) -> int:
+    # The 64-bit lock commands take struct flock64; the model only reads its first field.
+    cmd = {F_GETLK64: F_GETLK, F_SETLK64: F_SETLK, F_SETLKW64: F_SETLKW}.get(cmd, cmd)
+    return sys_fcntl(k, req, fd, cmd, arg)
+
+
+# -- time with a 64-bit tv_sec ----------------------------------------------------------------
+
+
+def _read_timespec64(k: "Kernel", ptr: int) -> int:
+    layout = k.structs.timespec64
+    assert layout is not None
+    ts = layout.unpack(k.memory.read(ptr, layout.size))
+    nsec = ts["tv_nsec"]
+    if k.arch.bits == 32:
+        nsec = _s32(nsec)  # a 32-bit kernel keeps only the low half of tv_nsec
+    return timespec_ns(ts["tv_sec"], nsec)
+
+
+@syscall("clock_gettime64")
+def sys_clock_gettime64(k: "Kernel", req: SyscallRequest, clockid: Int, tp: Ptr) -> int:
+    return clock_gettime(k, clockid, tp, k.structs.timespec64)
+
+
+@syscall("clock_getres_time64")
+def sys_clock_getres_time64(k: "Kernel", req: SyscallRequest, clockid: Int, res: Ptr) -> int:
+    return clock_getres(k, clockid, res, k.structs.timespec64)
+
+
+@syscall("clock_nanosleep_time64")
+def sys_clock_nanosleep_time64(
+    k: "Kernel", req: SyscallRequest, clockid: Int, flags: Int, request: Ptr, remain: Ptr
+) -> int:
+    return clock_nanosleep(k, clockid, flags, lambda: _read_timespec64(k, request))
+
+
+# -- identity: 16-bit and 32-bit ids -------------------------------------------------------------
+
+
+def _uid16(value: int) -> int:
+    return OVERFLOW_UID if value & ~0xFFFF else value
+
+
+@syscall("getuid16")
+def sys_getuid16(k: "Kernel", req: SyscallRequest) -> int:
+    return _uid16(k.identity.uid)
+
+
+@syscall("geteuid16")
+def sys_geteuid16(k: "Kernel", req: SyscallRequest) -> int:
+    return _uid16(k.identity.effective_uid)
+
+
+@syscall("getgid16")
+def sys_getgid16(k: "Kernel", req: SyscallRequest) -> int:
+    return _uid16(k.identity.gid)
+
+
+@syscall("getegid16")
+def sys_getegid16(k: "Kernel", req: SyscallRequest) -> int:
+    return _uid16(k.identity.effective_gid)
+
+
+@syscall("getuid32")
+def sys_getuid32(k: "Kernel", req: SyscallRequest) -> int:
+    return k.identity.uid
+
+
+@syscall("geteuid32")
+def sys_geteuid32(k: "Kernel", req: SyscallRequest) -> int:
+    return k.identity.effective_uid
+
+
+@syscall("getgid32")
+def sys_getgid32(k: "Kernel", req: SyscallRequest) -> int:
+    return k.identity.gid
+
+
+@syscall("getegid32")
+def sys_getegid32(k: "Kernel", req: SyscallRequest) -> int:
+    return k.identity.effective_gid
+
+
+# -- arm's private calls ----------------------------------------------------------------------
+
+
+@syscall("set_tls")
+def sys_set_tls(k: "Kernel", req: SyscallRequest, tls: ULong) -> int:
+    if req.cpu is None:
+        raise KernelError(Errno.ENOSYS, "no CPU to set the thread register of")
+    req.cpu.set_thread_pointer(tls)
+    return 0
+
+
+@syscall("get_tls")
+def sys_get_tls(k: "Kernel", req: SyscallRequest) -> int:
+    if req.cpu is None:
+        raise KernelError(Errno.ENOSYS, "no CPU to read the thread register of")
+    return req.cpu.get_thread_pointer()
+
+
+@syscall("cacheflush")
+def sys_cacheflush(k: "Kernel", req: SyscallRequest, start: ULong, end: ULong, flags: Int) -> int:
+    # An emulated CPU has no stale instruction cache; the checks are arm's.
+    if end < start or flags:
+        raise KernelError(Errno.EINVAL)
+    if k.mm.find(start) is None:
+        raise KernelError(Errno.EINVAL)
+    return 0
+
+
+@syscall("riscv_flush_icache")
+def sys_riscv_flush_icache(k: "Kernel", req: SyscallRequest, start: ULong, end: ULong, flags: ULong) -> int:
+    if flags & ~1:  # SYS_RISCV_FLUSH_ICACHE_LOCAL is the only flag
+        raise KernelError(Errno.EINVAL)
+    return 0
+

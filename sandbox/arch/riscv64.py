@@ -1,0 +1,63 @@
+"""riscv64: ``ecall``, number in a7, arguments in a0-a5, result in a0; nothing else clobbered.
+
+Keystone has no RISC-V: riscv64 code is assembled by the project's own assembler
+(:mod:`sandbox.arch.riscv_encoder`, RV64IM and GNU as's pseudo-instructions).
+"""
+
+from __future__ import annotations
+
+import capstone
+import unicorn
+from unicorn import riscv_const as ur
+
+from sandbox.arch.base import Arch, Fault, Trap, ascii_directive
+from sandbox.arch.riscv_encoder import ABI_NAMES
+
+_REGISTERS = {name: getattr(ur, f"UC_RISCV_REG_X{i}") for i, name in enumerate(ABI_NAMES)}
+_REGISTERS.update({f"x{i}": getattr(ur, f"UC_RISCV_REG_X{i}") for i in range(32)})
+_REGISTERS.update(fp=ur.UC_RISCV_REG_X8, pc=ur.UC_RISCV_REG_PC)
+
+ARCH = Arch(
+    name="riscv64",
+    aliases=("riscv", "rv64", "rv64gc"),
+    bits=64,
+    big_endian=False,
+    uc_arch=unicorn.UC_ARCH_RISCV,
+    uc_mode=unicorn.UC_MODE_RISCV64,
+    cs_arch=capstone.CS_ARCH_RISCV,
+    cs_mode=capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC,
+    ks_arch=None,
+    ks_mode=None,
+    registers=_REGISTERS,
+    pc="pc",
+    sp="sp",
+    number_reg="a7",
+    arg_regs=("a0", "a1", "a2", "a3", "a4", "a5"),
+    ret_reg="a0",
+    # The interrupt hook runs after `ecall`: the pc it sees is the next instruction's.
+    trap=Trap(mnemonic="ecall", hook="intr", length=4, intno=8, pc_offset=-4),
+    clobbers=(),
+    elf_machine=243,  # EM_RISCV
+    syscall_table="riscv64",
+    uname_machine="riscv64",
+    faults={
+        2: Fault("SIGILL", "illegal instruction"),
+        3: Fault("SIGTRAP", "breakpoint (ebreak)"),
+    },
+    comment_markers=("#",),
+    debugger_registers=ABI_NAMES[1:] + ("pc",),
+    # Sv39: a 256 GiB user address space.
+    stack_top=0x3FFFFFF000,
+    mmap_top=0x3FF7FFF000,
+    task_size=0x4000000000,
+    code_base=0x400000,
+    pie_base=0x2AAAAAA000,  # ELF_ET_DYN_BASE: two thirds of TASK_SIZE
+    insn_align=4,
+    thread_pointer="tp",
+    hwcap=0x112D,  # the letters I M A F D C
+    stub_immediate=lambda reg, value: f"li {reg}, {value:#x}",
+    stub_address=lambda reg, label: f"la {reg}, {label}",
+    stub_data=ascii_directive,
+    stub_store=lambda reg, label: f"la t0, {label}; sd {reg}, 0(t0)",
+    encoder="sandbox.arch.riscv_encoder:RiscvEncoder",
+)
