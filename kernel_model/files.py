@@ -261,7 +261,7 @@ def pack_stat(k: "Kernel", st: StatInfo, layout: StructLayout | None = None) -> 
     """
     layout = layout or k.structs.stat
     values = dict(
-        st_dev=st.dev, st_ino=st.ino, __st_ino=st.ino & 0xFFFFFFFF, st_nlink=st.nlink, st_mode=st.mode,
+        st_dev=st.dev, st_ino=st.ino, st_ino_low=st.ino & 0xFFFFFFFF, st_nlink=st.nlink, st_mode=st.mode,
         st_uid=st.uid, st_gid=st.gid, st_rdev=st.rdev, st_size=st.size, st_blksize=st.blksize,
         st_blocks=st.blocks,
         st_atime=st.atime_ns // 10**9, st_atime_nsec=st.atime_ns % 10**9,

@@ -24,7 +24,7 @@ from sandbox.errors import AssemblyError
 _IGNORED = {
     ".text", ".data", ".rodata", ".bss", ".section", ".globl", ".global", ".type", ".size", ".file",
     ".ident", ".previous", ".local", ".weak", ".hidden", ".arch", ".cpu", ".code64", ".intel_syntax",
-    ".att_syntax", ".noprefix", ".end",
+    ".att_syntax", ".noprefix", ".end", ".option", ".attribute", ".syntax", ".arm", ".code32",
 }
 # Directives passed on to Keystone, known to behave.
 _DATA = {

@@ -571,6 +571,8 @@ class Machine:
         if fault is None:
             raise error
         pc = self.pc
+        if error.errno == unicorn.UC_ERR_INSN_INVALID:
+            fault = self._invalid_instruction_fault(pc) or fault
         report = self._report(fault, pc)
         if error.errno in (unicorn.UC_ERR_FETCH_UNMAPPED, unicorn.UC_ERR_FETCH_PROT):
             report.access, report.address, report.instruction = "execute", pc, ""
@@ -580,6 +582,15 @@ class Machine:
                 report.access, report.address = access
         self.fault = report
         self.exit = ProcessExit(signal=fault_signal(fault), reason=report.line())
+
+    def _invalid_instruction_fault(self, pc: int) -> Fault | None:
+        for insn, fault in self.arch.invalid_instructions:
+            try:
+                if self.memory.peek(pc, len(insn)) == insn:
+                    return fault
+            except Exception:  # noqa: BLE001 - bytes past the end of a mapping: not this one
+                continue
+        return None
 
     def _faulting_access(self, pc: int) -> tuple[str, int] | None:
         """Replay the faulting instruction under a memory hook to learn the address it touched.

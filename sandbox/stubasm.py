@@ -65,6 +65,7 @@ class Encoder:
     word_directive_size = 4  # `.word`: 2 bytes on x86, 4 on the RISC arches
     align_is_power_of_two = True  # `.align n`: 2**n bytes (arm, riscv) or n bytes (x86)
     supported = ""  # a short list of what is supported, for error messages
+    padding = b""  # a no-op: alignment in code is zeros to an instruction boundary, then no-ops (as GNU as)
     mnemonics: dict[str, Callable[[list[str], Context], bytes]] = {}
 
     def encode(self, mnemonic: str, operands: list[str], ctx: Context) -> bytes:
@@ -314,5 +315,11 @@ def _directive(enc: Encoder, name: str, rest: str, ctx: Context) -> bytes:
         boundary = 1 << n if power else n
         if boundary <= 0 or boundary & (boundary - 1):
             raise AssemblyError(f"line {ctx.line}: alignment {boundary} is not a power of two")
-        return bytes((-ctx.address) % boundary)
+        pad = (-ctx.address) % boundary
+        if len(args) > 1:
+            return bytes([ctx.constant(args[1]) & 0xFF]) * pad
+        if not enc.padding:
+            return bytes(pad)
+        zeros = min(pad, (-ctx.address) % len(enc.padding))
+        return bytes(zeros) + enc.padding * ((pad - zeros) // len(enc.padding)) + bytes((pad - zeros) % len(enc.padding))
     raise AssemblyError(f"line {ctx.line}: the built-in assembler does not support {name}")

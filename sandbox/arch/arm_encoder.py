@@ -27,6 +27,7 @@ class AArch64Encoder(Encoder):
     """aarch64 stub instructions."""
 
     arch_name = "aarch64"
+    padding = (0xD503201F).to_bytes(4, "little")
     supported = "movz/movk/mov xN, #imm; adr xN, label; ldr/str xN, [xM, #imm]; svc #imm; nop"
 
     def __init__(self) -> None:
@@ -120,6 +121,7 @@ class ArmEncoder(Encoder):
     """arm (A32, little-endian) stub instructions."""
 
     arch_name = "arm"
+    padding = (0xE320F000).to_bytes(4, "little")
     supported = "movw/movt/mov rN, #imm; ldr rN, label; ldr/str rN, [rM, #imm]; svc #imm; nop"
 
     def __init__(self) -> None:

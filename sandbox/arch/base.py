@@ -130,6 +130,9 @@ class Arch:
     sigreturn_trampoline: bytes | None = None
     # The registers as gdb's remote protocol lays them out (None: the gdb stub refuses the arch).
     gdb: GdbTarget | None = field(default=None, compare=False)
+    # Instructions Unicorn rejects as invalid though Linux delivers another signal for them
+    # (riscv's ebreak is a SIGTRAP): their bytes at the pc and what they mean.
+    invalid_instructions: tuple[tuple[bytes, Fault], ...] = ()
     # A store of a register to a label (``stub_store(reg, label)``), for generated programs that
     # record each call's result in memory, and a pointer-sized word holding a label's address,
     # for arches whose ``stub_address`` loads the address from such a word

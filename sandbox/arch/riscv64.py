@@ -15,7 +15,9 @@ from sandbox.arch.riscv_encoder import ABI_NAMES
 
 _REGISTERS = {name: getattr(ur, f"UC_RISCV_REG_X{i}") for i, name in enumerate(ABI_NAMES)}
 _REGISTERS.update({f"x{i}": getattr(ur, f"UC_RISCV_REG_X{i}") for i in range(32)})
-_REGISTERS.update(fp=ur.UC_RISCV_REG_X8, pc=ur.UC_RISCV_REG_PC)
+_REGISTERS.update(fp=ur.UC_RISCV_REG_X8, pc=ur.UC_RISCV_REG_PC, mstatus=ur.UC_RISCV_REG_MSTATUS, priv=ur.UC_RISCV_REG_PRIV)
+_FS_INITIAL = 0x2000  # mstatus.FS: the FPU is usable, as Linux leaves it for a new process
+_USER_MODE = 0  # Unicorn starts in machine mode, where privileged instructions would work
 
 ARCH = Arch(
     name="riscv64",
@@ -40,10 +42,17 @@ ARCH = Arch(
     elf_machine=243,  # EM_RISCV
     syscall_table="riscv64",
     uname_machine="riscv64",
+    # The interrupt hook sees the pc after the faulting instruction.
     faults={
-        2: Fault("SIGILL", "illegal instruction"),
-        3: Fault("SIGTRAP", "breakpoint (ebreak)"),
+        2: Fault("SIGILL", "illegal instruction", pc_offset=-4),
+        3: Fault("SIGTRAP", "breakpoint (ebreak)", pc_offset=-4),
     },
+    # Unicorn rejects ebreak (and c.ebreak) as invalid; Linux delivers SIGTRAP.
+    invalid_instructions=(
+        (b"\x73\x00\x10\x00", Fault("SIGTRAP", "breakpoint (ebreak)")),
+        (b"\x02\x90", Fault("SIGTRAP", "breakpoint (c.ebreak)")),
+    ),
+    initial_registers=(("mstatus", _FS_INITIAL), ("priv", _USER_MODE)),
     comment_markers=("#",),
     debugger_registers=ABI_NAMES[1:] + ("pc",),
     # Sv39: a 256 GiB user address space.

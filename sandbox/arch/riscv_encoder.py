@@ -47,30 +47,28 @@ def _sext(value: int, bits: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
-def li_sequence(value: int) -> list[tuple[str, int]]:
+def li_sequence(value: int, top: bool = True) -> list[tuple[str, int]]:
     """The instructions ``li`` expands to for a 64-bit value: (``lui``/``addi``/``addiw``/``slli``, imm).
 
-    The same recursive split GNU as and LLVM use: a 12-bit immediate is one ``addi``; a 32-bit
-    value is ``lui`` plus ``addiw``; a wider one is the value without its low 12 bits, built
-    recursively and shifted left, plus an ``addi`` for the low 12 bits.
+    GNU as's expansion, so the bytes are the same: a 12-bit immediate is one ``addi``; a
+    32-bit value is ``lui`` plus ``addiw``; a wider one is the value without its low 12 bits,
+    shifted right past its trailing zeros and built the same way, then ``slli`` and an
+    ``addi`` for the low 12 bits.
     """
     value = _sext(value, 64)
-    if -2048 <= value < 2048:
+    if top and -2048 <= value < 2048:
         return [("addi", value)]
+    lo = _sext(value, 12)
+    upper = value - lo
     if -(1 << 31) <= value < (1 << 31):
-        lo = _sext(value, 12)
-        hi = ((value - lo) >> 12) & 0xFFFFF
-        seq = [("lui", hi)]
-        if lo:
+        seq = [("lui", (upper >> 12) & 0xFFFFF)] if upper else []
+        if lo or not upper:
             seq.append(("addiw", lo))
         return seq
-    lo = _sext(value, 12)
-    hi = (value - lo) >> 12
     shift = 12
-    while hi and not hi & 1:
-        hi >>= 1
+    while not (upper >> shift) & 1:
         shift += 1
-    seq = li_sequence(hi) + [("slli", shift)]
+    seq = li_sequence(upper >> shift, top=False) + [("slli", shift)]
     if lo:
         seq.append(("addi", lo))
     return seq
@@ -78,6 +76,8 @@ def li_sequence(value: int) -> list[tuple[str, int]]:
 
 class RiscvEncoder(Encoder):
     """RV64IM with GNU as's pseudo-instructions."""
+
+    padding = (0x13).to_bytes(4, "little")
 
     arch_name = "riscv64"
     supported = "RV64I, the M extension and the usual pseudo-instructions (li, la, mv, call, ret, beqz...)"

@@ -24,6 +24,7 @@ def _s32(value: int) -> bool:
 
 
 class _X86(Encoder):
+    padding = b"\x90"
     word_directive_size = 2
     align_is_power_of_two = False
     rip_relative = False
