@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-QEMU = {"x86_64": "qemu-x86_64", "aarch64": "qemu-aarch64"}
+QEMU = {"x86_64": "qemu-x86_64", "aarch64": "qemu-aarch64", "i386": "qemu-i386", "arm": "qemu-arm", "riscv64": "qemu-riscv64"}
 
 
 def sandbox_cli(*args: str, stdin: bytes = b"", cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess:
