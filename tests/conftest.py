@@ -12,6 +12,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from fakes import KernelHarness  # noqa: E402
 
+# pytester runs small test suites against the pytest plugin (tests/plugin).
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def hostdir(tmp_path):
