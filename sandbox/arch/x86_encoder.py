@@ -53,7 +53,7 @@ class _X86(Encoder):
         # mod=00 rm=101: [rip + disp32] on x86_64, [disp32] on i386.
         head = (bytes([rex]) if rex else b"") + opcode + bytes([0x05 | (reg & 7) << 3])
         if self.rip_relative:
-            disp = target - (ctx.address + len(head) + 4)
+            disp = target - (ctx.address + len(head) + 4) if ctx.final else 0
             if not _s32(disp):
                 raise AssemblyError(f"line {ctx.line}: label out of reach of a rip-relative operand")
         else:

@@ -59,6 +59,16 @@ def test_stub_forms_disassemble_to_what_was_written(arch):
     assert len(b"".join(bytes(i.bytes) for i in cs.disasm(code.code[:end], a.code_base))) == end
 
 
+@pytest.mark.parametrize("arch", list(ARCHES))
+def test_stubs_assemble_anywhere_in_the_address_space(arch):
+    a = get_arch(arch)
+    text = _stub_text(arch, [1, 2, 3])
+    high = a.mmap_top - 0x10000
+    low, far = builtin_assemble(a, text, a.code_base), builtin_assemble(a, text, high)
+    assert len(low.code) == len(far.code)
+    assert far.symbols["result"] - high == low.symbols["result"] - a.code_base
+
+
 # GNU as's riscv64 output for each line, as Capstone shows it (branches relative to the pc).
 RISCV = [
     ("addi a0, a0, 1", "addi a0, a0, 1"),
