@@ -123,5 +123,6 @@ ARCH = Arch(
     gdb=GDB_TARGET,
     # x9 is a temporary the kernel's svc path neither reads nor changes
     stub_store=lambda reg, label: f"adr x9, {label}; str {reg}, [x9]",
+    stub_jump=lambda label: f"b {label}",
     encoder="sandbox.arch.arm_encoder:AArch64Encoder",
 )

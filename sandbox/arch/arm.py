@@ -86,5 +86,6 @@ ARCH = Arch(
     stub_pointer=lambda label: f".word {label}",
     stub_data=ascii_directive,
     stub_store=lambda reg, label: f"ldr r8, {label}_addr; str {reg}, [r8]",
+    stub_jump=lambda label: f"b {label}",
     encoder="sandbox.arch.arm_encoder:ArmEncoder",
 )

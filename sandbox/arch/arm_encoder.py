@@ -1,8 +1,8 @@
 """aarch64 and arm (A32) instructions for the built-in assembler: the forms stubs use.
 
 aarch64: ``movz``/``movk`` (with ``lsl #n``), ``mov xN, #imm`` (as movz), ``adr``, ``str``/``ldr``
-``xN, [xM{, #imm}]``, ``svc``, ``nop``. arm: ``movw``/``movt``, ``mov rN, #imm`` (as movw),
-``ldr rN, label`` (a pc-relative literal), ``str``/``ldr rN, [rM{, #imm}]``, ``svc``, ``nop``.
+``xN, [xM{, #imm}]``, ``b``, ``svc``, ``nop``. arm: ``movw``/``movt``, ``mov rN, #imm``,
+``ldr rN, label`` (a pc-relative literal), ``str``/``ldr rN, [rM{, #imm}]``, ``b``, ``svc``, ``nop``.
 The encodings are those Keystone and GNU as produce for the same text.
 """
 
@@ -28,11 +28,11 @@ class AArch64Encoder(Encoder):
 
     arch_name = "aarch64"
     padding = (0xD503201F).to_bytes(4, "little")
-    supported = "movz/movk/mov xN, #imm; adr xN, label; ldr/str xN, [xM, #imm]; svc #imm; nop"
+    supported = "movz/movk/mov xN, #imm; adr xN, label; ldr/str xN, [xM, #imm]; b label; svc #imm; nop"
 
     def __init__(self) -> None:
         self.mnemonics = {"movz": self.movz, "movk": self.movk, "mov": self.mov, "adr": self.adr,
-                          "str": self.str_, "ldr": self.ldr, "svc": self.svc, "nop": self.nop}
+                          "str": self.str_, "ldr": self.ldr, "svc": self.svc, "nop": self.nop, "b": self.b}
 
     def reg(self, text: str, ctx: Context) -> tuple[int, bool]:
         """(number, is 64-bit) of xN/wN, sp-free (stubs never need sp)."""
@@ -107,6 +107,13 @@ class AArch64Encoder(Encoder):
         """``svc #imm16``."""
         return self.int_bytes(0xD4000001 | ((_imm(ops[0], ctx) & 0xFFFF) << 5), 4)
 
+    def b(self, ops: list[str], ctx: Context) -> bytes:
+        """``b label``, within 128 MiB."""
+        offset = ctx.value(ops[0]) - ctx.address if ctx.final else 0
+        if offset % 4 or not -(1 << 27) <= offset < (1 << 27):
+            raise AssemblyError(f"line {ctx.line}: branch target out of reach")
+        return self.int_bytes(0x14000000 | ((offset >> 2) & 0x3FFFFFF), 4)
+
     def nop(self, ops: list[str], ctx: Context) -> bytes:
         """``nop``."""
         return self.int_bytes(0xD503201F, 4)
@@ -122,11 +129,11 @@ class ArmEncoder(Encoder):
 
     arch_name = "arm"
     padding = (0xE320F000).to_bytes(4, "little")
-    supported = "movw/movt/mov rN, #imm; ldr rN, label; ldr/str rN, [rM, #imm]; svc #imm; nop"
+    supported = "movw/movt/mov rN, #imm; ldr rN, label; ldr/str rN, [rM, #imm]; b label; svc #imm; nop"
 
     def __init__(self) -> None:
         self.mnemonics = {"movw": self.movw, "movt": self.movt, "mov": self.mov, "ldr": self.ldr,
-                          "str": self.str_, "svc": self.svc, "nop": self.nop}
+                          "str": self.str_, "svc": self.svc, "nop": self.nop, "b": self.b}
 
     def reg(self, text: str, ctx: Context) -> int:
         """The number of r0..r15 (or sp, lr, pc...)."""
@@ -186,6 +193,13 @@ class ArmEncoder(Encoder):
     def str_(self, ops: list[str], ctx: Context) -> bytes:
         """``str rN, [rM{, #imm}]``."""
         return self._mem(False, ops, ctx)
+
+    def b(self, ops: list[str], ctx: Context) -> bytes:
+        """``b label``: the pc reads 8 bytes ahead in A32."""
+        offset = ctx.value(ops[0]) - (ctx.address + 8) if ctx.final else 0
+        if offset % 4 or not -(1 << 25) <= offset < (1 << 25):
+            raise AssemblyError(f"line {ctx.line}: branch target out of reach")
+        return self.int_bytes(_AL | (0xA << 24) | ((offset >> 2) & 0xFFFFFF), 4)
 
     def svc(self, ops: list[str], ctx: Context) -> bytes:
         """``svc #imm24``."""

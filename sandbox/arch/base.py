@@ -138,6 +138,7 @@ class Arch:
     # for arches whose ``stub_address`` loads the address from such a word
     # (``{label}_addr``) because a pc-relative add cannot reach far.
     stub_store: Callable[[str, str], str] | None = field(default=None, compare=False)
+    stub_jump: Callable[[str], str] | None = field(default=None, compare=False)
     stub_pointer: Callable[[str], str] | None = field(default=None, compare=False)
     # The project's own assembler for this arch (``sandbox.stubasm``), as "module:attribute",
     # used where Keystone is missing or does not know the arch.

@@ -66,6 +66,7 @@ ARCH = Arch(
     stub_address=lambda reg, label: f"lea {reg}, [{label}]",
     stub_data=ascii_directive,
     stub_store=lambda reg, label: f"mov dword ptr [{label}], {reg}",
+    stub_jump=lambda label: f"jmp {label}",
     encoder="sandbox.arch.x86_encoder:I386Encoder",
     halt=HLT,
 )

@@ -68,5 +68,6 @@ ARCH = Arch(
     stub_address=lambda reg, label: f"la {reg}, {label}",
     stub_data=ascii_directive,
     stub_store=lambda reg, label: f"la t0, {label}; sd {reg}, 0(t0)",
+    stub_jump=lambda label: f"j {label}",
     encoder="sandbox.arch.riscv_encoder:RiscvEncoder",
 )

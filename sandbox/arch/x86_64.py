@@ -163,6 +163,7 @@ ARCH = Arch(
     signal_frame=X86_64_FRAME,  # no sigreturn trampoline: x86_64 handlers need SA_RESTORER
     gdb=GDB_TARGET,
     stub_store=lambda reg, label: f"mov qword ptr [rip + {label}], {reg}",
+    stub_jump=lambda label: f"jmp {label}",
     encoder="sandbox.arch.x86_encoder:X86_64Encoder",
     halt=HLT,
 )

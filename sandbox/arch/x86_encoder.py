@@ -1,7 +1,7 @@
 """x86_64 and i386 instructions for the built-in assembler: the forms system call stubs use.
 
 ``mov reg, imm``, ``lea reg, [rip + label]`` (x86_64) or ``lea reg, [label]`` (i386),
-``mov qword/dword ptr [...], reg``, ``syscall``, ``int imm`` and ``nop``. The encodings are the
+``mov qword/dword ptr [...], reg``, ``jmp label``, ``syscall``, ``int imm`` and ``nop``. The encodings are the
 ones Keystone chooses for the same text, so a stub assembles to the same bytes either way.
 """
 
@@ -31,7 +31,8 @@ class _X86(Encoder):
     supported = ""
 
     def __init__(self) -> None:
-        self.mnemonics = {"mov": self.mov, "lea": self.lea, "syscall": self.syscall, "int": self.int_, "nop": self.nop}
+        self.mnemonics = {"mov": self.mov, "lea": self.lea, "syscall": self.syscall, "int": self.int_, "nop": self.nop,
+                          "jmp": self.jmp}
 
     def reg(self, text: str, ctx: Context) -> tuple[int, int]:
         """(register number, width in bits) of a register operand."""
@@ -110,13 +111,20 @@ class _X86(Encoder):
         """``nop``."""
         return b"\x90"
 
+    def jmp(self, ops: list[str], ctx: Context) -> bytes:
+        """``jmp label``, always the 5-byte form (Keystone may choose the 2-byte one)."""
+        offset = ctx.value(ops[0]) - (ctx.address + 5) if ctx.final else 0
+        if not _s32(offset):
+            raise AssemblyError(f"line {ctx.line}: jump target out of reach")
+        return b"\xe9" + self.int_bytes(offset, 4)
+
 
 class X86_64Encoder(_X86):
     """x86_64 stub instructions."""
 
     arch_name = "x86_64"
     rip_relative = True
-    supported = "mov reg, imm; lea reg, [rip + label]; mov qword ptr [rip + label], reg; syscall; int imm; nop"
+    supported = "mov reg, imm; lea reg, [rip + label]; mov qword ptr [rip + label], reg; jmp label; syscall; int imm; nop"
 
     def reg(self, text: str, ctx: Context) -> tuple[int, int]:
         """(register number, width) of rax..r15 or eax..r15d."""
@@ -132,7 +140,7 @@ class I386Encoder(_X86):
     """i386 stub instructions."""
 
     arch_name = "i386"
-    supported = "mov reg, imm; lea reg, [label]; mov dword ptr [label], reg; int 0x80; nop"
+    supported = "mov reg, imm; lea reg, [label]; mov dword ptr [label], reg; jmp label; int 0x80; nop"
 
     def reg(self, text: str, ctx: Context) -> tuple[int, int]:
         """(register number, width) of eax..edi."""
