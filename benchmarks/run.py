@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import unicorn  # noqa: E402
 
 from sandbox import Sandbox, get_arch  # noqa: E402
+from sandbox.arch.syscalls import syscall_table  # noqa: E402
 from sandbox.assembler import assemble  # noqa: E402
 from sandbox.elfwriter import build_elf  # noqa: E402
 from sandbox.program import read_program  # noqa: E402
@@ -53,12 +54,21 @@ SYSCALL_LOOP = {
     "x86_64": "mov rbx, {n}\nloop: mov eax, 39\nsyscall\ndec rbx\njnz loop\nmov eax, 60\nxor edi, edi\nsyscall",
     "aarch64": "movz x19, #{n_lo}\nmovk x19, #{n_hi}, lsl #16\nloop: mov x8, #172\nsvc #0\nsubs x19, x19, #1\nb.ne loop\n"
     "mov x8, #93\nmov x0, #0\nsvc #0",
+    "i386": "mov esi, {n}\nloop: mov eax, 20\nint 0x80\ndec esi\njnz loop\nmov eax, 1\nxor ebx, ebx\nint 0x80",
+    "arm": "movw r4, #{n_lo}\nmovt r4, #{n_hi}\nloop: mov r7, #20\nsvc #0\nsubs r4, r4, #1\nbne loop\n"
+    "mov r7, #1\nmov r0, #0\nsvc #0",
+    "riscv64": "li s0, {n}\nloop: li a7, 172\necall\naddi s0, s0, -1\nbnez s0, loop\nli a7, 93\nli a0, 0\necall",
 }
 # A loop of N iterations of a little arithmetic, then exit(0).
 COMPUTE_LOOP = {
     "x86_64": "mov rcx, {n}\nxor eax, eax\nloop: add rax, rcx\nxor rax, 0xff\ndec rcx\njnz loop\nmov eax, 60\nxor edi, edi\nsyscall",
     "aarch64": "movz x1, #{n_lo}\nmovk x1, #{n_hi}, lsl #16\nmov x0, #0\nloop: add x0, x0, x1\neor x0, x0, #0xff\n"
     "subs x1, x1, #1\nb.ne loop\nmov x8, #93\nmov x0, #0\nsvc #0",
+    "i386": "mov ecx, {n}\nxor eax, eax\nloop: add eax, ecx\nxor eax, 0xff\ndec ecx\njnz loop\nmov eax, 1\nxor ebx, ebx\nint 0x80",
+    "arm": "movw r1, #{n_lo}\nmovt r1, #{n_hi}\nmov r0, #0\nloop: add r0, r0, r1\neor r0, r0, #0xff\n"
+    "subs r1, r1, #1\nbne loop\nmov r7, #1\nmov r0, #0\nsvc #0",
+    "riscv64": "li a1, {n}\nli a0, 0\nloop: add a0, a0, a1\nxori a0, a0, 0xff\naddi a1, a1, -1\nbnez a1, loop\n"
+    "li a7, 93\nli a0, 0\necall",
 }
 
 
@@ -82,15 +92,17 @@ def bare_unicorn(arch_name: str, text: str, with_return_hook: bool) -> float:
     possible syscall hook, one that only writes the return register and stops on exit."""
     arch = get_arch(arch_name)
     code = assemble(arch, text).code
-    uc = unicorn.Uc(arch.uc_arch, arch.uc_mode)
+    uc = unicorn.Uc(arch.uc_arch, arch.uc_mode) if arch.uc_cpu is None else unicorn.Uc(arch.uc_arch, arch.uc_mode, arch.uc_cpu)
     base = arch.code_base
     uc.mem_map(base, 0x10000)
     uc.mem_write(base, code)
     uc.mem_map(arch.stack_top - 0x10000, 0x10000)
     uc.reg_write(arch.reg_id(arch.sp), arch.stack_top - 0x100)
+    for name, value in arch.initial_registers:  # the same CPU state the sandbox starts with
+        uc.reg_write(arch.reg_id(name), value)
     ret = arch.reg_id(arch.ret_reg)
     nr = arch.reg_id(arch.number_reg)
-    exit_nr = 60 if arch_name == "x86_64" else 93
+    exit_nr = syscall_table(arch).number("exit")
 
     def on_syscall(uc: unicorn.Uc, *rest: object) -> None:
         if uc.reg_read(nr) == exit_nr:
@@ -238,14 +250,16 @@ def main() -> int:
     """Run the benchmarks and print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer iterations (a smoke test, noisier)")
+    parser.add_argument("--arches", help=f"comma-separated arches to measure (default: {','.join(SYSCALL_LOOP)})")
     args = parser.parse_args()
     n_calls = 20_000 if args.quick else 200_000
-    n_loop = 2_000_000 if args.quick else 10_000_000
+    n_loop = 10_000_000 if args.quick else 50_000_000  # long enough that scheduling noise is small
     runs = 3 if args.quick else 7
     n_steps = 10_000 if args.quick else 100_000
     print(f"{'benchmark':<34} {'arch':<8} {'sandbox':>10} {'baseline':>10} {'ratio':>7}  target")
     ok = True
-    for arch in ("x86_64", "aarch64"):
+    parser_arches = args.arches.split(",") if args.arches else list(SYSCALL_LOOP)
+    for arch in parser_arches:
         text = source(SYSCALL_LOOP[arch], n_calls)
         sb = best_of(runs, lambda: in_sandbox(arch, text))
         bare = best_of(runs, lambda: bare_unicorn(arch, text, True))

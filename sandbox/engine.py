@@ -28,6 +28,12 @@ from sandbox.arch import Arch, Fault
 from sandbox.arch.syscalls import syscall_table, unknown_name
 from sandbox.memory import UnicornMemory
 
+# The batch register calls of the trap path, called without the binding's per-call argument
+# conversion (it costs more than the call itself): the arguments are ctypes objects made once.
+_REG_BATCH = ctypes.CFUNCTYPE(ctypes.c_int)
+_READ_BATCH = _REG_BATCH(("uc_reg_read_batch", uclib))
+_WRITE_BATCH = _REG_BATCH(("uc_reg_write_batch", uclib))
+
 _HOOK_INSN_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 _HOOK_INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 _HOOK_MEM_INVALID_CB = ctypes.CFUNCTYPE(
@@ -242,8 +248,8 @@ class Machine:
             )
             for i, c in enumerate(arch.clobbers)
         )
-        self._n_read = n_read
-        self._n_write = n_write
+        self._n_read = ctypes.c_int(n_read)
+        self._n_write = ctypes.c_int(n_write)
         self._names = self.table.by_number()
         self._arch_name = arch.name
         self._pc_index = pc_index
@@ -255,7 +261,7 @@ class Machine:
 
     def _trap(self) -> None:
         """Called from the hook on every syscall: the hot path."""
-        uclib.uc_reg_read_batch(self._uch, self._read_ids, self._read_ptrs, self._n_read)
+        _READ_BATCH(self._uch, self._read_ids, self._read_ptrs, self._n_read)
         v = self._read_vals[:]
         nr = v[0]
         name = self._names.get(nr) or unknown_name(nr)
@@ -298,7 +304,7 @@ class Machine:
         wv[0] = value & mask
         for idx, src, add in self._clobber_plan:
             wv[idx] = (v[src] + add) & mask
-        uclib.uc_reg_write_batch(self._uch, self._write_ids, self._write_ptrs, self._n_write)
+        _WRITE_BATCH(self._uch, self._write_ids, self._write_ptrs, self._n_write)
         self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
         if observer is not None:
             observer.syscall_exit(req, value, err)
@@ -379,11 +385,14 @@ class Machine:
             try:
                 fn(*args)
             except BaseException as e:  # noqa: BLE001 - re-raised by run()
-                if self._hook_error is None:
-                    self._hook_error = e
-                uclib.uc_emu_stop(self._uch)
+                self._hook_failed(e)
 
         return call
+
+    def _hook_failed(self, error: BaseException) -> None:
+        if self._hook_error is None:
+            self._hook_error = error
+        uclib.uc_emu_stop(self._uch)
 
     def _add_hook(
         self, htype: int, cfunc_type: type, fn: Callable[..., object], *extra: int, begin: int = 1, end: int = 0
@@ -447,18 +456,28 @@ class Machine:
 
     def _install_hooks(self) -> None:
         arch = self.arch
-        trap = self._guarded(lambda: self._trap())
+        # The trap callbacks are the hot path: one Python frame each before _trap, with the
+        # _guarded handling written out (self._trap is looked up per call, so it can be replaced).
         if arch.trap.hook == "insn":
-            self._add_hook(unicorn.UC_HOOK_INSN, _HOOK_INSN_CB, lambda h, ud: trap(), arch.trap.insn_id)
-            on_intr = self._guarded(self._cpu_exception)
-            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, lambda h, intno, ud: on_intr(intno))
+            def on_syscall(h: object, ud: object) -> None:
+                try:
+                    self._trap()
+                except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                    self._hook_failed(e)
+
+            self._add_hook(unicorn.UC_HOOK_INSN, _HOOK_INSN_CB, on_syscall, arch.trap.insn_id)
+            on_exception = self._guarded(self._cpu_exception)
+            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, lambda h, intno, ud: on_exception(intno))
         else:
             syscall_intno = arch.trap.intno
             on_exc = self._guarded(self._cpu_exception)
 
             def on_intr(h: object, intno: int, ud: object) -> None:
                 if intno == syscall_intno:
-                    trap()
+                    try:
+                        self._trap()
+                    except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                        self._hook_failed(e)
                 else:
                     on_exc(intno)
 
