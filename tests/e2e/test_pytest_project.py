@@ -1,6 +1,6 @@
 """The example pytest project passes on every arch with only this package: no Keystone, no
-qemu, no cross compiler, and (second test) from a fresh virtual environment where the plugin
-is found through its entry point."""
+qemu, no cross compiler, and (second test) installed into a fresh virtual environment, where
+the plugin is found through its entry point."""
 
 from __future__ import annotations
 
@@ -63,12 +63,21 @@ def _installable_copy(tmp_path: Path) -> Path:
     return src
 
 
+def _site_directories() -> list[str]:
+    # Where this interpreter's installed packages are (a venv's, or the system's): the fresh
+    # venv reuses them for the dependencies, as a download would provide them.
+    return [p for p in sys.path if p.rstrip(os.sep).endswith(("site-packages", "dist-packages")) and os.path.isdir(p)]
+
+
 def test_the_example_project_passes_from_a_fresh_venv(tmp_path):
     venv = tmp_path / "venv"
-    # The venv sees the host's packages (unicorn, capstone... it would download otherwise);
-    # Keystone is hidden, and the package itself is installed normally, not from the checkout.
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    # Dependencies (unicorn, capstone, pytest...) come from this interpreter's packages, after
+    # the venv's own; Keystone is hidden below; the package itself is installed normally.
+    Path(purelib, "dependencies.pth").write_text("\n".join(_site_directories()) + "\n")
     install = [str(python), "-m", "pip", "install", "-q", "--no-deps", str(_installable_copy(tmp_path))]
     if importlib.util.find_spec("wheel") is not None:
         install.insert(5, "--no-build-isolation")  # no need to fetch setuptools
