@@ -87,15 +87,23 @@ _ARM_OPEN_FLAGS = {
     0o400000: O_LARGEFILE,
 }
 
-# The 32-bit arches kept the 16-bit uid calls under the plain names (getuid32 is the full one).
-_UID16 = {"getuid": "getuid16", "geteuid": "geteuid16", "getgid": "getgid16", "getegid": "getegid16"}
+# The 32-bit arches kept the 16-bit id calls under the plain names; the ...32 ones are full.
+_ID16 = {
+    "getuid": "getuid16", "geteuid": "geteuid16", "getgid": "getgid16", "getegid": "getegid16",
+    "chown": "chown16", "lchown": "lchown16", "fchown": "fchown16",
+    "getgroups": "getgroups16", "setgroups": "setgroups16",
+    "chown32": "chown", "lchown32": "lchown", "fchown32": "fchown",
+    "getgroups32": "getgroups", "setgroups32": "setgroups",
+    "_newselect": "select", "ugetrlimit": "getrlimit",
+}
 
 ABI: dict[str, AbiConstants] = {
     "x86_64": AbiConstants(),
-    "i386": AbiConstants(served_by={**_UID16, "mmap": "old_mmap"}),
+    # i386's mmap and select take a pointer to their arguments; its getrlimit is the first one.
+    "i386": AbiConstants(served_by={**_ID16, "mmap": "old_mmap", "select": "old_select", "getrlimit": "old_getrlimit"}),
     "riscv64": AbiConstants(),
     "aarch64": AbiConstants(open_flags=_ARM_OPEN_FLAGS, minsigstksz=5120),
-    "arm": AbiConstants(open_flags=_ARM_OPEN_FLAGS, served_by=_UID16),
+    "arm": AbiConstants(open_flags=_ARM_OPEN_FLAGS, served_by=_ID16),
 }
 
 

@@ -1,6 +1,7 @@
 """The calls only 32-bit arches have (i386, arm): the stat64 family, _llseek, mmap2 and the
-old i386 mmap, the 64-bit-time (``*_time64``) clock calls, fcntl64, ftruncate64, the 16-bit
-and 32-bit uid calls, and arm's private ``set_tls``/``get_tls``/``cacheflush``.
+old i386 mmap and select, the 64-bit-time (``*_time64``) clock calls, fcntl64, ftruncate64,
+truncate64, old_getrlimit, the 16-bit and 32-bit id calls (getuid, chown, getgroups...), and
+arm's private ``set_tls``/``get_tls``/``cacheflush``.
 
 Each is a thin wrapper over the common model: only the argument and struct layouts differ.
 Where a name means something else on one arch than on others (i386's ``mmap`` is
@@ -14,11 +15,15 @@ import struct
 from typing import TYPE_CHECKING
 
 from kernel_model.abi import AT_FDCWD, AT_SYMLINK_NOFOLLOW
+from kernel_model.attrs import sys_chown, sys_fchown, sys_lchown, sys_truncate
 from kernel_model.clock import clock_getres, clock_gettime, clock_nanosleep, timespec_ns
 from kernel_model.files import F_GETLK, F_SETLK, F_SETLKW, pack_stat, seek, sys_fcntl, sys_ftruncate
+from kernel_model.limits import RLIM_NLIMITS
 from kernel_model.linux_errno import Errno
 from kernel_model.mm import do_mmap
 from kernel_model.paths import stat_at
+from kernel_model.poll import sys_select
+from kernel_model.process import NGROUPS_MAX
 from kernel_model.registry import DirFd, Fd, Int, LOff, Path, Ptr, Size, UInt, ULong, syscall
 from kernel_model.seam import KernelError, SyscallRequest
 
@@ -95,6 +100,11 @@ def sys_llseek(
 @syscall("ftruncate64")
 def sys_ftruncate64(k: "Kernel", req: SyscallRequest, fd: Fd, length: LOff) -> int:
     return sys_ftruncate(k, req, fd, length)
+
+
+@syscall("truncate64")
+def sys_truncate64(k: "Kernel", req: SyscallRequest, pathname: Path, length: LOff) -> int:
+    return sys_truncate(k, req, pathname, length)
 
 
 @syscall("fcntl64")
@@ -179,6 +189,69 @@ def sys_getgid32(k: "Kernel", req: SyscallRequest) -> int:
 @syscall("getegid32")
 def sys_getegid32(k: "Kernel", req: SyscallRequest) -> int:
     return k.identity.effective_gid
+
+
+def _uid_from16(value: int) -> int:
+    # low2highuid: the 16-bit -1 (0xffff) still means "unchanged"
+    value &= 0xFFFF
+    return 0xFFFFFFFF if value == 0xFFFF else value
+
+
+@syscall("chown16")
+def sys_chown16(k: "Kernel", req: SyscallRequest, pathname: Path, owner: UInt, group: UInt) -> int:
+    return sys_chown(k, req, pathname, _uid_from16(owner), _uid_from16(group))
+
+
+@syscall("lchown16")
+def sys_lchown16(k: "Kernel", req: SyscallRequest, pathname: Path, owner: UInt, group: UInt) -> int:
+    return sys_lchown(k, req, pathname, _uid_from16(owner), _uid_from16(group))
+
+
+@syscall("fchown16")
+def sys_fchown16(k: "Kernel", req: SyscallRequest, fd: Fd, owner: UInt, group: UInt) -> int:
+    return sys_fchown(k, req, fd, _uid_from16(owner), _uid_from16(group))
+
+
+@syscall("getgroups16")
+def sys_getgroups16(k: "Kernel", req: SyscallRequest, size: Int, list: Ptr) -> int:
+    groups = k.identity.groups
+    if size < 0:
+        raise KernelError(Errno.EINVAL)
+    if size == 0:
+        return len(groups)
+    if size < len(groups):
+        raise KernelError(Errno.EINVAL)
+    k.memory.write(list, b"".join(_uid16(g).to_bytes(2, k.structs.byteorder) for g in groups))
+    return len(groups)
+
+
+@syscall("setgroups16")
+def sys_setgroups16(k: "Kernel", req: SyscallRequest, size: Int, list: Ptr) -> int:
+    if not 0 <= size <= NGROUPS_MAX:
+        raise KernelError(Errno.EINVAL)
+    k.memory.read(list, 2 * size)
+    raise KernelError(Errno.EPERM)  # as setgroups: the sandboxed process has no CAP_SETGID
+
+
+# -- i386's old calls that take a pointer to their arguments, and old_getrlimit --------------------
+
+
+@syscall("old_select")
+def sys_old_select(k: "Kernel", req: SyscallRequest, args: Ptr) -> int:
+    # struct sel_arg_struct: n, inp, outp, exp, tvp (five longs)
+    fmt = k.structs.endian + k.structs.word * 5
+    n, inp, outp, exp, tvp = struct.unpack(fmt, k.memory.read(args, struct.calcsize(fmt)))
+    return sys_select(k, req, _s32(n), inp, outp, exp, tvp)
+
+
+@syscall("old_getrlimit")
+def sys_old_getrlimit(k: "Kernel", req: SyscallRequest, resource: UInt, rlim: Ptr) -> int:
+    # The first getrlimit: limits above 2 GiB - 1 (infinity too) read as 0x7fffffff.
+    if resource >= RLIM_NLIMITS:
+        raise KernelError(Errno.EINVAL)
+    soft, hard = k.limits.get(resource)
+    k.memory.write(rlim, k.structs.rlimit.pack(rlim_cur=min(soft, 0x7FFFFFFF), rlim_max=min(hard, 0x7FFFFFFF)))
+    return 0
 
 
 # -- arm's private calls ----------------------------------------------------------------------

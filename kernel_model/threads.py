@@ -44,6 +44,8 @@ def _word(k: "Kernel", value: int) -> bytes:
 
 @syscall("arch_prctl", partial="ARCH_SET_GS/ARCH_GET_GS are refused with EINVAL (the GS base is not modelled)")
 def sys_arch_prctl(k: "Kernel", req: SyscallRequest, option: Int, arg2: ULong) -> int:
+    if k.arch.bits == 32 and option in (ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS):
+        raise KernelError(Errno.EINVAL)  # i386: the FS and GS bases are only for 64-bit processes
     if option == ARCH_SET_FS:
         if arg2 >= k.mm.task_size:
             raise KernelError(Errno.EPERM)

@@ -124,5 +124,6 @@ ARCH = Arch(
     # x9 is a temporary the kernel's svc path neither reads nor changes
     stub_store=lambda reg, label: f"adr x9, {label}; str {reg}, [x9]",
     stub_jump=lambda label: f"b {label}",
+    stub_load=lambda reg, label: f"adr x9, {label}; ldr {reg}, [x9]",
     encoder="sandbox.arch.arm_encoder:AArch64Encoder",
 )

@@ -87,5 +87,6 @@ ARCH = Arch(
     stub_data=ascii_directive,
     stub_store=lambda reg, label: f"ldr r8, {label}_addr; str {reg}, [r8]",
     stub_jump=lambda label: f"b {label}",
+    stub_load=lambda reg, label: f"ldr r8, {label}_addr; ldr {reg}, [r8]",
     encoder="sandbox.arch.arm_encoder:ArmEncoder",
 )

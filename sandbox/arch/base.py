@@ -134,11 +134,13 @@ class Arch:
     # (riscv's ebreak is a SIGTRAP): their bytes at the pc and what they mean.
     invalid_instructions: tuple[tuple[bytes, Fault], ...] = ()
     # A store of a register to a label (``stub_store(reg, label)``), for generated programs that
-    # record each call's result in memory, and a pointer-sized word holding a label's address,
+    # record each call's result in memory (``stub_load`` reads one back, ``stub_jump`` jumps),
+    # and a pointer-sized word holding a label's address,
     # for arches whose ``stub_address`` loads the address from such a word
     # (``{label}_addr``) because a pc-relative add cannot reach far.
     stub_store: Callable[[str, str], str] | None = field(default=None, compare=False)
     stub_jump: Callable[[str], str] | None = field(default=None, compare=False)
+    stub_load: Callable[[str, str], str] | None = field(default=None, compare=False)  # a register from a label
     stub_pointer: Callable[[str], str] | None = field(default=None, compare=False)
     # The project's own assembler for this arch (``sandbox.stubasm``), as "module:attribute",
     # used where Keystone is missing or does not know the arch.

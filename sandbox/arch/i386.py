@@ -67,6 +67,7 @@ ARCH = Arch(
     stub_data=ascii_directive,
     stub_store=lambda reg, label: f"mov dword ptr [{label}], {reg}",
     stub_jump=lambda label: f"jmp {label}",
+    stub_load=lambda reg, label: f"mov {reg}, dword ptr [{label}]",
     encoder="sandbox.arch.x86_encoder:I386Encoder",
     halt=HLT,
 )

@@ -69,5 +69,6 @@ ARCH = Arch(
     stub_data=ascii_directive,
     stub_store=lambda reg, label: f"la t0, {label}; sd {reg}, 0(t0)",
     stub_jump=lambda label: f"j {label}",
+    stub_load=lambda reg, label: f"la t0, {label}; ld {reg}, 0(t0)",
     encoder="sandbox.arch.riscv_encoder:RiscvEncoder",
 )

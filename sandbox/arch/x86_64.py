@@ -164,6 +164,7 @@ ARCH = Arch(
     gdb=GDB_TARGET,
     stub_store=lambda reg, label: f"mov qword ptr [rip + {label}], {reg}",
     stub_jump=lambda label: f"jmp {label}",
+    stub_load=lambda reg, label: f"mov {reg}, qword ptr [rip + {label}]",
     encoder="sandbox.arch.x86_encoder:X86_64Encoder",
     halt=HLT,
 )

@@ -1,7 +1,7 @@
 """x86_64 and i386 instructions for the built-in assembler: the forms system call stubs use.
 
 ``mov reg, imm``, ``lea reg, [rip + label]`` (x86_64) or ``lea reg, [label]`` (i386),
-``mov qword/dword ptr [...], reg``, ``jmp label``, ``syscall``, ``int imm`` and ``nop``. The encodings are the
+``mov`` between a register and ``qword/dword ptr [...]``, ``jmp label``, ``syscall``, ``int imm`` and ``nop``. The encodings are the
 ones Keystone chooses for the same text, so a stub assembles to the same bytes either way.
 """
 
@@ -62,9 +62,15 @@ class _X86(Encoder):
         return head + self.int_bytes(disp, 4)
 
     def mov(self, ops: list[str], ctx: Context) -> bytes:
-        """``mov reg, imm`` or ``mov [label], reg``."""
+        """``mov reg, imm``, ``mov [label], reg`` or ``mov reg, [label]``."""
         if len(ops) != 2:
             raise AssemblyError(f"line {ctx.line}: mov takes two operands")
+        source = self.memory_operand(ops[1], ctx)
+        if source is not None:
+            reg, bits = self.reg(ops[0], ctx)
+            if reg == 0 and not self.rip_relative:
+                return b"\xa1" + self.int_bytes(source, 4)  # mov eax, moffs32
+            return self._modrm_label(b"\x8b", reg, self.rex(bits, reg), source, ctx)
         target = self.memory_operand(ops[0], ctx)
         if target is not None:
             reg, bits = self.reg(ops[1], ctx)
@@ -124,7 +130,7 @@ class X86_64Encoder(_X86):
 
     arch_name = "x86_64"
     rip_relative = True
-    supported = "mov reg, imm; lea reg, [rip + label]; mov qword ptr [rip + label], reg; jmp label; syscall; int imm; nop"
+    supported = "mov reg, imm; lea reg, [rip + label]; mov between a register and [rip + label]; jmp label; syscall; int imm; nop"
 
     def reg(self, text: str, ctx: Context) -> tuple[int, int]:
         """(register number, width) of rax..r15 or eax..r15d."""
@@ -140,7 +146,7 @@ class I386Encoder(_X86):
     """i386 stub instructions."""
 
     arch_name = "i386"
-    supported = "mov reg, imm; lea reg, [label]; mov dword ptr [label], reg; jmp label; int 0x80; nop"
+    supported = "mov reg, imm; lea reg, [label]; mov between a register and [label]; jmp label; int 0x80; nop"
 
     def reg(self, text: str, ctx: Context) -> tuple[int, int]:
         """(register number, width) of eax..edi."""

@@ -26,10 +26,26 @@ SLOT = 8  # each report slot: 8 bytes on every arch (a 32-bit arch stores into t
 
 @dataclass(frozen=True)
 class Out:
-    """An output buffer of ``size`` bytes; ``ignore(arch)`` gives byte ranges not compared."""
+    """An output buffer of ``size`` bytes (starting as ``init``, zeros after it);
+    ``ignore(arch)`` gives byte ranges not compared."""
 
     size: int
     ignore: Callable[[Arch], list[tuple[int, int]]] | None = None
+    init: bytes = b""
+
+
+@dataclass(frozen=True)
+class WordBytes:
+    """The size of ``count`` machine words: 8 bytes a word on 64-bit arches, 4 on 32-bit."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class Ret:
+    """What an earlier check returned (its name), passed as an argument: a pid, a tid."""
+
+    check: str
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,7 @@ class OpenFlags:
         return abi_for(arch.name).open_flags_out(bits)
 
 
-Arg = Union[int, bytes, Out, L, LoHi, Words, Quads, OpenFlags]
+Arg = Union[int, bytes, Out, Ret, WordBytes, L, LoHi, Words, Quads, OpenFlags]
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,14 @@ class Check:
     not_on: tuple[str, ...] = ()
     qemu_differs: str = ""
     qemu_differs_on: tuple[str, ...] = ()  # the arches whose qemu differs (empty: all)
+    valid: bool | None = None  # the arguments are good ones (None: when ``expect`` is a success)
+
+    @property
+    def good_arguments(self) -> bool:
+        """Whether this check gives the call valid arguments (an error can still be the answer)."""
+        if self.valid is not None:
+            return self.valid
+        return self.expect in ("ok", "ok-any") or not isinstance(self.expect, str)
 
     def qemu_is_linux_on(self, arch: Arch) -> bool:
         """Whether qemu-user's answer to this check is Linux's on ``arch``."""
@@ -140,6 +164,8 @@ class _Builder:
         self.pointers: list[str] = []
         self.outputs: dict[int, list[tuple[int, Out]]] = {}
         self.counter = 0
+        self.names: dict[str, int] = {}  # check name -> index, for Ret
+        self.aliases: list[str] = []
 
     def label(self) -> str:
         self.counter += 1
@@ -179,7 +205,7 @@ class _Builder:
         if isinstance(item, bytes):
             return self.place(item + b"\0", 0)[0]
         if isinstance(item, Out):
-            label, offset = self.place(None, item.size)
+            label, offset = self.place(item.init + bytes(item.size - len(item.init)), item.size)
             self.outputs.setdefault(index, []).append((offset, item))
             return label
         if isinstance(item, Words):
@@ -188,12 +214,16 @@ class _Builder:
             return self.place_words(index, item.items, 8)
         raise TypeError(f"cannot place {item!r}")
 
-    def registers(self, index: int, args: tuple[Arg, ...]) -> list[tuple[str, int | str]]:
-        """The (register, value or label) assignments for ``args``."""
+    def registers(self, index: int, args: tuple[Arg, ...]) -> list[tuple[str, int | str | Ret]]:
+        """The (register, value, label or earlier result) assignments for ``args``."""
         a = self.arch
-        values: list[int | str] = []
+        values: list[int | str | Ret] = []
         for arg in args:
-            if isinstance(arg, OpenFlags):
+            if isinstance(arg, Ret):
+                values.append(arg)
+            elif isinstance(arg, WordBytes):
+                values.append(arg.count * a.word_size)
+            elif isinstance(arg, OpenFlags):
                 values.append(arg.value(a))
             elif isinstance(arg, int):
                 values.append(arg)
@@ -224,7 +254,14 @@ class _Builder:
         self.code.append(f"{marker} check {index}: {check.name}")
         labels = []
         for reg, value in self.registers(index, check.args):
-            if isinstance(value, str):
+            if isinstance(value, Ret):
+                # A name of this check's own for the earlier slot, so that arm's pool of
+                # addresses after this check does not define a label another pool has.
+                slot = f"c{index}_{reg}_from"
+                self.aliases.append(f"{slot} = r{self.names[value.check]}")
+                self.code.append(a.stub_load(reg, slot))
+                labels.append(slot)
+            elif isinstance(value, str):
                 self.code.append(a.stub_address(reg, value))
                 labels.append(value)
             else:
@@ -234,6 +271,7 @@ class _Builder:
         self.code.append(a.stub_store(a.ret_reg, f"r{index}"))
         labels.append(f"r{index}")
         self.pool(index, labels)
+        self.names[check.name] = index
 
     def pool(self, index: int, labels: list[str]) -> None:
         # arm loads addresses from words near the code: put them right after this check's
@@ -264,7 +302,7 @@ class _Builder:
             self.code.append(f".balign {a.word_size}, 0")
             self.code.append(f"out_start_addr: {a.stub_pointer('out_start')}")
         slots = [f"r{i}: .quad 0" for i in range(count)]
-        text = "\n".join(self.code + [".balign 16, 0", "out_start:"] + slots + self.data) + "\n"
+        text = "\n".join(self.code + [".balign 16, 0", "out_start:"] + slots + self.data + self.aliases) + "\n"
         return text, report
 
 

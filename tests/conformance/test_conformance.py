@@ -34,9 +34,17 @@ NO_BAD_ARGUMENTS = {
     "brk": "brk never fails: it returns the current break",
     "umask": "every mask is accepted",
     "set_tls": "every value is a valid thread pointer",
+    "set_tid_address": "every address is accepted (it is only written when the thread ends)",
+    "pipe": "its one argument can only be a bad pointer",
 }
 # Calls whose checks would end the program: the program itself ends with exit_group(0).
-ENDS_THE_PROGRAM = {"exit", "exit_group"}
+ENDS_THE_PROGRAM = {"exit", "exit_group", "rt_sigreturn"}
+# Calls the model deliberately answers one way (see their notes in the README's table).
+NOT_MODELLED = {
+    "clone": "no new processes: always EAGAIN", "clone3": "no new processes: always EAGAIN",
+    "fork": "no new processes: always EAGAIN", "vfork": "no new processes: always EAGAIN",
+    "rseq": "always ENOSYS, as a kernel before 4.18",
+}
 
 
 @dataclass
@@ -91,7 +99,9 @@ def runs(arch_name: str) -> Runs:
         qemu_outcome = qemu_raw = None
         qemu = shutil.which(QEMU[arch_name])
         if qemu is not None:
-            qemu_raw = subprocess.run([qemu, str(elf)], cwd=root, input=b"", capture_output=True, timeout=120)
+            # A session of its own, as the sandbox's process leads its group and its session.
+            qemu_raw = subprocess.run([qemu, str(elf)], cwd=root, input=b"", capture_output=True, timeout=120,
+                                      start_new_session=True)
             qemu_outcome = parse_output(program, qemu_raw.stdout, qemu_raw.returncode)
             _restore(root, original)
         sb = Sandbox(arch, cwd=str(root), mounts=[f"{root}:{os.path.realpath(root)}:rw"], stdin=b"")
@@ -165,10 +175,11 @@ def test_the_whole_run_agrees(arch):
 def test_every_implemented_call_is_checked_with_good_and_bad_arguments(arch):
     a = get_arch(arch)
     served_by = abi_for(arch).served_by
-    implemented = {n for n in syscall_table(a).names() if served_by.get(n, n) in REGISTRY} - ENDS_THE_PROGRAM
+    implemented = {n for n in syscall_table(a).names() if served_by.get(n, n) in REGISTRY}
+    implemented -= ENDS_THE_PROGRAM | set(NOT_MODELLED)
     mine = [c for c in CHECKS if c.runs_on(a)]
-    good = {c.call for c in mine if c.expect in ("ok", "ok-any") or isinstance(c.expect, (int, OpenFlags))}
-    bad = {c.call for c in mine if isinstance(c.expect, str) and c.expect not in ("ok", "ok-any")}
+    good = {c.call for c in mine if c.good_arguments}
+    bad = {c.call for c in mine if not c.good_arguments}
     without_args = {n for n in implemented if not REGISTRY[served_by.get(n, n)].params}
     assert implemented - good == set(), "no good-argument check"
     assert implemented - bad - without_args - set(NO_BAD_ARGUMENTS) == set(), "no bad-argument check"
