@@ -24,4 +24,12 @@ for arch in x86_64 aarch64; do
     $cc -O2 -static -Wall $LDFLAGS -o "bin/libc-demo-static.$arch" src/libc-demo.c -lm
     $cc -O2 -Wall $LDFLAGS -o "bin/libc-demo-dynamic.$arch" src/libc-demo.c -lm
 done
+# elf-layout: every arch the sandbox runs (apt-get install gcc-i686-linux-gnu
+# gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu). arm's compiler makes Thumb code.
+for pair in x86_64:$(cc_for x86_64) aarch64:$(cc_for aarch64) i386:i686-linux-gnu-gcc \
+            arm:arm-linux-gnueabihf-gcc riscv64:riscv64-linux-gnu-gcc; do
+    arch=${pair%%:*}
+    ${pair#*:} -Os -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -fno-pie -no-pie -Wall \
+        $LDFLAGS -o "bin/elf-layout.$arch" src/elf-layout.c
+done
 ls -l bin
