@@ -100,7 +100,11 @@ _ID16 = {
 ABI: dict[str, AbiConstants] = {
     "x86_64": AbiConstants(),
     # i386's mmap and select take a pointer to their arguments; its getrlimit is the first one.
-    "i386": AbiConstants(served_by={**_ID16, "mmap": "old_mmap", "select": "old_select", "getrlimit": "old_getrlimit"}),
+    "i386": AbiConstants(served_by={
+        **_ID16, "mmap": "old_mmap", "select": "old_select", "getrlimit": "old_getrlimit",
+        # TLS segments: the model is i386's (x86_64's set_thread_area is not modelled)
+        "set_thread_area": "set_thread_area32", "get_thread_area": "get_thread_area32",
+    }),
     "riscv64": AbiConstants(),
     "aarch64": AbiConstants(open_flags=_ARM_OPEN_FLAGS, minsigstksz=5120),
     "arm": AbiConstants(open_flags=_ARM_OPEN_FLAGS, served_by=_ID16),

@@ -1,7 +1,8 @@
 """The calls only 32-bit arches have (i386, arm): the stat64 family, _llseek, mmap2 and the
 old i386 mmap and select, the 64-bit-time (``*_time64``) clock calls, fcntl64, ftruncate64,
-truncate64, old_getrlimit, the 16-bit and 32-bit id calls (getuid, chown, getgroups...), and
-arm's private ``set_tls``/``get_tls``/``cacheflush``.
+truncate64, old_getrlimit, the 16-bit and 32-bit id calls (getuid, chown, getgroups...),
+i386's thread-local storage (``set_thread_area``), and arm's private ``set_tls``/``get_tls``/
+``cacheflush``.
 
 Each is a thin wrapper over the common model: only the argument and struct layouts differ.
 Where a name means something else on one arch than on others (i386's ``mmap`` is
@@ -29,6 +30,7 @@ from kernel_model.seam import KernelError, SyscallRequest
 
 if TYPE_CHECKING:
     from kernel_model.kernel import Kernel
+    from kernel_model.seam import CpuControl
 
 MMAP2_UNIT = 4096  # mmap2's offset counts 4096-byte units whatever the page size
 OVERFLOW_UID = 65534  # what a 16-bit id call returns for an id it cannot hold
@@ -251,6 +253,76 @@ def sys_old_getrlimit(k: "Kernel", req: SyscallRequest, resource: UInt, rlim: Pt
         raise KernelError(Errno.EINVAL)
     soft, hard = k.limits.get(resource)
     k.memory.write(rlim, k.structs.rlimit.pack(rlim_cur=min(soft, 0x7FFFFFFF), rlim_max=min(hard, 0x7FFFFFFF)))
+    return 0
+
+
+# -- i386's thread-local storage: segment descriptors ----------------------------------------------
+
+GDT_ENTRY_TLS_MIN, GDT_ENTRY_TLS_ENTRIES = 6, 3
+# struct user_desc's flag bits, after entry_number, base_addr and limit
+SEG_32BIT, CONTENTS_SHIFT, READ_EXEC_ONLY, LIMIT_IN_PAGES, SEG_NOT_PRESENT, USEABLE = 1, 1, 8, 16, 32, 64
+
+
+def _user_desc(k: "Kernel", ptr: int) -> tuple[int, int, int, int]:
+    fmt = k.structs.endian + "IIII"
+    return struct.unpack(fmt, k.memory.read(ptr, 16))
+
+
+def _descriptor(base: int, limit: int, flags: int) -> bytes:
+    """The GDT descriptor Linux's fill_ldt makes from a user_desc (zeros for an empty one)."""
+    contents = (flags >> CONTENTS_SHIFT) & 3
+    empty = (base == 0 and limit == 0 and contents == 0 and flags & READ_EXEC_ONLY and not flags & SEG_32BIT
+             and not flags & LIMIT_IN_PAGES and flags & SEG_NOT_PRESENT and not flags & USEABLE)
+    if empty or (base == 0 and limit == 0 and flags & 0x7F == 0):
+        return bytes(8)
+    type_ = ((0 if flags & READ_EXEC_ONLY else 1) << 1) | (contents << 2) | 1  # accessed, so it maps read-only
+    access = type_ | 0x10 | (3 << 5) | (0 if flags & SEG_NOT_PRESENT else 0x80)  # S=1, DPL 3, present
+    granularity = ((limit >> 16) & 0xF) | (0x10 if flags & USEABLE else 0) | (0x40 if flags & SEG_32BIT else 0) \
+        | (0x80 if flags & LIMIT_IN_PAGES else 0)
+    return struct.pack("<HHBBBB", limit & 0xFFFF, base & 0xFFFF, (base >> 16) & 0xFF, access, granularity, base >> 24)
+
+
+def _tls_cpu(req: SyscallRequest) -> "CpuControl":
+    if req.cpu is None:
+        raise KernelError(Errno.ENOSYS, "no CPU to hold the descriptor table")
+    return req.cpu
+
+
+@syscall("set_thread_area32")
+def sys_set_thread_area32(k: "Kernel", req: SyscallRequest, u_info: Ptr) -> int:
+    entry, base, limit, flags = _user_desc(k, u_info)
+    cpu = _tls_cpu(req)
+    if entry == 0xFFFFFFFF:
+        # the first free TLS slot, told back to the caller
+        free = [i for i in range(GDT_ENTRY_TLS_MIN, GDT_ENTRY_TLS_MIN + GDT_ENTRY_TLS_ENTRIES)
+                if cpu.get_segment_descriptor(i) == bytes(8)]
+        if not free:
+            raise KernelError(Errno.ESRCH)
+        entry = free[0]
+        k.memory.write(u_info, entry.to_bytes(4, k.structs.byteorder))
+    if not GDT_ENTRY_TLS_MIN <= entry < GDT_ENTRY_TLS_MIN + GDT_ENTRY_TLS_ENTRIES:
+        raise KernelError(Errno.EINVAL)
+    descriptor = _descriptor(base, limit, flags)
+    if descriptor != bytes(8) and (not flags & SEG_32BIT or (flags >> CONTENTS_SHIFT) & 3 > 1):
+        raise KernelError(Errno.EINVAL)  # tls_desc_okay: 32-bit data or stack segments only
+    cpu.set_segment_descriptor(entry, descriptor)
+    return 0
+
+
+@syscall("get_thread_area32")
+def sys_get_thread_area32(k: "Kernel", req: SyscallRequest, u_info: Ptr) -> int:
+    entry = int.from_bytes(k.memory.read(u_info, 4), k.structs.byteorder)
+    if not GDT_ENTRY_TLS_MIN <= entry < GDT_ENTRY_TLS_MIN + GDT_ENTRY_TLS_ENTRIES:
+        raise KernelError(Errno.EINVAL)
+    d = _tls_cpu(req).get_segment_descriptor(entry)
+    limit0, base0, base1, access, granularity, base2 = struct.unpack("<HHBBBB", d)
+    base = base0 | base1 << 16 | base2 << 24
+    limit = limit0 | (granularity & 0xF) << 16
+    type_ = access & 0xF
+    flags = ((SEG_32BIT if granularity & 0x40 else 0) | ((type_ >> 2) & 3) << CONTENTS_SHIFT
+             | (0 if type_ & 2 else READ_EXEC_ONLY) | (LIMIT_IN_PAGES if granularity & 0x80 else 0)
+             | (0 if access & 0x80 else SEG_NOT_PRESENT) | (USEABLE if granularity & 0x10 else 0))
+    k.memory.write(u_info, struct.pack(k.structs.endian + "IIII", entry, base, limit, flags))
     return 0
 
 

@@ -140,6 +140,12 @@ class CpuControl(Protocol):
     def get_stack_pointer(self) -> int:
         """The stack pointer (whether the guest runs on its alternate signal stack)."""
 
+    def get_segment_descriptor(self, index: int) -> bytes:
+        """i386: the 8-byte descriptor in entry ``index`` of the descriptor table (GDT)."""
+
+    def set_segment_descriptor(self, index: int, descriptor: bytes) -> None:
+        """i386: write entry ``index`` of the GDT; a segment register using it is reloaded."""
+
 
 class SyscallRequest:
     """One trapped system call: what the hook read from the registers.

@@ -25,6 +25,7 @@ from kernel_model.seam import Backend, KernelArch, KernelError, ProcessExit, Sys
 from kernel_model.signals import DESCRIPTIONS, SignalDelivery, SignalReturn, signal_number
 from sandbox import sigframe
 from sandbox.arch import Arch, Fault
+from sandbox.arch.base import DescriptorTable
 from sandbox.arch.syscalls import syscall_table, unknown_name
 from sandbox.memory import UnicornMemory
 
@@ -177,6 +178,8 @@ class Machine:
         self._pc_ref = ctypes.byref(self._pc_buf)
         for name, value in arch.initial_registers:
             self.set_reg(name, value)
+        if arch.descriptor_table is not None:
+            self._map_descriptor_table(arch.descriptor_table)
         self._build_trap()
         self._install_hooks()
 
@@ -210,6 +213,17 @@ class Machine:
         if thumb is not None and self.reg(thumb.register) & thumb.mask:
             pc |= 1
         return pc
+
+    def _map_descriptor_table(self, table: "DescriptorTable") -> None:
+        # Kernel memory, outside the process's address space: mapped in Unicorn only, so the
+        # kernel model's copies from user memory cannot reach it.
+        size = max(self.memory.page_size, table.entries * 8)
+        self.uc.mem_map(table.address, size, unicorn.UC_PROT_READ)
+        for index, descriptor in table.flat:
+            self.uc.mem_write(table.address + 8 * index, descriptor)
+        self.uc.reg_write(self.arch.reg_id("gdtr"), (0, table.address, table.entries * 8 - 1, 0))
+        for register, selector in table.selectors:
+            self.set_reg(register, selector)
 
     # -- the trap path ---------------------------------------------------------------------
 
@@ -711,6 +725,28 @@ class MachineCpu:
     def get_stack_pointer(self) -> int:
         """The stack pointer."""
         return self._machine.reg(self._machine.arch.sp)
+
+    def _descriptor_table(self, index: int) -> DescriptorTable:
+        table = self._machine.arch.descriptor_table
+        if table is None:
+            raise NotImplementedError(f"{self._machine.arch.name} has no descriptor table")
+        if not 0 <= index < table.entries:
+            raise ValueError(f"descriptor {index} is outside the table")
+        return table
+
+    def get_segment_descriptor(self, index: int) -> bytes:
+        """The 8-byte descriptor in GDT entry ``index``."""
+        table = self._descriptor_table(index)
+        return bytes(self._machine.uc.mem_read(table.address + 8 * index, 8))
+
+    def set_segment_descriptor(self, index: int, descriptor: bytes) -> None:
+        """Write GDT entry ``index``; reload a segment register holding its selector, as Linux does."""
+        table = self._descriptor_table(index)
+        self._machine.uc.mem_write(table.address + 8 * index, bytes(descriptor))
+        for register in table.segment_registers:
+            selector = self._machine.reg(register)
+            if selector >> 3 == index and selector & 3 == 3:
+                self._machine.set_reg(register, selector)
 
 
 def fault_signal(fault: Fault) -> int:

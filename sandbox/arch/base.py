@@ -75,6 +75,23 @@ class InstructionSetBit:
 
 
 @dataclass(frozen=True)
+class DescriptorTable:
+    """An x86 global descriptor table the kernel keeps for a process (i386's TLS segments).
+
+    It sits at ``address`` (kernel memory, above the process's address space) with
+    ``entries`` 8-byte descriptors; ``flat`` are entries filled at start (Linux's user code
+    and data segments), ``selectors`` the segment registers loaded from them at start; a write
+    to an entry reloads the ``segment_registers`` that use it.
+    """
+
+    address: int
+    entries: int
+    flat: tuple[tuple[int, bytes], ...]
+    selectors: tuple[tuple[str, int], ...]
+    segment_registers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Arch:
     """Everything the CPU side needs to know about one arch; data, not code.
 
@@ -152,6 +169,7 @@ class Arch:
     # 64-bit system call arguments (loff_t) on a 32-bit arch take two registers; some ABIs
     # start the pair on an even register (arm EABI, mips o32), others do not (i386).
     pair_aligned_args: bool = False
+    descriptor_table: DescriptorTable | None = None
 
     @property
     def word_size(self) -> int:

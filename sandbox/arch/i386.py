@@ -3,6 +3,8 @@
 The 32-bit x86 ABI: ``int 0x80`` changes nothing but eax. A 64-bit argument (``loff_t``)
 takes two consecutive registers, low half first, with no alignment. Calls with more than
 six words of arguments (``mmap``, the ``socketcall`` family) take a pointer to them instead.
+Thread-local storage is a segment: ``set_thread_area`` writes a descriptor into the global
+descriptor table, and the program loads its selector into gs.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import capstone
 import unicorn
 from unicorn import x86_const as ux
 
-from sandbox.arch.base import Arch, Trap, ascii_directive, keystone_constant
+from sandbox.arch.base import Arch, DescriptorTable, Trap, ascii_directive, keystone_constant
 from sandbox.arch.x86_64 import HLT, X86_FAULTS
 
 _GPRS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
 _REGISTERS = {name: getattr(ux, f"UC_X86_REG_{name.upper()}") for name in _GPRS}
 _REGISTERS.update(
+    gdtr=ux.UC_X86_REG_GDTR,
     eip=ux.UC_X86_REG_EIP,
     eflags=ux.UC_X86_REG_EFLAGS,
     cs=ux.UC_X86_REG_CS,
@@ -26,6 +29,15 @@ _REGISTERS.update(
     fs=ux.UC_X86_REG_FS,
     gs=ux.UC_X86_REG_GS,
 )
+
+# Linux's flat user segments: GDT entry 14 is __USER_CS (0x73), entry 15 __USER_DS (0x7b); base
+# 0, limit 4 GiB, DPL 3. set_thread_area fills entries 6-8 (selectors 0x33, 0x3b, 0x43).
+# Unicorn runs guest code at privilege level 0, where ss may only hold a level-0 segment, so ss
+# is entry 13 (0x68: flat, 32-bit, DPL 0) where Linux has 0x7b. Loading any segment register
+# recomputes the stack's width from ss's descriptor, so ss must have one that says 32-bit.
+_USER_CODE = bytes.fromhex("ffff000000facf00")
+_USER_DATA = bytes.fromhex("ffff000000f2cf00")
+_STACK_DATA = bytes.fromhex("ffff00000092cf00")
 
 ARCH = Arch(
     name="i386",
@@ -69,5 +81,9 @@ ARCH = Arch(
     stub_jump=lambda label: f"jmp {label}",
     stub_load=lambda reg, label: f"mov {reg}, dword ptr [{label}]",
     encoder="sandbox.arch.x86_encoder:I386Encoder",
+    descriptor_table=DescriptorTable(
+        address=0xFFFFF000, entries=32, flat=((13, _STACK_DATA), (14, _USER_CODE), (15, _USER_DATA)),
+        selectors=(("ss", 0x68), ("cs", 0x73), ("ds", 0x7B), ("es", 0x7B)), segment_registers=("gs", "fs"),
+    ),
     halt=HLT,
 )

@@ -447,6 +447,13 @@ CHECKS: list[Check] = [
     Check("tgkill: signal 0 to itself", "tgkill", (Ret("getpid: for kill"), Ret("gettid: for tkill"), 0), 0),
     Check("tgkill: nobody", "tgkill", (0x3FFFFFFF, 0x3FFFFFFF, 0), "ESRCH"),
     # -- threads and futexes ----------------------------------------------------------------------------
+    Check("set_thread_area: a new TLS segment", "set_thread_area",
+          (Out(16, init=struct.pack("<iIII", -1, MAPPED, 0xFFFFF, 0x51)),), 0, only=("i386",)),
+    Check("get_thread_area: it", "get_thread_area", (Out(16, init=struct.pack("<i", 6)),), 0, only=("i386",)),
+    Check("set_thread_area: not a TLS entry", "set_thread_area", (Out(16, init=struct.pack("<iIII", 3, 0, 0, 0x51)),),
+          "EINVAL", only=("i386",)),
+    Check("get_thread_area: not a TLS entry", "get_thread_area", (Out(16, init=struct.pack("<i", 99)),), "EINVAL",
+          only=("i386",)),
     Check("arch_prctl: ARCH_GET_FS", "arch_prctl", (0x1003, Out(8)), 0, not_on=("i386",)),
     Check("arch_prctl: ARCH_GET_CPUID", "arch_prctl", (0x1011, 0), 1,
           qemu_differs="qemu-user has no ARCH_GET_CPUID, and no arch_prctl at all for i386"),

@@ -108,6 +108,26 @@ def test_i386_mmap_takes_a_pointer_to_its_arguments():
 
 
 @needs_keystone
+@needs_keystone
+def test_i386_thread_local_storage_is_a_segment():
+    sb = Sandbox("i386")
+    # set_thread_area({entry -1, base of `tls`, limit 0xfffff, 32-bit, in pages, usable}), then
+    # load gs with the entry it chose and read through it
+    r = sb.run_asm("""
+        lea ebx, [desc]; mov eax, 243; int 0x80
+        mov eax, dword ptr [desc]; lea eax, [eax*8 + 3]; mov gs, eax
+        mov ebx, dword ptr gs:[4]
+        push 0x1234; pop ecx
+        mov eax, 1; int 0x80
+        .balign 4
+        desc: .long -1; .long tls; .long 0xfffff; .long 0x51
+        tls: .long 0; .long 42
+    """)
+    assert r.names() == ["set_thread_area", "exit"] and r.syscalls[0].ret == 0
+    assert r.exit_status == 42  # read through gs, with a 32-bit stack still working (push/pop)
+    assert sb.machine.reg("gs") == 6 * 8 + 3
+
+
 def test_arm_set_tls_sets_the_register_mrc_reads():
     sb = Sandbox("arm")
     r = sb.run_asm("movw r0, #0x5678; movt r0, #0x1234; movw r7, #5; movt r7, #0xf; svc #0\n"
