@@ -135,6 +135,14 @@ class FakeCpu:
     def get_stack_pointer(self) -> int:
         return self.stack_pointer
 
+    descriptors: dict[int, bytes] = {}
+
+    def get_segment_descriptor(self, index: int) -> bytes:
+        return self.descriptors.get(index, bytes(8))
+
+    def set_segment_descriptor(self, index: int, descriptor: bytes) -> None:
+        self.descriptors = {**self.descriptors, index: bytes(descriptor)}
+
 
 class KernelHarness:
     """A kernel on a fake memory, with a scratch area and a way to call handlers by name."""

@@ -171,3 +171,22 @@ def test_arm_private_calls_set_the_thread_register_and_check_their_arguments():
     assert kh.errno("cacheflush", 0x2000, 0x1000, 0) is Errno.EINVAL
     assert kh.errno("cacheflush", kh.SCRATCH, kh.SCRATCH + 16, 1) is Errno.EINVAL
     assert kh.call("cacheflush", kh.SCRATCH, kh.SCRATCH + 16, 0) == 0
+
+
+def test_set_thread_area_fills_a_tls_descriptor_as_fill_ldt_does():
+    kh = KernelHarness(I386)
+    desc = kh.put(struct.pack("<iIII", -1, 0x12345678, 0xFFFFF, 0x51))  # 32-bit, in pages, usable
+    assert kh.call("set_thread_area32", desc) == 0
+    assert struct.unpack("<i", kh.read(desc, 4))[0] == 6  # the first free TLS entry, told back
+    assert kh.cpu.get_segment_descriptor(6) == bytes.fromhex("ffff7856" "34f3df12")
+    back = kh.put(struct.pack("<iIII", 6, 0, 0, 0))
+    assert kh.call("get_thread_area32", back) == 0
+    assert struct.unpack("<iIII", kh.read(back, 16)) == (6, 0x12345678, 0xFFFFF, 0x51)
+    assert kh.call("set_thread_area32", kh.put(struct.pack("<iIII", -1, 0, 0xFFFFF, 0x51))) == 0
+    assert kh.call("set_thread_area32", kh.put(struct.pack("<iIII", -1, 0, 0xFFFFF, 0x51))) == 0
+    assert kh.errno("set_thread_area32", kh.put(struct.pack("<iIII", -1, 0, 0xFFFFF, 0x51))) is Errno.ESRCH
+    assert kh.errno("set_thread_area32", kh.put(struct.pack("<iIII", 9, 0, 0xFFFFF, 0x51))) is Errno.EINVAL
+    assert kh.errno("set_thread_area32", kh.put(struct.pack("<iIII", 6, 0, 0xFFFFF, 0x50))) is Errno.EINVAL  # 16-bit
+    # an "empty" descriptor clears the entry
+    assert kh.call("set_thread_area32", kh.put(struct.pack("<iIII", 6, 0, 0, 0x28))) == 0
+    assert kh.cpu.get_segment_descriptor(6) == bytes(8)
