@@ -92,6 +92,7 @@ _ID16 = {
     "getuid": "getuid16", "geteuid": "geteuid16", "getgid": "getgid16", "getegid": "getegid16",
     "chown": "chown16", "lchown": "lchown16", "fchown": "fchown16",
     "getgroups": "getgroups16", "setgroups": "setgroups16",
+    "getuid32": "getuid", "geteuid32": "geteuid", "getgid32": "getgid", "getegid32": "getegid",
     "chown32": "chown", "lchown32": "lchown", "fchown32": "fchown",
     "getgroups32": "getgroups", "setgroups32": "setgroups",
     "_newselect": "select", "ugetrlimit": "getrlimit",

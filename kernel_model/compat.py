@@ -24,7 +24,7 @@ from kernel_model.linux_errno import Errno
 from kernel_model.mm import do_mmap
 from kernel_model.paths import stat_at
 from kernel_model.poll import sys_select
-from kernel_model.process import NGROUPS_MAX
+from kernel_model.process import NGROUPS_MAX, groups_to_list
 from kernel_model.registry import DirFd, Fd, Int, LOff, Path, Ptr, Size, UInt, ULong, syscall
 from kernel_model.seam import KernelError, SyscallRequest
 
@@ -173,26 +173,6 @@ def sys_getegid16(k: "Kernel", req: SyscallRequest) -> int:
     return _uid16(k.identity.effective_gid)
 
 
-@syscall("getuid32")
-def sys_getuid32(k: "Kernel", req: SyscallRequest) -> int:
-    return k.identity.uid
-
-
-@syscall("geteuid32")
-def sys_geteuid32(k: "Kernel", req: SyscallRequest) -> int:
-    return k.identity.effective_uid
-
-
-@syscall("getgid32")
-def sys_getgid32(k: "Kernel", req: SyscallRequest) -> int:
-    return k.identity.gid
-
-
-@syscall("getegid32")
-def sys_getegid32(k: "Kernel", req: SyscallRequest) -> int:
-    return k.identity.effective_gid
-
-
 def _uid_from16(value: int) -> int:
     # low2highuid: the 16-bit -1 (0xffff) still means "unchanged"
     value &= 0xFFFF
@@ -216,15 +196,10 @@ def sys_fchown16(k: "Kernel", req: SyscallRequest, fd: Fd, owner: UInt, group: U
 
 @syscall("getgroups16")
 def sys_getgroups16(k: "Kernel", req: SyscallRequest, size: Int, list: Ptr) -> int:
-    groups = k.identity.groups
-    if size < 0:
-        raise KernelError(Errno.EINVAL)
-    if size == 0:
-        return len(groups)
-    if size < len(groups):
-        raise KernelError(Errno.EINVAL)
-    k.memory.write(list, b"".join(_uid16(g).to_bytes(2, k.structs.byteorder) for g in groups))
-    return len(groups)
+    groups = groups_to_list(k, size)
+    if groups is not None:
+        k.memory.write(list, b"".join(_uid16(g).to_bytes(2, k.structs.byteorder) for g in groups))
+    return len(k.identity.groups)
 
 
 @syscall("setgroups16")

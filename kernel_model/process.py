@@ -217,15 +217,22 @@ NGROUPS_MAX = 65536
 
 @syscall("getgroups")
 def sys_getgroups(k: "Kernel", req: SyscallRequest, size: Int, list: Ptr) -> int:
+    groups = groups_to_list(k, size)
+    if groups is not None:
+        k.memory.write(list, b"".join(g.to_bytes(4, k.structs.byteorder) for g in groups))
+    return len(k.identity.groups)
+
+
+def groups_to_list(k: "Kernel", size: int) -> tuple[int, ...] | None:
+    """getgroups' checks (it has a 16-bit form too): the groups to copy out, None for a count."""
     groups = k.identity.groups
     if size < 0:
         raise KernelError(Errno.EINVAL)
     if size == 0:
-        return len(groups)
+        return None
     if size < len(groups):
         raise KernelError(Errno.EINVAL)
-    k.memory.write(list, b"".join(g.to_bytes(4, k.structs.byteorder) for g in groups))
-    return len(groups)
+    return groups
 
 
 @syscall("setgroups")
