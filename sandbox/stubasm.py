@@ -65,6 +65,7 @@ class Encoder:
     word_directive_size = 4  # `.word`: 2 bytes on x86, 4 on the RISC arches
     align_is_power_of_two = True  # `.align n`: 2**n bytes (arm, riscv) or n bytes (x86)
     supported = ""  # a short list of what is supported, for error messages
+    complete = False  # whether it knows the whole instruction set (else: stub forms only)
     padding = b""  # a no-op: alignment in code is zeros to an instruction boundary, then no-ops (as GNU as)
     mnemonics: dict[str, Callable[[list[str], Context], bytes]] = {}
 
@@ -72,7 +73,13 @@ class Encoder:
         """The machine code of one instruction."""
         fn = self.mnemonics.get(mnemonic)
         if fn is None:
-            raise AssemblyError(f"line {ctx.line}: {mnemonic!r} is not an instruction the built-in {self.arch_name} assembler knows")
+            hint = "" if self.complete else (
+                f" (it knows {self.supported}; for any {self.arch_name} code install Keystone:"
+                " pip install 'syscall-sandbox[asm]')"
+            )
+            raise AssemblyError(
+                f"line {ctx.line}: {mnemonic!r} is not an instruction the built-in {self.arch_name} assembler knows{hint}"
+            )
         return fn(operands, ctx)
 
     def int_bytes(self, value: int, size: int) -> bytes:

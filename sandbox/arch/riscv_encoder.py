@@ -80,6 +80,7 @@ class RiscvEncoder(Encoder):
     padding = (0x13).to_bytes(4, "little")
 
     arch_name = "riscv64"
+    complete = True
     supported = "RV64I, the M extension and the usual pseudo-instructions (li, la, mv, call, ret, beqz...)"
 
     def __init__(self) -> None:

@@ -7,12 +7,13 @@ import os
 
 from kernel_model.kernel import Mount
 from sandbox.api import Sandbox
+from sandbox.arch import ARCHES
 from sandbox.errors import SandboxError
 
 
 def add_guest_options(parser: argparse.ArgumentParser) -> None:
     """The options that describe the guest and its world."""
-    parser.add_argument("--arch", help="the guest arch when the file does not say it (x86_64, aarch64)")
+    parser.add_argument("--arch", help=f"the guest arch when the file does not say it ({', '.join(ARCHES)})")
     parser.add_argument(
         "--mount", action="append", default=[], metavar="HOST:GUEST[:rw]",
         help="show a host directory to the guest (read-only unless :rw); repeatable",
