@@ -45,8 +45,8 @@ def _s32(value: int) -> int:
 
 
 @syscall("mmap2")
-def sys_mmap2(k: "Kernel", req: SyscallRequest, addr: Ptr, length: Size, prot: Int, flags: Int, fd: Fd, pgoff: ULong) -> int:
-    return do_mmap(k, addr, length, prot, flags, fd, pgoff * MMAP2_UNIT)
+def sys_mmap2(k: "Kernel", req: SyscallRequest, addr: Ptr, length: Size, prot: Int, flags: Int, fd: Fd, pgoffset: ULong) -> int:
+    return do_mmap(k, addr, length, prot, flags, fd, pgoffset * MMAP2_UNIT)
 
 
 @syscall("old_mmap")
@@ -105,8 +105,8 @@ def sys_ftruncate64(k: "Kernel", req: SyscallRequest, fd: Fd, length: LOff) -> i
 
 
 @syscall("truncate64")
-def sys_truncate64(k: "Kernel", req: SyscallRequest, pathname: Path, length: LOff) -> int:
-    return sys_truncate(k, req, pathname, length)
+def sys_truncate64(k: "Kernel", req: SyscallRequest, path: Path, length: LOff) -> int:
+    return sys_truncate(k, req, path, length)
 
 
 @syscall("fcntl64")

@@ -268,7 +268,9 @@ def sys_setpgid(k: "Kernel", req: SyscallRequest, pid: Pid, pgid: Pid) -> int:
         raise KernelError(Errno.EINVAL)
     if pid not in (0, me):
         raise KernelError(Errno.ESRCH)
-    raise KernelError(Errno.EPERM)  # it leads its session, and a session leader cannot move
+    if pgid not in (0, me):
+        raise KernelError(Errno.EPERM)  # no other group exists in its session
+    return 0
 
 
 @syscall("setsid")

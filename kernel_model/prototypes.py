@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kernel_model.constants import table_names, value_names
-from kernel_model.registry import Width
+from kernel_model.registry import CallingConvention, Width, pair_value, place_arguments
 
 IN, OUT, INOUT = "in", "out", "inout"
 
@@ -49,7 +49,7 @@ _WIDTHS = {
     "mqd_t": Width.S32, "clockid_t": Width.S32, "key_t": Width.S32, "rwf_t": Width.S32,
     "unsigned int": Width.U32, "unsigned": Width.U32, "mode_t": Width.U32, "uid_t": Width.U32,
     "gid_t": Width.U32, "qid_t": Width.U32, "uint32_t": Width.U32, "old_sigset_t": Width.U32,
-    "long": Width.SWORD, "ssize_t": Width.SWORD, "off_t": Width.SWORD, "loff_t": Width.SWORD,
+    "long": Width.SWORD, "ssize_t": Width.SWORD, "off_t": Width.SWORD, "loff_t": Width.LOFF,
     "time_t": Width.SWORD,
     "unsigned long": Width.UWORD, "size_t": Width.UWORD, "uint64_t": Width.UWORD,
     "aio_context_t": Width.UWORD,
@@ -139,16 +139,24 @@ class Prototype:
         """False for calls that never return (``exit``, ``exit_group``)."""
         return self.ret_kind != "noreturn"
 
-    def decode(self, raw_args: tuple[int, ...], bits: int) -> dict[str, int]:
-        """Each argument's value as the kernel reads it (signed where the C type is signed)."""
+    def decode(self, raw_args: tuple[int, ...], convention: "int | CallingConvention") -> dict[str, int]:
+        """Each argument's value as the kernel reads it (signed where the C type is signed).
+
+        ``convention`` is a register width or a :class:`~kernel_model.registry.CallingConvention`:
+        on a 32-bit arch a 64-bit argument (``loff_t``) takes two registers, placed as it says.
+        """
+        conv = convention if isinstance(convention, CallingConvention) else CallingConvention(convention)
         out = {}
-        for p, raw in zip(self.params, raw_args):
-            out[p.name] = decode_width(raw, p.width, bits)
+        for p, registers in zip(self.params, place_arguments([p.width for p in self.params], conv)):
+            values = [raw_args[r] if r < len(raw_args) else 0 for r in registers]
+            out[p.name] = pair_value(*values) if len(values) == 2 else decode_width(values[0], p.width, conv.bits)
         return out
 
 
 def decode_width(raw: int, width: Width, bits: int) -> int:
     """A raw register as a value of ``width`` on a ``bits``-wide arch."""
+    if width in (Width.LOFF, Width.LOHI):
+        bits = 64  # one register holds all of it on a 64-bit arch
     if width is Width.UWORD:
         return raw & ((1 << bits) - 1)
     if width is Width.U32:
@@ -198,8 +206,11 @@ def _derive(c_type: str, name: str, notes: list[str], call: str) -> Param:
     length = None
     struct = None
     on_error = False
+    lohi = False
     for note in notes:
-        if note == "on_error":
+        if note == "lohi":
+            lohi = True  # a position the call takes as two words, low then high (preadv)
+        elif note == "on_error":
             on_error = True
             direction = OUT
         elif note in (IN, OUT, INOUT):
@@ -262,6 +273,8 @@ def _derive(c_type: str, name: str, notes: list[str], call: str) -> Param:
                 kind = _SCALAR_DEFAULT_KIND.get(base, "ulong" if base.startswith("unsigned") else "long")
         if kind in ("fd", "dirfd", "pid", "signal") and width is not Width.S32:
             width = Width.S32  # the kernel reads them as int whatever the declared type
+        if lohi:
+            width = Width.LOHI
     if kind == "struct" and struct is None:
         raise PrototypeError(f"{call}: {name} is a struct without a struct name")
     return Param(name=name, c_type=c_type, kind=kind, direction=direction, width=width, length=length,

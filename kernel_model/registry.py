@@ -124,7 +124,7 @@ class HandlerSpec:
         for kind, registers in argument_registers(self, conv):
             if len(registers) == 2:
                 lo, hi = (raw_args[r] if r < len(raw_args) else 0 for r in registers)
-                out.append(_pair(lo, hi))
+                out.append(pair_value(lo, hi))
                 continue
             raw = raw_args[registers[0]] if registers[0] < len(raw_args) else 0
             dec = kind.decoder(conv.bits)
@@ -149,22 +149,38 @@ def argument_registers(spec: HandlerSpec, conv: CallingConvention) -> list[tuple
 
     A two-register argument's registers are given low half first.
     """
-    out = []
+    kinds = [kind for _, kind in spec.params]
+    return list(zip(kinds, place_arguments([k.width for k in kinds], conv)))
+
+
+def place_arguments(widths: list[Width], conv: CallingConvention) -> list[tuple[int, ...]]:
+    """The argument registers each argument of these widths is read from, in order.
+
+    On a 32-bit arch a 64-bit argument takes a pair, low half first in the result: the next
+    two registers, or (``pair_aligned``) the next even/odd pair; big-endian ABIs put the high
+    half in the first register. A position given as two words (``LOHI``) is always low, high,
+    and takes two registers on 64-bit arches too.
+    """
+    out: list[tuple[int, ...]] = []
     reg = 0
-    for _, kind in spec.params:
-        if conv.bits == 32 and kind.takes_two_words:
-            if kind.width is Width.LOFF and conv.pair_aligned and reg % 2:
+    for width in widths:
+        if width is Width.LOHI:
+            # two words on every arch; on a 64-bit one the first holds it all (pos_h is ignored)
+            out.append((reg, reg + 1) if conv.bits == 32 else (reg,))
+            reg += 2
+        elif conv.bits == 32 and width is Width.LOFF:
+            if conv.pair_aligned and reg % 2:
                 reg += 1
-            pair = (reg, reg + 1) if kind.width is Width.LOHI or not conv.big_endian else (reg + 1, reg)
-            out.append((kind, pair))
+            out.append((reg, reg + 1) if not conv.big_endian else (reg + 1, reg))
             reg += 2
         else:
-            out.append((kind, (reg,)))
+            out.append((reg,))
             reg += 1
     return out
 
 
-def _pair(lo: int, hi: int) -> int:
+def pair_value(lo: int, hi: int) -> int:
+    """The signed 64-bit value of a register pair's two halves."""
     return _s64(((hi & 0xFFFFFFFF) << 32) | (lo & 0xFFFFFFFF))
 
 
@@ -172,7 +188,7 @@ def _compile_invoker(spec: HandlerSpec, conv: CallingConvention) -> Callable[...
     # One generated function per handler and convention: positional pass-through for identity
     # decoders, a direct call for the others. It is generated from the spec's own parameter
     # list, never from guest input.
-    namespace: dict[str, Any] = {"handler": spec.func, "pair": _pair}
+    namespace: dict[str, Any] = {"handler": spec.func, "pair": pair_value}
     parts = []
     placement = argument_registers(spec, conv)
     if any(r >= ARG_REGISTERS for _, registers in placement for r in registers):

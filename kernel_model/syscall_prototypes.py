@@ -74,10 +74,10 @@ pread64(int fd, void *buf {len=count}, size_t count, loff_t offset) -> ssize_t
 pwrite64(int fd, const void *buf {len=count}, size_t count, loff_t offset) -> ssize_t
 readv(int fd, const struct iovec *iov {iovec, out, len=iovcnt}, int iovcnt) -> ssize_t
 writev(int fd, const struct iovec *iov {iovec, len=iovcnt}, int iovcnt) -> ssize_t
-preadv(int fd, const struct iovec *iov {iovec, out, len=iovcnt}, int iovcnt, off_t offset) -> ssize_t
-pwritev(int fd, const struct iovec *iov {iovec, len=iovcnt}, int iovcnt, off_t offset) -> ssize_t
-preadv2(int fd, const struct iovec *iov {iovec, out, len=iovcnt}, int iovcnt, off_t offset, rwf_t flags) -> ssize_t
-pwritev2(int fd, const struct iovec *iov {iovec, len=iovcnt}, int iovcnt, off_t offset, rwf_t flags) -> ssize_t
+preadv(int fd, const struct iovec *iov {iovec, out, len=iovcnt}, int iovcnt, off_t offset {lohi}) -> ssize_t
+pwritev(int fd, const struct iovec *iov {iovec, len=iovcnt}, int iovcnt, off_t offset {lohi}) -> ssize_t
+preadv2(int fd, const struct iovec *iov {iovec, out, len=iovcnt}, int iovcnt, off_t offset {lohi}, rwf_t flags) -> ssize_t
+pwritev2(int fd, const struct iovec *iov {iovec, len=iovcnt}, int iovcnt, off_t offset {lohi}, rwf_t flags) -> ssize_t
 lseek(int fd, off_t offset, unsigned int whence {whence}) -> off_t
 _llseek(int fd, unsigned long offset_high, unsigned long offset_low, loff_t *result {off_ptr}, unsigned int whence {whence}) -> int
 sendfile(int out_fd, int in_fd, off_t *offset {inout}, size_t count) -> ssize_t

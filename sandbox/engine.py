@@ -579,10 +579,12 @@ class Machine:
         # pc where the hook sees it (signal delivery reads and moves it there), then moved
         # past the trap as Unicorn moves it when the hook returns.
         trap = self.arch.trap
-        self.pc = req.pc - trap.pc_offset
+        thumb = self.resume_address & 1  # arm's Thumb state: a 2-byte trap, and pc writes keep bit 0
+        length = self.arch.thumb.trap_length if thumb and self.arch.thumb is not None else trap.length
+        self.pc = (req.pc - trap.pc_offset - (trap.length - length)) | thumb
         self._serve(req, self._pending_regs)
         if self.exit is None:
-            self.pc = self.pc + trap.length + trap.pc_offset
+            self.pc = (self.pc + trap.length + trap.pc_offset) | thumb
 
     def _halt_fault(self) -> FaultReport | None:
         if self.arch.halt is None:

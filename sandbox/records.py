@@ -71,14 +71,18 @@ def to_signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
+def calling_convention(arch: Arch) -> CallingConvention:
+    """How ``arch`` places system call arguments in registers (64-bit ones on 32-bit arches)."""
+    return CallingConvention(arch.bits, arch.pair_aligned_args, arch.big_endian)
+
+
 def build_records(arch: Arch, log: Iterable[tuple], captured: Mapping[int, Mapping[str, Any] | None] | None = None
                   ) -> list[SyscallRecord]:
     """Records from the engine's raw log entries (and, for a traced run, the memory each call's
     arguments pointed to, by log index)."""
     out = []
     memory = captured or {}
-    # where a 64-bit argument sits on a 32-bit arch (a register pair, aligned on arm EABI)
-    convention = CallingConvention(arch.bits, arch.pair_aligned_args, arch.big_endian)
+    convention = calling_convention(arch)
     for index, (pc, nr, name, args, value, err, note, t) in enumerate(log):
         decoded = prototype(name, arch.name).decode(args, convention)
         out.append(

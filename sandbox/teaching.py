@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import kernel_model  # noqa: F401 - registers every handler, so "implemented" is known
 from kernel_model.prototypes import IN, OUT, Param, Prototype, prototype
-from kernel_model.registry import REGISTRY, Completeness
+from kernel_model.registry import REGISTRY, Completeness, place_arguments
 from kernel_model.struct_layouts import struct_layout
 from sandbox.arch import ARCHES, Arch
 from sandbox.arch.syscalls import syscall_table
 from sandbox.engine import kernel_arch
 from sandbox.errors import SandboxError
+from sandbox.records import calling_convention
 from sandbox.stubs import StubArg, Words, syscall_stub
 from sandbox.terminal import Palette
 
@@ -106,19 +107,27 @@ class Explanation:
         ]
         width = max([len(q.name) for q in self.proto.params] + [len("result")])
         types = max([len(q.c_type) for q in self.proto.params] + [4])
-        for reg, param in zip(arch.arg_regs, self.proto.params):
-            out.append(f"    {reg:<5} {param.name:<{width}}  {param.c_type:<{types}}  {describe_param(param)}")
+        registers = param_registers(arch, self.proto)
+        rw = max([len(r) for r in registers] + [5])
+        for reg, param in zip(registers, self.proto.params):
+            out.append(f"    {reg:<{rw}} {param.name:<{width}}  {param.c_type:<{types}}  {describe_param(param)}")
         if self.proto.returns:
-            out.append(f"    {arch.ret_reg:<5} {'result':<{width}}  {self.proto.ret_type:<{types}}  "
+            out.append(f"    {arch.ret_reg:<{rw}} {'result':<{width}}  {self.proto.ret_type:<{types}}  "
                        "the result, or -errno (-4095..-1) on failure")
         else:
-            out.append(f"    {'':<5} does not return: the process ends")
+            out.append(f"    {'':<{rw}} does not return: the process ends")
         for c in arch.clobbers:
             what = "the return address" if c.source == "next_pc" else c.source
-            out.append(f"    {c.register:<5} {'':<{width}}  {'':<{types}}  clobbered by {arch.trap.mnemonic}: gets {what}")
+            out.append(f"    {c.register:<{rw}} {'':<{width}}  {'':<{types}}  clobbered by {arch.trap.mnemonic}: gets {what}")
         out += ["", f"  a stub that makes this call ({p('sandbox run', 'bold')} it as a .s file):", ""]
         out += ["    " + line for line in self.stub.rstrip("\n").splitlines()]
         return out
+
+
+def param_registers(arch: Arch, proto: Prototype) -> list[str]:
+    """The register each argument is in: ``r4/r5`` (low/high) for a 64-bit one on a 32-bit arch."""
+    placed = place_arguments([p.width for p in proto.params], calling_convention(arch))
+    return ["/".join(arch.arg_regs[r] if r < len(arch.arg_regs) else "stack" for r in regs) for regs in placed]
 
 
 def example_args(proto: Prototype, arch: Arch) -> tuple[StubArg, ...]:
@@ -192,8 +201,9 @@ def compare_rows(name: str) -> list[list[str]]:
     for i, param in enumerate(proto.params):
         # The same argument may sit in another position on an arch (clone): look it up by name.
         def register(a: Arch, pname: str = param.name) -> str:
-            names = [q.name for q in prototype(name, a.name).params]
-            return a.arg_regs[names.index(pname)] if pname in names else "-"
+            proto_a = prototype(name, a.name)
+            names = [q.name for q in proto_a.params]
+            return param_registers(a, proto_a)[names.index(pname)] if pname in names else "-"
 
         rows.append([param.name, *(cell(a, register(a)) for a in arches)])
     rows.append(["result", *(cell(a, a.ret_reg if proto.returns else "(no return)") for a in arches)])

@@ -26,7 +26,8 @@ from kernel_model.prototypes import (
     prototype,
 )
 from kernel_model.signals import SIGNAL_NAMES
-from sandbox.records import SyscallRecord
+from sandbox.arch import get_arch
+from sandbox.records import SyscallRecord, calling_convention
 from sandbox.trace.capture import FRAME_MASK, UNREADABLE, Buffer, CString, Dirents, IoVec, Struct
 
 _ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x0B: "\\v"}
@@ -186,7 +187,7 @@ class Renderer:
         """The decoded values of the record's arguments, by the prototype's names."""
         if all(p.name in record.decoded for p in proto.params):
             return dict(record.decoded)
-        return proto.decode(record.args, self.bits)
+        return proto.decode(record.args, calling_convention(get_arch(record.arch)))
 
     def result(self, record: SyscallRecord) -> str:
         """What follows ``= ``: the value, ``-1 EBADF (Bad file descriptor)``, or ``?``."""

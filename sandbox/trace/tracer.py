@@ -16,7 +16,7 @@ from kernel_model.prototypes import prototype
 from kernel_model.seam import GuestFault, SyscallRequest
 from kernel_model.signals import signal_name
 from sandbox.engine import FaultReport, Machine, kernel_arch
-from sandbox.records import SyscallRecord, to_signed
+from sandbox.records import SyscallRecord, calling_convention, to_signed
 from sandbox.trace.capture import FRAME_MASK, Capture
 from sandbox.trace.filter import TraceFilter
 
@@ -92,7 +92,7 @@ class Tracer:
     def syscall_entry(self, request: SyscallRequest) -> None:
         """Read the call's inputs and (live) write its first part."""
         proto = prototype(request.name, self.arch.name)
-        values = proto.decode(request.args, self.arch.bits)
+        values = proto.decode(request.args, calling_convention(self.arch))
         captured = self.capture.at_entry(proto, values) if self.capture is not None else None
         if captured is not None and request.name in SIGRETURN_CALLS:
             self._read_frame_mask(captured)
@@ -111,9 +111,11 @@ class Tracer:
         self._pending = None
         if pending is None or pending[0] is not request:
             # Observed from the middle of a call (attached at its exit): nothing read at entry.
-            pending = (request, prototype(request.name, self.arch.name).decode(request.args, self.arch.bits), None, False)
+            values = prototype(request.name, self.arch.name).decode(request.args, calling_convention(self.arch))
+            pending = (request, values, None, False)
         _, values, captured, shown = pending
-        ret = None if value is None else to_signed(value, self.arch.bits)
+        # as in sandbox.records: an error is -errno, a success the value as given (never negative)
+        ret = None if value is None else (value if errno is None else to_signed(value, self.arch.bits))
         if self.capture is not None:
             captured = captured if captured is not None else {}
             proto = prototype(request.name, self.arch.name)

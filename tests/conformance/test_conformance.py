@@ -99,9 +99,10 @@ def runs(arch_name: str) -> Runs:
         qemu_outcome = qemu_raw = None
         qemu = shutil.which(QEMU[arch_name])
         if qemu is not None:
-            # A session of its own, as the sandbox's process leads its group and its session.
+            # A process group of its own, as the sandbox's process has (a shell's job): it
+            # leads its group, not its session.
             qemu_raw = subprocess.run([qemu, str(elf)], cwd=root, input=b"", capture_output=True, timeout=120,
-                                      start_new_session=True)
+                                      preexec_fn=os.setpgrp)
             qemu_outcome = parse_output(program, qemu_raw.stdout, qemu_raw.returncode)
             _restore(root, original)
         sb = Sandbox(arch, cwd=str(root), mounts=[f"{root}:{os.path.realpath(root)}:rw"], stdin=b"")

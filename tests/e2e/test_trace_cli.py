@@ -176,12 +176,13 @@ def test_explain_an_arch_and_compare():
     text = sandbox_cli("explain", "arm64").stdout.decode()
     assert "svc #0" in text and "x0 x1 x2 x3 x4 x5" in text and "every register but x0" in text
     rows = [line.split() for line in sandbox_cli("explain", "--compare", "write").stdout.decode().splitlines()]
-    assert rows[0] == ["write", "x86_64", "aarch64"]
-    assert ["number", "rax", "=", "1", "x8", "=", "64"] in rows and ["fd", "rdi", "x0"] in rows
+    assert rows[0] == ["write", "x86_64", "aarch64", "i386", "arm", "riscv64"]  # every supported arch
+    assert ["number", "rax", "=", "1", "x8", "=", "64", "eax", "=", "4", "r7", "=", "4", "a7", "=", "64"] in rows
+    assert ["fd", "rdi", "x0", "ebx", "r0", "a0"] in rows
 
 
 @pytest.mark.parametrize("args,message", [
-    (["explain", "aarch64", "open"], "'open' is not a system call on aarch64 (it exists on x86_64)"),
+    (["explain", "aarch64", "open"], "'open' is not a system call on aarch64 (it exists on x86_64, i386, arm)"),
     (["explain", "sparc"], "unknown arch 'sparc'"),
     (["explain"], "explain needs an arch"),
     (["table", "mips"], "unknown arch 'mips'"),

@@ -60,9 +60,12 @@ def test_convention_is_the_arch_data():
 
 def test_compare_follows_arguments_by_name():
     rows = {r[0]: r[1:] for r in compare_rows("clone")}
-    assert rows["tls"] == ["r8", "x3"] and rows["child_tid"] == ["r10", "x4"]
+    # columns: x86_64, aarch64, i386, arm, riscv64
+    assert rows["tls"] == ["r8", "x3", "esi", "r3", "a3"] and rows["child_tid"] == ["r10", "x4", "edi", "r4", "a4"]
     rows = {r[0]: r[1:] for r in compare_rows("open")}
-    assert rows["number"] == ["rax = 2", "-"]
+    assert rows["number"] == ["rax = 2", "-", "eax = 5", "r7 = 5", "-"]
+    rows = {r[0]: r[1:] for r in compare_rows("pread64")}
+    assert rows["offset"] == ["r10", "x3", "esi/edi", "r4/r5", "a3"]  # a register pair on 32-bit arches
 
 
 def test_table_rows_mark_the_model():
