@@ -29,13 +29,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from kernel_model.abi import abi_for
-from kernel_model.linux_errno import Errno
 from kernel_model.process import Identity
-from kernel_model.registry import REGISTRY, Width
 from sandbox.api import RunResult, Sandbox
 from sandbox.arch import Arch
 from sandbox.records import SyscallRecord
+from sandbox.trace import strace_lines
 
 UPDATE_ENV = "SANDBOX_UPDATE_GOLDEN"
 
@@ -100,13 +98,14 @@ class CheckedSandbox(Sandbox):
 
     ``results`` keeps every finished run (the pytest plugin shows their traces when a test
     fails). Any :class:`Sandbox` option can be given; ``identity``, ``seed`` and
-    ``virtual_time`` default to fixed values instead of the host's.
+    ``virtual_time`` default to fixed values instead of the host's, and ``trace`` to on.
     """
 
     def __init__(self, arch: str | Arch = "x86_64", **options: Any) -> None:
         options.setdefault("identity", Identity())
         options.setdefault("seed", 0)
         options.setdefault("virtual_time", True)
+        options.setdefault("trace", True)  # traces show strings and structs, not addresses
         super().__init__(arch, **options)
         self.results: list[CheckedResult] = []
 
@@ -132,50 +131,14 @@ class CheckedSandbox(Sandbox):
 
 
 def format_trace(result: RunResult) -> str:
-    """A run as strace prints it: one ``name(args) = result`` line per call and how it ended.
-
-    This is the one place the trace text is made; golden files compare its output.
+    """A run as strace prints it (:func:`sandbox.trace.strace_lines`): one line per call, and how
+    it ended. This is the one place the trace text is made; golden files compare its output.
+    Strings and structs show when the run was traced (a :class:`CheckedSandbox` always is).
     """
-    lines = [_line(result.arch, r) for r in result.syscalls]
-    if result.signal:
-        lines.append(f"+++ killed by {result.signal} +++")
-    elif result.syscalls and result.syscalls[-1].ret is None:
-        lines.append(f"+++ exited with {result.exit_status} +++")
-    return "\n".join(lines) + "\n"
-
-
-def _line(arch: str, record: SyscallRecord) -> str:
-    spec = REGISTRY.get(abi_for(arch).served_by.get(record.name, record.name))
-    kinds = dict(spec.params) if spec is not None else {}
-    args = ", ".join(_argument(kinds.get(name), value) for name, value in record.decoded.items())
-    if record.ret is None:
-        result = "?"
-    elif record.errno is not None:
-        result = f"-1 {record.errno} ({Errno[record.errno].message})"
-    else:
-        result = _value(record.ret, pointer=record.ret >= _ADDRESS_FLOOR and spec is not None and spec.name in _RETURNS_ADDRESS)
-    note = " (not implemented)" if not record.implemented else ""
-    return f"{record.name}({args}) = {result}{note}"
+    return "\n".join(strace_lines(result)) + "\n"
 
 
 _ADDRESS_FLOOR = 0x10000  # vm.mmap_min_addr: nothing is mapped below it
-_RETURNS_ADDRESS = {"mmap", "mmap2", "old_mmap", "brk", "mremap", "shmat"}
-
-
-def _argument(kind: Any, value: int) -> str:
-    if kind is not None and kind.is_pointer:
-        return "NULL" if value == 0 else f"{value:#x}"
-    if kind is not None and kind.c_type == "mode_t":
-        return f"0{value:o}" if value else "0"
-    if kind is not None and kind.width in (Width.U32, Width.UWORD) and value > 0xFFFF:
-        return f"{value:#x}"
-    return str(value)
-
-
-def _value(value: int, pointer: bool) -> str:
-    return f"{value:#x}" if pointer else str(value)
-
-
 _HEX = re.compile(r"\b0x[0-9a-f]+\b")
 
 

@@ -72,8 +72,8 @@ def test_fails(sandbox):
 ''')
     r = suite.runpytest(*PLUGIN)
     r.assert_outcomes(failed=1)
-    r.stdout.fnmatch_lines(["*sandbox trace: arm, run 1*", "write(99, 0x*, 1) = -1 EBADF (Bad file descriptor)",
-                            "exit(0) = ?", "+++ exited with 0 +++"])
+    r.stdout.fnmatch_lines(["*sandbox trace: arm, run 1*", 'write(99, "x", 1)*= -1 EBADF (Bad file descriptor)',
+                            "exit(0)*= ?", "+++ exited with 0 +++"])
 
 
 def test_result_helpers_fail_with_the_trace(suite):
@@ -91,7 +91,7 @@ def test_helpers(sandbox):
 ''')
     r = suite.runpytest(*PLUGIN)
     r.assert_outcomes(failed=1)
-    r.stdout.fnmatch_lines(["*the calls differ:*", "*-write*", "*+exit*", "*i386 trace:*", "close(42) = -1 EBADF*"])
+    r.stdout.fnmatch_lines(["*the calls differ:*", "*-write*", "*+exit*", "*i386 trace:*", "close(42)*= -1 EBADF*"])
 
 
 def test_sandbox_options_reach_the_sandbox(suite):
@@ -129,14 +129,16 @@ def test_golden_traces_are_created_compared_and_updated(suite):
 
     suite.runpytest(*PLUGIN, "--sandbox-update-golden").assert_outcomes(passed=4)
     golden = suite.path / "golden"
-    assert (golden / "write.trace").read_text() == "write(1, <addr>, 3) = 3\nexit(0) = ?\n+++ exited with 0 +++\n"
-    assert (golden / "getpid.riscv64.trace").read_text().startswith("getpid() = 1000\n")
+    lines = (golden / "write.trace").read_text().splitlines()
+    assert [line.split(" = ")[-1] for line in lines[:2]] == ["3", "?"] and lines[2] == "+++ exited with 0 +++"
+    assert lines[0].startswith('write(1, "hi\\n", 3) ') and lines[1].startswith("exit(0) ")
+    assert (golden / "getpid.riscv64.trace").read_text().split("\n")[0].split() == ["getpid()", "=", "1000"]
     suite.runpytest(*PLUGIN).assert_outcomes(passed=4)
 
-    (golden / "write.trace").write_text("write(1, <addr>, 4) = 4\nexit(0) = ?\n+++ exited with 0 +++\n")
+    (golden / "write.trace").write_text((golden / "write.trace").read_text().replace(", 3)", ", 4)"))
     r = suite.runpytest(*PLUGIN)
     r.assert_outcomes(failed=2, passed=2)
-    r.stdout.fnmatch_lines(["*trace differs from*write.trace*", "*-write(1, <addr>, 4) = 4", "*+write(1, <addr>, 3) = 3"])
+    r.stdout.fnmatch_lines(["*trace differs from*write.trace*", '*-write(1, "hi\\n", 4)*', '*+write(1, "hi\\n", 3)*'])
     assert not list(golden.glob(".*"))  # no temporary files left behind
 
 
