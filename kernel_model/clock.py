@@ -72,12 +72,12 @@ class Clock:
         # The guest's monotonic clocks count from the sandbox's start, like a freshly booted box.
         return time.monotonic_ns() - self._mono0 + NSEC
 
-    def sleep(self, ns: int) -> None:
-        """Let ``ns`` nanoseconds pass."""
+    def sleep(self, ns: int, wait: Callable[[float], None] = time.sleep) -> None:
+        """Let ``ns`` nanoseconds pass; a real clock waits with ``wait(seconds)``."""
         if self.virtual:
             self._elapsed += ns
         elif ns > 0:
-            time.sleep(ns / NSEC)
+            wait(ns / NSEC)
 
     def resolution(self, clock_id: int) -> int:
         """The clock's resolution in nanoseconds."""
@@ -151,7 +151,7 @@ def sys_time(k: "Kernel", req: SyscallRequest, tloc: Ptr) -> int:
 
 @syscall("nanosleep")
 def sys_nanosleep(k: "Kernel", req: SyscallRequest, duration: Ptr, rem: Ptr) -> int:
-    k.clock.sleep(read_timespec(k, duration))
+    k.sleep(read_timespec(k, duration))
     return 0
 
 
@@ -169,7 +169,7 @@ def clock_nanosleep(k: "Kernel", clockid: int, flags: int, read_request: Callabl
     ns = read_request()
     if flags & TIMER_ABSTIME:
         ns = max(ns - k.clock.now(clockid), 0)
-    k.clock.sleep(ns)
+    k.sleep(ns)
     return 0
 
 

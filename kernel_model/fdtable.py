@@ -104,6 +104,7 @@ class FdTable:
 
     def __init__(self, limit: int = 1024) -> None:
         self.limit = limit
+        self.limit_refusals = 0  # calls refused with EMFILE because of ``limit``
         self._slots: dict[int, FdSlot] = {}
 
     def __contains__(self, fd: int) -> bool:
@@ -137,6 +138,7 @@ class FdTable:
     def check_free(self) -> None:
         """EMFILE when no descriptor is free (checked before a call creates anything)."""
         if len(self._slots) >= self.limit:
+            self.limit_refusals += 1
             raise KernelError(Errno.EMFILE)
 
     def install(self, file: OpenFile, *, lowest: int = 0, cloexec: bool = False) -> int:
@@ -147,6 +149,7 @@ class FdTable:
         while fd in self._slots:
             fd += 1
         if fd >= self.limit:
+            self.limit_refusals += 1
             raise KernelError(Errno.EMFILE)
         self.install_at(fd, file, cloexec=cloexec)
         return fd

@@ -94,20 +94,25 @@ def read_into(k: "Kernel", of: OpenFile, segs: Segments, offset: int | None = No
 
 
 SIGPIPE = 13
+SIGXFSZ = 25
 
 
 @contextmanager
-def raising_sigpipe(k: "Kernel") -> Iterator[None]:
-    """A write that fails with EPIPE (no reader left) also raises SIGPIPE, as pipe_write does.
+def raising_write_signals(k: "Kernel") -> Iterator[None]:
+    """The signals a failed write raises besides its errno, as the kernel's write paths do.
 
-    With the default action the process ends there (status 141); if SIGPIPE is ignored or
-    blocked, the call returns EPIPE.
+    EPIPE (no reader left) raises SIGPIPE, as pipe_write does; EFBIG (a file size limit, here
+    the sandbox's output limit) raises SIGXFSZ, as generic_write_check_limits does. With the
+    default action the process ends there (status 141 or 153); if the signal is ignored or
+    blocked, the call returns the errno.
     """
     try:
         yield
     except KernelError as e:
         if e.errno is Errno.EPIPE:
             k.signals.send(SIGPIPE, "a write to a pipe with no reader", 0, -int(Errno.EPIPE))
+        elif e.errno is Errno.EFBIG:
+            k.signals.send(SIGXFSZ, "a write past the output size limit", 0, -int(Errno.EFBIG))
         raise
 
 
@@ -135,7 +140,7 @@ def write_from(k: "Kernel", of: OpenFile, segs: Segments, offset: int | None = N
     if room == 0:
         raise KernelError(Errno.EFAULT)
     data = b"".join(k.memory.read(addr, length) for addr, length in usable)
-    with raising_sigpipe(k):
+    with raising_write_signals(k):
         return of.write(data, offset)
 
 
@@ -464,7 +469,7 @@ def sys_sendfile(k: "Kernel", req: SyscallRequest, out_fd: Fd, in_fd: Fd, offset
     count = min(count, MAX_RW_COUNT)
     if count == 0:
         return 0
-    with raising_sigpipe(k):
+    with raising_write_signals(k):
         written = _host_sendfile(src, dst, pos, count)
     if written is not None:
         if pos is not None:
@@ -483,7 +488,7 @@ def sys_sendfile(k: "Kernel", req: SyscallRequest, out_fd: Fd, in_fd: Fd, offset
         data = src.read(count)
     if not data:
         return 0
-    with raising_sigpipe(k):
+    with raising_write_signals(k):
         written = dst.write(data)
     if pos is not None:
         k.memory.write(offset, (pos + written).to_bytes(k.arch.word_size, k.structs.byteorder, signed=True))

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import KernelError
+
+if TYPE_CHECKING:
+    from kernel_model.waits import HostWaits
 
 S_IFMT = 0o170000
 S_IFSOCK = 0o140000
@@ -302,17 +305,24 @@ class HostStreamHandle(Handle):
 
     seekable = False
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, waits: "HostWaits | None" = None) -> None:
         self._fd = fd
+        # Reads and writes first wait through ``waits``, so a timeout can end a guest that
+        # waits for a terminal (see kernel_model.waits); None: wait in the host call itself.
+        self._waits = waits
         try:
             self.is_tty = os.isatty(fd)
         except OSError:
             self.is_tty = False
 
     def pread(self, size: int, offset: int) -> bytes:
+        if self._waits is not None:
+            self._waits.poll({self._fd: READABLE}, None)
         return host_call(os.read, self._fd, min(size, 1 << 20))
 
     def pwrite(self, data: bytes, offset: int) -> int:
+        if self._waits is not None:
+            self._waits.poll({self._fd: WRITABLE}, None)
         return host_call(os.write, self._fd, data)
 
     def stat(self) -> StatInfo:
@@ -376,3 +386,78 @@ def host_poll(wanted: dict[int, int], timeout_ms: int | None) -> dict[int, int]:
     for fd, host_events in got:
         out[fd] = out.get(fd, 0) | sum(linux for host, linux in bits if host_events & host)
     return out
+
+
+class OutputLimit:
+    """A budget of bytes shared by the output streams it limits (the guest's stdout and stderr).
+
+    ``refused`` counts the writes the limit cut short or refused.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.refused = 0
+
+
+class LimitedOutputHandle(Handle):
+    """An output stream whose writes draw on an :class:`OutputLimit`.
+
+    It behaves as ``RLIMIT_FSIZE`` makes a file behave: a write that would cross the limit
+    writes what fits, and a write at the limit fails with ``EFBIG`` (the write path then
+    raises ``SIGXFSZ``, whose default action ends the process). Everything else is the
+    stream's own.
+    """
+
+    def __init__(self, inner: Handle, budget: OutputLimit) -> None:
+        self.inner = inner
+        self.budget = budget
+        self.seekable = inner.seekable
+        self.is_tty = inner.is_tty
+        self.is_directory = inner.is_directory
+        self.may_block = inner.may_block
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        if not data:
+            return self.inner.pwrite(data, offset)
+        budget = self.budget
+        room = budget.limit - budget.used
+        if room <= 0:
+            budget.refused += 1
+            raise KernelError(Errno.EFBIG)
+        if len(data) > room:
+            budget.refused += 1
+            data = data[:room]
+        written = self.inner.pwrite(data, offset)
+        budget.used += written
+        return written
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return self.inner.pread(size, offset)
+
+    def stat(self) -> StatInfo:
+        return self.inner.stat()
+
+    def truncate(self, length: int) -> None:
+        self.inner.truncate(length)
+
+    def sync(self) -> None:
+        self.inner.sync()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def host_fd(self) -> int | None:
+        return None  # a zero-copy transfer to the host descriptor would not be counted
+
+    def poll(self) -> int:
+        return self.inner.poll()
+
+    def wait_fd(self) -> int | None:
+        return self.inner.wait_fd()
+
+    def bytes_available(self) -> int | None:
+        return self.inner.bytes_available()
+
+    def proc_name(self) -> str | None:
+        return self.inner.proc_name()

@@ -26,8 +26,8 @@ from kernel_model.abi import O_RDONLY, O_WRONLY, abi_for
 from kernel_model.clock import Clock
 from kernel_model.fdtable import FdTable, OpenFile
 from kernel_model.filesystems import DeviceFilesystem, Filesystem, HostDirectory, MemoryFilesystem
-from kernel_model.fsnodes import Handle, StreamHandle
-from kernel_model.limits import ResourceLimits, default_limits
+from kernel_model.fsnodes import Handle, LimitedOutputHandle, OutputLimit, StreamHandle
+from kernel_model.limits import RLIMIT_AS, RLIMIT_NOFILE, ResourceLimits, default_limits
 from kernel_model.linux_errno import Errno
 from kernel_model.mm import AddressSpace
 from kernel_model.procfs import Executable, ProcFilesystem
@@ -38,6 +38,7 @@ from kernel_model.signals import SignalState
 from kernel_model.structs import structs_for
 from kernel_model.threads import ThreadState
 from kernel_model.vfs import Credentials, GuestPath, Namespace, split_path
+from kernel_model.waits import HostWaits
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,10 @@ class KernelConfig:
     uname: UnameInfo = field(default_factory=UnameInfo)
     clock: Clock = field(default_factory=Clock)
     random_seed: int | None = None  # fix getrandom and /dev/urandom for reproducible runs
-    max_fds: int = 1024
-    max_memory: int | None = None
+    max_fds: int | None = 1024  # RLIMIT_NOFILE, soft and hard (None: Linux's 1024 soft, nr_open hard)
+    max_memory: int | None = None  # RLIMIT_AS: mappings beyond it are ENOMEM
+    max_output: int | None = None  # bytes stdout and stderr may take together (then EFBIG, SIGXFSZ)
+    waits: HostWaits = field(default_factory=HostWaits)  # how the sandbox ends a guest waiting on the host
     umask: int = 0o022
     terminal_size: tuple[int, int] = (24, 80)
     cpus: int = 1  # processors the guest sees (sched_getaffinity, /proc)
@@ -130,10 +133,15 @@ class Kernel:
         )
         self.cwd: GuestPath = ()
         self._build_namespace(config)
-        self.fds = FdTable(config.max_fds)
+        self.waits = config.waits
+        self.fds = FdTable()
+        self.output_limit = OutputLimit(config.max_output) if config.max_output is not None else None
         self._install_stdio(config)
         self.mm = AddressSpace(memory, mmap_top=mmap_top, task_size=task_size, limit=config.max_memory)
-        self.limits = ResourceLimits(self, default_limits(config.max_fds, config.max_memory))
+        ceilings = {RLIMIT_NOFILE: config.max_fds} if config.max_fds is not None else {}
+        if config.max_memory is not None:
+            ceilings[RLIMIT_AS] = config.max_memory
+        self.limits = ResourceLimits(self, default_limits(config.max_fds, config.max_memory), ceilings)
         self.thread = ThreadState()
         self.signals = SignalState(pid=self.identity.pid, uid=self.identity.uid)
         self.prctl = PrctlState()
@@ -165,11 +173,10 @@ class Kernel:
     def _install_stdio(self, config: KernelConfig) -> None:
         empty = StreamHandle(lambda n: b"", None)
         sink = StreamHandle(None, len)
-        for fd, handle, flags in (
-            (0, config.stdin or empty, O_RDONLY),
-            (1, config.stdout or sink, O_WRONLY),
-            (2, config.stderr or sink, O_WRONLY),
-        ):
+        out, err = config.stdout or sink, config.stderr or sink
+        if self.output_limit is not None:
+            out, err = LimitedOutputHandle(out, self.output_limit), LimitedOutputHandle(err, self.output_limit)
+        for fd, handle, flags in ((0, config.stdin or empty, O_RDONLY), (1, out, O_WRONLY), (2, err, O_WRONLY)):
             self.fds.install_at(fd, OpenFile(handle, flags, f"/dev/fd/{fd}"))
 
     def _open_tty(self) -> Handle | None:
@@ -185,6 +192,11 @@ class Kernel:
         if self._rng is not None:
             return self._rng.randbytes(n)
         return os.urandom(n)
+
+    def sleep(self, ns: int) -> None:
+        """Let ``ns`` nanoseconds pass on the process's clock (a real wait ends early if the
+        sandbox ends the process meanwhile)."""
+        self.clock.sleep(ns, self.waits.sleep)
 
     def terminal_size(self) -> tuple[int, int]:
         """Rows and columns a TIOCGWINSZ reports."""

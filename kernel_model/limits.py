@@ -32,18 +32,18 @@ RESOURCE_NAMES = (
 )
 
 
-def default_limits(max_fds: int, max_memory: int | None) -> list[tuple[int, int]]:
+def default_limits(max_fds: int | None, max_memory: int | None) -> list[tuple[int, int]]:
     """(soft, hard) per resource, as a freshly logged-in Linux user has them.
 
-    The descriptor and address-space limits are the sandbox's own, so what the guest reads
-    is what it will meet.
+    The descriptor and address-space limits are the sandbox's own when it sets them (both
+    soft and hard, as ``prlimit`` sets them), so what the guest reads is what it will meet.
     """
     inf = (RLIM_INFINITY, RLIM_INFINITY)
     limits = [inf] * RLIM_NLIMITS
     limits[RLIMIT_STACK] = (8 << 20, RLIM_INFINITY)
     limits[RLIMIT_CORE] = (0, RLIM_INFINITY)
     limits[RLIMIT_NPROC] = (63455, 63455)
-    limits[RLIMIT_NOFILE] = (min(1024, max_fds), max_fds)
+    limits[RLIMIT_NOFILE] = (max_fds, max_fds) if max_fds is not None else (1024, NR_OPEN)
     limits[RLIMIT_MEMLOCK] = (8 << 20, 8 << 20)
     limits[RLIMIT_SIGPENDING] = (63455, 63455)
     limits[RLIMIT_MSGQUEUE] = (819200, 819200)
@@ -55,11 +55,17 @@ def default_limits(max_fds: int, max_memory: int | None) -> list[tuple[int, int]
 
 
 class ResourceLimits:
-    """The process's limits. RLIMIT_NOFILE and RLIMIT_AS take effect; the rest are kept."""
+    """The process's limits. RLIMIT_NOFILE and RLIMIT_AS take effect; the rest are kept.
 
-    def __init__(self, k: "Kernel", limits: list[tuple[int, int]]) -> None:
+    ``ceilings`` are hard limits no process may raise, not even root's: the sandbox's own
+    limits (like a container's process, the guest has no CAP_SYS_RESOURCE over them), and
+    fs.nr_open for RLIMIT_NOFILE, which binds root on Linux too.
+    """
+
+    def __init__(self, k: "Kernel", limits: list[tuple[int, int]], ceilings: dict[int, int] | None = None) -> None:
         self._k = k
         self._limits = list(limits)
+        self._ceilings = {RLIMIT_NOFILE: NR_OPEN, **(ceilings or {})}
         self._apply(RLIMIT_NOFILE)
         self._apply(RLIMIT_AS)
 
@@ -71,7 +77,7 @@ class ResourceLimits:
         """Change a limit with Linux's checks (EINVAL, EPERM for raising a hard limit unprivileged)."""
         if soft > hard:
             raise KernelError(Errno.EINVAL)
-        if resource == RLIMIT_NOFILE and hard > NR_OPEN:
+        if hard > self._ceilings.get(resource, RLIM_INFINITY):
             raise KernelError(Errno.EPERM)
         if hard > self._limits[resource][1] and self._k.identity.effective_uid != 0:
             raise KernelError(Errno.EPERM)

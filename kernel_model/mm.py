@@ -87,6 +87,7 @@ class AddressSpace:
         self.task_size = task_size
         self.mmap_floor = mmap_floor
         self.limit = limit  # total mapped bytes allowed (RLIMIT_AS-like), None for no limit
+        self.limit_refusals = 0  # mappings refused with ENOMEM because of ``limit``
         self._vmas: list[Vma] = []
         self._starts: list[int] = []
         self.brk_start = 0
@@ -174,6 +175,7 @@ class AddressSpace:
     def map(self, start: int, size: int, prot: int, **attrs: object) -> Vma:
         """Map ``[start, start+size)`` (page-aligned, free) and record it."""
         if self.limit is not None and self.mapped_bytes + size > self.limit:
+            self.limit_refusals += 1
             raise KernelError(Errno.ENOMEM, "memory limit reached")
         self.memory.map(start, size, prot)
         vma = Vma(start, start + size, prot, **attrs)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kernel_model.clock import NSEC, read_timespec, write_timespec
-from kernel_model.fsnodes import POLLERR, POLLHUP, POLLNVAL, POLLPRI, READABLE, WRITABLE, host_poll
+from kernel_model.fsnodes import POLLERR, POLLHUP, POLLNVAL, POLLPRI, READABLE, WRITABLE
 from kernel_model.limits import RLIMIT_NOFILE
 from kernel_model.linux_errno import Errno
 from kernel_model.process import Deadlock
@@ -57,12 +57,12 @@ def wait_for(k: "Kernel", wanted: list[tuple[int, int]], timeout_ns: int | None,
     if not host:
         if timeout_ns is None:
             raise Deadlock(f"{what} with nothing that can become ready")
-        k.clock.sleep(timeout_ns)
+        k.sleep(timeout_ns)
         return got, 0
     from kernel_model.clock import CLOCK_MONOTONIC
 
     start = k.clock.now(CLOCK_MONOTONIC)
-    host_poll(host, None if timeout_ns is None else (timeout_ns + 999_999) // 1_000_000)
+    k.waits.poll(host, None if timeout_ns is None else (timeout_ns + 999_999) // 1_000_000)
     got = _ready(k, wanted)
     if timeout_ns is None:
         return got, 0

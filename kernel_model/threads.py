@@ -156,7 +156,7 @@ def sys_futex(k: "Kernel", req: SyscallRequest, uaddr: Ptr, futex_op: Int, val: 
             raise KernelError(Errno.EAGAIN)
         if wait_ns is None:
             raise Deadlock(f"futex wait on {uaddr:#x}")
-        k.clock.sleep(wait_ns)
+        k.sleep(wait_ns)
         raise KernelError(Errno.ETIMEDOUT)
     if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
         if cmd == FUTEX_WAKE_BITSET and val3 == 0:

@@ -44,9 +44,20 @@ def test_prlimit64_errors_in_linux_order():
 def test_an_unprivileged_process_cannot_raise_a_hard_limit():
     kh = KernelHarness(identity=Identity(uid=1000, gid=1000), max_fds=64)
     assert kh.errno("prlimit64", 0, RLIMIT_NOFILE, kh.put(struct.pack("<QQ", 64, 65)), 0) is Errno.EPERM
-    root = KernelHarness(identity=Identity(uid=0, gid=0), max_fds=64)
-    assert root.call("prlimit64", 0, RLIMIT_NOFILE, root.put(struct.pack("<QQ", 64, 128)), 0) == 0
+    root = KernelHarness(identity=Identity(uid=0, gid=0), max_fds=None)
+    assert limit(root, RLIMIT_NOFILE) == (1024, 1 << 20)  # Linux's defaults when the sandbox sets none
+    assert root.call("prlimit64", 0, RLIMIT_NOFILE, root.put(struct.pack("<QQ", 2048, 4096)), 0) == 0
     assert root.errno("setrlimit", RLIMIT_NOFILE, root.put(struct.pack("<QQ", 1 << 21, 1 << 21))) is Errno.EPERM
+
+
+def test_not_even_root_can_raise_the_sandboxs_own_limits():
+    # The sandbox's limits are a ceiling, as a container's are to its root (no CAP_SYS_RESOURCE).
+    root = KernelHarness(identity=Identity(uid=0, gid=0), max_fds=64, max_memory=64 << 20)
+    assert root.errno("prlimit64", 0, RLIMIT_NOFILE, root.put(struct.pack("<QQ", 64, 128)), 0) is Errno.EPERM
+    assert root.errno("prlimit64", 0, RLIMIT_AS, root.put(struct.pack("<QQ", INF, INF)), 0) is Errno.EPERM
+    assert root.call("prlimit64", 0, RLIMIT_AS, root.put(struct.pack("<QQ", 32 << 20, 64 << 20)), 0) == 0
+    assert limit(root, RLIMIT_AS) == (32 << 20, 64 << 20) and root.kernel.mm.limit == 32 << 20
+    assert limit(root, RLIMIT_NOFILE) == (64, 64)
 
 
 def test_rlimit_nofile_limits_descriptors():
