@@ -30,6 +30,11 @@ class HostWaits:
         self._ended = threading.Event()
         self._exit: ProcessExit | None = None
 
+    def __deepcopy__(self, memo: dict) -> "HostWaits":
+        # A live link to the threads that may end the process: a debugger's snapshot of the
+        # kernel shares it (a kill is not undone by going back in time).
+        return self
+
     @property
     def ended(self) -> bool:
         """Whether :meth:`end` was called."""

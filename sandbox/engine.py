@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -27,6 +29,8 @@ from sandbox import sigframe
 from sandbox.arch import Arch, Fault
 from sandbox.arch.base import DescriptorTable
 from sandbox.arch.syscalls import syscall_table, unknown_name
+from sandbox.errors import SandboxError
+from sandbox.limits import budget_exit
 from sandbox.memory import UnicornMemory
 
 # The batch register calls of the trap path, called without the binding's per-call argument
@@ -50,6 +54,16 @@ _MEM_HOOK_TYPES = {
     "write": unicorn.UC_HOOK_MEM_WRITE,
     "access": unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE,
 }
+# The instruction hooks of x86 ``in`` and ``out`` have signatures of their own.
+_INSN_HOOK_TYPES = {
+    "plain": ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p),
+    "in": ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_void_p),
+    "out": ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p),
+}
+# An instruction budget is spent in slices of at most this many instructions: Unicorn says
+# nothing of how far a stopped run got, so a run stopped for another reason (a host signal,
+# a debugger) is charged nothing, and the budget is off by at most one slice per such stop.
+INSN_SLICE = 1 << 24
 
 _MEM_ACCESS = {
     unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
@@ -138,7 +152,14 @@ def kernel_arch(arch: Arch) -> KernelArch:
 
 
 class Machine:
-    """One guest process: CPU, memory, kernel, and the hooks that connect them."""
+    """One guest process: CPU, memory, kernel, and the hooks that connect them.
+
+    A machine holds a Unicorn engine (guest memory and generated code, megabytes of host
+    memory) and the kernel's host files. :meth:`close` (or ``with Machine(...)``) releases
+    them at once; otherwise they go when the last reference to the machine does (its hooks
+    refer to it weakly, so no reference cycle keeps an engine alive until the garbage
+    collector runs). Nothing may use a closed machine.
+    """
 
     def __init__(self, arch: Arch, config: KernelConfig | None = None, backend: Backend | None = None) -> None:
         self.arch = arch
@@ -180,8 +201,19 @@ class Machine:
             self.set_reg(name, value)
         if arch.descriptor_table is not None:
             self._map_descriptor_table(arch.descriptor_table)
+        # Instructions the guest may still run (None: no budget); see INSN_SLICE.
+        self.insn_budget: int | None = None
+        self._insn_budget_given: int | None = None
+        self.budget_used_up = False
+        # Another thread may stop or kill the guest (a watchdog): the lock keeps it from
+        # touching an engine that close() is releasing.
+        self._lock = threading.Lock()
+        self._closed = False
+        self._killed: ProcessExit | None = None
         self._build_trap()
         self._install_hooks()
+        self._release = weakref.finalize(self, _release_engine, self.kernel, self.memory, self._callbacks)
+        self._release.atexit = False  # at exit Unicorn's own finalizer closes the engine
 
     # -- registers -------------------------------------------------------------------------
 
@@ -275,6 +307,8 @@ class Machine:
 
     def _trap(self) -> None:
         """Called from the hook on every syscall: the hot path."""
+        if self.exit is not None:  # the rest of a block after a fatal instruction hook
+            return
         _READ_BATCH(self._uch, self._read_ids, self._read_ptrs, self._n_read)
         v = self._read_vals[:]
         nr = v[0]
@@ -309,7 +343,7 @@ class Machine:
             self._return_from_signal(req)
             return
         except ProcessExit as ex:
-            self.exit = ex
+            self.exit = _detached(ex)
             self._log_outside(req, None, None)
             self._request_stop(Stop.EXITED)
             return
@@ -349,7 +383,7 @@ class Machine:
         try:
             sigframe.enter_handler(self, delivery)
         except ProcessExit as ex:
-            self.exit = ex
+            self.exit = _detached(ex)
             self._request_stop(Stop.EXITED)
 
     def _return_from_signal(self, req: SyscallRequest) -> None:
@@ -363,7 +397,7 @@ class Machine:
             self._served_with_signal(req)
             return
         except ProcessExit as ex:
-            self.exit = ex
+            self.exit = _detached(ex)
             self._request_stop(Stop.EXITED)
             value = None
         self._log_outside(req, value, self._errno_of(value))
@@ -391,15 +425,35 @@ class Machine:
 
     def request_stop(self) -> None:
         """Ask a running guest to stop at the next instruction boundary (thread-safe)."""
-        self._request_stop(Stop.STOPPED)
+        with self._lock:
+            if not self._closed:
+                self._request_stop(Stop.STOPPED)
+
+    def kill(self, exit: ProcessExit) -> None:
+        """End the process with ``exit`` from any thread, as SIGKILL does: the guest stops at
+        the next instruction boundary, or inside the host wait it is in (a sleep, a read)."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._killed is None:
+                self._killed = exit
+            self.kernel.waits.end(self._killed)
+            uclib.uc_emu_stop(self._uch)
 
     def _guarded(self, fn: Callable[..., None]) -> Callable[..., None]:
         # A hook must never swallow an exception: keep it, stop the engine, re-raise after.
+        # It refers to the machine weakly, so that the hooks keep no reference cycle alive.
+        machine = weakref.ref(self)
+        uch = self._uch
+
         def call(*args: object) -> None:
             try:
                 fn(*args)
             except BaseException as e:  # noqa: BLE001 - re-raised by run()
-                self._hook_failed(e)
+                m = machine()
+                if m is not None and m._hook_error is None:
+                    m._hook_error = e
+                uclib.uc_emu_stop(uch)
 
         return call
 
@@ -470,40 +524,74 @@ class Machine:
 
     def _install_hooks(self) -> None:
         arch = self.arch
-        # The trap callbacks are the hot path: one Python frame each before _trap, with the
-        # _guarded handling written out (self._trap is looked up per call, so it can be replaced).
+        # The hooks refer to the machine weakly: no reference cycle through them (see the
+        # class docstring). The trap callbacks are the hot path: one Python frame each before
+        # _trap, with the _guarded handling written out (_trap is looked up per call, so it
+        # can be replaced).
+        machine = weakref.ref(self)
+        on_exc = self._guarded(lambda intno: machine()._cpu_exception(intno))  # type: ignore[union-attr]
         if arch.trap.hook == "insn":
             def on_syscall(h: object, ud: object) -> None:
+                m = machine()
                 try:
-                    self._trap()
+                    m._trap()  # type: ignore[union-attr]
                 except BaseException as e:  # noqa: BLE001 - re-raised by run()
-                    self._hook_failed(e)
+                    m._hook_failed(e)  # type: ignore[union-attr]
 
             self._add_hook(unicorn.UC_HOOK_INSN, _HOOK_INSN_CB, on_syscall, arch.trap.insn_id)
-            on_exception = self._guarded(self._cpu_exception)
-            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, lambda h, intno, ud: on_exception(intno))
+            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, lambda h, intno, ud: on_exc(intno))
         else:
             syscall_intno = arch.trap.intno
-            on_exc = self._guarded(self._cpu_exception)
 
             def on_intr(h: object, intno: int, ud: object) -> None:
                 if intno == syscall_intno:
+                    m = machine()
                     try:
-                        self._trap()
+                        m._trap()  # type: ignore[union-attr]
                     except BaseException as e:  # noqa: BLE001 - re-raised by run()
-                        self._hook_failed(e)
+                        m._hook_failed(e)  # type: ignore[union-attr]
                 else:
                     on_exc(intno)
 
             self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, on_intr)
+        # Instructions a user-mode process may not execute, which Unicorn (running the guest
+        # with kernel privileges) would execute quietly; each hook runs only for its own
+        # instruction, so it costs nothing elsewhere.
+        for insn in arch.faulting_insns:
+            report = self._guarded(lambda fault=insn.fault: machine()._instruction_fault(fault))  # type: ignore[union-attr, misc]
+            callback: Callable[..., object] = {
+                "plain": lambda h, ud, report=report: report(),
+                "in": lambda h, port, size, ud, report=report: report() or 0,
+                "out": lambda h, port, size, value, ud, report=report: report(),
+            }[insn.signature]
+            self._add_hook(unicorn.UC_HOOK_INSN, _INSN_HOOK_TYPES[insn.signature], callback, insn.insn_id)
 
         # No memory hook here: on aarch64 a UC_HOOK_MEM_INVALID hook alone makes Unicorn's
         # generated code several times slower. A fault's address is found afterwards instead,
         # by replaying the one faulting instruction with such a hook (see _faulting_access).
 
+    def _instruction_fault(self, fault: Fault) -> None:
+        # The hook sees the pc of the instruction itself, before it runs.
+        pc = self.pc + fault.pc_offset
+        self.fault = self._report(fault, pc)
+        self.exit = ProcessExit(signal=fault_signal(fault), reason=self.fault.line())
+        # The stop takes effect only at the end of the translated block: the instructions
+        # after this one still run, but the process is dead (see _trap and _crash).
+        self._request_stop(Stop.EXITED)
+
     def _cpu_exception(self, intno: int) -> None:
+        if self.exit is not None:  # the rest of a block after a fatal instruction hook
+            self._request_stop(Stop.EXITED)
+            return
         fault = self.arch.faults.get(intno, Fault("SIGILL", f"unexpected CPU exception {intno}"))
-        self.fault = self._report(fault, self.pc + fault.pc_offset)
+        pc = self.pc + fault.pc_offset
+        # arm's Thumb code is 2-byte aligned, whatever the arch's usual alignment
+        align = 2 if self.arch.thumb is not None and self.resume_address & 1 else self.arch.insn_align
+        if pc % align:
+            # A jump to a misaligned address: Linux reports the pc alignment fault as SIGBUS,
+            # whatever the CPU made of the bytes there.
+            fault = Fault("SIGBUS", "misaligned instruction address (pc alignment fault)")
+        self.fault = self._report(fault, pc)
         self.exit = ProcessExit(signal=fault_signal(fault), reason=self.fault.line())
         self._request_stop(Stop.EXITED)
 
@@ -514,39 +602,100 @@ class Machine:
 
         ``count`` limits the number of instructions (for single-stepping); ``until`` is an
         address to stop at. An exception raised inside a hook (a bug, or KeyboardInterrupt)
-        stops the run and is raised here.
+        stops the run and is raised here. With an instruction budget (:meth:`set_insn_budget`)
+        a run without ``count`` spends it, and ends the process when it is used up.
         """
+        if self._closed:
+            raise SandboxError("this process was closed; start a new one")
         if self.exit is not None:
+            return Stop.EXITED
+        if self._take_kill():
             return Stop.EXITED
         if self.pending is not None:
             req, self.pending = self.pending, None
             self._serve_outside(req)
             if self._stop_reason is not None:
                 return self._take_stop()
-        begin = self.resume_address
+        budgeted = self.insn_budget is not None and not count
+        while True:
+            slice_ = min(self.insn_budget, INSN_SLICE) if budgeted else count  # type: ignore[type-var]
+            stop = self._emulate(slice_, timeout_us, until)
+            if stop is not None:
+                return stop
+            # Unicorn returned of its own accord: the count is used up, or a halting
+            # instruction ran. With a budget, the two cannot be told apart (a byte before the
+            # pc that looks like x86 ``hlt`` may end a longer instruction), so it is the count.
+            if budgeted:
+                self.insn_budget -= slice_  # type: ignore[operator]
+                if self.insn_budget <= 0:  # type: ignore[operator]
+                    self.budget_used_up = True
+                    self.exit = budget_exit(self._insn_budget_given or 0)
+                    return Stop.EXITED
+                continue
+            if count:
+                return Stop.COUNT
+            if self._halt_fault() is not None:
+                return Stop.EXITED
+            if self._after_hint():
+                continue
+            return Stop.STOPPED
+
+    def _emulate(self, count: int, timeout_us: int, until: int | None) -> Stop | None:
+        """One ``emu_start``; the stop it came to, or None when Unicorn returned by itself."""
         if count and not self._counting:
             # Unicorn counts instructions with a code hook of its own, which only code
             # translated after it was added calls: translate again what was translated without.
             self.uc.ctl_flush_tb()
         self._counting = bool(count)
         try:
-            self.uc.emu_start(begin, self._never if until is None else until, timeout_us, count)
+            self.uc.emu_start(self.resume_address, self._never if until is None else until, timeout_us, count)
         except unicorn.UcError as e:
             if self._hook_error is None:
                 self._crash(e)
         if self._hook_error is not None:
             err, self._hook_error = self._hook_error, None
             raise err
+        if self._take_kill():
+            return Stop.EXITED
         if self._stop_reason is not None:
             return self._take_stop()
+        if self.exit is not None:  # a crash
+            return Stop.EXITED
         if until is not None and self.pc == until:
             return Stop.REACHED
-        if count:
-            return Stop.COUNT
-        halted = self._halt_fault()
-        if halted is not None:
-            return Stop.EXITED
-        return Stop.STOPPED
+        return None
+
+    def _take_kill(self) -> bool:
+        """Whether another thread killed the process (see :meth:`kill`); it has exited then."""
+        killed = self._killed
+        if killed is None:
+            return False
+        if self.exit is None:
+            self.exit = ProcessExit(killed.status, killed.signal, killed.reason)
+        self._stop_reason = None
+        return True
+
+    def set_insn_budget(self, instructions: int | None) -> None:
+        """Let runs execute at most ``instructions`` more instructions (None: any number).
+
+        When the budget is used up the process ends with SIGXCPU, as at RLIMIT_CPU. Counting
+        makes Unicorn call a counter before every instruction: generated code runs several
+        times slower while a budget is set.
+        """
+        self.insn_budget = instructions
+        self._insn_budget_given = instructions
+
+    def _after_hint(self) -> bool:
+        """Whether the instruction before the pc is one Unicorn stops at but Linux lets user
+        code run as a hint (aarch64 ``wfi``): then the run just goes on."""
+        pc = self.pc
+        for insn in self.arch.hints:
+            try:
+                if self.memory.peek(pc - len(insn), len(insn)) == insn:
+                    return True
+            except Exception:  # noqa: BLE001 - nothing mapped before the pc: not a hint
+                continue
+        return False
 
     def serve_pending(self) -> Stop | None:
         """Serve the syscall an entry stop left pending, without running any further.
@@ -602,6 +751,8 @@ class Machine:
         return self.fault
 
     def _crash(self, error: unicorn.UcError) -> None:
+        if self.exit is not None:  # the rest of a block after a fatal instruction hook
+            return
         fault = _UC_ERROR_FAULTS.get(error.errno)
         if fault is None:
             raise error
@@ -615,8 +766,15 @@ class Machine:
             access = self._faulting_access(pc)
             if access is not None:
                 report.access, report.address = access
+                if self._below_stack(access[1]):
+                    report.what += " just below the stack (a stack overflow)"
         self.fault = report
         self.exit = ProcessExit(signal=fault_signal(fault), reason=report.line())
+
+    def _below_stack(self, address: int) -> bool:
+        # Within Linux's stack guard gap (256 pages) under the stack: what deep recursion hits.
+        stack = next((v for v in self.kernel.mm.vmas if v.name == "[stack]"), None)
+        return stack is not None and stack.start - (256 << 12) <= address < stack.start
 
     def _invalid_instruction_fault(self, pc: int) -> Fault | None:
         for insn, fault in self.arch.invalid_instructions:
@@ -700,16 +858,52 @@ class Machine:
         return got[0][2] if got else ""
 
     def close(self) -> None:
-        """Release the engine and the kernel's host resources."""
-        self.kernel.close()
-        self._callbacks.clear()
+        """Release the engine and the kernel's host resources now (again: nothing happens)."""
+        with self._lock:  # a watchdog must not stop an engine being released
+            if self._closed:
+                return
+            self._closed = True
+        self.uc = _ClosedEngine()  # type: ignore[assignment]
+        self._release()
+
+    def __enter__(self) -> "Machine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _detached(ex: ProcessExit) -> ProcessExit:
+    """``ex`` without its traceback and context, which hold frames that hold the machine: kept
+    as ``Machine.exit``, it must not make a reference cycle that keeps the engine alive."""
+    ex.__traceback__ = ex.__context__ = ex.__cause__ = None
+    return ex
+
+
+def _release_engine(kernel: Kernel, memory: UnicornMemory, callbacks: list[object]) -> None:
+    """Close the kernel's host files and let the engine go (the machine's finalizer).
+
+    Unicorn closes an engine when its Uc object goes. The kernel's own reference cycles may
+    keep it (and its memory object) until the garbage collector runs; cutting the memory's
+    link to the engine lets the engine go now.
+    """
+    kernel.close()
+    callbacks.clear()
+    memory._uc = _ClosedEngine()  # type: ignore[assignment]
+
+
+class _ClosedEngine:
+    """What a closed machine has instead of an engine: any use is a clear error, not a crash."""
+
+    def __getattr__(self, name: str) -> object:
+        raise SandboxError("this process was closed; start a new one")
 
 
 class MachineCpu:
     """The :class:`kernel_model.seam.CpuControl` of a machine: the CPU effects of syscalls."""
 
     def __init__(self, machine: Machine) -> None:
-        self._machine = machine
+        self._machine = weakref.proxy(machine)  # the machine owns this: no reference cycle
         self._tp = machine.arch.thread_pointer
 
     def get_thread_pointer(self) -> int:

@@ -99,10 +99,12 @@ ARCH = Arch(
     faults={
         1: Fault("SIGILL", "undefined instruction"),
         3: Fault("SIGSEGV", "instruction abort"),
-        4: Fault("SIGSEGV", "data abort"),
+        # Unicorn reports unmapped and protected memory itself; what is left as a data abort
+        # is the alignment fault of a misaligned exclusive or atomic access: SIGBUS on Linux.
+        4: Fault("SIGBUS", "misaligned exclusive or atomic access (alignment fault)"),
         7: Fault("SIGTRAP", "breakpoint (brk)"),
         11: Fault("SIGILL", "hypervisor call from user mode"),
-        13: Fault("SIGILL", "secure monitor call from user mode"),
+        13: Fault("SIGILL", "secure monitor call from user mode", pc_offset=-4),
     },
     comment_markers=("//",),
     debugger_registers=tuple(f"x{i}" for i in range(29)) + ("fp", "lr", "sp", "pc", "nzcv", "tpidr_el0"),
@@ -126,4 +128,6 @@ ARCH = Arch(
     stub_jump=lambda label: f"b {label}",
     stub_load=lambda reg, label: f"adr x9, {label}; ldr {reg}, [x9]",
     encoder="sandbox.arch.arm_encoder:AArch64Encoder",
+    # Linux sets SCTLR_EL1.nTWI and nTWE: wfi and wfe run in user mode as hints; Unicorn stops at wfi.
+    hints=(bytes.fromhex("7f2003d5"),),  # wfi
 )

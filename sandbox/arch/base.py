@@ -92,6 +92,17 @@ class DescriptorTable:
 
 
 @dataclass(frozen=True)
+class InsnFault:
+    """An instruction a user-mode process may not execute, caught by a Unicorn instruction
+    hook (which runs for that instruction only): its Unicorn id, the shape of the hook's
+    callback (``"plain"``, or x86's ``"in"``/``"out"``), and the signal Linux delivers."""
+
+    insn_id: int
+    signature: str
+    fault: Fault
+
+
+@dataclass(frozen=True)
 class Arch:
     """Everything the CPU side needs to know about one arch; data, not code.
 
@@ -170,6 +181,12 @@ class Arch:
     # start the pair on an even register (arm EABI, mips o32), others do not (i386).
     pair_aligned_args: bool = False
     descriptor_table: DescriptorTable | None = None
+    # Privileged instructions caught by instruction hooks (Unicorn runs the guest with kernel
+    # privileges, so it would execute them).
+    faulting_insns: tuple[InsnFault, ...] = ()
+    # Instructions after which Unicorn stops though Linux lets user code go on (they are
+    # hints there, like aarch64 ``wfi``): their bytes, just before the pc.
+    hints: tuple[bytes, ...] = ()
 
     @property
     def word_size(self) -> int:

@@ -14,7 +14,7 @@ import unicorn
 from unicorn import x86_const as ux
 
 from sandbox.arch.base import Arch, DescriptorTable, Trap, ascii_directive, keystone_constant
-from sandbox.arch.x86_64 import HLT, X86_FAULTS
+from sandbox.arch.x86_64 import HLT, PORT_IO, X86_FAULTS
 
 _GPRS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
 _REGISTERS = {name: getattr(ux, f"UC_X86_REG_{name.upper()}") for name in _GPRS}
@@ -86,4 +86,5 @@ ARCH = Arch(
         selectors=(("ss", 0x68), ("cs", 0x73), ("ds", 0x7B), ("es", 0x7B)), segment_registers=("gs", "fs"),
     ),
     halt=HLT,
+    faulting_insns=PORT_IO,
 )

@@ -10,7 +10,7 @@ import capstone
 import unicorn
 from unicorn import x86_const as ux
 
-from sandbox.arch.base import Arch, Clobber, Fault, Trap, ascii_directive, keystone_constant
+from sandbox.arch.base import Arch, Clobber, Fault, InsnFault, Trap, ascii_directive, keystone_constant
 from sandbox.arch.signal_frames import X86_64_FRAME
 from sandbox.arch.gdb import GdbFeature, GdbRegister, GdbTarget, registers_like
 
@@ -116,7 +116,18 @@ X86_FAULTS = {
     16: Fault("SIGFPE", "x87 floating-point exception"),
     17: Fault("SIGBUS", "alignment check"),
     19: Fault("SIGFPE", "SIMD floating-point exception"),
+    # `int n` reaches only the gates Linux opens to user mode (3, 4, and 0x80 where it is the
+    # system call gate); any other vector is a general protection fault. The hook sees the pc
+    # after the 2-byte `int`.
+    **{n: Fault("SIGSEGV", f"int {n:#x}: no user-mode interrupt gate (general protection fault)", pc_offset=-2)
+       for n in range(32, 256)},
 }
+# Port I/O needs IOPL 3, which Linux never gives a process (without iopl/ioperm): a general
+# protection fault. Shared with i386.
+PORT_IO = (
+    InsnFault(ux.UC_X86_INS_IN, "in", Fault("SIGSEGV", "privileged instruction (port input)")),
+    InsnFault(ux.UC_X86_INS_OUT, "out", Fault("SIGSEGV", "privileged instruction (port output)")),
+)
 HLT = (b"\xf4", Fault("SIGSEGV", "privileged instruction (hlt)", pc_offset=-1))
 
 ARCH = Arch(
@@ -160,6 +171,11 @@ ARCH = Arch(
     stub_immediate=lambda reg, value: f"mov {reg}, {value:#x}",
     stub_address=lambda reg, label: f"lea {reg}, [rip + {label}]",
     stub_data=ascii_directive,
+    # sysenter is invalid in 64-bit mode (AMD), and SIGILL is what a 64-bit process gets for
+    # it (as under qemu-user).
+    faulting_insns=PORT_IO + (
+        InsnFault(ux.UC_X86_INS_SYSENTER, "plain", Fault("SIGILL", "sysenter (no system call instruction in 64-bit mode)")),
+    ),
     signal_frame=X86_64_FRAME,  # no sigreturn trampoline: x86_64 handlers need SA_RESTORER
     gdb=GDB_TARGET,
     stub_store=lambda reg, label: f"mov qword ptr [rip + {label}], {reg}",
