@@ -3,33 +3,50 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from kernel_model.clock import Clock
 from kernel_model.fsnodes import BytesHandle, Handle, HostStreamHandle, StatInfo, StreamHandle
 from kernel_model.kernel import KernelConfig, Mount, stream_reader
 from kernel_model.procfs import Executable
 from kernel_model.process import Identity
-from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE
-from kernel_model.signals import signal_name
+from kernel_model.linux_errno import Errno
+from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE, KernelError
+from kernel_model.signals import signal_name, signal_number
+from kernel_model.waits import HostWaits
 from sandbox.arch import Arch, get_arch
 from sandbox.assembler import Assembled, assemble
 from sandbox.debug.api import DebuggingMethods
 from sandbox.elf import load_program
 from sandbox.engine import FaultReport, Machine, Stop
-from sandbox.errors import SandboxError
+from sandbox.errors import ExecFormatError, SandboxError
+from sandbox.limits import API_DEFAULTS, Limits, checked, format_size, timeout_exit
 from sandbox.program import read_program
 from sandbox.records import SyscallRecord, build_records
 from sandbox.startup import ProgramImage, build_stack
 from sandbox.stubs import StubArg, syscall_stub
 from sandbox.trace.tracer import Tracer
+from sandbox.watchdog import guard
 
 if TYPE_CHECKING:
     from kernel_model.host import Policy
 
 RWX = PROT_READ | PROT_WRITE | PROT_EXEC
+SIGXFSZ = signal_number("SIGXFSZ")
+
+
+class _Default:
+    """The type of :data:`DEFAULT`."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+# ``max_output``'s default: the API's limit for captured output, none for the host's streams.
+DEFAULT = _Default()
 
 
 @dataclass
@@ -49,6 +66,10 @@ class RunResult:
     fault: FaultReport | None = None
     unimplemented: dict[str, int] = field(default_factory=dict)
     reason: str = ""  # how a signal ended it, in words ("SIGABRT (Aborted), sent by tgkill")
+    # The sandbox limit that ended the guest ("timeout", "max_insns", "max_output"), and how
+    # many requests each limit refused ({"max_memory": 3}: three mmaps got ENOMEM).
+    limit: str | None = None
+    refused: dict[str, int] = field(default_factory=dict)
     _arch: Arch | None = field(default=None, repr=False, compare=False)
     _log: list = field(default_factory=list, repr=False, compare=False)
     _captured: dict = field(default_factory=dict, repr=False, compare=False)
@@ -94,6 +115,15 @@ class Sandbox(DebuggingMethods):
 
     With ``trace=True`` each process is traced (:mod:`sandbox.trace`): its records also hold
     the memory behind each argument at the time of the call, up to ``string_limit`` bytes.
+
+    Limits (see :mod:`sandbox.limits`; None means unlimited): ``timeout`` seconds of wall-clock
+    time per run (30), ``max_insns`` instructions (no budget: counting slows guest code),
+    ``max_memory`` bytes of address space (1 GiB), ``max_fds`` descriptors (1024) and
+    ``max_output`` bytes of stdout and stderr (64 MiB of captured output; unlimited when the
+    output goes to the host's own streams, unless given).
+
+    A sandbox holds its current process's engine until the next process starts, ``close()``
+    is called, the ``with`` block ends, or the sandbox itself goes.
     """
 
     def __init__(
@@ -108,8 +138,8 @@ class Sandbox(DebuggingMethods):
         identity: Identity | None = None,
         virtual_time: bool = False,
         seed: int | None = None,
-        max_fds: int = 1024,
-        max_memory: int | None = None,
+        max_fds: int | None = API_DEFAULTS.max_fds,
+        max_memory: int | None = API_DEFAULTS.max_memory,
         tmp: bool = True,
         rootfs: str | None = None,
         trace: bool = False,
@@ -117,8 +147,14 @@ class Sandbox(DebuggingMethods):
         kernel: str | None = None,
         policy: "Policy | str | None" = None,
         forward: Iterable[str] = (),
+        timeout: float | None = API_DEFAULTS.timeout,
+        max_insns: int | None = API_DEFAULTS.max_insns,
+        max_output: int | None | _Default = DEFAULT,
     ) -> None:
         self.arch = get_arch(arch)
+        if isinstance(max_output, _Default):
+            max_output = API_DEFAULTS.max_output if capture else None
+        self.limits = checked(Limits(timeout, max_insns, max_memory, max_fds, max_output))
         self.stdin = stdin
         self.capture = capture
         self.cwd = cwd
@@ -127,8 +163,6 @@ class Sandbox(DebuggingMethods):
         self.identity = identity or Identity.of_host()
         self.virtual_time = virtual_time
         self.seed = seed
-        self.max_fds = max_fds
-        self.max_memory = max_memory
         self.tmp = tmp
         if rootfs is not None and not os.path.isdir(rootfs):
             raise SandboxError(f"rootfs {rootfs}: not a directory")
@@ -140,6 +174,29 @@ class Sandbox(DebuggingMethods):
         self.machine: Machine | None = None
         self._out = bytearray()
         self._err = bytearray()
+        self._waits = HostWaits()
+        self._timed_out = False
+
+    @property
+    def max_fds(self) -> int | None:
+        """The descriptor limit (RLIMIT_NOFILE) of each process."""
+        return self.limits.max_fds
+
+    @property
+    def max_memory(self) -> int | None:
+        """The address-space limit (RLIMIT_AS) of each process, in bytes."""
+        return self.limits.max_memory
+
+    def close(self) -> None:
+        """Release the current process's engine and host files now (results stay readable)."""
+        if self.machine is not None:
+            self.machine.close()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- the current process ---------------------------------------------------------------
 
@@ -155,7 +212,8 @@ class Sandbox(DebuggingMethods):
 
     def _stdio(self, stdin: bytes | None) -> tuple[Handle, Handle, Handle]:
         if not self.capture:
-            return HostStreamHandle(0), HostStreamHandle(1), HostStreamHandle(2)
+            waits = self._waits
+            return HostStreamHandle(0, waits), HostStreamHandle(1, waits), HostStreamHandle(2, waits)
         self._out = out = bytearray()
         self._err = err = bytearray()
 
@@ -178,16 +236,21 @@ class Sandbox(DebuggingMethods):
         """Start a fresh, empty process (no code yet) and make it the current one."""
         if self.machine is not None:
             self.machine.close()
+        self._waits = HostWaits()
+        self._timed_out = False
         sin, sout, serr = self._stdio(stdin)
+        limits = self.limits
         config = KernelConfig(
             cwd=self.cwd, mounts=list(self.mounts), tmp=self.tmp, stdin=sin, stdout=sout, stderr=serr,
             identity=self.identity, clock=Clock(virtual=self.virtual_time), random_seed=self.seed,
-            max_fds=self.max_fds, max_memory=self.max_memory, rootfs=self.rootfs,
+            max_fds=limits.max_fds, max_memory=limits.max_memory, max_output=limits.max_output,
+            rootfs=self.rootfs, waits=self._waits,
         )
         if self.kernel == "model" and self.policy is None and not self.call_rules:
             self.machine = Machine(self.arch, config)
         else:
             self.machine = self._confined_machine(config)
+        self.machine.set_insn_budget(limits.max_insns)
         if self.capture:
             self.machine.captured = [self._out, self._err]
         self.tracer = Tracer(self.machine, string_limit=self.string_limit).attach() if self.trace else None
@@ -258,12 +321,13 @@ class Sandbox(DebuggingMethods):
         base = self.arch.code_base if base is None else base
         mm = machine.kernel.mm
         size = mm.round_up(len(code))
-        mm.map(base, size, RWX, name=name)
-        machine.memory.load(base, code)
-        mm.set_brk(base + size)
-        machine.symbols = dict(symbols or {})
-        start = base if entry is None else entry
-        self._start(machine, ProgramImage(entry=start, program_entry=start), argv, env)
+        with self._loading(name):
+            mm.map(base, size, RWX, name=name)
+            machine.memory.load(base, code)
+            mm.set_brk(base + size)
+            machine.symbols = dict(symbols or {})
+            start = base if entry is None else entry
+            self._start(machine, ProgramImage(entry=start, program_entry=start), argv, env)
         return machine
 
     def load_asm(self, text: str, *, base: int | None = None, **kw: object) -> Machine:
@@ -295,23 +359,44 @@ class Sandbox(DebuggingMethods):
             path=shown, open=lambda: BytesHandle(prog.data, st), stat=lambda: st,
             name=os.path.basename(os.fsdecode(argv[0]) if argv else path),
         )
-        image = load_program(machine, prog.data, path, prog.elf, guest_path=shown, file=image_file)
-        self._start(machine, image, argv, env)
+        with self._loading(path):
+            image = load_program(machine, prog.data, path, prog.elf, guest_path=shown, file=image_file)
+            self._start(machine, image, argv, env)
         return machine
+
+    @contextmanager
+    def _loading(self, what: str) -> Iterator[None]:
+        # What execve would fail with, said in one line: a program that does not fit.
+        try:
+            yield
+        except KernelError as e:
+            limit = self.limits.max_memory
+            if e.errno is Errno.ENOMEM and limit is not None:
+                raise ExecFormatError(f"{what}: does not fit in the memory limit ({format_size(limit)})") from None
+            raise ExecFormatError(f"{what}: cannot be loaded ({e.errno.name}: {e.errno.message})") from None
 
     # -- running ---------------------------------------------------------------------------
 
     def run(self) -> RunResult:
-        """Run the current process to its end and describe the outcome."""
+        """Run the current process to its end and describe the outcome.
+
+        The run is watched (:mod:`sandbox.watchdog`): it ends at the ``timeout``, and a host
+        signal (Ctrl-C) stops the guest at once so that Python can handle it.
+        """
         machine = self.machine
         if machine is None:
             raise SandboxError("nothing is loaded: use run_code, run_asm or run_file")
-        while True:
-            stop = machine.run()
-            if stop is Stop.EXITED:
-                break
-            if stop is Stop.STOPPED and machine.exit is None:
-                raise SandboxError(f"the guest stopped unexpectedly at pc={machine.pc:#x}")
+        timeout = self.limits.timeout
+        with guard(machine, timeout, lambda: timeout_exit(timeout or 0)) as watched:
+            while True:
+                stop = machine.run()
+                watched.resumed()
+                if stop is Stop.EXITED:
+                    break
+                if stop is Stop.STOPPED and machine.exit is None and not watched.interruptions:
+                    raise SandboxError(f"the guest stopped unexpectedly at pc={machine.pc:#x}")
+                # Stopped so that Python could run a host signal's handler, which returned.
+        self._timed_out = watched.expired
         return self.result()
 
     def result(self) -> RunResult:
@@ -329,10 +414,36 @@ class Sandbox(DebuggingMethods):
             fault=machine.fault,
             unimplemented=dict(machine.kernel.unimplemented),
             reason=ex.reason if ex is not None else "",
+            limit=self._limit_that_ended(machine),
+            refused=self._refusals(machine),
             _arch=self.arch,
             _log=machine.log,
             _captured=self.tracer.captured_by_entry if self.tracer is not None else {},
         )
+
+    def _limit_that_ended(self, machine: Machine) -> str | None:
+        ex = machine.exit
+        if ex is None:
+            return None
+        if self._timed_out:
+            return "timeout"
+        if machine.budget_used_up:
+            return "max_insns"
+        output = machine.kernel.output_limit
+        if ex.signal == SIGXFSZ and output is not None and output.refused:
+            return "max_output"
+        return None
+
+    @staticmethod
+    def _refusals(machine: Machine) -> dict[str, int]:
+        kernel = machine.kernel
+        output = kernel.output_limit
+        counts = {
+            "max_memory": kernel.mm.limit_refusals,
+            "max_fds": kernel.fds.limit_refusals,
+            "max_output": output.refused if output is not None else 0,
+        }
+        return {name: n for name, n in counts.items() if n}
 
     def run_code(self, code: bytes, **kw: object) -> RunResult:
         """Run machine code (see :meth:`load_code` for the options) to its end."""

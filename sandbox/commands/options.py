@@ -9,6 +9,7 @@ from kernel_model.kernel import Mount
 from sandbox.api import Sandbox
 from sandbox.arch import ARCHES
 from sandbox.errors import SandboxError
+from sandbox.limits import add_limit_options, limits_from_args
 
 
 def add_guest_options(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +31,7 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--virtual-time", action="store_true", help="a clock that starts at a fixed date and only moves when the guest sleeps")
     parser.add_argument("-v", "--verbose", action="store_true", help="with a crash, also print the registers")
     add_policy_options(parser)
+    add_limit_options(parser)
     parser.add_argument("program", help="an ELF executable, an assembly file (.s) or raw code (.bin)")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
 
@@ -111,9 +113,11 @@ def sandbox_from_args(args: argparse.Namespace, *, capture: bool = False) -> San
 
     prog = read_program(args.program, args.arch)
     policy, kernel = guest_policy(args)
+    limits = limits_from_args(args)
     return Sandbox(
         prog.arch, capture=capture, cwd=args.cwd, mounts=mounts, env=guest_environment(args),
         seed=args.seed, virtual_time=args.virtual_time, rootfs=args.rootfs,
         string_limit=getattr(args, "string_limit", 32),
         kernel=kernel, policy=policy, forward=args.forward,  # type: ignore[arg-type]
+        **vars(limits),
     )

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from sandbox.api import RunResult
+from sandbox.limits import refusal_notes
 from sandbox.commands.options import add_guest_options, sandbox_from_args
 from sandbox.commands.trace import add_trace_options, run_traced
 from sandbox.errors import SandboxError
@@ -40,6 +41,8 @@ def report_end(result: RunResult, verbose: bool) -> None:
         reason = result.reason or result.signal
         # "guest killed by SIGTERM (Terminated), sent by kill"; a deadlock says what it was.
         print(f"sandbox: {'guest killed by ' if reason.startswith('SIG') else ''}{reason}", file=sys.stderr)
+    for line in refusal_notes(result):
+        print(f"sandbox: {line}", file=sys.stderr)
 
 
 def handle(args: argparse.Namespace) -> int:
