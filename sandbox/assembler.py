@@ -32,6 +32,12 @@ _DATA = {
     ".int", ".quad", ".8byte", ".xword", ".dword", ".skip", ".space", ".zero", ".fill", ".align",
     ".balign", ".p2align",
 }
+# Keystone builds its whole output in memory, slowly (megabytes a second) and without checking
+# sizes: `.skip 0x7fffffff` or `.zero -1` would take the host's memory for minutes. So each
+# size is worked out before Keystone sees it, and refused past this.
+MAX_OUTPUT_BYTES = 16 << 20
+_SIZED = {".skip", ".space", ".zero", ".fill", ".align", ".balign", ".p2align"}
+_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|0[bB][01]+|\d+)|([A-Za-z_.$][\w.$]*)|(<<|>>|[-+*/%&|^~()]))")
 _LABEL = re.compile(r"^\s*([A-Za-z_.$][\w.$]*)\s*:(?!:)")
 _ASSIGN = re.compile(r"^\s*\.(?:set|equ)\s+([A-Za-z_.$][\w.$]*)\s*,\s*(.+)$")
 _ASSIGN_EQ = re.compile(r"^\s*([A-Za-z_.$][\w.$]*)\s*=\s*(.+)$")
@@ -56,6 +62,7 @@ class _Statement:
     line: int
     text: str
     is_label: bool = False
+    is_instruction: bool = False
 
 
 def _strip_comments(text: str, markers: tuple[str, ...]) -> list[tuple[int, str]]:
@@ -110,10 +117,15 @@ def _split_statements(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
     out = []
     for lineno, line in lines:
         part = []
-        quote = False
-        for ch in line + ";":
-            if ch == '"':
+        quote = escaped = False
+        for ch in line:
+            if quote and ch == "\\" and not escaped:
+                escaped = True
+                part.append(ch)
+                continue
+            if ch == '"' and not escaped:
                 quote = not quote
+            escaped = False
             if ch == ";" and not quote:
                 s = "".join(part).strip()
                 if s:
@@ -121,7 +133,168 @@ def _split_statements(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
                 part = []
             else:
                 part.append(ch)
+        if quote:  # Keystone loops for ever on an unterminated string
+            raise AssemblyError(f"line {lineno}: unterminated string")
+        s = "".join(part).strip()
+        if s:
+            out.append((lineno, s))
     return out
+
+
+class _ConstantExpression:
+    """A GAS constant expression (numbers, names given numbers by ``.equ``, C operators),
+    evaluated without Python's eval and with every value kept within 64 bits."""
+
+    _BINARY = {
+        "|": (1, lambda a, b: a | b), "^": (2, lambda a, b: a ^ b), "&": (3, lambda a, b: a & b),
+        "<<": (4, lambda a, b: a << b), ">>": (4, lambda a, b: a >> b),
+        "+": (5, lambda a, b: a + b), "-": (5, lambda a, b: a - b),
+        "*": (6, lambda a, b: a * b), "/": (6, lambda a, b: a // b), "%": (6, lambda a, b: a % b),
+    }
+
+    def __init__(self, text: str, names: dict[str, int]) -> None:
+        self.names = names
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        text = text.strip()
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                raise ValueError(text)
+            number, name, op = m.groups()
+            self.tokens.append(("n", number) if number else ("name", name) if name else ("op", op))
+            pos = m.end()
+        self.pos = 0
+
+    def value(self) -> int:
+        """The expression's value; ValueError when it is not a constant this can work out."""
+        result = self._binary(0)
+        if self.pos != len(self.tokens):
+            raise ValueError("trailing tokens")
+        return result
+
+    def _binary(self, min_level: int) -> int:
+        left = self._unary()
+        while self.pos < len(self.tokens):
+            kind, text = self.tokens[self.pos]
+            if kind != "op" or text not in self._BINARY or self._BINARY[text][0] < min_level:
+                break
+            level, fn = self._BINARY[text]
+            self.pos += 1
+            right = self._binary(level + 1)
+            if text in ("<<", ">>") and not 0 <= right < 64 or text in ("/", "%") and right == 0:
+                raise ValueError("shift or division out of range")
+            left = self._checked(fn(left, right))
+        return left
+
+    def _unary(self) -> int:
+        if self.pos >= len(self.tokens):
+            raise ValueError("missing operand")
+        kind, text = self.tokens[self.pos]
+        self.pos += 1
+        if kind == "op" and text in "-~+(":
+            if text == "(":
+                inner = self._binary(0)
+                if self.pos >= len(self.tokens) or self.tokens[self.pos] != ("op", ")"):
+                    raise ValueError("unbalanced parentheses")
+                self.pos += 1
+                return inner
+            operand = self._unary()
+            return self._checked(-operand if text == "-" else ~operand if text == "~" else operand)
+        if kind == "n":
+            base = 16 if text[:2] in ("0x", "0X") else 2 if text[:2] in ("0b", "0B") else 8 if len(text) > 1 and text[0] == "0" else 10
+            return self._checked(int(text[2:] if base in (16, 2) else text, base))
+        if kind == "name" and text in self.names:
+            return self.names[text]
+        raise ValueError(f"not a constant: {text}")
+
+    @staticmethod
+    def _checked(value: int) -> int:
+        if not -(1 << 64) < value < (1 << 64):
+            raise ValueError("more than 64 bits")
+        return value
+
+
+def _well_formed(expression: str) -> bool:
+    """Whether ``expression`` is numbers and names joined by C operators with balanced
+    parentheses (what an assignment may hold; Keystone loops for ever on some other text)."""
+    try:
+        tokens = _ConstantExpression(expression, {}).tokens
+    except ValueError:
+        return False
+    depth = 0
+    want_operand = True
+    for kind, text in tokens:
+        if want_operand:
+            if kind in ("n", "name"):
+                want_operand = False
+            elif text == "(":
+                depth += 1
+            elif text not in ("-", "~", "+"):
+                return False
+        elif text == ")" and depth:
+            depth -= 1
+        elif kind == "op" and text in _ConstantExpression._BINARY:
+            want_operand = True
+        else:
+            return False
+    return bool(tokens) and not want_operand and depth == 0
+
+
+def _split_arguments(text: str) -> list[str]:
+    return [a.strip() for a in text.split(",")] if text.strip() else []
+
+
+def _bytes_of(arch: Arch, directive: str, args: list[str], names: dict[str, int]) -> int:
+    """How many bytes a sizing directive makes at most (ValueError for a size not constant)."""
+    if not args:
+        raise ValueError("no size")
+    first = _ConstantExpression(args[0], names).value()
+    if first < 0:
+        raise ValueError("negative size")
+    if directive == ".fill":
+        size = _ConstantExpression(args[1], names).value() if len(args) > 1 else 1
+        if size < 0:
+            raise ValueError("negative size")
+        return first * min(size, 8)
+    if directive == ".p2align" or (directive == ".align" and arch.align_is_log2):
+        return (1 << first) - 1 if first < 64 else 1 << 64
+    if directive in (".align", ".balign"):
+        return max(first - 1, 0)
+    return first
+
+
+def _check_sizes(arch: Arch, statements: list["_Statement"]) -> None:
+    """Refuse output Keystone would take too long or too much memory to make (see MAX_OUTPUT_BYTES)."""
+    names: dict[str, int] = {}
+    total = 0
+    for s in statements:
+        if s.is_label:
+            continue
+        if "=" in s.text and not s.text.startswith("."):
+            name, _, expr = s.text.partition("=")
+            try:
+                names[name.strip()] = _ConstantExpression(expr, names).value()
+            except ValueError:
+                names.pop(name.strip(), None)
+            continue
+        directive, _, rest = s.text.partition(" ")
+        directive = directive.lower()
+        if directive not in _SIZED:
+            continue
+        try:
+            made = _bytes_of(arch, directive, _split_arguments(rest), names)
+        except ValueError:
+            raise AssemblyError(
+                f"line {s.line}: the size in `{s.text}` must be a constant that is not negative "
+                "(numbers, and names given numbers with .equ)"
+            ) from None
+        total += made
+        if made > MAX_OUTPUT_BYTES or total > MAX_OUTPUT_BYTES:
+            raise AssemblyError(
+                f"line {s.line}: `{s.text}` makes the code bigger than the assembler allows "
+                f"({MAX_OUTPUT_BYTES >> 20} MiB); map big buffers with mmap instead"
+            )
 
 
 def prepare_statements(arch: Arch, text: str) -> tuple[list[_Statement], list[str], bool]:
@@ -130,6 +303,7 @@ def prepare_statements(arch: Arch, text: str) -> tuple[list[_Statement], list[st
     labels: list[str] = []
     att = bool(re.search(r"^\s*\.att_syntax", text, re.M))
     for lineno, stmt in _split_statements(_strip_comments(text, arch.comment_markers)):
+        stmt = _ascii_only(lineno, stmt)
         while True:
             m = _LABEL.match(stmt)
             if not m:
@@ -143,16 +317,104 @@ def prepare_statements(arch: Arch, text: str) -> tuple[list[_Statement], list[st
             continue
         assign = _ASSIGN.match(stmt) or _ASSIGN_EQ.match(stmt)
         if assign:
+            if not _well_formed(assign.group(2)):
+                raise AssemblyError(f"line {lineno}: `{stmt[:60]}` does not give {assign.group(1)} an expression")
             statements.append(_Statement(lineno, f"{assign.group(1)} = {assign.group(2).strip()}"))
             continue
+        if not _STATEMENT_START.match(stmt):
+            # Keystone loops for ever on a statement that starts with `=`, `:`, a digit...
+            raise AssemblyError(f"line {lineno}: expected an instruction, a directive or a label at `{stmt[:40]}`")
+        directive = ""
         if stmt.startswith("."):
             directive = stmt.split(None, 1)[0].lower()
             if directive in _IGNORED or directive.startswith(".cfi_"):
                 continue
             if directive not in _DATA:
                 raise AssemblyError(f"line {lineno}: unsupported directive {directive}")
-        statements.append(_Statement(lineno, stmt))
-    return statements, labels, att
+        _check_literals(lineno, directive if stmt.startswith(".") else "", stmt)
+        statements.append(_Statement(lineno, stmt, is_instruction=not directive))
+    _check_sizes(arch, statements)
+    return _aligned_instructions(arch, statements), labels, att
+
+
+def _aligned_instructions(arch: Arch, statements: list[_Statement]) -> list[_Statement]:
+    """Instructions after data start at the arch's instruction alignment, as GAS aligns them.
+
+    On aarch64 an instruction after a 1-byte ``.byte`` would be misaligned, and a branch
+    there makes Keystone (LLVM) abort the whole process ("fixup not sufficiently aligned").
+    The padding goes before the labels that precede the instruction, so they name it.
+    """
+    if arch.insn_align <= 1:
+        return statements
+    out: list[_Statement] = []
+    after_data = False
+    pending_labels: list[_Statement] = []
+    for s in statements:
+        if s.is_label:
+            pending_labels.append(s)
+            continue
+        if s.is_instruction and after_data:
+            out.append(_Statement(s.line, f".balign {arch.insn_align}"))
+            after_data = False
+        out.extend(pending_labels)
+        pending_labels = []
+        out.append(s)
+        if not s.is_instruction and s.text.split(None, 1)[0].lower() in _DATA:
+            after_data = True
+    out.extend(pending_labels)
+    return out
+
+
+_STATEMENT_START = re.compile(r"[A-Za-z_.][\w.]*(?:\s|$)")
+_STRING_DIRECTIVES = {".ascii", ".asciz", ".string"}
+_STRINGS = re.compile(r'^"(?:[^"\\]|\\.)*"(?:\s*,\s*"(?:[^"\\]|\\.)*")*$')
+_CHARACTER = re.compile(r"'(?:\\.|[^\\'])'")
+
+
+def _check_literals(lineno: int, directive: str, stmt: str) -> None:
+    """Refuse malformed string and character literals: Keystone loops for ever on some
+    (``.ascii 'a``, ``.word '``)."""
+    if directive in _STRING_DIRECTIVES:
+        operands = stmt[len(directive):].strip()
+        if not _STRINGS.match(operands):
+            raise AssemblyError(f"line {lineno}: {directive} takes double-quoted strings, separated by commas")
+        return
+    pos = 0
+    while True:
+        quote = stmt.find("'", pos)
+        if quote < 0:
+            return
+        if '"' in stmt[pos:quote]:
+            raise AssemblyError(f"line {lineno}: a string is only allowed in .ascii, .asciz and .string")
+        m = _CHARACTER.match(stmt, quote)
+        if not m:
+            raise AssemblyError(f"line {lineno}: a character constant is one character in single quotes ('a')")
+        pos = m.end()
+
+
+def _ascii_only(lineno: int, stmt: str) -> str:
+    """Keystone reads ASCII: characters beyond it are UTF-8 escapes inside a string literal
+    (as GAS stores them) and an error anywhere else."""
+    if stmt.isascii():
+        return stmt
+    out = []
+    quoted = False
+    escaped = False
+    for ch in stmt:
+        if quoted and not ch.isascii():
+            out.append("".join(f"\\{b:03o}" for b in ch.encode("utf-8", "surrogatepass")))
+            continue
+        if not ch.isascii():
+            raise AssemblyError(f"line {lineno}: character {ch!r} outside a string")
+        if quoted and ch == "\\" and not escaped:
+            escaped = True
+            out.append(ch)
+            continue
+        if ch == '"' and not escaped:
+            quoted = not quoted
+        escaped = False
+        out.append(ch)
+    return "".join(out)
 
 
 @lru_cache(maxsize=None)

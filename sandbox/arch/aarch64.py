@@ -130,4 +130,5 @@ ARCH = Arch(
     encoder="sandbox.arch.arm_encoder:AArch64Encoder",
     # Linux sets SCTLR_EL1.nTWI and nTWE: wfi and wfe run in user mode as hints; Unicorn stops at wfi.
     hints=(bytes.fromhex("7f2003d5"),),  # wfi
+    align_is_log2=True,
 )
