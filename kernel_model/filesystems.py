@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import weakref
 from dataclasses import dataclass
 from typing import Callable
 
@@ -376,13 +377,35 @@ class MemNode:
         self.mtime_ns = self.ctime_ns = now_ns()
 
 
+class MemorySpace:
+    """The bytes a memory filesystem may hold, as tmpfs's ``size=``: what its files take
+    counts until they are gone (unlinked and closed), and more is ENOSPC. Files are not
+    sparse here, so extending one takes its space."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.used = 0
+
+    def room(self) -> int:
+        """Bytes still free."""
+        return max(self.size - self.used, 0)
+
+    def track(self, node: MemNode) -> None:
+        """Count ``node``'s data until the node goes."""
+        weakref.finalize(node, self._release, node.data)
+
+    def _release(self, data: bytearray) -> None:
+        self.used -= len(data)
+
+
 class MemFileHandle(Handle):
     """An open in-memory file or directory."""
 
-    def __init__(self, node: MemNode, dev: int) -> None:
+    def __init__(self, node: MemNode, dev: int, space: MemorySpace | None = None) -> None:
         self.node = node
         self.dev = dev
         self.is_directory = s_isdir(node.mode)
+        self.space = space
 
     def pread(self, size: int, offset: int) -> bytes:
         if self.is_directory:
@@ -391,6 +414,16 @@ class MemFileHandle(Handle):
 
     def pwrite(self, data: bytes, offset: int) -> int:
         buf = self.node.data
+        if self.space is not None:
+            grow = offset + len(data) - len(buf)
+            if grow > self.space.room():
+                # what fits is written, as a write that meets a full tmpfs does
+                fits = len(buf) + self.space.room() - offset
+                if fits <= 0:
+                    raise KernelError(Errno.ENOSPC)
+                data = data[:fits]
+                grow = offset + len(data) - len(buf)
+            self.space.used += max(grow, 0)
         if offset > len(buf):
             buf.extend(bytes(offset - len(buf)))
         buf[offset : offset + len(data)] = data
@@ -402,6 +435,10 @@ class MemFileHandle(Handle):
 
     def truncate(self, length: int) -> None:
         buf = self.node.data
+        if self.space is not None:
+            if length - len(buf) > self.space.room():
+                raise KernelError(Errno.ENOSPC)
+            self.space.used += length - len(buf)
         if length < len(buf):
             del buf[length:]
         else:
@@ -419,21 +456,21 @@ class MemoryFilesystem(Filesystem):
 
     read_only = False
 
-    def __init__(self, uid: int = 0, gid: int = 0, dev: int = makedev(0, 0x1F), root_mode: int = 0o1777) -> None:
+    def __init__(
+        self, uid: int = 0, gid: int = 0, dev: int = makedev(0, 0x1F), root_mode: int = 0o1777, size: int = 1 << 30
+    ) -> None:
         self.dev = dev
         self.uid = uid
         self.gid = gid
         self.root = MemNode(S_IFDIR | root_mode, 0, 0)
+        # tmpfs's size limit: half the RAM by default; the kernel passes half its memory limit
+        self.space = MemorySpace(size)
 
     def statfs(self) -> FsStats:
-        # tmpfs reports its size limit (half the RAM by default); 1 GiB here
-        blocks = (1 << 30) // 4096
-        used = self._used(self.root) // 4096
-        return FsStats(TMPFS_MAGIC, blocks=blocks, bfree=blocks - used, bavail=blocks - used, files=262144,
+        blocks = self.space.size // 4096
+        free = self.space.room() // 4096
+        return FsStats(TMPFS_MAGIC, blocks=blocks, bfree=free, bavail=free, files=262144,
                        ffree=262144 - self._count(self.root), flags=ST_VALID | ST_NOSUID | ST_NODEV)
-
-    def _used(self, node: MemNode) -> int:
-        return (len(node.data) + 4095) // 4096 * 4096 + sum(self._used(c) for c in node.entries.values())
 
     def _count(self, node: MemNode) -> int:
         return 1 + sum(self._count(c) for c in node.entries.values())
@@ -477,14 +514,16 @@ class MemoryFilesystem(Filesystem):
         if not exists:
             node = MemNode(S_IFREG | (mode & 0o7777), self.uid, self.gid)
             self._add(rel, node)
+            self.space.track(node)
         else:
             node = self._node(rel)
             if s_isdir(node.mode) and wants_write(flags):
                 raise KernelError(Errno.EISDIR)
             if flags & O_TRUNC and not s_isdir(node.mode) and wants_write(flags):
+                self.space.used -= len(node.data)
                 node.data.clear()
                 node.touch()
-        return MemFileHandle(node, self.dev)
+        return MemFileHandle(node, self.dev, self.space)
 
     def mkdir(self, rel: Rel, mode: int) -> None:
         self._add(rel, MemNode(S_IFDIR | (mode & 0o7777), self.uid, self.gid))
@@ -561,7 +600,7 @@ class MemoryFilesystem(Filesystem):
         node = self._node(rel)
         if s_isdir(node.mode):
             raise KernelError(Errno.EISDIR)
-        MemFileHandle(node, self.dev).truncate(length)
+        MemFileHandle(node, self.dev, self.space).truncate(length)
 
     def utimens(self, rel: Rel, atime_ns: int | None, mtime_ns: int | None) -> None:
         node = self._node(rel)

@@ -161,7 +161,9 @@ class Kernel:
                 self.ns.mount("/", HostDirectory(config.rootfs))
             self.ns.mount(host_cwd, HostDirectory(host_cwd))
             if config.tmp:
-                self.ns.mount("/tmp", MemoryFilesystem(self.identity.uid, self.identity.gid))
+                # tmpfs's default size is half the RAM; the RAM the guest sees is the memory limit
+                size = config.max_memory // 2 if config.max_memory is not None else 1 << 30
+                self.ns.mount("/tmp", MemoryFilesystem(self.identity.uid, self.identity.gid, size=size))
         self.ns.mount("/dev", DeviceFilesystem(self.random_bytes, self._open_tty))
         self.ns.mount("/proc", ProcFilesystem(self))
         for guest, fs in config.extra_filesystems.items():
@@ -216,7 +218,7 @@ class Kernel:
         """Open a guest path from the sandbox side (the loader reading an interpreter, say)."""
         from kernel_model.paths import open_file
 
-        return open_file(self, -100, path.encode(), flags, 0)
+        return open_file(self, -100, path.encode("utf-8", "surrogateescape"), flags, 0)
 
     # -- the backend entry point -----------------------------------------------------------
 

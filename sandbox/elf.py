@@ -129,9 +129,11 @@ def inspect_elf(data: bytes, name: str = "program") -> ElfInfo:
                     raise ExecFormatError(f"{name}: truncated or corrupt ELF file (segment at {s.vaddr:#x})")
                 info.segments.append(s)
             elif ptype == "PT_INTERP":
-                info.interp = data[seg.header.p_offset : seg.header.p_offset + seg.header.p_filesz].rstrip(b"\0").decode(
-                    "utf-8", "surrogateescape"
-                )
+                raw = data[seg.header.p_offset : seg.header.p_offset + seg.header.p_filesz]
+                # load_elf_binary: a path that ends with its NUL, read up to the first NUL
+                if len(raw) < 2 or len(raw) != seg.header.p_filesz or raw[-1:] != b"\0":
+                    raise ExecFormatError(f"{name}: corrupt ELF file (PT_INTERP is not a NUL-terminated path)")
+                info.interp = raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
             elif ptype == "PT_PHDR":
                 info.phdr_vaddr = seg.header.p_vaddr
             elif ptype == "PT_GNU_STACK":

@@ -13,6 +13,10 @@ class SandboxError(Exception):
     exit_status = 2
 
     def __init__(self, message: str, exit_status: int | None = None) -> None:
+        # One line, whatever the file names and strings in it hold, and not a screenful.
+        message = message.replace("\r", "\\r").replace("\n", "\\n")
+        if len(message) > 400:
+            message = message[:300] + " [...] " + message[-93:]
         super().__init__(message)
         if exit_status is not None:
             self.exit_status = exit_status

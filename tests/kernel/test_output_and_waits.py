@@ -151,3 +151,40 @@ def test_sleeping_on_a_clock_uses_the_waits(virtual):
         assert kh.call("nanosleep", ts, 0) == 0  # virtual time never waits on the host
     else:
         assert kh.exit_of("nanosleep", ts, 0).reason == "ended"
+
+
+# -- /tmp holds at most half the memory limit (tmpfs's size=) ------------------------------
+
+O_CREAT_RDWR = 0o102
+
+
+def test_tmp_is_as_big_as_half_the_memory_limit_and_then_enospc():
+    kh = KernelHarness(max_memory=16 << 20)
+    size = 8 << 20
+    fd = kh.call("openat", -100, kh.put("/tmp/big"), O_CREAT_RDWR, 0o644)
+    assert fd >= 0
+    assert kh.call("ftruncate", fd, size - 10) == 0
+    buf = kh.put(b"x" * 100)
+    assert kh.call("pwrite64", fd, buf, 100, size - 10) == 10  # what fits is written
+    assert kh.errno("pwrite64", fd, buf, 100, size) is Errno.ENOSPC
+    assert kh.errno("ftruncate", fd, size + 1) is Errno.ENOSPC
+    assert kh.errno("ftruncate", fd, 1 << 62) is Errno.ENOSPC  # not a MemoryError in the host
+    statfs = kh.buffer(120)
+    assert kh.call("fstatfs", fd, statfs) == 0
+    blocks, bfree = struct.unpack_from("<QQ", kh.read(statfs, 120), 16)
+    assert (blocks, bfree) == (size // 4096, 0)
+    # the space comes back when the file is gone: unlinked and closed
+    assert kh.call("unlinkat", -100, kh.put("/tmp/big"), 0) == 0
+    assert kh.errno("ftruncate", fd, size + 1) is Errno.ENOSPC  # still open
+    assert kh.call("close", fd) == 0
+    fd = kh.call("openat", -100, kh.put("/tmp/again"), O_CREAT_RDWR, 0o644)
+    assert kh.call("ftruncate", fd, size) == 0
+    assert kh.call("openat", -100, kh.put("/tmp/again"), O_CREAT_RDWR | 0o1000, 0o644) >= 0  # O_TRUNC frees it
+    assert kh.call("ftruncate", fd, size) == 0
+
+
+def test_tmp_without_a_memory_limit_is_one_gib():
+    kh = KernelHarness(max_memory=None)
+    statfs = kh.buffer(120)
+    assert kh.call("statfs", kh.put("/tmp"), statfs) == 0
+    assert struct.unpack_from("<Q", kh.read(statfs, 120), 16)[0] == (1 << 30) // 4096
