@@ -37,13 +37,15 @@ def default_limits(max_fds: int | None, max_memory: int | None) -> list[tuple[in
 
     The descriptor and address-space limits are the sandbox's own when it sets them (both
     soft and hard, as ``prlimit`` sets them), so what the guest reads is what it will meet.
+    Without a descriptor limit the guest inherits the host process's, as a program started
+    from the same shell would (at most fs.nr_open).
     """
     inf = (RLIM_INFINITY, RLIM_INFINITY)
     limits = [inf] * RLIM_NLIMITS
     limits[RLIMIT_STACK] = (8 << 20, RLIM_INFINITY)
     limits[RLIMIT_CORE] = (0, RLIM_INFINITY)
     limits[RLIMIT_NPROC] = (63455, 63455)
-    limits[RLIMIT_NOFILE] = (max_fds, max_fds) if max_fds is not None else (1024, NR_OPEN)
+    limits[RLIMIT_NOFILE] = (max_fds, max_fds) if max_fds is not None else _host_nofile()
     limits[RLIMIT_MEMLOCK] = (8 << 20, 8 << 20)
     limits[RLIMIT_SIGPENDING] = (63455, 63455)
     limits[RLIMIT_MSGQUEUE] = (819200, 819200)
@@ -52,6 +54,19 @@ def default_limits(max_fds: int | None, max_memory: int | None) -> list[tuple[in
     if max_memory is not None:
         limits[RLIMIT_AS] = (max_memory, max_memory)
     return limits
+
+
+def _host_nofile() -> tuple[int, int]:
+    """The host process's RLIMIT_NOFILE (soft, hard), within fs.nr_open."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return 1024, NR_OPEN
+    hard = NR_OPEN if hard == resource.RLIM_INFINITY or hard > NR_OPEN else hard
+    soft = hard if soft == resource.RLIM_INFINITY else min(soft, hard)
+    return soft, hard
 
 
 class ResourceLimits:
