@@ -429,6 +429,12 @@ class Machine:
             if not self._closed:
                 self._request_stop(Stop.STOPPED)
 
+    def forget_stop(self) -> None:
+        """Drop a stop another thread requested that no run has taken yet (thread-safe)."""
+        with self._lock:
+            if self._stop_reason is Stop.STOPPED:
+                self._stop_reason = None
+
     def kill(self, exit: ProcessExit) -> None:
         """End the process with ``exit`` from any thread, as SIGKILL does: the guest stops at
         the next instruction boundary, or inside the host wait it is in (a sleep, a read)."""

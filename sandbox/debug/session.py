@@ -29,6 +29,7 @@ from sandbox.debug.points import WATCH_KINDS, Breakpoint, StopEvent, SyscallCatc
 from sandbox.debug.snapshot import Snapshot, Snapshotter
 from sandbox.engine import Machine, Stop, _capstone
 from sandbox.errors import SandboxError
+from sandbox.watchdog import guard
 from sandbox.records import to_signed
 
 DEFAULT_HISTORY = 2_000  # checkpoints (system calls) kept for reverse execution: ~20-50 KB each
@@ -483,7 +484,16 @@ class Debugger:
             pc = m.pc
             self._skip_at = pc if pc in self._bp_hooks else None
         try:
-            return m.run(count=count)
+            # Watched, so that Ctrl-C stops a guest that loops without system calls (Unicorn
+            # holds Python's signal handling off inside emu_start): it is then an interruption,
+            # as in gdb, and the session goes on.
+            if count:  # a few instructions: over at once
+                return m.run(count=count)
+            with guard(m):
+                return m.run(count=count)
+        except KeyboardInterrupt:
+            m.forget_stop()  # the watchdog's requests to stop, now answered
+            return Stop.STOPPED
         finally:
             self._skip_at = None
 

@@ -169,3 +169,34 @@ def test_ctrl_c_stops_a_running_guest_not_the_debugger(tmp_path):
             proc.kill()
     assert proc.returncode == 0, err
     assert b"Interrupted at 0x400000 <spin>" in out and b"(sandbox) where\npc 0x400000 <spin>" in out
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_ctrl_c_interrupts_a_continue_and_the_session_goes_on(arch, tmp_path):
+    # A guest looping without system calls holds Python's signal handling off inside
+    # Unicorn: the watchdog must stop it so that Ctrl-C is an interruption, as in gdb.
+    source = tmp_path / f"spin.{arch}.s"
+    source.write_text({"x86_64": "l: jmp l\n", "aarch64": "l: b l\n"}[arch])
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "debug", str(source)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    assert p.stdin is not None and p.stdout is not None
+    try:
+        p.stdin.write(b"continue\n")
+        p.stdin.flush()
+        seen = b""
+        while b"(sandbox) " not in seen:  # the prompt before "continue" is answered
+            seen += p.stdout.read1(4096)
+        time.sleep(0.3)  # the guest is in its loop
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(b"stepi\nquit\n", timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    out = (seen + out).decode()
+    assert p.returncode == 0, err.decode()
+    assert "Interrupted at 0x400000 <l>" in out
+    assert out.count("=> 0x400000 <l>") >= 3  # at the start, at the interruption, after stepi
+    assert "Traceback" not in err.decode()
