@@ -89,4 +89,5 @@ ARCH = Arch(
     stub_jump=lambda label: f"b {label}",
     stub_load=lambda reg, label: f"ldr r8, {label}_addr; ldr {reg}, [r8]",
     encoder="sandbox.arch.arm_encoder:ArmEncoder",
+    align_is_log2=True,  # GAS on this arch reads `.align n` as 2**n bytes
 )

@@ -187,7 +187,7 @@ class Arch:
     # Instructions after which Unicorn stops though Linux lets user code go on (they are
     # hints there, like aarch64 ``wfi``): their bytes, just before the pc.
     hints: tuple[bytes, ...] = ()
-    # Whether the assembler's ``.align N`` means 2**N bytes (GAS on arm and aarch64) or N bytes (x86).
+    # Whether the assembler's ``.align N`` means 2**N bytes (GAS on arm, aarch64 and riscv) or N bytes (x86).
     align_is_log2: bool = False
 
     @property

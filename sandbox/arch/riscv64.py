@@ -71,4 +71,5 @@ ARCH = Arch(
     stub_jump=lambda label: f"j {label}",
     stub_load=lambda reg, label: f"la t0, {label}; ld {reg}, 0(t0)",
     encoder="sandbox.arch.riscv_encoder:RiscvEncoder",
+    align_is_log2=True,  # GAS on this arch reads `.align n` as 2**n bytes
 )
