@@ -382,6 +382,10 @@ def _check_literals(lineno: int, directive: str, stmt: str) -> None:
     pos = 0
     while True:
         quote = stmt.find("'", pos)
+        # A backslash belongs in a string or a character constant only (elsewhere GAS reads
+        # it in macros, which are refused); Keystone loops for ever on some (``.word a\b``).
+        if "\\" in stmt[pos:quote if quote >= 0 else len(stmt)]:
+            raise AssemblyError(f"line {lineno}: a backslash outside a string or a character constant")
         if quote < 0:
             return
         if '"' in stmt[pos:quote]:

@@ -37,6 +37,8 @@ REFUSED = [
     (".ascii \"unterminated", "unterminated string"),
     (".ascii 'a", ".ascii takes double-quoted strings"),
     (".word '", "a character constant is one character"),
+    (".word a\\b", "a backslash outside a string"),
+    ("nop\n.word mo\\v r1, r6", "line 2"),
     # text Keystone cannot read
     ("mov r\u00e9x, 1", "character '\u00e9' outside a string"),
     ("\u00e9: nop", "outside a string"),
