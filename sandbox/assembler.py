@@ -332,6 +332,8 @@ def prepare_statements(arch: Arch, text: str) -> tuple[list[_Statement], list[st
             if directive not in _DATA:
                 raise AssemblyError(f"line {lineno}: unsupported directive {directive}")
         _check_literals(lineno, directive if stmt.startswith(".") else "", stmt)
+        if directive in _VALUES:
+            _check_values(lineno, directive, stmt[len(directive):])
         statements.append(_Statement(lineno, stmt, is_instruction=not directive))
     _check_sizes(arch, statements)
     return _aligned_instructions(arch, statements), labels, att
@@ -369,6 +371,18 @@ _STATEMENT_START = re.compile(r"[A-Za-z_.][\w.]*(?:\s|$)")
 _STRING_DIRECTIVES = {".ascii", ".asciz", ".string"}
 _STRINGS = re.compile(r'^"(?:[^"\\]|\\.)*"(?:\s*,\s*"(?:[^"\\]|\\.)*")*$')
 _CHARACTER = re.compile(r"'(?:\\.|[^\\'])'")
+
+
+_VALUES = _DATA - _STRING_DIRECTIVES - _SIZED  # .byte, .word, .quad...
+_LOCAL_LABEL_REF = re.compile(r"\b\d+[bf]\b")
+
+
+def _check_values(lineno: int, directive: str, operands: str) -> None:
+    """Refuse a data directive whose operands are not expressions separated by commas:
+    Keystone crashes the process on some (``.word 0 .text``)."""
+    text = _LOCAL_LABEL_REF.sub("L", _CHARACTER.sub("0", operands))
+    if text.strip() and not all(_well_formed(value) for value in text.split(",")):
+        raise AssemblyError(f"line {lineno}: {directive} takes expressions separated by commas")
 
 
 def _check_literals(lineno: int, directive: str, stmt: str) -> None:

@@ -38,6 +38,8 @@ REFUSED = [
     (".ascii 'a", ".ascii takes double-quoted strings"),
     (".word '", "a character constant is one character"),
     (".word a\\b", "a backslash outside a string"),
+    (".word 0 .text", ".word takes expressions separated by commas"),  # killed the process
+    (".quad 1, , 2", ".quad takes expressions"),
     ("nop\n.word mo\\v r1, r6", "line 2"),
     # text Keystone cannot read
     ("mov r\u00e9x, 1", "character '\u00e9' outside a string"),
