@@ -38,6 +38,7 @@ _DATA = {
 MAX_OUTPUT_BYTES = 16 << 20
 _SIZED = {".skip", ".space", ".zero", ".fill", ".align", ".balign", ".p2align"}
 _TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|0[bB][01]+|\d+)|([A-Za-z_.$][\w.$]*)|(<<|>>|[-+*/%&|^~()]))")
+_NAME = re.compile(r"[A-Za-z_.$][\w.$]*")
 _LABEL = re.compile(r"^\s*([A-Za-z_.$][\w.$]*)\s*:(?!:)")
 _ASSIGN = re.compile(r"^\s*\.(?:set|equ)\s+([A-Za-z_.$][\w.$]*)\s*,\s*(.+)$")
 _ASSIGN_EQ = re.compile(r"^\s*([A-Za-z_.$][\w.$]*)\s*=\s*(.+)$")
@@ -344,10 +345,18 @@ def _aligned_instructions(arch: Arch, statements: list[_Statement]) -> list[_Sta
 
     On aarch64 an instruction after a 1-byte ``.byte`` would be misaligned, and a branch
     there makes Keystone (LLVM) abort the whole process ("fixup not sufficiently aligned").
-    The padding goes before the labels that precede the instruction, so they name it.
+    The padding goes before the labels that precede the instruction, so they name it. A label
+    after data that an instruction other than ``adr`` refers to (a branch, a literal load,
+    which GAS would refuse as misaligned) is aligned too, for the same reason.
     """
     if arch.insn_align <= 1:
         return statements
+    targets: set[str] = set()
+    for s in statements:
+        if s.is_instruction:
+            mnemonic, _, operands = s.text.partition(" ")
+            if mnemonic.lower() not in ("adr", "adrp"):
+                targets.update(_NAME.findall(operands))
     out: list[_Statement] = []
     after_data = False
     pending_labels: list[_Statement] = []
@@ -355,7 +364,7 @@ def _aligned_instructions(arch: Arch, statements: list[_Statement]) -> list[_Sta
         if s.is_label:
             pending_labels.append(s)
             continue
-        if s.is_instruction and after_data:
+        if after_data and (s.is_instruction or any(label.text[:-1] in targets for label in pending_labels)):
             out.append(_Statement(s.line, f".balign {arch.insn_align}"))
             after_data = False
         out.extend(pending_labels)

@@ -92,3 +92,14 @@ def test_an_aarch64_instruction_after_data_is_aligned_with_its_label():
     # a branch after one byte of data: LLVM aborted the process ("fixup not sufficiently aligned")
     r = Sandbox("aarch64").run_asm(".byte 1\n_start: b go\ngo: mov x8, #93\nmov x0, #3\nsvc #0")
     assert r.exit_status == 3
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "arm"])
+def test_a_branch_to_a_label_after_data_is_aligned_and_adr_labels_are_not(arch):
+    # LLVM aborted the process on a branch to a label at a misaligned address after data
+    # ("fixup not sufficiently aligned"); a label only adr refers to keeps its place.
+    branch = {"aarch64": "bl", "arm": "bl"}[arch]
+    reg = {"aarch64": "x1", "arm": "r1"}[arch]
+    asm = assemble(get_arch(arch), f'adr {reg}, m\n{branch} t\n.ascii "abc"\nm: .ascii "de"\nt: .ascii "f"\n')
+    assert asm.symbols["m"] == 0x400000 + 8 + 3
+    assert asm.symbols["t"] == 0x400000 + 16
