@@ -311,6 +311,8 @@ def prepare_statements(arch: Arch, text: str) -> tuple[list[_Statement], list[st
                 break
             if m.group(1) in labels:
                 raise AssemblyError(f"line {lineno}: label {m.group(1)!r} defined twice")
+            if re.match(r"\.\d", m.group(1)):  # Keystone loops for ever on such a label
+                raise AssemblyError(f"line {lineno}: {m.group(1)!r} is not a label name (a dot and a digit start a number)")
             labels.append(m.group(1))
             statements.append(_Statement(lineno, f"{m.group(1)}:", is_label=True))
             stmt = stmt[m.end():].strip()
