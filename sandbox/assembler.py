@@ -422,18 +422,19 @@ def _check_literals(lineno: int, directive: str, stmt: str) -> None:
 
 
 def _ascii_only(lineno: int, stmt: str) -> str:
-    """Keystone reads ASCII: characters beyond it are UTF-8 escapes inside a string literal
-    (as GAS stores them) and an error anywhere else."""
-    if stmt.isascii():
+    """Keystone reads ASCII without NULs: characters beyond it, and NUL, are escapes inside a
+    string literal (UTF-8, as GAS stores them) and an error anywhere else."""
+    if stmt.isascii() and "\0" not in stmt:
         return stmt
     out = []
     quoted = False
     escaped = False
     for ch in stmt:
-        if quoted and not ch.isascii():
+        # (a NUL would end the C string Keystone reads, in the middle of a literal: it hangs)
+        if quoted and (not ch.isascii() or ch == "\0"):
             out.append("".join(f"\\{b:03o}" for b in ch.encode("utf-8", "surrogatepass")))
             continue
-        if not ch.isascii():
+        if not ch.isascii() or ch == "\0":
             raise AssemblyError(f"line {lineno}: character {ch!r} outside a string")
         if quoted and ch == "\\" and not escaped:
             escaped = True

@@ -104,3 +104,11 @@ def test_a_branch_to_a_label_after_data_is_aligned_and_adr_labels_are_not(arch):
     asm = assemble(get_arch(arch), f'adr {reg}, m\n{branch} t\n.ascii "abc"\nm: .ascii "de"\nt: .ascii "f"\n')
     assert asm.symbols["m"] == 0x400000 + 8 + 3
     assert asm.symbols["t"] == 0x400000 + 16
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "i386", "arm"])
+def test_a_nul_character_in_a_string_is_kept_and_refused_elsewhere(arch):
+    # Keystone reads C strings: a raw NUL inside a literal cut it short and hung Keystone.
+    assert assemble(get_arch(arch), '.ascii "a\0b"\n.byte 1').code == b"a\0b\x01"
+    with pytest.raises(AssemblyError, match=r"line 2: character '\\x00' outside a string"):
+        assemble(get_arch(arch), "nop\nnop\0")
