@@ -311,8 +311,7 @@ def prepare_statements(arch: Arch, text: str) -> tuple[list[_Statement], list[st
                 break
             if m.group(1) in labels:
                 raise AssemblyError(f"line {lineno}: label {m.group(1)!r} defined twice")
-            if re.match(r"\.\d", m.group(1)):  # Keystone loops for ever on such a label
-                raise AssemblyError(f"line {lineno}: {m.group(1)!r} is not a label name (a dot and a digit start a number)")
+            _check_name(lineno, m.group(1))
             labels.append(m.group(1))
             statements.append(_Statement(lineno, f"{m.group(1)}:", is_label=True))
             stmt = stmt[m.end():].strip()
@@ -320,6 +319,7 @@ def prepare_statements(arch: Arch, text: str) -> tuple[list[_Statement], list[st
             continue
         assign = _ASSIGN.match(stmt) or _ASSIGN_EQ.match(stmt)
         if assign:
+            _check_name(lineno, assign.group(1))
             if not _well_formed(assign.group(2)):
                 raise AssemblyError(f"line {lineno}: `{stmt[:60]}` does not give {assign.group(1)} an expression")
             statements.append(_Statement(lineno, f"{assign.group(1)} = {assign.group(2).strip()}"))
@@ -340,6 +340,13 @@ def prepare_statements(arch: Arch, text: str) -> tuple[list[_Statement], list[st
         statements.append(_Statement(lineno, stmt, is_instruction=not directive))
     _check_sizes(arch, statements)
     return _aligned_instructions(arch, statements), labels, att
+
+
+def _check_name(lineno: int, name: str) -> None:
+    """Refuse a label or an assigned name Keystone loops for ever on: ``$`` and ``.`` (the
+    location counter) and names such as ``.1`` (a dot and a digit start a number)."""
+    if name in ("$", ".") or re.match(r"\.\d", name):
+        raise AssemblyError(f"line {lineno}: {name!r} is not a name a label or an assignment can define")
 
 
 def _aligned_instructions(arch: Arch, statements: list[_Statement]) -> list[_Statement]:

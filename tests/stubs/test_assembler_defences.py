@@ -39,7 +39,11 @@ REFUSED = [
     (".word '", "a character constant is one character"),
     (".word a\\b", "a backslash outside a string"),
     (".word 0 .text", ".word takes expressions separated by commas"),  # killed the process
-    ("nop\n.1: nop", "line 2: '.1' is not a label name"),  # hung Keystone
+    ("nop\n.1: nop", "line 2: '.1' is not a name"),  # hung Keystone
+    ("$=m", "'$' is not a name"),  # hung Keystone
+    ("$: nop", "'$' is not a name"),  # hung Keystone
+    (".equ $, 1", "'$' is not a name"),
+    (". = 4", "'.' is not a name"),
     (".quad 1, , 2", ".quad takes expressions"),
     ("nop\n.word mo\\v r1, r6", "line 2"),
     # text Keystone cannot read
