@@ -343,9 +343,9 @@ def prepare_statements(arch: Arch, text: str) -> tuple[list[_Statement], list[st
 
 
 def _check_name(lineno: int, name: str) -> None:
-    """Refuse a label or an assigned name Keystone loops for ever on: ``$`` and ``.`` (the
-    location counter) and names such as ``.1`` (a dot and a digit start a number)."""
-    if name in ("$", ".") or re.match(r"\.\d", name):
+    """Refuse a label or an assigned name Keystone loops for ever on: ``.`` and ``$`` (the
+    location counter; ``$$`` too) and names such as ``.1`` (a dot and a digit start a number)."""
+    if name == "." or not name.strip("$") or re.match(r"\.\d", name):
         raise AssemblyError(f"line {lineno}: {name!r} is not a name a label or an assignment can define")
 
 

@@ -159,7 +159,7 @@ DANGEROUS_LINES = [
     "a" * 300, "mov " + "x0, " * 50 + "x0", ".byte " + ", ".join(["1"] * 200),
     # each of these once hung Keystone or killed the process (see tests/stubs/test_assembler_defences.py)
     "=x", "1e100", ":16ef", "mov =    eax, 1", "c=_f1!", ".word '", ".ascii 'a", ".byte 1\nb l\nl: nop",
-    ".ascii \"a\\\"b\"", "x = 1 +", "\u00e9: nop", ".word a\\b", ".word 1\\2", ".word 0 .text", ".byte 1 nop", ".1: nop", ".2:balign 4", ".ascii \"a\x00b\"", "$=m", "$: nop",
+    ".ascii \"a\\\"b\"", "x = 1 +", "\u00e9: nop", ".word a\\b", ".word 1\\2", ".word 0 .text", ".byte 1 nop", ".1: nop", ".2:balign 4", ".ascii \"a\x00b\"", "$=m", "$: nop", "$$: nop",
 ]
 _line = st.sampled_from(DANGEROUS_LINES) | st.text(
     st.sampled_from(list("abcdefmovxrs0123456789 ,.:;#[]+-*/=\"'\\$%!@_\t") + ["\x00", "é", "\n"]), max_size=40

@@ -42,6 +42,7 @@ REFUSED = [
     ("nop\n.1: nop", "line 2: '.1' is not a name"),  # hung Keystone
     ("$=m", "'$' is not a name"),  # hung Keystone
     ("$: nop", "'$' is not a name"),  # hung Keystone
+    ("$$: nop", "'$$' is not a name"),  # hung Keystone
     (".equ $, 1", "'$' is not a name"),
     (". = 4", "'.' is not a name"),
     (".quad 1, , 2", ".quad takes expressions"),
