@@ -89,7 +89,7 @@ class KernelConfig:
     uname: UnameInfo = field(default_factory=UnameInfo)
     clock: Clock = field(default_factory=Clock)
     random_seed: int | None = None  # fix getrandom and /dev/urandom for reproducible runs
-    max_fds: int | None = 1024  # RLIMIT_NOFILE, soft and hard (None: Linux's 1024 soft, nr_open hard)
+    max_fds: int | None = 1024  # RLIMIT_NOFILE, soft and hard (None: the host process's, within nr_open)
     max_memory: int | None = None  # RLIMIT_AS: mappings beyond it are ENOMEM
     max_output: int | None = None  # bytes stdout and stderr may take together (then EFBIG, SIGXFSZ)
     waits: HostWaits = field(default_factory=HostWaits)  # how the sandbox ends a guest waiting on the host

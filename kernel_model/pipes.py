@@ -27,7 +27,7 @@ from kernel_model.fsnodes import (
 )
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import Int, Ptr, syscall
-from kernel_model.seam import KernelError, SyscallRequest
+from kernel_model.seam import GuestFault, KernelError, SyscallRequest
 
 if TYPE_CHECKING:
     from kernel_model.kernel import Kernel
@@ -147,7 +147,7 @@ def sys_pipe2(k: "Kernel", req: SyscallRequest, pipefd: Ptr, flags: Int) -> int:
         raise
     try:
         k.memory.write(pipefd, rfd.to_bytes(4, k.structs.byteorder) + wfd.to_bytes(4, k.structs.byteorder))
-    except Exception:
+    except GuestFault:  # EFAULT: the descriptors were never the guest's
         k.fds.close(rfd)
         k.fds.close(wfd)
         raise

@@ -135,11 +135,7 @@ def known_syscall_names() -> frozenset[str]:
     """Every system call name of the kernel's tables (any arch), to catch misspellings."""
     import system_calls
 
-    db = system_calls.syscalls()
-    names: set[str] = set()
-    for arch in ("x86_64", "arm64", "i386", "arm", "riscv64"):
-        names.update(db.load_arch_table(arch))
-    return frozenset(names)
+    return frozenset(system_calls.syscalls().names())
 
 
 def parse_action(text: str, name: str, source: str) -> CallRule:
