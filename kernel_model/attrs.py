@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from kernel_model.abi import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW
-from kernel_model.filesystems import Filesystem
+from kernel_model.filesystems import Filesystem, Node
 from kernel_model.fsnodes import StatInfo, s_isdir, s_islnk
 from kernel_model.linux_errno import Errno
 from kernel_model.paths import read_path, resolve_at
@@ -26,13 +26,12 @@ UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
 
 
-def _changeable(k: "Kernel", loc: Location) -> tuple[Filesystem, GuestPath, StatInfo]:
-    """The filesystem and inner path of an existing location, after the EROFS check."""
+def _changeable(k: "Kernel", loc: Location) -> tuple[Filesystem, GuestPath, StatInfo, Node | None]:
+    """The filesystem, inner path, metadata and parent node of an existing location, after the
+    EROFS check."""
     assert loc.stat is not None
-    fs, rel = k.ns.filesystem_for_change(loc)
-    if fs.read_only:
-        raise KernelError(Errno.EROFS)
-    return fs, rel, loc.stat
+    fs, rel, at = k.ns.filesystem_for_change(loc)
+    return fs, rel, loc.stat, at
 
 
 def _owner_or_root(k: "Kernel", st: StatInfo) -> None:
@@ -41,8 +40,10 @@ def _owner_or_root(k: "Kernel", st: StatInfo) -> None:
         raise KernelError(Errno.EPERM)
 
 
-def _fd_location(k: "Kernel", fd: int) -> Location:
-    of = k.fds.get(fd)
+def _fd_location(k: "Kernel", fd: int, io: bool = False) -> Location:
+    # ``io``: the call works on the open file itself (fchmod, fchown), which an O_PATH
+    # descriptor is not (EBADF); an *at call with AT_EMPTY_PATH takes the place it names.
+    of = k.fds.get_io(fd) if io else k.fds.get(fd)
     if not of.path.startswith("/"):
         raise KernelError(Errno.EROFS)  # a pipe or a stream: nothing on a filesystem to change
     return Location(split_path(of.path), of.handle.stat())
@@ -63,13 +64,13 @@ def _at(k: "Kernel", dirfd: int, pathname: int, flags: int, allowed: int) -> Loc
 
 
 def _chmod(k: "Kernel", loc: Location, mode: int) -> int:
-    fs, rel, st = _changeable(k, loc)
+    fs, rel, st, at = _changeable(k, loc)
     if s_islnk(st.mode):
         raise KernelError(Errno.EOPNOTSUPP)  # a link's own mode cannot change
     _owner_or_root(k, st)
     if k.ns.creds.uid != 0 and st.gid != k.ns.creds.gid and st.gid not in k.ns.creds.groups:
         mode &= ~0o2000  # setgid is dropped for a group the caller is not in
-    fs.chmod(rel, mode & 0o7777)
+    fs.chmod(rel, mode & 0o7777, at=at)
     return 0
 
 
@@ -90,14 +91,14 @@ def sys_chmod(k: "Kernel", req: SyscallRequest, pathname: Path, mode: Mode) -> i
 
 @syscall("fchmod")
 def sys_fchmod(k: "Kernel", req: SyscallRequest, fd: Fd, mode: Mode) -> int:
-    return _chmod(k, _fd_location(k, fd), mode)
+    return _chmod(k, _fd_location(k, fd, io=True), mode)
 
 
 # -- owner ---------------------------------------------------------------------------------
 
 
 def _chown(k: "Kernel", loc: Location, uid: int, gid: int) -> int:
-    fs, rel, st = _changeable(k, loc)
+    fs, rel, st, at = _changeable(k, loc)
     creds = k.ns.creds
     uid = -1 if uid == 0xFFFFFFFF or uid == -1 else uid
     gid = -1 if gid == 0xFFFFFFFF or gid == -1 else gid
@@ -109,7 +110,7 @@ def _chown(k: "Kernel", loc: Location, uid: int, gid: int) -> int:
             raise KernelError(Errno.EPERM)
     if (uid == -1 or uid == st.uid) and (gid == -1 or gid == st.gid):
         return 0
-    fs.chown(rel, uid, gid)
+    fs.chown(rel, uid, gid, at=at)
     return 0
 
 
@@ -130,7 +131,7 @@ def sys_lchown(k: "Kernel", req: SyscallRequest, pathname: Path, owner: UInt, gr
 
 @syscall("fchown")
 def sys_fchown(k: "Kernel", req: SyscallRequest, fd: Fd, owner: UInt, group: UInt) -> int:
-    return _chown(k, _fd_location(k, fd), owner, group)
+    return _chown(k, _fd_location(k, fd, io=True), owner, group)
 
 
 # -- times ---------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ def _set_times(k: "Kernel", loc: Location, times: tuple[int, int] | None) -> int
     """Set (atime, mtime) in ns, UTIME_NOW/UTIME_OMIT allowed; None means both now."""
     if times is not None and times[0] == UTIME_OMIT and times[1] == UTIME_OMIT:
         return 0
-    fs, rel, st = _changeable(k, loc)
+    fs, rel, st, at = _changeable(k, loc)
     creds = k.ns.creds
     explicit = times is not None and any(t not in (UTIME_NOW, UTIME_OMIT) for t in times)
     if creds.uid != 0 and st.uid != creds.uid:
@@ -150,10 +151,10 @@ def _set_times(k: "Kernel", loc: Location, times: tuple[int, int] | None) -> int
             raise KernelError(Errno.EACCES)
     now = time.time_ns()
     if times is None:
-        fs.utimens(rel, now, now)
+        fs.utimens(rel, now, now, at=at)
         return 0
     a, m = (None if t == UTIME_OMIT else now if t == UTIME_NOW else t for t in times)
-    fs.utimens(rel, a, m)
+    fs.utimens(rel, a, m, at=at)
     return 0
 
 
@@ -239,8 +240,8 @@ def sys_truncate(k: "Kernel", req: SyscallRequest, path: Path, length: Long) -> 
     assert loc.stat is not None
     if s_isdir(loc.stat.mode):
         raise KernelError(Errno.EISDIR)
-    fs, rel, st = _changeable(k, loc)
+    fs, rel, st, at = _changeable(k, loc)
     if not k.ns.creds.permits(st, W_OK):
         raise KernelError(Errno.EACCES)
-    fs.truncate(rel, length)
+    fs.truncate(rel, length, at=at)
     return 0

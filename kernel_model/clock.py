@@ -41,6 +41,13 @@ NSEC = 1_000_000_000
 CLOCK_TICKS = 100  # USER_HZ, what times() counts in
 
 
+def _host_clock(clock_id: int) -> int:
+    """A host monotonic clock by its Linux id (the nearest the host has, off Linux)."""
+    from kernel_model.host.translate import clock_to_host
+
+    return time.clock_gettime_ns(clock_to_host(clock_id))
+
+
 class Clock:
     """The time source of a sandbox: the host's clocks, or a virtual one when ``virtual``.
 
@@ -50,6 +57,8 @@ class Clock:
 
     def __init__(self, virtual: bool = False, epoch_ns: int = 1_767_225_600 * NSEC, tick_ns: int = 1000) -> None:
         self.virtual = virtual
+        # The host's own clocks as they are (host mode): its monotonic time since its boot.
+        self.host = False
         self._epoch = epoch_ns
         self._tick = tick_ns
         self._elapsed = 0
@@ -67,6 +76,8 @@ class Clock:
             return self._elapsed
         if clock_id in _REALTIME_LIKE:
             return time.time_ns()
+        if self.host and clock_id not in _CPU:
+            return _host_clock(clock_id)
         if clock_id in _CPU:
             return time.process_time_ns() - self._cpu0
         # The guest's monotonic clocks count from the sandbox's start, like a freshly booted box.

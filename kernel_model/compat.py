@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from kernel_model.abi import AT_FDCWD, AT_SYMLINK_NOFOLLOW
 from kernel_model.attrs import sys_chown, sys_fchown, sys_lchown, sys_truncate
 from kernel_model.clock import clock_getres, clock_gettime, clock_nanosleep, timespec_ns
-from kernel_model.files import F_GETLK, F_SETLK, F_SETLKW, pack_stat, seek, sys_fcntl, sys_ftruncate
+from kernel_model.files import F_GETLK, F_SETLK, F_SETLKW, pack_stat, record_lock, seek, sys_fcntl, sys_ftruncate
 from kernel_model.limits import RLIM_NLIMITS
 from kernel_model.linux_errno import Errno
 from kernel_model.mm import do_mmap
@@ -111,8 +111,13 @@ def sys_truncate64(k: "Kernel", req: SyscallRequest, path: Path, length: LOff) -
 
 @syscall("fcntl64")
 def sys_fcntl64(k: "Kernel", req: SyscallRequest, fd: Fd, cmd: UInt, arg: ULong) -> int:
-    # The 64-bit lock commands take struct flock64; the model only reads its first field.
-    cmd = {F_GETLK64: F_GETLK, F_SETLK64: F_SETLK, F_SETLKW64: F_SETLKW}.get(cmd, cmd)
+    # The 64-bit lock commands (and the OFD ones) take struct flock64, whose 64-bit fields are
+    # aligned as the ABI aligns a long long: to 8 on arm EABI (the ABI that pairs registers
+    # evenly), to 4 on i386.
+    plain = {F_GETLK64: F_GETLK, F_SETLK64: F_SETLK, F_SETLKW64: F_SETLKW}.get(cmd)
+    if plain is not None or cmd in (36, 37, 38):
+        layout = "hh4xqqi4x" if k.arch.pair_aligned_args else "hhqqi"
+        return record_lock(k, k.fds.get(fd), plain if plain is not None else cmd, arg, layout)
     return sys_fcntl(k, req, fd, cmd, arg)
 
 

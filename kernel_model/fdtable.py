@@ -46,42 +46,47 @@ class OpenFile:
             raise KernelError(Errno.EBADF)
         if self.handle.is_directory:
             raise KernelError(Errno.EISDIR)
-        try:
-            if offset is None:
-                data = self.handle.pread(size, self.pos)
-                if self.handle.seekable:
-                    self.pos += len(data)
-                return data
-            return self.handle.pread(size, offset)
-        except WouldBlock as e:
-            self._would_block(e.what)
-            raise
+        while True:
+            try:
+                if offset is None:
+                    data = self.handle.pread(size, self.pos)
+                    if self.handle.seekable:
+                        self.pos += len(data)
+                    return data
+                return self.handle.pread(size, offset)
+            except WouldBlock as e:
+                self.wait_or_raise(e)
 
-    def _would_block(self, what: str) -> None:
-        if not self.flags & O_NONBLOCK:
+    def wait_or_raise(self, e: WouldBlock) -> None:
+        """Raise EAGAIN (O_NONBLOCK) or a deadlock; return after waiting for a host object."""
+        if self.flags & O_NONBLOCK:
+            raise e
+        if e.wait is None:
             from kernel_model.process import Deadlock
 
-            raise Deadlock(what) from None
+            raise Deadlock(e.what) from None
+        e.wait()
 
     def write(self, data: bytes, offset: int | None = None) -> int:
         """Write at the file offset (advancing it; at the end with O_APPEND) or at ``offset``."""
         if not self.writable:
             raise KernelError(Errno.EBADF)
-        try:
-            if offset is None:
-                if self.flags & O_APPEND and self.handle.seekable:
-                    self.pos = self.handle.stat().size
-                n = self.handle.pwrite(data, self.pos)
-                if self.handle.seekable:
-                    self.pos += n
-            else:
-                n = self.handle.pwrite(data, offset)
-        except WouldBlock as e:
-            self._would_block(e.what)
-            raise
-        if n < len(data) and self.handle.may_block:
+        while True:
+            try:
+                if offset is None:
+                    if self.flags & O_APPEND and self.handle.seekable:
+                        self.pos = self.handle.stat().size
+                    n = self.handle.pwrite(data, self.pos)
+                    if self.handle.seekable:
+                        self.pos += n
+                else:
+                    n = self.handle.pwrite(data, offset)
+                break
+            except WouldBlock as e:
+                self.wait_or_raise(e)
+        if n < len(data) and self.handle.may_block and not self.flags & O_NONBLOCK:
             # A blocking write returns only when everything is written; the rest would wait.
-            self._would_block(f"a write of {len(data)} bytes to a full {self.handle.proc_name() or 'file'}")
+            self.wait_or_raise(WouldBlock(f"a write of {len(data)} bytes to a full {self.handle.proc_name() or 'file'}"))
         return n
 
     def release(self) -> None:

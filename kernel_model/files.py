@@ -7,6 +7,8 @@ turns its arguments into a list of guest segments and an optional offset.
 
 from __future__ import annotations
 
+import struct
+
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
@@ -240,7 +242,10 @@ def seek(k: "Kernel", fd: int, offset: int, whence: int) -> int:
         size = of.handle.stat().size
         if offset < 0 or offset >= size:
             raise KernelError(Errno.ENXIO)
-        new = offset if whence == SEEK_DATA else size
+        holes = getattr(of.handle, "seek_data", None)
+        # A file that knows its holes (a host file) says where data and holes are; for the
+        # others the whole file is data, as Linux's generic answer has it.
+        new = holes(offset, whence == SEEK_DATA) if holes is not None else offset if whence == SEEK_DATA else size
     if new < 0:
         raise KernelError(Errno.EINVAL)
     if new != of.pos:
@@ -392,7 +397,7 @@ F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 36, 37, 38
 FD_CLOEXEC = 1
 
 
-@syscall("fcntl", partial="locks always succeed (one process cannot conflict with itself)")
+@syscall("fcntl", partial="record locks are the host's on a host file; elsewhere nothing else holds one")
 def sys_fcntl(k: "Kernel", req: SyscallRequest, fd: Fd, cmd: UInt, arg: ULong) -> int:
     of = k.fds.get(fd)
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
@@ -411,16 +416,46 @@ def sys_fcntl(k: "Kernel", req: SyscallRequest, fd: Fd, cmd: UInt, arg: ULong) -
         new = k.abi.open_flags_in(arg & 0xFFFFFFFF)
         of.flags = (of.flags & ~SETFL_MASK) | (new & SETFL_MASK)
         return 0
-    if cmd in (F_GETLK, F_OFD_GETLK):
-        # Nothing else holds a lock: report F_UNLCK (2) in l_type, the struct's first short.
-        k.memory.write(arg, (2).to_bytes(2, "big" if k.arch.big_endian else "little"))
-        return 0
-    if cmd in (F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW):
-        k.memory.read(arg, 2)
-        return 0
+    if cmd in _LOCK_COMMANDS:
+        return record_lock(k, of, cmd, arg)
     if cmd == F_GETPIPE_SZ:
         return 65536
     raise KernelError(Errno.EINVAL)
+
+
+_LOCK_COMMANDS = {F_GETLK: "F_GETLK", F_SETLK: "F_SETLK", F_SETLKW: "F_SETLKW", F_OFD_GETLK: "F_OFD_GETLK",
+                  F_OFD_SETLK: "F_OFD_SETLK", F_OFD_SETLKW: "F_OFD_SETLKW"}
+_LOCK_TYPES = {0: "F_RDLCK", 1: "F_WRLCK", 2: "F_UNLCK"}
+# struct flock by word size: l_type, l_whence, l_start, l_len, l_pid (the same order on every arch).
+_FLOCK_FORMAT = {64: "hh4xqqi4x", 32: "hhiii"}
+
+
+def record_lock(k: "Kernel", of: OpenFile, cmd: int, arg: int, layout: str | None = None) -> int:
+    """fcntl's record locks: a host file's are the host's own; nothing else holds one here.
+
+    ``layout`` is the guest's struct flock (``struct`` format, without byte order); the
+    default is the one of fcntl on this arch's word size.
+    """
+    fmt = struct.Struct(k.structs.endian + (layout or _FLOCK_FORMAT[k.arch.bits]))
+    l_type, whence, start, length, _pid = fmt.unpack(k.memory.read(arg, fmt.size))
+    command = _LOCK_COMMANDS[cmd]
+    type_name = _LOCK_TYPES.get(l_type)
+    if type_name is None or whence not in (0, 1, 2):
+        raise KernelError(Errno.EINVAL)
+    if command.endswith("SETLK") or command.endswith("SETLKW"):
+        if type_name == "F_RDLCK" and not of.readable or type_name == "F_WRLCK" and not of.writable:
+            raise KernelError(Errno.EBADF)
+    lock = getattr(of.handle, "lock", None)
+    got = lock(command, type_name, whence, start, length) if lock is not None else None
+    if command.endswith("GETLK"):
+        if got is None:
+            # Nothing else holds a lock: F_UNLCK, the rest as given.
+            k.memory.write(arg, fmt.pack(2, whence, start, length, 0))
+        else:
+            got_type, got_whence, got_start, got_len, got_pid = got
+            back = {name: number for number, name in _LOCK_TYPES.items()}
+            k.memory.write(arg, fmt.pack(back[got_type], got_whence, got_start, got_len, got_pid))
+    return 0
 
 
 @syscall("fsync")

@@ -1,20 +1,24 @@
-"""The filesystems a guest path can land on: a host directory, an in-memory tree, and /dev.
+"""The filesystems a guest path can land on, and the model's own: an in-memory tree and /dev.
 
 Each works on paths relative to its own root, as tuples of names, and never follows a
 symbolic link itself: the namespace (:mod:`kernel_model.vfs`) resolves links one component at
-a time in the guest's view, so a link can never lead outside what is mounted.
+a time in the guest's view, so a link can never lead outside what is mounted. A host directory
+(:mod:`kernel_model.host.tree`) is one more filesystem under the same interface.
+
+A path walk carries what it reached as a :class:`Node`, as the kernel's namei carries a
+dentry: ``lookup(parent, name)`` goes one step from a node, and the operation at the end of a
+walk gets the parent node (``at=``) so that a filesystem that keeps something per node (a host
+directory's descriptor) need not walk again.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import weakref
 from dataclasses import dataclass
 from typing import Callable
 
-from kernel_model.abi import O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
-from kernel_model.beneath import Beneath, filesystem_type
+from kernel_model.abi import O_ACCMODE, O_CREAT, O_RDWR, O_TRUNC, O_WRONLY
 from kernel_model.fsnodes import (
     S_IFCHR,
     S_IFDIR,
@@ -24,7 +28,6 @@ from kernel_model.fsnodes import (
     Handle,
     StatInfo,
     dtype_of,
-    host_call,
     makedev,
     now_ns,
     s_isdir,
@@ -33,6 +36,9 @@ from kernel_model.linux_errno import Errno
 from kernel_model.seam import KernelError
 
 Rel = tuple[str, ...]
+
+# renameat2's flags (Linux's uapi/linux/fs.h).
+RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT = 1, 2, 4
 
 
 def wants_write(flags: int) -> bool:
@@ -65,8 +71,34 @@ class FsStats:
     fsid: tuple[int, int] = (0, 0)
 
 
+class Node:
+    """One place a path walk reached: its filesystem, the path inside it, and its metadata.
+
+    ``ref`` is the filesystem's own (a host directory's descriptor, opened when the walk goes
+    below it); ``up`` is the node the walk came from, when it has one. A node lives for one
+    system call: it is a way to the object, not a name that stays true. ``fs`` is None for a
+    directory of the namespace's own (the way to a mount point).
+    """
+
+    __slots__ = ("fs", "rel", "stat", "ref", "up")
+
+    def __init__(self, fs: "Filesystem", rel: Rel, stat: StatInfo, ref: object = None, up: "Node | None" = None) -> None:
+        self.fs = fs
+        self.rel = rel
+        self.stat = stat
+        self.ref = ref
+        self.up = up
+
+    def __repr__(self) -> str:
+        return f"Node({type(self.fs).__name__}, {'/'.join(self.rel) or '.'})"
+
+
 class Filesystem:
-    """Base class: a read-only filesystem that supports nothing but look-ups."""
+    """Base class: a read-only filesystem that supports nothing but look-ups.
+
+    Every operation takes the path inside the filesystem; ``at`` is the node of the parent
+    directory when the caller's walk has it (a filesystem may ignore it).
+    """
 
     read_only = True
     dev = 0
@@ -74,6 +106,26 @@ class Filesystem:
     def statfs(self) -> FsStats:
         """Sizes and type for statfs(2) (an empty read-only ramfs unless overridden)."""
         return FsStats(RAMFS_MAGIC, flags=ST_VALID | ST_RDONLY)
+
+    # -- the walk ----------------------------------------------------------------------------
+
+    def root(self) -> Node:
+        """The node of the filesystem's own root."""
+        return Node(self, (), self.lstat(()))
+
+    def lookup(self, parent: Node, name: str) -> Node:
+        """One step of a walk: the node of ``name`` in the directory ``parent`` (ENOENT)."""
+        rel = parent.rel + (name,)
+        return Node(self, rel, self.lstat(rel), up=parent)
+
+    def walk(self, rel: Rel) -> Node | None:
+        """The node of the directory ``rel`` in one step, or None when that cannot be done.
+
+        Only for a path with no symlink on the way (the guest's view of a link is the
+        namespace's to work out): a filesystem that can walk a whole path at once, and say
+        when it met a link, answers; None sends the caller one component at a time.
+        """
+        return None
 
     def magic_link(self, rel: Rel) -> StatInfo | None:
         """For a /proc-style magic link: the metadata of the object it leads to (else None)."""
@@ -87,259 +139,59 @@ class Filesystem:
         """Metadata of ``rel`` without following a final symlink; ENOENT when absent."""
         raise NotImplementedError
 
-    def readlink(self, rel: Rel) -> bytes:
+    def readlink(self, rel: Rel, at: Node | None = None) -> bytes:
         """The target of the symlink ``rel``."""
         raise KernelError(Errno.EINVAL)
 
-    def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
-        """Open (and with ``O_CREAT`` create) ``rel``; ``exists`` says whether it was found."""
+    def open(self, rel: Rel, flags: int, mode: int, exists: bool, at: Node | None = None) -> Handle:
+        """Open (and with ``O_CREAT`` create) ``rel``; ``exists`` says whether it was found.
+
+        ``mode`` is final (the guest's umask is already applied).
+        """
         raise NotImplementedError
 
-    def mkdir(self, rel: Rel, mode: int) -> None:
+    def mkdir(self, rel: Rel, mode: int, at: Node | None = None) -> None:
         """Create a directory."""
         raise KernelError(Errno.EROFS)
 
-    def rmdir(self, rel: Rel) -> None:
+    def rmdir(self, rel: Rel, at: Node | None = None) -> None:
         """Remove an empty directory."""
         raise KernelError(Errno.EROFS)
 
-    def unlink(self, rel: Rel) -> None:
+    def unlink(self, rel: Rel, at: Node | None = None) -> None:
         """Remove a non-directory."""
         raise KernelError(Errno.EROFS)
 
-    def rename(self, old: Rel, new: Rel) -> None:
-        """Move ``old`` to ``new`` within this filesystem, replacing ``new``."""
+    def rename(self, old: Rel, new: Rel, flags: int = 0, at_old: Node | None = None, at_new: Node | None = None) -> None:
+        """Move ``old`` to ``new`` within this filesystem (renameat2's ``flags``)."""
         raise KernelError(Errno.EROFS)
 
-    def symlink(self, target: bytes, rel: Rel) -> None:
+    def symlink(self, target: bytes, rel: Rel, at: Node | None = None) -> None:
         """Create a symlink."""
         raise KernelError(Errno.EROFS)
 
-    def link(self, old: Rel, new: Rel) -> None:
+    def link(self, old: Rel, new: Rel, at_old: Node | None = None, at_new: Node | None = None) -> None:
         """Create a hard link."""
         raise KernelError(Errno.EROFS)
 
-    def chmod(self, rel: Rel, mode: int) -> None:
+    def chmod(self, rel: Rel, mode: int, at: Node | None = None) -> None:
         """Change permission bits."""
         raise KernelError(Errno.EROFS)
 
-    def chown(self, rel: Rel, uid: int, gid: int) -> None:
+    def chown(self, rel: Rel, uid: int, gid: int, at: Node | None = None) -> None:
         """Change owner and group (-1 leaves one unchanged), not following a symlink."""
         raise KernelError(Errno.EROFS)
 
-    def truncate(self, rel: Rel, length: int) -> None:
+    def truncate(self, rel: Rel, length: int, at: Node | None = None) -> None:
         """Set a file's size by path."""
         raise KernelError(Errno.EROFS)
 
-    def utimens(self, rel: Rel, atime_ns: int | None, mtime_ns: int | None) -> None:
+    def utimens(self, rel: Rel, atime_ns: int | None, mtime_ns: int | None, at: Node | None = None) -> None:
         """Set a file's times (None leaves one unchanged)."""
         raise KernelError(Errno.EROFS)
 
     def close(self) -> None:
         """Release what the filesystem holds on the host (nothing, unless it has host files)."""
-
-
-# --------------------------------------------------------------------------------------------
-# A host directory
-
-
-class SharedHostFd:
-    """A host descriptor that stays open while any handle holding it exists.
-
-    A debugger's snapshot copies the kernel state, handles included; the copies share this
-    object rather than the bare number, so a descriptor the guest closes after a snapshot
-    stays open for the snapshot, and closes when the last holder is gone.
-    """
-
-    __slots__ = ("fd",)
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __deepcopy__(self, memo: dict) -> "SharedHostFd":
-        return self
-
-    def __del__(self) -> None:
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
-
-
-class HostFileHandle(Handle):
-    """A host file descriptor opened for the guest."""
-
-    def __init__(self, fd: int, is_directory: bool) -> None:
-        self._fd = fd
-        self._owner: SharedHostFd | None = SharedHostFd(fd)
-        self.is_directory = is_directory
-
-    def pread(self, size: int, offset: int) -> bytes:
-        if self.is_directory:
-            raise KernelError(Errno.EISDIR)
-        return host_call(os.pread, self._fd, size, offset)
-
-    def pwrite(self, data: bytes, offset: int) -> int:
-        return host_call(os.pwrite, self._fd, data, offset)
-
-    def stat(self) -> StatInfo:
-        return StatInfo.from_host(host_call(os.fstat, self._fd))
-
-    def truncate(self, length: int) -> None:
-        host_call(os.ftruncate, self._fd, length)
-
-    def listdir(self) -> list[DirEntry]:
-        if not self.is_directory:
-            raise KernelError(Errno.ENOTDIR)
-        out = []
-        with host_call(os.scandir, self._fd) as it:
-            for e in it:
-                st = host_call(e.stat, follow_symlinks=False)
-                out.append(DirEntry(e.name, e.inode(), dtype_of(StatInfo.from_host(st).mode)))
-        return sorted(out, key=lambda d: d.name)
-
-    def sync(self) -> None:
-        host_call(os.fsync, self._fd)
-
-    def close(self) -> None:
-        # Dropping the last reference closes the host descriptor (see SharedHostFd).
-        self._fd = -1
-        self._owner = None
-
-    def host_fd(self) -> int | None:
-        return self._fd
-
-
-class HostDirectory(Filesystem):
-    """A host directory mounted into the guest, read-only unless ``writable``.
-
-    Every access goes through :class:`kernel_model.beneath.Beneath`: from the directory's own
-    descriptor, one component at a time, never following a host symlink, so nothing done to
-    the tree meanwhile (a component renamed or swapped for a link) can lead outside it.
-    """
-
-    def __init__(self, root: str, writable: bool = False) -> None:
-        self.root = os.path.realpath(root)
-        if not os.path.isdir(self.root):
-            raise ValueError(f"{root}: not a directory")
-        self.read_only = not writable
-        try:
-            self.beneath = Beneath(self.root)
-        except KernelError as e:
-            raise ValueError(f"{root}: {e.detail or e.errno.message}") from None
-        self.dev = self.beneath.dev
-
-    def close(self) -> None:
-        self.beneath.close()
-
-    def __deepcopy__(self, memo: dict) -> "HostDirectory":
-        # Nothing in it is the guest's state (the files are the host's): copies share it.
-        return self
-
-    def _check_writable(self) -> None:
-        if self.read_only:
-            raise KernelError(Errno.EROFS)
-
-    def statfs(self) -> FsStats:
-        st = host_call(os.statvfs, self.beneath.fd)
-        return FsStats(
-            filesystem_type(self.beneath.fd) or EXT4_SUPER_MAGIC, bsize=st.f_bsize, blocks=st.f_blocks,
-            bfree=st.f_bfree, bavail=st.f_bavail, files=st.f_files, ffree=st.f_ffree, namelen=st.f_namemax,
-            flags=ST_VALID | (ST_RDONLY if self.read_only else 0),
-            fsid=(st.f_fsid & 0xFFFFFFFF, st.f_fsid >> 32 & 0xFFFFFFFF),
-        )
-
-    def lstat(self, rel: Rel) -> StatInfo:
-        with self.beneath.parent(rel) as (fd, name):
-            return StatInfo.from_host(host_call(os.stat, name, dir_fd=fd, follow_symlinks=False))
-
-    def readlink(self, rel: Rel) -> bytes:
-        with self.beneath.parent(rel) as (fd, name):
-            return os.fsencode(host_call(os.readlink, name, dir_fd=fd))
-
-    def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
-        if (wants_write(flags) or flags & O_TRUNC or (flags & O_CREAT and not exists)) and self.read_only:
-            raise KernelError(Errno.EROFS)
-        host_flags = {O_RDONLY: os.O_RDONLY, O_WRONLY: os.O_WRONLY, O_RDWR: os.O_RDWR}.get(
-            flags & O_ACCMODE, os.O_RDONLY
-        )
-        if flags & O_CREAT:
-            host_flags |= os.O_CREAT
-        if flags & O_EXCL:
-            host_flags |= os.O_EXCL
-        if flags & O_TRUNC:
-            host_flags |= os.O_TRUNC
-        # O_NONBLOCK: opening a host FIFO must not hang the sandbox.
-        fd = self.beneath.open(rel, host_flags | getattr(os, "O_NONBLOCK", 0), mode & 0o7777)
-        handle = self.handle_for(fd, rel)
-        if handle.is_directory and wants_write(flags):
-            handle.close()
-            raise KernelError(Errno.EISDIR)
-        return handle
-
-    def handle_for(self, fd: int, rel: Rel) -> Handle:
-        """The handle of a descriptor opened at ``rel``; it owns ``fd`` (closed if this fails)."""
-        import stat as host_stat
-
-        try:
-            return HostFileHandle(fd, host_stat.S_ISDIR(os.fstat(fd).st_mode))
-        except BaseException:
-            os.close(fd)
-            raise
-
-    def mkdir(self, rel: Rel, mode: int) -> None:
-        self._check_writable()
-        with self.beneath.parent(rel) as (fd, name):
-            host_call(os.mkdir, name, mode & 0o7777, dir_fd=fd)
-
-    def rmdir(self, rel: Rel) -> None:
-        self._check_writable()
-        with self.beneath.parent(rel) as (fd, name):
-            host_call(os.rmdir, name, dir_fd=fd)
-
-    def unlink(self, rel: Rel) -> None:
-        self._check_writable()
-        with self.beneath.parent(rel) as (fd, name):
-            host_call(os.unlink, name, dir_fd=fd)
-
-    def rename(self, old: Rel, new: Rel) -> None:
-        self._check_writable()
-        with self.beneath.parent(old) as (old_fd, old_name), self.beneath.parent(new) as (new_fd, new_name):
-            host_call(os.rename, old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd)
-
-    def symlink(self, target: bytes, rel: Rel) -> None:
-        self._check_writable()
-        with self.beneath.parent(rel) as (fd, name):
-            host_call(os.symlink, os.fsdecode(target), name, dir_fd=fd)
-
-    def link(self, old: Rel, new: Rel) -> None:
-        self._check_writable()
-        with self.beneath.parent(old) as (old_fd, old_name), self.beneath.parent(new) as (new_fd, new_name):
-            host_call(os.link, old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd, follow_symlinks=False)
-
-    def chmod(self, rel: Rel, mode: int) -> None:
-        self._check_writable()
-        self.beneath.chmod(rel, mode & 0o7777)
-
-    def chown(self, rel: Rel, uid: int, gid: int) -> None:
-        self._check_writable()
-        with self.beneath.parent(rel) as (fd, name):
-            host_call(os.chown, name, uid, gid, dir_fd=fd, follow_symlinks=False)
-
-    def truncate(self, rel: Rel, length: int) -> None:
-        self._check_writable()
-        fd = self.beneath.open(rel, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
-        try:
-            host_call(os.ftruncate, fd, length)
-        finally:
-            os.close(fd)
-
-    def utimens(self, rel: Rel, atime_ns: int | None, mtime_ns: int | None) -> None:
-        self._check_writable()
-        with self.beneath.parent(rel) as (fd, name):
-            st = host_call(os.stat, name, dir_fd=fd, follow_symlinks=False)
-            times = (st.st_atime_ns if atime_ns is None else atime_ns, st.st_mtime_ns if mtime_ns is None else mtime_ns)
-            host_call(os.utime, name, ns=times, dir_fd=fd, follow_symlinks=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -462,7 +314,7 @@ class MemoryFilesystem(Filesystem):
         self.dev = dev
         self.uid = uid
         self.gid = gid
-        self.root = MemNode(S_IFDIR | root_mode, 0, 0)
+        self.top = MemNode(S_IFDIR | root_mode, 0, 0)
         # tmpfs's size limit: half the RAM by default; the kernel passes half its memory limit
         self.space = MemorySpace(size)
 
@@ -470,13 +322,19 @@ class MemoryFilesystem(Filesystem):
         blocks = self.space.size // 4096
         free = self.space.room() // 4096
         return FsStats(TMPFS_MAGIC, blocks=blocks, bfree=free, bavail=free, files=262144,
-                       ffree=262144 - self._count(self.root), flags=ST_VALID | ST_NOSUID | ST_NODEV)
+                       ffree=262144 - self._count(self.top), flags=ST_VALID | ST_NOSUID | ST_NODEV)
 
     def _count(self, node: MemNode) -> int:
-        return 1 + sum(self._count(c) for c in node.entries.values())
+        # iterative: a guest may nest directories deeper than Python's recursion limit
+        count, todo = 0, [node]
+        while todo:
+            n = todo.pop()
+            count += 1
+            todo.extend(n.entries.values())
+        return count
 
     def _node(self, rel: Rel) -> MemNode:
-        node = self.root
+        node = self.top
         for name in rel:
             if not s_isdir(node.mode):
                 raise KernelError(Errno.ENOTDIR)
@@ -504,13 +362,13 @@ class MemoryFilesystem(Filesystem):
     def lstat(self, rel: Rel) -> StatInfo:
         return self._node(rel).stat(self.dev)
 
-    def readlink(self, rel: Rel) -> bytes:
+    def readlink(self, rel: Rel, at: Node | None = None) -> bytes:
         node = self._node(rel)
         if node.mode & 0o170000 != S_IFLNK:
             raise KernelError(Errno.EINVAL)
         return node.target
 
-    def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
+    def open(self, rel: Rel, flags: int, mode: int, exists: bool, at: Node | None = None) -> Handle:
         if not exists:
             node = MemNode(S_IFREG | (mode & 0o7777), self.uid, self.gid)
             self._add(rel, node)
@@ -525,10 +383,10 @@ class MemoryFilesystem(Filesystem):
                 node.touch()
         return MemFileHandle(node, self.dev, self.space)
 
-    def mkdir(self, rel: Rel, mode: int) -> None:
+    def mkdir(self, rel: Rel, mode: int, at: Node | None = None) -> None:
         self._add(rel, MemNode(S_IFDIR | (mode & 0o7777), self.uid, self.gid))
 
-    def rmdir(self, rel: Rel) -> None:
+    def rmdir(self, rel: Rel, at: Node | None = None) -> None:
         if not rel:
             raise KernelError(Errno.EBUSY)
         parent, name = self._parent(rel)
@@ -541,7 +399,7 @@ class MemoryFilesystem(Filesystem):
         parent.nlink -= 1
         parent.touch()
 
-    def unlink(self, rel: Rel) -> None:
+    def unlink(self, rel: Rel, at: Node | None = None) -> None:
         parent, name = self._parent(rel)
         node = self._node(rel)
         if s_isdir(node.mode):
@@ -550,16 +408,33 @@ class MemoryFilesystem(Filesystem):
         node.nlink -= 1
         parent.touch()
 
-    def rename(self, old: Rel, new: Rel) -> None:
+    def rename(self, old: Rel, new: Rel, flags: int = 0, at_old: Node | None = None, at_new: Node | None = None) -> None:
+        if flags & RENAME_WHITEOUT:
+            raise KernelError(Errno.EINVAL)  # tmpfs has it for overlayfs; the guest has no CAP_MKNOD
         if new[: len(old)] == old and len(new) > len(old):
             raise KernelError(Errno.EINVAL)  # a directory into itself
         src_parent, src_name = self._parent(old)
         node = self._node(old)
         dst_parent, dst_name = self._parent(new)
         existing = dst_parent.entries.get(dst_name)
+        if flags & RENAME_EXCHANGE:
+            if existing is None:
+                raise KernelError(Errno.ENOENT)
+            if old[: len(new)] == new and len(old) > len(new):
+                raise KernelError(Errno.EINVAL)
+            src_parent.entries[src_name], dst_parent.entries[dst_name] = existing, node
+            if s_isdir(node.mode) != s_isdir(existing.mode) and src_parent is not dst_parent:
+                step = 1 if s_isdir(node.mode) else -1
+                dst_parent.nlink += step
+                src_parent.nlink -= step
+            src_parent.touch()
+            dst_parent.touch()
+            return
         if existing is node:
             return
         if existing is not None:
+            if flags & RENAME_NOREPLACE:
+                raise KernelError(Errno.EEXIST)
             if s_isdir(node.mode) and not s_isdir(existing.mode):
                 raise KernelError(Errno.ENOTDIR)
             if not s_isdir(node.mode) and s_isdir(existing.mode):
@@ -568,27 +443,31 @@ class MemoryFilesystem(Filesystem):
                 raise KernelError(Errno.ENOTEMPTY)
         del src_parent.entries[src_name]
         dst_parent.entries[dst_name] = node
+        if s_isdir(node.mode) and src_parent is not dst_parent:
+            src_parent.nlink -= 1
+            if existing is None:
+                dst_parent.nlink += 1
         src_parent.touch()
         dst_parent.touch()
 
-    def symlink(self, target: bytes, rel: Rel) -> None:
+    def symlink(self, target: bytes, rel: Rel, at: Node | None = None) -> None:
         node = MemNode(S_IFLNK | 0o777, self.uid, self.gid)
         node.target = target
         self._add(rel, node)
 
-    def link(self, old: Rel, new: Rel) -> None:
+    def link(self, old: Rel, new: Rel, at_old: Node | None = None, at_new: Node | None = None) -> None:
         node = self._node(old)
         if s_isdir(node.mode):
             raise KernelError(Errno.EPERM)
         self._add(new, node)
         node.nlink += 1
 
-    def chmod(self, rel: Rel, mode: int) -> None:
+    def chmod(self, rel: Rel, mode: int, at: Node | None = None) -> None:
         node = self._node(rel)
         node.mode = (node.mode & 0o170000) | (mode & 0o7777)
         node.ctime_ns = now_ns()
 
-    def chown(self, rel: Rel, uid: int, gid: int) -> None:
+    def chown(self, rel: Rel, uid: int, gid: int, at: Node | None = None) -> None:
         node = self._node(rel)
         if uid != -1:
             node.uid = uid
@@ -596,13 +475,13 @@ class MemoryFilesystem(Filesystem):
             node.gid = gid
         node.ctime_ns = now_ns()
 
-    def truncate(self, rel: Rel, length: int) -> None:
+    def truncate(self, rel: Rel, length: int, at: Node | None = None) -> None:
         node = self._node(rel)
         if s_isdir(node.mode):
             raise KernelError(Errno.EISDIR)
         MemFileHandle(node, self.dev, self.space).truncate(length)
 
-    def utimens(self, rel: Rel, atime_ns: int | None, mtime_ns: int | None) -> None:
+    def utimens(self, rel: Rel, atime_ns: int | None, mtime_ns: int | None, at: Node | None = None) -> None:
         node = self._node(rel)
         if atime_ns is not None:
             node.atime_ns = atime_ns
@@ -688,13 +567,13 @@ class DeviceFilesystem(Filesystem):
                             atime_ns=self._born, mtime_ns=self._born, ctime_ns=self._born)
         raise KernelError(Errno.ENOENT if len(rel) == 1 else Errno.ENOTDIR)
 
-    def readlink(self, rel: Rel) -> bytes:
+    def readlink(self, rel: Rel, at: Node | None = None) -> bytes:
         if len(rel) == 1 and rel[0] in self._links:
             return self._links[rel[0]]
         self.lstat(rel)
         raise KernelError(Errno.EINVAL)
 
-    def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
+    def open(self, rel: Rel, flags: int, mode: int, exists: bool, at: Node | None = None) -> Handle:
         if not rel:
             return _ListingHandle(
                 self.lstat(()),

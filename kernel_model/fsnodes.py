@@ -159,15 +159,18 @@ def now_ns() -> int:
 
 
 class WouldBlock(KernelError):
-    """The transfer cannot make progress now (an empty pipe, a full one).
+    """The transfer cannot make progress now (an empty pipe, a full one, a quiet host FIFO).
 
     A handle raises it; the open file decides what it means: ``EAGAIN`` with ``O_NONBLOCK``,
-    otherwise a wait that nothing but another thread or process could end.
+    otherwise a wait. ``wait`` (for an object of the host's) blocks until the host says the
+    transfer may progress, and can be ended by the sandbox (a timeout); without it only
+    another guest thread or process could end the wait.
     """
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, wait: "Callable[[], None] | None" = None) -> None:
         super().__init__(Errno.EAGAIN, what)
         self.what = what
+        self.wait = wait
 
 
 class Handle:

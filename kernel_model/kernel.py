@@ -21,11 +21,13 @@ from kernel_model import pipes as _pipe_calls  # noqa: F401
 from kernel_model import poll as _poll_calls  # noqa: F401
 from kernel_model import process as _process_calls  # noqa: F401
 from kernel_model import signals as _signal_calls  # noqa: F401
+from kernel_model import sockets as _socket_calls  # noqa: F401
 from kernel_model import threads as _thread_calls  # noqa: F401
 from kernel_model.abi import O_RDONLY, O_WRONLY, abi_for
 from kernel_model.clock import Clock
 from kernel_model.fdtable import FdTable, OpenFile
-from kernel_model.filesystems import DeviceFilesystem, Filesystem, HostDirectory, MemoryFilesystem
+from kernel_model.denials import DenialLog
+from kernel_model.filesystems import DeviceFilesystem
 from kernel_model.fsnodes import Handle, LimitedOutputHandle, OutputLimit, StreamHandle
 from kernel_model.limits import RLIMIT_AS, RLIMIT_NOFILE, ResourceLimits, default_limits
 from kernel_model.linux_errno import Errno
@@ -38,6 +40,7 @@ from kernel_model.signals import SignalState
 from kernel_model.structs import structs_for
 from kernel_model.threads import ThreadState
 from kernel_model.vfs import Credentials, GuestPath, Namespace, split_path
+from kernel_model.world import World
 from kernel_model.waits import HostWaits
 
 
@@ -48,6 +51,15 @@ class UnameInfo:
     nodename: str = "sandbox"
     release: str = "6.8.0-sandbox"
     version: str = "#1 SMP PREEMPT_DYNAMIC"
+
+    @staticmethod
+    def of_host() -> "UnameInfo":
+        """The host's name; its kernel's release and version when the host is Linux (a guest is
+        told it runs on Linux, so another host's release would mean nothing to it)."""
+        host = os.uname()
+        if os.uname().sysname == "Linux":
+            return UnameInfo(host.nodename, host.release, host.version)
+        return UnameInfo(nodename=host.nodename)
 
 
 @dataclass
@@ -96,10 +108,9 @@ class KernelConfig:
     umask: int = 0o022
     terminal_size: tuple[int, int] = (24, 80)
     cpus: int = 1  # processors the guest sees (sched_getaffinity, /proc)
-    extra_filesystems: dict[str, Filesystem] = field(default_factory=dict)
-    # False: no rootfs, cwd or /tmp of the kernel's own; extra_filesystems (a policy's) are all
-    # the guest sees besides /dev and /proc.
-    default_filesystems: bool = True
+    # The mount table, services and call rules (a policy's: see kernel_model.world). None:
+    # the kernel model's default world, from cwd, mounts, rootfs and tmp above.
+    world: World | None = None
 
 
 class Kernel:
@@ -124,16 +135,25 @@ class Kernel:
         self.structs = structs_for(arch)
         self.abi = abi_for(arch.name)
         self.identity = config.identity
-        self.uname = config.uname
+        self.waits = config.waits
+        world = config.world if config.world is not None else self._default_world(config)
+        self.world = world
+        services = world.services
+        self.uname = UnameInfo.of_host() if services.host_uname else config.uname
         self.clock = config.clock
+        if services.host_clock and not self.clock.virtual:
+            self.clock.host = True
         self.umask = config.umask
-        self._rng = random.Random(config.random_seed) if config.random_seed is not None else None
+        seed = None if services.host_random else config.random_seed
+        self._rng = random.Random(seed) if seed is not None else None
+        # Refusals are written into the call's record when the world asks for it.
+        self.denials: DenialLog | None = DenialLog() if world.record_denials else None
         self.ns = Namespace(
-            Credentials(self.identity.effective_uid, self.identity.effective_gid, self.identity.groups)
+            Credentials(self.identity.effective_uid, self.identity.effective_gid, self.identity.groups),
+            self.denials,
         )
         self.cwd: GuestPath = ()
-        self._build_namespace(config)
-        self.waits = config.waits
+        self._build_namespace(config, world)
         self.fds = FdTable()
         self.output_limit = OutputLimit(config.max_output) if config.max_output is not None else None
         self._install_stdio(config)
@@ -151,26 +171,56 @@ class Kernel:
         self._handlers = {name: spec.invoker(convention) for name, spec in REGISTRY.items()}
         for name, model in self.abi.served_by.items():
             self._handlers[name] = REGISTRY[model].invoker(convention)
+        self._deny_calls(world)
+        if self.denials is not None:
+            self.dispatch = self._dispatch_recorded  # type: ignore[method-assign]
 
     # -- set-up ----------------------------------------------------------------------------
 
-    def _build_namespace(self, config: KernelConfig) -> None:
-        host_cwd = os.path.realpath(config.cwd or os.getcwd())
-        if config.default_filesystems:
-            if config.rootfs is not None:
-                self.ns.mount("/", HostDirectory(config.rootfs))
-            self.ns.mount(host_cwd, HostDirectory(host_cwd))
-            if config.tmp:
-                # tmpfs's default size is half the RAM; the RAM the guest sees is the memory limit
-                size = config.max_memory // 2 if config.max_memory is not None else 1 << 30
-                self.ns.mount("/tmp", MemoryFilesystem(self.identity.uid, self.identity.gid, size=size))
+    def _default_world(self, config: KernelConfig) -> World:
+        """The kernel model's own world: the cwd read-only, /tmp in memory, the given mounts."""
+        from kernel_model.world import build_world, run_policy
+
+        policy = run_policy("model", None, cwd=config.cwd, mounts=config.mounts, rootfs=config.rootfs, tmp=config.tmp)
+        return build_world(
+            policy, "model", uid=self.identity.uid, gid=self.identity.gid, tmp_size=self._tmp_size(config),
+            waits=config.waits, record_denials=False,
+        )
+
+    @staticmethod
+    def _tmp_size(config: KernelConfig) -> int:
+        # tmpfs's default size is half the RAM; the RAM the guest sees is the memory limit
+        return config.max_memory // 2 if config.max_memory is not None else 1 << 30
+
+    def _build_namespace(self, config: KernelConfig, world: World) -> None:
+        for guest, fs, rule in world.mounts:
+            self.ns.mount(guest, fs, rule)
+        for guest, rule in world.hidden:
+            self.ns.hide(guest, rule)
+        for dev, ino, guest, rule, is_dir in world.hidden_inodes:
+            self.ns.hide_inode(dev, ino, guest, rule, is_dir)
+        self.ns.ungranted_rule = world.ungranted_rule
         self.ns.mount("/dev", DeviceFilesystem(self.random_bytes, self._open_tty))
         self.ns.mount("/proc", ProcFilesystem(self))
-        for guest, fs in config.extra_filesystems.items():
-            self.ns.mount(guest, fs)
-        for m in config.mounts:
-            self.ns.mount(m.guest, HostDirectory(m.host, m.writable))
-        self.cwd = split_path(host_cwd)
+        self.cwd = split_path(os.path.realpath(config.cwd or os.getcwd()))
+
+    def _deny_calls(self, world: World) -> None:
+        """Put each call the rules deny in front of its handler: it fails before any runs."""
+        denials = self.denials
+        for name, (errno, rule) in world.denied.items():
+            def refuse(k: "Kernel", req: SyscallRequest, a: tuple[int, ...], errno: Errno = errno, rule: str = rule) -> int:
+                if denials is not None:
+                    raise denials.deny(errno, req.name, rule)
+                raise KernelError(errno, rule)
+
+            if name == "*":
+                self._refuse_unnamed = refuse
+                named = {n for n in world.denied if n != "*"}
+                for call in list(self._handlers):
+                    if call not in named:
+                        self._handlers[call] = refuse
+            else:
+                self._handlers[name] = refuse
 
     def _install_stdio(self, config: KernelConfig) -> None:
         empty = StreamHandle(lambda n: b"", None)
@@ -178,8 +228,12 @@ class Kernel:
         out, err = config.stdout or sink, config.stderr or sink
         if self.output_limit is not None:
             out, err = LimitedOutputHandle(out, self.output_limit), LimitedOutputHandle(err, self.output_limit)
-        for fd, handle, flags in ((0, config.stdin or empty, O_RDONLY), (1, out, O_WRONLY), (2, err, O_WRONLY)):
-            self.fds.install_at(fd, OpenFile(handle, flags, f"/dev/fd/{fd}"))
+        granted = self.world.stdio
+        for fd, (stream, handle, flags) in enumerate(
+            (("stdin", config.stdin or empty, O_RDONLY), ("stdout", out, O_WRONLY), ("stderr", err, O_WRONLY))
+        ):
+            if granted.get(stream, True):
+                self.fds.install_at(fd, OpenFile(handle, flags, f"/dev/fd/{fd}"))
 
     def _open_tty(self) -> Handle | None:
         handle = self.config.stdin
@@ -208,7 +262,7 @@ class Kernel:
         """Where a host file appears in the guest's view (the deepest mount showing it), or None."""
         real = os.path.realpath(host_path)
         for guest, fs in reversed(self.ns.mounts()):
-            root = getattr(fs, "root", None)
+            root = getattr(fs, "root_path", None)
             if isinstance(root, str) and (real == root or real.startswith(root.rstrip("/") + "/")):
                 rel = os.path.relpath(real, root)
                 return guest if rel == "." else os.path.join(guest, rel)
@@ -226,6 +280,9 @@ class Kernel:
         """Serve one call: return its value, or raise KernelError / ProcessExit."""
         handler = self._handlers.get(request.name)
         if handler is None:
+            refuse = getattr(self, "_refuse_unnamed", None)
+            if refuse is not None:
+                return refuse(self, request, request.args)
             self.unimplemented[request.name] += 1
             request.note = "unimplemented"
             raise KernelError(Errno.ENOSYS)
@@ -233,6 +290,29 @@ class Kernel:
             return handler(self, request, request.args)
         except GuestFault:
             raise KernelError(Errno.EFAULT) from None
+
+    def _dispatch_recorded(self, request: SyscallRequest) -> int:
+        """:meth:`dispatch`, writing the refusals the call met (and their rules) into its note."""
+        log = self.denials
+        assert log is not None
+        log.begin()
+        try:
+            value = Kernel.dispatch(self, request)
+        except KernelError as e:
+            self._annotate(request, e.errno)
+            raise
+        except BaseException:
+            self._annotate(request, None)
+            raise
+        if log.entries:
+            self._annotate(request, None)
+        return value
+
+    def _annotate(self, request: SyscallRequest, errno: Errno | None) -> None:
+        assert self.denials is not None
+        note = self.denials.note(errno)
+        if note:
+            request.note = note if request.note is None else f"{request.note}; {note}"
 
     def implements(self, name: str) -> bool:
         """Whether the model has a handler for the system call ``name``."""
@@ -243,6 +323,11 @@ class Kernel:
         self.fds.close_all()
         for _, fs in self.ns.mounts():
             fs.close()
+
+    @property
+    def network(self) -> bool:
+        """Whether sockets may reach the host's network (the policy's ``[network] allow``)."""
+        return self.world.network
 
 
 class ByteSource:

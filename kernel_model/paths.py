@@ -29,17 +29,17 @@ from kernel_model.abi import (
     O_WRONLY,
 )
 from kernel_model.fdtable import OpenFile
+from kernel_model.filesystems import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
 from kernel_model.files import pack_stat
 from kernel_model.fsnodes import Handle, StatInfo, s_isdir, s_islnk
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import DirFd, Fd, Int, Mode, Path, Ptr, Size, UInt, syscall
 from kernel_model.seam import KernelError, SyscallRequest
-from kernel_model.vfs import PATH_MAX, R_OK, W_OK, X_OK, GuestPath, Location, encode_name, split_path
+from kernel_model.vfs import _DEVICE_TYPES, PATH_MAX, R_OK, W_OK, X_OK, GuestPath, Location, encode_name, split_path
 
 if TYPE_CHECKING:
     from kernel_model.kernel import Kernel
 
-RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT = 1, 2, 4
 
 
 def read_path(k: "Kernel", ptr: int) -> bytes:
@@ -277,21 +277,24 @@ def sys_rmdir(k: "Kernel", req: SyscallRequest, pathname: Path) -> int:
     return sys_unlinkat(k, req, AT_FDCWD, pathname, AT_REMOVEDIR)
 
 
-@syscall("renameat2", partial="RENAME_EXCHANGE and RENAME_WHITEOUT are not supported (EINVAL)")
+@syscall("renameat2", partial="RENAME_WHITEOUT needs CAP_MKNOD: EINVAL except on a host directory")
 def sys_renameat2(
     k: "Kernel", req: SyscallRequest, olddirfd: DirFd, oldpath: Path, newdirfd: DirFd, newpath: Path, flags: UInt
 ) -> int:
-    if flags & ~RENAME_NOREPLACE:
+    if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) or (
+        flags & RENAME_EXCHANGE and flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)
+    ):
         raise KernelError(Errno.EINVAL)
     old = resolve_at(k, olddirfd, read_path(k, oldpath), follow=False)
-    new = resolve_at(k, newdirfd, read_path(k, newpath), follow=False, allow_missing=True)
+    exchange = bool(flags & RENAME_EXCHANGE)
+    new = resolve_at(k, newdirfd, read_path(k, newpath), follow=False, allow_missing=not exchange)
     if new.stat is not None and flags & RENAME_NOREPLACE:
         raise KernelError(Errno.EEXIST)
     if old.path == new.path:
         return 0
-    if new.path[: len(old.path)] == old.path:
+    if new.path[: len(old.path)] == old.path or (exchange and old.path[: len(new.path)] == new.path):
         raise KernelError(Errno.EINVAL)
-    k.ns.rename(old, new)
+    k.ns.rename(old, new, flags)
     return 0
 
 
@@ -376,10 +379,8 @@ def sys_faccessat2(k: "Kernel", req: SyscallRequest, dirfd: DirFd, pathname: Pat
     assert loc.stat is not None
     if mode == 0:
         return 0
-    if mode & W_OK and not s_islnk(loc.stat.mode):
-        fs, _ = k.ns.filesystem_of(loc.path)
-        if fs is None or fs.read_only:
-            raise KernelError(Errno.EROFS)
+    if mode & W_OK and not s_islnk(loc.stat.mode) and (loc.stat.mode & 0o170000) not in _DEVICE_TYPES:
+        k.ns.filesystem_for_change(loc)  # EROFS on a read-only filesystem, with its rule
     if not k.ns.creds.permits(loc.stat, mode & (R_OK | W_OK | X_OK)):
         raise KernelError(Errno.EACCES)
     return 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from kernel_model.abi import O_ACCMODE, O_RDONLY, O_WRONLY
-from kernel_model.filesystems import PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_VALID, Filesystem, FsStats, wants_write
+from kernel_model.filesystems import PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_VALID, Filesystem, FsStats, wants_write, Node
 from kernel_model.fsnodes import S_IFDIR, S_IFLNK, S_IFREG, BytesHandle, DirEntry, Handle, StatInfo, dtype_of, makedev, now_ns
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import KernelError
@@ -180,7 +180,7 @@ class ProcFilesystem(Filesystem):
             return self._stat(S_IFLNK | bits, rel, 64)
         return self._stat(S_IFLNK | 0o777, rel, len(self.readlink(rel)))
 
-    def readlink(self, rel: Rel) -> bytes:
+    def readlink(self, rel: Rel, at: "Node | None" = None) -> bytes:
         kind = self._kind(rel)
         if kind == "fdlink":
             of = self._k.fds.get(int(rel[2]))
@@ -223,7 +223,7 @@ class ProcFilesystem(Filesystem):
             raise KernelError(Errno.ETXTBSY)  # the running program cannot be opened for writing
         return exe.open()
 
-    def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
+    def open(self, rel: Rel, flags: int, mode: int, exists: bool, at: "Node | None" = None) -> Handle:
         if not exists:
             raise KernelError(Errno.EACCES)
         kind = self._kind(rel)

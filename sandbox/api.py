@@ -249,7 +249,7 @@ class Sandbox(DebuggingMethods):
         if self.kernel == "model" and self.policy is None and not self.call_rules:
             self.machine = Machine(self.arch, config)
         else:
-            self.machine = self._confined_machine(config)
+            self.machine = self._policy_machine(config)
         self.machine.set_insn_budget(limits.max_insns)
         if self.capture:
             self.machine.captured = [self._out, self._err]
@@ -262,36 +262,39 @@ class Sandbox(DebuggingMethods):
 
         rules = []
         if self.virtual_time:
-            rules += [CallRule(name, "model", None, "--virtual-time") for name in _CLOCK_CALLS]
+            rules.append(CallRule("clock_gettime", "model", None, "--virtual-time"))
         if self.seed is not None:
             rules.append(CallRule("getrandom", "model", None, "--seed"))
         return rules
 
-    def _confined_machine(self, config: KernelConfig) -> Machine:
-        """A process whose filesystems and system calls are the policy's (host mode, or --policy)."""
-        from kernel_model.host import PolicyError, build_world, confine, run_policy
+    def world(self):  # type: ignore[no-untyped-def]
+        """The guest's world under this sandbox's policy (mounts, services, call rules).
+
+        A :class:`kernel_model.world.World`; SandboxError (one line) when the policy cannot
+        be used (a grant that is not a directory, say).
+        """
+        from kernel_model.host import PolicyError, build_world, run_policy
 
         try:
             policy = run_policy(
                 self.kernel, self.policy, cwd=self.cwd, mounts=self.mounts, rootfs=self.rootfs, tmp=self.tmp
             ).with_calls(self.call_rules + self._model_choices())
-            world = build_world(policy, self.identity.uid, self.identity.gid)
+            limit = self.limits.max_memory
+            return build_world(
+                policy, self.kernel, uid=self.identity.uid, gid=self.identity.gid, waits=self._waits,
+                tmp_size=limit // 2 if limit is not None else 1 << 30,
+            )
         except PolicyError as e:
             raise SandboxError(str(e)) from None
-        config.extra_filesystems = dict(world.filesystems)
-        config.default_filesystems = False
-        config.mounts, config.rootfs = [], None
+
+    def _policy_machine(self, config: KernelConfig) -> Machine:
+        """A process whose world is the policy's (host mode, or --policy)."""
+        config.world = world = self.world()
         try:
-            machine = Machine(self.arch, config)
+            return Machine(self.arch, config)
         except BaseException:
             world.close()
             raise
-        try:
-            machine.backend = confine(machine.kernel, policy, self.kernel, world)
-        except PolicyError as e:
-            machine.close()
-            raise SandboxError(str(e)) from None
-        return machine
 
     def _start(self, machine: Machine, image: ProgramImage, argv: Sequence[str | bytes], env: dict[str, str] | None) -> None:
         argv_b = [a if isinstance(a, bytes) else os.fsencode(a) for a in argv]
@@ -507,9 +510,6 @@ class Sandbox(DebuggingMethods):
         return records[-1]
 
 
-_CLOCK_CALLS = ("clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep")
-
-
 def _policy_and_kernel(
     policy: "Policy | str | None", kernel: str | None, forward: Iterable[str]
 ) -> tuple["Policy | None", str, list]:
@@ -521,15 +521,14 @@ def _policy_and_kernel(
     if policy is None and not forward:
         return None, kernel or "model", []
     from kernel_model.host import Policy, PolicyError, load_policy
-    from kernel_model.host.policy import flag_call_rules
-
-    from kernel_model.host.backend import check_routes
+    from kernel_model.policy import flag_call_rules
+    from kernel_model.world import check_call_rules
 
     try:
         if isinstance(policy, str):
             policy = load_policy(policy)
         rules = flag_call_rules(forward, "host", "--forward")
-        check_routes((policy or Policy()).with_calls(rules))
+        check_call_rules((policy or Policy()).with_calls(rules))
     except PolicyError as e:
         raise SandboxError(str(e)) from None
     return policy, kernel or (policy.kernel if policy is not None else None) or "model", rules

@@ -10,8 +10,7 @@ from pathlib import Path
 import kernel_model.host
 import kernel_model
 import sandbox
-from kernel_model.host.registry import HOST_REGISTRY
-from sandbox.docs import END, HOST_END, HOST_START, START, host_support_markdown, syscall_support_markdown
+from sandbox.docs import END, START, syscall_support_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,8 +19,6 @@ def test_readme_syscall_table_is_generated_from_the_registry():
     readme = (ROOT / "README.md").read_text()
     table = readme.split(START, 1)[1].split(END, 1)[0].strip()
     assert table == syscall_support_markdown(), "run: python -m sandbox.docs --write"
-    host_table = readme.split(HOST_START, 1)[1].split(HOST_END, 1)[0].strip()
-    assert host_table == host_support_markdown(), "run: python -m sandbox.docs --write"
 
 
 def _public_objects():
@@ -53,13 +50,10 @@ def test_every_public_name_has_a_docstring():
                 cls_name, meth = obj.__qualname__.rsplit(".", 1)
                 if _documented_in_a_base(qualname, meth):
                     continue
-            if qualname.split(".")[-1].startswith("sys_") or obj in _HOST_HANDLERS:
+            if qualname.split(".")[-1].startswith("sys_"):
                 continue  # system call handlers are documented by the table of calls
             missing.append(qualname)
     assert not missing, "no docstring: " + ", ".join(missing)
-
-
-_HOST_HANDLERS = [spec.func for spec in HOST_REGISTRY.values()]
 
 
 def _documented_in_a_base(qualname: str, method: str) -> bool:

@@ -1,16 +1,20 @@
-"""The host backend: system calls served by the real host, behind a policy.
+"""What reaches the real host, under the kernel model: host directories, host sockets, the wall.
 
-``sandbox run --kernel host`` serves the guest's file, clock and machine calls with the host's
-own system calls, in the directories the policy grants and nowhere else; the kernel model keeps
-the process (its descriptor table, memory, signals, identity). See the README's "Running against
-the real host" for the policy format and what is guaranteed.
+Every system call is the kernel model's; the host is reached below it. A host directory tree is
+a filesystem (:mod:`kernel_model.host.tree`), a host socket a file kind
+(:mod:`kernel_model.host.network`), and in ``--kernel host`` mode the process that makes these
+host calls is confined by the host kernel to exactly what the policy grants
+(:mod:`kernel_model.host.landlock`). A policy (:mod:`kernel_model.policy`) says what the guest's
+world holds; :mod:`kernel_model.world` builds it. See the README's "Running against the real
+host".
+
+The names here are the policy API, kept where the README has always said they are.
 """
 
-from kernel_model.host.backend import NETWORK_CALLS, HostBackend, host_calls
-from kernel_model.host.policy import CallRule, PathRule, Policy, PolicyError, default_policy, load_policy, policy_from_dict
-from kernel_model.host.world import World, build_world, confine, run_policy
+from kernel_model.policy import CallRule, PathRule, Policy, PolicyError, default_policy, load_policy, policy_from_dict
+from kernel_model.world import World, build_world, run_policy
 
 __all__ = [
-    "NETWORK_CALLS", "CallRule", "HostBackend", "PathRule", "Policy", "PolicyError", "World", "build_world",
-    "confine", "default_policy", "host_calls", "load_policy", "policy_from_dict", "run_policy",
+    "CallRule", "PathRule", "Policy", "PolicyError", "World", "build_world", "default_policy", "load_policy",
+    "policy_from_dict", "run_policy",
 ]

@@ -1,74 +1,169 @@
-"""The guest's filesystem under a policy: granted host directories, hidden paths, and a root
-that refuses (and records) everything nothing grants.
+"""A host directory as a filesystem of the guest: the one place files of the host are reached.
 
-A :class:`HostTree` is a granted host directory (a :class:`~kernel_model.filesystems.HostDirectory`,
-so every access stays beneath it) that also hides the policy's ``hidden`` paths inside it, by
-name and, for those that exist when the sandbox starts, by inode (so another hard link to a
-hidden file is hidden too), and records each refusal in the :class:`DenialLog`.
+Both kernel modes mount host directories through this (the current directory, ``--mount``,
+``--rootfs``, a policy's grants); every system call on them is the kernel model's, decoded and
+checked once, and only the last step, the host operation itself, is made here.
 
-:class:`UngrantedRoot` stands at ``/`` when no rule grants ``/``: every path under it that is
-not on the way to a grant does not exist for the guest, and saying so is a recorded denial.
+Every access is made beneath the directory's own descriptor, one component at a time and never
+following a host symlink (:class:`kernel_model.host.beneath.Beneath`), so nothing done to the
+tree meanwhile (a component renamed or swapped for a link) can lead outside it. A walk keeps
+the descriptor of each directory it passes in its :class:`~kernel_model.filesystems.Node`, so
+the operation at its end starts from the parent's descriptor instead of walking again; where
+``openat2`` is available, a path with no link on the way takes a single host call.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import stat as host_stat
-from typing import Callable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
-from kernel_model.host.denials import DenialLog
-from kernel_model.host.policy import PathRule
+from kernel_model.abi import O_ACCMODE, O_CLOEXEC, O_CREAT, O_TRUNC
 from kernel_model.filesystems import (
-    RAMFS_MAGIC,
+    EXT4_SUPER_MAGIC,
+    RENAME_EXCHANGE,
+    RENAME_NOREPLACE,
+    RENAME_WHITEOUT,
     ST_RDONLY,
     ST_VALID,
     Filesystem,
     FsStats,
-    HostDirectory,
-    HostFileHandle,
-    listing_handle,
+    Node,
+    wants_write,
 )
-from kernel_model.fsnodes import READABLE, S_IFDIR, WRITABLE, DirEntry, Handle, StatInfo, host_call, host_poll, s_isdir
+from kernel_model.fsnodes import (
+    READABLE,
+    WRITABLE,
+    DirEntry,
+    Handle,
+    StatInfo,
+    WouldBlock,
+    dtype_of,
+    host_call,
+    host_poll,
+)
+from kernel_model.host.beneath import _DIR_FLAGS, Beneath, check_filesystem, chmod_at, filesystem_type, raw_syscall
+from kernel_model.host.translate import LINUX_HOST, host_umask, open_flags_to_host
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import KernelError
 
+if TYPE_CHECKING:
+    from kernel_model.waits import HostWaits
+
 Rel = tuple[str, ...]
-UNGRANTED_RULE = "no path rule grants it (what no rule grants does not exist for the guest)"
 
 
-def join_guest(base: str, rel: Rel) -> str:
-    """The guest path of ``rel`` under the guest directory ``base``."""
-    return "/" + "/".join([p for p in base.split("/") if p] + list(rel))
+class SharedHostFd:
+    """A host descriptor that stays open while any handle or node holding it exists.
 
-
-class HostFdHandle(HostFileHandle):
-    """A host descriptor opened for the guest in a granted directory.
-
-    Reads and writes are the host's own: at the open file's offset for a seekable file, and
-    plain read(2)/write(2) for a terminal, a FIFO or a device. ``tree`` and ``rel`` say where
-    it was opened (whether it may be changed through its descriptor, what its listing hides).
+    A debugger's snapshot copies the kernel state, handles included; the copies share this
+    object rather than the bare number, so a descriptor the guest closes after a snapshot
+    stays open for the snapshot, and closes when the last holder is gone.
     """
 
-    def __init__(self, fd: int, tree: "HostTree", rel: Rel) -> None:
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __deepcopy__(self, memo: dict) -> "SharedHostFd":
+        return self
+
+    def __del__(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+class HostFileHandle(Handle):
+    """A host file descriptor opened for the guest.
+
+    A regular file is read and written at the guest's own offsets (``pread``/``pwrite``). A
+    FIFO, a terminal or a device is a stream: the host descriptor is non-blocking, and a
+    transfer that would block raises :class:`WouldBlock` with a way to wait for the host
+    descriptor, which the kernel's waits can end (a timeout, Ctrl-C).
+    """
+
+    # A directory lists in the host's own order, the order getdents64 gives natively.
+    ordered = True
+
+    def __init__(self, fd: int, waits: "HostWaits | None" = None) -> None:
+        self._fd = fd
+        self._owner: SharedHostFd | None = SharedHostFd(fd)
         st = os.fstat(fd)
-        super().__init__(fd, host_stat.S_ISDIR(st.st_mode))
         kind = st.st_mode
+        self.is_directory = host_stat.S_ISDIR(kind)
         self.seekable = not (host_stat.S_ISCHR(kind) or host_stat.S_ISFIFO(kind) or host_stat.S_ISSOCK(kind))
         self.is_tty = host_stat.S_ISCHR(kind) and os.isatty(fd)
-        self.tree = tree
-        self.rel = rel
+        self._waits = waits
+
+    def __deepcopy__(self, memo: dict) -> "HostFileHandle":
+        # The host's file, not the guest's state: a snapshot shares the descriptor.
+        twin = HostFileHandle.__new__(HostFileHandle)
+        twin.__dict__.update(self.__dict__)
+        return twin
+
+    def _wait(self, events: int) -> None:
+        fd = self._fd
+        if self._waits is not None:
+            self._waits.poll({fd: events}, None)
+        else:
+            host_poll({fd: events}, None)
 
     def pread(self, size: int, offset: int) -> bytes:
         if self.is_directory:
             raise KernelError(Errno.EISDIR)
-        if not self.seekable:
-            return host_call(os.read, self._fd, size)
-        return host_call(os.pread, self._fd, size, offset)
+        if self.seekable:
+            return host_call(os.pread, self._fd, size, offset)
+        try:
+            return os.read(self._fd, min(size, 1 << 20))
+        except BlockingIOError:
+            raise WouldBlock("a read of a host stream", wait=lambda: self._wait(READABLE)) from None
+        except OSError as e:
+            raise KernelError(_errno(e), str(e)) from None
 
     def pwrite(self, data: bytes, offset: int) -> int:
-        if not self.seekable:
-            return host_call(os.write, self._fd, data)
-        return host_call(os.pwrite, self._fd, data, offset)
+        if self.seekable:
+            return host_call(os.pwrite, self._fd, data, offset)
+        try:
+            return os.write(self._fd, data)
+        except BlockingIOError:
+            raise WouldBlock("a write to a host stream", wait=lambda: self._wait(WRITABLE)) from None
+        except OSError as e:
+            raise KernelError(_errno(e), str(e)) from None
+
+    def stat(self) -> StatInfo:
+        return StatInfo.from_host(host_call(os.fstat, self._fd))
+
+    def truncate(self, length: int) -> None:
+        host_call(os.ftruncate, self._fd, length)
+
+    def listdir(self) -> list[DirEntry]:
+        """The entries in the host's own order (the order getdents64 gives natively)."""
+        if not self.is_directory:
+            raise KernelError(Errno.ENOTDIR)
+        out = []
+        with host_call(os.scandir, self._fd) as it:
+            for e in it:
+                try:
+                    mode = StatInfo.from_host(e.stat(follow_symlinks=False)).mode
+                except OSError:
+                    continue  # gone since the listing was read
+                out.append(DirEntry(e.name, e.inode(), dtype_of(mode)))
+        return out
+
+    def sync(self) -> None:
+        host_call(os.fsync, self._fd)
+
+    def seek_data(self, offset: int, data: bool) -> int:
+        """Where the next data (``data``) or hole at or after ``offset`` is, as the host knows it."""
+        whence = getattr(os, "SEEK_DATA" if data else "SEEK_HOLE", None)
+        if whence is None:
+            return offset if data else self.stat().size
+        return host_call(os.lseek, self._fd, offset, whence)
 
     def poll(self) -> int:
         if self.seekable:
@@ -78,197 +173,270 @@ class HostFdHandle(HostFileHandle):
     def wait_fd(self) -> int | None:
         return None if self.seekable else self._fd
 
-    def listdir(self) -> list[DirEntry]:
-        dev = self.stat().dev
-        return [e for e in super().listdir() if self.tree.visible(self.rel + (e.name,), e.ino, dev)]
+    def bytes_available(self) -> int | None:
+        if self.seekable:
+            return None
+        try:
+            import fcntl
+            import sys
+            import termios
+
+            buf = bytearray(4)
+            fcntl.ioctl(self._fd, termios.FIONREAD, buf)
+            return int.from_bytes(buf, sys.byteorder)
+        except (ImportError, OSError):
+            return None
+
+    def lock(self, command: str, lock_type: str, whence: int, start: int, length: int) -> tuple[str, int, int, int, int] | None:
+        """A record lock on the host file (F_GETLK/F_SETLK/F_SETLKW, OFD forms too).
+
+        ``command`` and ``lock_type`` are the names (``"F_SETLK"``, ``"F_WRLCK"``); returns,
+        for a GETLK, the conflicting lock as (type, whence, start, length, pid), else None.
+        None is also the answer when the host cannot take locks (no fcntl, a 32-bit host).
+        """
+        return host_lock(self._fd, command, lock_type, whence, start, length)
+
+    def close(self) -> None:
+        # Dropping the last reference closes the host descriptor (see SharedHostFd).
+        self._fd = -1
+        self._owner = None
+
+    def host_fd(self) -> int | None:
+        return self._fd
+
+
+def _errno(e: OSError) -> Errno:
+    from kernel_model.fsnodes import host_errno
+
+    return host_errno(e)
+
+
+# struct flock on a 64-bit Linux host: l_type, l_whence, l_start, l_len, l_pid.
+_HOST_FLOCK = "hh4xqqi4x"
+
+
+def host_lock(fd: int, command: str, lock_type: str, whence: int, start: int, length: int) -> tuple[str, int, int, int, int] | None:
+    """fcntl record locks on a host descriptor; see :meth:`HostFileHandle.lock`."""
+    import struct
+
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - no fcntl on this host
+        return None
+    if not LINUX_HOST or struct.calcsize("P") != 8:
+        return None  # other layouts (macOS, a 32-bit host's flock64) are not translated
+    host_cmd = getattr(fcntl, command, None)
+    if host_cmd is None:
+        return None
+    layout = struct.Struct("=" + _HOST_FLOCK)
+    packed = layout.pack(getattr(fcntl, lock_type), whence, start, length, 0)
+    result = host_call(fcntl.fcntl, fd, host_cmd, packed)
+    if command not in ("F_GETLK", "F_OFD_GETLK"):
+        return None
+    got_type, got_whence, got_start, got_len, got_pid = layout.unpack(result)
+    names = {getattr(fcntl, n): n for n in ("F_RDLCK", "F_WRLCK", "F_UNLCK")}
+    return names.get(got_type, "F_UNLCK"), got_whence, got_start, got_len, got_pid
+
+
+class HostDirectory(Filesystem):
+    """A host directory shown to the guest, read-only unless ``writable``.
+
+    ``waits`` is how the kernel ends a wait on a host stream opened here (a FIFO).
+    """
+
+    def __init__(self, root: str, writable: bool = False, *, waits: "HostWaits | None" = None) -> None:
+        self.root_path = os.path.realpath(root)
+        if not os.path.isdir(self.root_path):
+            raise ValueError(f"{root}: not a directory")
+        self.read_only = not writable
+        try:
+            self.beneath = Beneath(self.root_path)
+        except KernelError as e:
+            raise ValueError(f"{root}: {e.detail or e.errno.message}") from None
+        self.dev = self.beneath.dev
+        self.waits = waits
 
     @property
-    def where(self) -> str:
-        """The guest path it was opened by."""
-        return self.tree.where(self.rel)
+    def root_dir(self) -> str:
+        """The host directory shown (resolved)."""
+        return self.root_path
 
+    def close(self) -> None:
+        self.beneath.close()
 
-class HostTree(HostDirectory):
-    """A granted host directory (``ro`` or ``rw``) with the hidden paths inside it."""
-
-    def __init__(
-        self, rule: PathRule, hidden: list[PathRule], log: DenialLog, leads_to_grant: Callable[[str], bool]
-    ) -> None:
-        super().__init__(rule.host_path, writable=rule.access == "rw")
-        self.rule = rule
-        self.guest = rule.guest
-        self.log = log
-        self._leads_to_grant = leads_to_grant
-        self._hidden: dict[Rel, PathRule] = {}
-        self._hidden_inodes: dict[tuple[int, int], PathRule] = {}
-        for h in hidden:
-            rel = tuple(p for p in os.path.relpath(h.guest, rule.guest).split("/") if p and p != ".")
-            self._hidden[rel] = h
-            try:
-                st = super().lstat(rel)
-            except KernelError:
-                continue  # hidden by name only: it does not exist (yet)
-            self._hidden_inodes[(st.dev, st.ino)] = h
-            if s_isdir(st.mode):
-                self._hide_linked_files(os.path.join(self.root, *rel), h)
-
-    def _hide_linked_files(self, host_dir: str, rule: PathRule) -> None:
-        """Hide by inode the files under a hidden directory that have another name somewhere.
-
-        Only a file with more than one link can be reached by another name, so only those
-        are remembered; the walk does not follow symlinks.
-        """
-        for dirpath, _, filenames in os.walk(host_dir, followlinks=False):
-            for name in filenames:
-                try:
-                    st = os.lstat(os.path.join(dirpath, name))
-                except OSError:
-                    continue
-                if st.st_nlink > 1 and not host_stat.S_ISDIR(st.st_mode):
-                    info = StatInfo.from_host(st)
-                    self._hidden_inodes[(info.dev, info.ino)] = rule
-
-    def where(self, rel: Rel) -> str:
-        """The guest path of ``rel``."""
-        return join_guest(self.guest, rel)
-
-    # -- hiding ------------------------------------------------------------------------------
-
-    def _hidden_rule(self, rel: Rel) -> PathRule | None:
-        for n in range(1, len(rel) + 1):
-            rule = self._hidden.get(rel[:n])
-            if rule is not None:
-                return rule
-        return None
-
-    def visible(self, rel: Rel, ino: int, dev: int) -> bool:
-        """Whether a directory entry may be listed (not hidden by name, nor a hidden file's inode)."""
-        return self._hidden_rule(rel) is None and (dev, ino) not in self._hidden_inodes
-
-    def check_visible(self, rel: Rel) -> None:
-        """ENOENT, recorded, when ``rel`` is under a hidden path."""
-        rule = self._hidden_rule(rel)
-        if rule is not None:
-            where = self.where(rel)
-            if self._leads_to_grant(where):
-                raise KernelError(Errno.ENOENT)  # the namespace shows it as the way to a grant
-            raise self.log.deny(Errno.ENOENT, where, rule.describe())
-
-    def check_inode(self, rel: Rel, st: StatInfo) -> None:
-        """ENOENT, recorded, when ``st`` is a hidden file reached by another name."""
-        rule = self._hidden_inodes.get((st.dev, st.ino))
-        if rule is not None and self._hidden_rule(rel) is None:
-            raise self.log.deny(Errno.ENOENT, self.where(rel), f"the same file as {rule.guest}: {rule.describe()}")
-
-    # -- read-only -----------------------------------------------------------------------------
+    def __deepcopy__(self, memo: dict) -> "HostDirectory":
+        # Nothing in it is the guest's state (the files are the host's): copies share it.
+        return self
 
     def _check_writable(self) -> None:
         if self.read_only:
-            raise self.log.deny(Errno.EROFS, f"a change under {self.guest}", self.rule.describe())
+            raise KernelError(Errno.EROFS)
 
-    def refuse_write(self, rel: Rel) -> KernelError:
-        """The recorded EROFS for a change to ``rel`` in a read-only grant."""
-        return self.log.deny(Errno.EROFS, f"a change to {self.where(rel)}", self.rule.describe())
+    def statfs(self) -> FsStats:
+        st = host_call(os.statvfs, self.beneath.fd)
+        return FsStats(
+            filesystem_type(self.beneath.fd) or EXT4_SUPER_MAGIC, bsize=st.f_bsize, blocks=st.f_blocks,
+            bfree=st.f_bfree, bavail=st.f_bavail, files=st.f_files, ffree=st.f_ffree, namelen=st.f_namemax,
+            flags=ST_VALID | (ST_RDONLY if self.read_only else 0),
+            fsid=(st.f_fsid & 0xFFFFFFFF, st.f_fsid >> 32 & 0xFFFFFFFF),
+        )
 
-    # -- the Filesystem interface, with hiding ----------------------------------------------
+    # -- the walk ----------------------------------------------------------------------------
+
+    def root(self) -> Node:
+        return Node(self, (), StatInfo.from_host(host_call(os.fstat, self.beneath.fd)), SharedDirFd.held(self))
+
+    def _directory_fd(self, node: Node) -> int:
+        """The host descriptor of the directory ``node``, opened from its parent's the first time."""
+        ref = node.ref
+        if isinstance(ref, (SharedHostFd, SharedDirFd)):
+            return ref.fd
+        if not node.rel:
+            return self.beneath.fd
+        if node.up is not None and node.up.fs is self:
+            parent_fd = self._directory_fd(node.up)
+            fd = host_call(os.open, node.rel[-1], _DIR_FLAGS, dir_fd=parent_fd)
+        else:
+            fd = self.beneath._open_directory(node.rel)
+        holder = SharedHostFd(fd)
+        st = os.fstat(fd)
+        if (st.st_ino, StatInfo.from_host(st).dev) != (node.stat.ino, node.stat.dev):
+            raise KernelError(Errno.ENOENT, "the directory changed during the walk")
+        if st.st_dev != self.beneath.dev:
+            check_filesystem(fd)  # a mount inside the directory: never the host's /proc
+        node.ref = holder
+        return fd
+
+    def lookup(self, parent: Node, name: str) -> Node:
+        fd = self._directory_fd(parent)
+        st = host_call(os.stat, name, dir_fd=fd, follow_symlinks=False)
+        return Node(self, parent.rel + (name,), StatInfo.from_host(st), up=parent)
+
+    def walk(self, rel: Rel) -> Node | None:
+        if not rel:
+            return self.root()
+        fd = self.beneath.fast_directory(rel)
+        if fd is None:
+            return None
+        holder = SharedHostFd(fd)
+        return Node(self, rel, StatInfo.from_host(host_call(os.fstat, fd)), holder)
+
+    @contextmanager
+    def _parent(self, rel: Rel, at: Node | None) -> Iterator[tuple[int, str]]:
+        """``(directory descriptor, last name)``: from the walk's parent node when it is there."""
+        if rel and at is not None and at.fs is self and at.rel == rel[:-1]:
+            yield self._directory_fd(at), rel[-1]
+            return
+        with self.beneath.parent(rel) as pair:
+            yield pair
+
+    def _at(self, rel: Rel, at: Node | None, call, *args, **kw):  # type: ignore[no-untyped-def]
+        with self._parent(rel, at) as (fd, name):
+            return host_call(call, name, *args, dir_fd=fd, **kw)
+
+    # -- the operations --------------------------------------------------------------------
 
     def lstat(self, rel: Rel) -> StatInfo:
-        self.check_visible(rel)
-        st = super().lstat(rel)
-        self.check_inode(rel, st)
-        if self.read_only:
-            self.log.last_read_only = (f"a change to {self.where(rel)}", self.rule.describe())
-        return st
+        with self.beneath.parent(rel) as (fd, name):
+            return StatInfo.from_host(host_call(os.stat, name, dir_fd=fd, follow_symlinks=False))
 
-    def readlink(self, rel: Rel) -> bytes:
-        self.check_visible(rel)
-        return super().readlink(rel)
+    def readlink(self, rel: Rel, at: Node | None = None) -> bytes:
+        return os.fsencode(self._at(rel, at, os.readlink))
 
-    def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
-        self.check_visible(rel)
-        if not exists and self.read_only:
-            raise self.refuse_write(rel)
-        return super().open(rel, flags, mode, exists)
-
-    def mkdir(self, rel: Rel, mode: int) -> None:
-        self.check_visible(rel)
-        super().mkdir(rel, mode)
-
-    def symlink(self, target: bytes, rel: Rel) -> None:
-        self.check_visible(rel)
-        super().symlink(target, rel)
-
-    def link(self, old: Rel, new: Rel) -> None:
-        self.check_visible(new)
-        super().link(old, new)
-
-    def rename(self, old: Rel, new: Rel) -> None:
-        self.check_visible(new)
-        super().rename(old, new)
-
-    def handle_for(self, fd: int, rel: Rel) -> HostFdHandle:
+    def open(self, rel: Rel, flags: int, mode: int, exists: bool, at: Node | None = None) -> Handle:
+        if (wants_write(flags) or flags & O_TRUNC or (flags & O_CREAT and not exists)) and self.read_only:
+            raise KernelError(Errno.EROFS)
+        host_flags = open_flags_to_host(flags & ~O_CLOEXEC)
+        if exists:
+            host_flags &= ~os.O_CREAT
+        # O_NONBLOCK always: opening a FIFO must not hang the sandbox, and a stream's waits are
+        # the kernel's (which a timeout can end), not the host call's.
+        host_flags |= os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        with self._parent(rel, at) as (dir_fd, name), host_umask(0):
+            fd = host_call(os.open, name, host_flags, mode & 0o7777, dir_fd=dir_fd)
         try:
-            handle = HostFdHandle(fd, self, rel)
+            st = os.fstat(fd)
+            if st.st_dev != self.dev and host_stat.S_ISDIR(st.st_mode):
+                check_filesystem(fd)
+            handle = HostFileHandle(fd, self.waits)
         except BaseException:
             os.close(fd)
             raise
-        try:
-            self.check_inode(rel, handle.stat())
-        except KernelError:
+        if handle.is_directory and flags & O_ACCMODE:
             handle.close()
-            raise
+            raise KernelError(Errno.EISDIR)
         return handle
 
-    def open_host(self, rel: Rel, host_flags: int, mode: int) -> HostFdHandle:
-        """Open ``rel`` with host open flags as they are (the host backend's open)."""
-        self.check_visible(rel)
-        return self.handle_for(self.beneath.open(rel, host_flags, mode), rel)
+    def mkdir(self, rel: Rel, mode: int, at: Node | None = None) -> None:
+        self._check_writable()
+        with host_umask(0):
+            self._at(rel, at, os.mkdir, mode & 0o7777)
+
+    def rmdir(self, rel: Rel, at: Node | None = None) -> None:
+        self._check_writable()
+        self._at(rel, at, os.rmdir)
+
+    def unlink(self, rel: Rel, at: Node | None = None) -> None:
+        self._check_writable()
+        self._at(rel, at, os.unlink)
+
+    def rename(self, old: Rel, new: Rel, flags: int = 0, at_old: Node | None = None, at_new: Node | None = None) -> None:
+        self._check_writable()
+        with self._parent(old, at_old) as (old_fd, old_name), self._parent(new, at_new) as (new_fd, new_name):
+            if not flags:
+                host_call(os.rename, old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd)
+            elif LINUX_HOST and not flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT):
+                host_call(raw_syscall, "renameat2", ctypes.c_int(old_fd), os.fsencode(old_name),
+                          ctypes.c_int(new_fd), os.fsencode(new_name), ctypes.c_uint(flags))
+            else:
+                raise KernelError(Errno.EINVAL, "the host has no renameat2")
+
+    def symlink(self, target: bytes, rel: Rel, at: Node | None = None) -> None:
+        self._check_writable()
+        with self._parent(rel, at) as (fd, name):
+            host_call(os.symlink, os.fsdecode(target), name, dir_fd=fd)
+
+    def link(self, old: Rel, new: Rel, at_old: Node | None = None, at_new: Node | None = None) -> None:
+        self._check_writable()
+        with self._parent(old, at_old) as (old_fd, old_name), self._parent(new, at_new) as (new_fd, new_name):
+            host_call(os.link, old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd, follow_symlinks=False)
+
+    def chmod(self, rel: Rel, mode: int, at: Node | None = None) -> None:
+        self._check_writable()
+        with self._parent(rel, at) as (fd, name):
+            chmod_at(fd, name, mode & 0o7777)
+
+    def chown(self, rel: Rel, uid: int, gid: int, at: Node | None = None) -> None:
+        self._check_writable()
+        self._at(rel, at, os.chown, uid, gid, follow_symlinks=False)
+
+    def truncate(self, rel: Rel, length: int, at: Node | None = None) -> None:
+        self._check_writable()
+        with self._parent(rel, at) as (dir_fd, name):
+            fd = host_call(os.open, name, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                           dir_fd=dir_fd)
+        try:
+            host_call(os.ftruncate, fd, length)
+        finally:
+            os.close(fd)
+
+    def utimens(self, rel: Rel, atime_ns: int | None, mtime_ns: int | None, at: Node | None = None) -> None:
+        self._check_writable()
+        with self._parent(rel, at) as (fd, name):
+            st = host_call(os.stat, name, dir_fd=fd, follow_symlinks=False)
+            times = (st.st_atime_ns if atime_ns is None else atime_ns, st.st_mtime_ns if mtime_ns is None else mtime_ns)
+            host_call(os.utime, name, ns=times, dir_fd=fd, follow_symlinks=False)
 
 
-class UngrantedRoot(Filesystem):
-    """``/`` when no rule grants it: only the way to each grant exists; the rest is refused."""
+class SharedDirFd:
+    """A node's reference to the directory descriptor its filesystem holds for good (the root)."""
 
-    read_only = True
+    __slots__ = ("fd",)
 
-    def __init__(self, log: DenialLog, leads_to_grant: Callable[[str], bool]) -> None:
-        self.log = log
-        self._leads_to_grant = leads_to_grant
-        self._stat = StatInfo(mode=S_IFDIR | 0o555, ino=2, dev=0, nlink=2)
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
 
-    def _refuse(self, rel: Rel, errno: Errno = Errno.ENOENT) -> KernelError:
-        where = join_guest("/", rel)
-        if self._leads_to_grant(where):
-            # Not a denial: the namespace shows the way to a grant as a directory of its own.
-            return KernelError(Errno.ENOENT)
-        return self.log.deny(errno, where, UNGRANTED_RULE)
-
-    def __deepcopy__(self, memo: dict) -> "UngrantedRoot":
-        return self  # no state of the guest's: a snapshot shares it (and its denial log)
-
-    def statfs(self) -> FsStats:
-        return FsStats(RAMFS_MAGIC, flags=ST_VALID | ST_RDONLY)
-
-    def lstat(self, rel: Rel) -> StatInfo:
-        if not rel:
-            return self._stat
-        raise self._refuse(rel)
-
-    def readlink(self, rel: Rel) -> bytes:
-        raise self._refuse(rel) if rel else KernelError(Errno.EINVAL)
-
-    def open(self, rel: Rel, flags: int, mode: int, exists: bool) -> Handle:
-        if not rel or (exists and self._leads_to_grant(join_guest("/", rel))):
-            return listing_handle(self._stat, [])
-        raise self._refuse(rel, Errno.ENOENT if exists else Errno.EACCES)
-
-    def mkdir(self, rel: Rel, mode: int) -> None:
-        raise self._refuse(rel, Errno.EACCES)
-
-    def symlink(self, target: bytes, rel: Rel) -> None:
-        raise self._refuse(rel, Errno.EACCES)
-
-    def link(self, old: Rel, new: Rel) -> None:
-        raise self._refuse(new, Errno.EACCES)
-
-    def rename(self, old: Rel, new: Rel) -> None:
-        raise self._refuse(new, Errno.EACCES)
+    @staticmethod
+    def held(fs: HostDirectory) -> "SharedDirFd":
+        """The root descriptor of ``fs``, not to be closed with the node."""
+        return SharedDirFd(fs.beneath.fd)

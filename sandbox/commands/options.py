@@ -66,7 +66,7 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
 def guest_policy(args: argparse.Namespace) -> tuple[object, str | None]:
     """The policy the options describe (None: the kernel model's default world) and the kernel."""
     from kernel_model.host import PolicyError, default_policy, load_policy
-    from kernel_model.host.policy import flag_call_rules, flag_path_rules
+    from kernel_model.policy import flag_call_rules, flag_path_rules
 
     try:
         policy = load_policy(args.policy) if args.policy else None

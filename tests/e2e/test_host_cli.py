@@ -55,7 +55,7 @@ def test_denied_calls_fail_with_their_errno(tmp_path):
     (["--policy", "/no/such/policy.toml"], "sandbox: /no/such/policy.toml: No such file or directory"),
     (["--allow-write", "/no/such/dir"], "sandbox: --allow-write /no/such/dir: /no/such/dir does not exist"),
     (["--deny", "opne"], "sandbox: --deny opne: opne is not a system call (did you mean open?)"),
-    (["--forward", "mmap"], "sandbox: --forward mmap: mmap has no host implementation"),
+    (["--forward", "mmap"], "sandbox: --forward mmap: mmap has no host service to choose"),
 ])
 def test_option_mistakes_are_one_line(args, message):
     r = sandbox_cli("run", *args, str(program("libc-demo-static", "x86_64")))

@@ -1,5 +1,5 @@
-"""The host backend's answers are the host's: real flags, real order, real locks, real clocks,
-with the guest's arch on both sides, and calls routed as the policy and the mode say."""
+"""A host directory's answers are the host's: real flags, real order, real locks, and in host
+mode real clocks, with the guest's arch on both sides; every call decoded once, by the model."""
 
 from __future__ import annotations
 
@@ -51,20 +51,18 @@ def dirents(buf: bytes, n: int) -> list[str]:
     return names
 
 
-def test_routes_follow_the_mode_and_the_rules(arch, granted):
-    sb = host_sb(arch, granted)
-    sb.syscall("getpid")
-    backend = sb.machine.backend
-    assert [backend.served_by(n) for n in ("openat", "clock_gettime", "mmap", "read", "socket")] == [
-        "host", "host", "model", "model", "deny"
-    ]
+def test_services_follow_the_mode_and_the_rules(arch, granted):
+    """Every call is the kernel model's in both modes; what the mode (or --forward) picks is
+    whose clocks and name the model answers with."""
     sb = Sandbox(arch, forward=["uname"])
     rec = sb.syscall("uname", buf := bytearray(390))
     assert rec.ret == 0 and buf[65:130].rstrip(b"\0").decode() == os.uname().nodename
-    assert sb.machine.backend.served_by("openat") == "model"
     model = Sandbox(arch)
     model.syscall("uname", buf := bytearray(390))
     assert buf[65:130].rstrip(b"\0") == b"sandbox"
+    services = host_sb(arch, granted).world().services
+    assert services.host_clock and services.host_uname
+    assert not Sandbox(arch).world().services.host_clock
 
 
 def test_uname_is_the_hosts_node_and_the_guests_machine(arch, granted):
@@ -185,16 +183,6 @@ def test_a_tmpfs_rule_is_an_empty_in_memory_directory(arch, granted):
     fd = open_(sb, "/scratch/note", O_CREAT | O_RDWR).ret
     assert sb.syscall("write", fd, b"kept in memory", 14).ret == 14
     assert not os.path.exists("/scratch")
-
-
-def test_host_handlers_take_the_arguments_of_the_prototype_table():
-    """Each host handler decodes the registers as the prototype table names them (issue 4's
-    ``kernel_model.prototypes``, once it is there), so records and traces read the same."""
-    prototypes = pytest.importorskip("kernel_model.prototypes")
-    from kernel_model.host.registry import HOST_REGISTRY
-
-    for name, spec in HOST_REGISTRY.items():
-        assert [p for p, _ in spec.params] == [p.name for p in prototypes.prototype(name).params], name
 
 
 def test_a_debuggers_snapshot_shares_the_grants_and_rewinds_the_offsets(arch, granted):

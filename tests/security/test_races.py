@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kernel_model.beneath import Openat2
+from kernel_model.host.beneath import Openat2
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ROUNDS = 300

@@ -158,6 +158,12 @@ NOT_COMPARED = {
     "fork": "the model makes no new process (EAGAIN) where Linux forks, so the lines cannot agree",
     "vfork": "as fork", "clone": "as fork", "clone3": "as fork",
     "fchmodat2": "Linux 6.6's: Debian 12's strace and qemu-user (the CI's oracles) predate it",
+    # The socket calls became the model's with the one syscall layer (a socket pair, and the
+    # network where a policy opens it); their lines are compared once the model has Unix
+    # sockets of its own (issue 14), which a program can make the same way under strace.
+    **{name: "sockets: compared with the model's Unix sockets (issue 14)" for name in (
+        "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "sendto", "recvfrom",
+        "sendmsg", "recvmsg", "shutdown", "getsockname", "getpeername", "setsockopt", "getsockopt")},
 }
 NOT_COMPARED_ON = {
     "aarch64": {"rt_sigreturn": "runs only at the end of a signal handler, which no call list has; "

@@ -114,11 +114,12 @@ class Openat2:
     available = host_syscall_number("openat2") is not None
 
 
-def _openat2_directory(dirfd: int, path: str) -> int | None:
+def _openat2_directory(dirfd: int, path: str, *, quiet: bool = False) -> int | None:
     """Open a directory below ``dirfd`` with openat2; None when openat2 cannot answer here.
 
     None means: the host has no openat2 (or a seccomp filter refuses it), the path crosses a
-    mount (RESOLVE_NO_XDEV), or a rename raced the resolution: the walk then decides.
+    mount (RESOLVE_NO_XDEV), or a rename raced the resolution: the walk then decides. With
+    ``quiet`` every failure is None (a fast path that the component walk backs up).
     """
     if not Openat2.available:
         return None
@@ -130,7 +131,7 @@ def _openat2_directory(dirfd: int, path: str) -> int | None:
         if e.errno in (errno.ENOSYS, errno.EPERM, errno.E2BIG, errno.EINVAL):
             Openat2.available = False
             return None
-        if e.errno in (errno.EXDEV, errno.EAGAIN):
+        if quiet or e.errno in (errno.EXDEV, errno.EAGAIN):
             return None
         raise KernelError(host_errno(e), str(e)) from None
 
@@ -246,6 +247,17 @@ class Beneath:
         with self.directory(rel[:-1]) as fd:
             yield fd, rel[-1]
 
+    def fast_directory(self, rel: Rel) -> int | None:
+        """A new descriptor of the directory ``rel`` in one host call, or None.
+
+        None whenever one ``openat2`` cannot say it alone: no openat2, a symlink or a mount
+        on the way, a component missing or not a directory. The caller then walks one
+        component at a time, which gives the exact answer (and the guest's view of a link).
+        """
+        for name in rel:
+            _check_name(name)
+        return _openat2_directory(self.fd, "/".join(rel), quiet=True)
+
     # -- files -----------------------------------------------------------------------------
 
     def open(self, rel: Rel, flags: int, mode: int = 0o666) -> int:
@@ -265,25 +277,28 @@ class Beneath:
     def chmod(self, rel: Rel, mode: int) -> None:
         """Change the mode bits of ``rel`` without following a symlink there (EOPNOTSUPP on one)."""
         with self.parent(rel) as (fd, name):
-            if os.chmod in os.supports_follow_symlinks:  # lchmod exists (BSD, macOS)
-                host_call(os.chmod, name, mode, dir_fd=fd, follow_symlinks=False)
-                return
-            try:  # fchmodat2 (Linux 6.6) takes AT_SYMLINK_NOFOLLOW and refuses a symlink itself
-                raw_syscall("fchmodat2", ctypes.c_int(fd), os.fsencode(name), ctypes.c_uint(mode),
-                            ctypes.c_uint(0x100))
-                return
-            except OSError as e:
-                if e.errno != errno.ENOSYS:
-                    raise KernelError(host_errno(e)) from None
-            # Older Linux: pin the object with O_PATH, then change it through its descriptor.
-            pinned = host_call(os.open, name, O_PATH_OR_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
-                               dir_fd=fd)
-            try:
-                if host_stat.S_ISLNK(os.fstat(pinned).st_mode):
-                    raise KernelError(Errno.EOPNOTSUPP)
-                try:
-                    os.fchmod(pinned, mode)
-                except OSError:
-                    host_call(os.chmod, f"/proc/self/fd/{pinned}", mode)
-            finally:
-                os.close(pinned)
+            chmod_at(fd, name, mode)
+
+
+def chmod_at(fd: int, name: str, mode: int) -> None:
+    """Change the mode bits of ``name`` in the directory ``fd``, never following a symlink there."""
+    if os.chmod in os.supports_follow_symlinks:  # lchmod exists (BSD, macOS)
+        host_call(os.chmod, name, mode, dir_fd=fd, follow_symlinks=False)
+        return
+    try:  # fchmodat2 (Linux 6.6) takes AT_SYMLINK_NOFOLLOW and refuses a symlink itself
+        raw_syscall("fchmodat2", ctypes.c_int(fd), os.fsencode(name), ctypes.c_uint(mode), ctypes.c_uint(0x100))
+        return
+    except OSError as e:
+        if e.errno != errno.ENOSYS:
+            raise KernelError(host_errno(e)) from None
+    # Older Linux: pin the object with O_PATH, then change it through its descriptor.
+    pinned = host_call(os.open, name, O_PATH_OR_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), dir_fd=fd)
+    try:
+        if host_stat.S_ISLNK(os.fstat(pinned).st_mode):
+            raise KernelError(Errno.EOPNOTSUPP)
+        try:
+            os.fchmod(pinned, mode)
+        except OSError:
+            host_call(os.chmod, f"/proc/self/fd/{pinned}", mode)
+    finally:
+        os.close(pinned)

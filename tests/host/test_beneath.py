@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from kernel_model.beneath import Beneath, Openat2, host_syscall_number
-from kernel_model.filesystems import HostDirectory
+from kernel_model.host.beneath import Beneath, Openat2, host_syscall_number
+from kernel_model.host.tree import HostDirectory
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import KernelError
 
