@@ -8,6 +8,7 @@ into ``.cache/debs/``, is checked against its sha256, and is unpacked under ``.c
 - ``static`` packages give one statically linked program each, copied out of the .deb:
   ``.cache/busybox/busybox.ARCH`` and ``.cache/static/{bash,zsh,sash}.ARCH``, ARCH being the
   sandbox's name (x86_64, aarch64, arm, i386);
+  each busybox is also ``.cache/applets/ARCH/busybox`` with its applets' names beside it;
 - ``rootfs-arm64`` packages are unpacked together into ``.cache/rootfs-arm64/``, a root
   filesystem for dynamically linked arm64 programs (``--rootfs``, ``qemu-aarch64 -L``).
 
@@ -53,6 +54,14 @@ STATIC_PROGRAMS = {
     "sash": ("bin/sash", "static/sash.{arch}"),
 }
 DESTINATIONS = ("static", "rootfs-arm64")
+
+# .cache/applets/ARCH/ holds busybox under these names (symlinks to one hard link of it), so
+# that bash, zsh and sash scripts find external commands that are the guest's own arch, in a
+# directory the sandbox can be shown, instead of whatever the host has on PATH.
+APPLETS = (
+    "basename", "cat", "cut", "echo", "env", "expr", "false", "grep", "head", "id", "ls",
+    "printf", "sed", "seq", "sh", "sleep", "sort", "tail", "tar", "tr", "true", "uniq", "wc",
+)
 
 
 class FetchError(Exception):
@@ -157,7 +166,18 @@ def unpack_static(pins: list[Pin]) -> list[Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(Path(tmp) / inside, target)
         written.append(target)
+        if p.package == "busybox-static":
+            link_applets(target, CACHE / "applets" / SANDBOX_ARCH[p.arch])
     return written
+
+
+def link_applets(busybox: Path, folder: Path) -> None:
+    """Make ``folder`` a PATH directory of busybox applets (see APPLETS)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.link(busybox, folder / "busybox")
+    for name in APPLETS:
+        (folder / name).symlink_to("busybox")
 
 
 def unpack_rootfs(pins: list[Pin], rootfs: Path) -> bool:
