@@ -82,9 +82,14 @@ class Case:
         return PROGRAMS / self.program if self.program.startswith("bin/") else CACHE / self.program
 
     @property
+    def missing_keys(self) -> list[str]:
+        """What this case needs that the sandbox lacks today (keys of FEATURES)."""
+        return [n for n in self.needs if n in MISSING]
+
+    @property
     def missing(self) -> list[str]:
         """What this case needs that the sandbox lacks today (descriptions)."""
-        return [FEATURES[n] for n in self.needs if n in MISSING]
+        return [FEATURES[n] for n in self.missing_keys]
 
     @property
     def xfail_reason(self) -> str | None:
@@ -326,6 +331,7 @@ _QEMU_DEPARTS = {
     ("segv-return", "riscv64"): "qemu-riscv64 faults for ever on the store a SIGSEGV handler made possible",
 }
 _FEATURES.append(("vfork", (), ("fork",), ("x86_64",)))
+_FEATURES.append(("vfork-exec", ("{child}",), ("fork", "execve"), ("aarch64",)))
 
 for _case, _extra, _needs, _default in _FEATURES:
     _t.add(

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from acceptance.corpus import CASES, select  # noqa: E402
+from acceptance.corpus import CASES, FEATURES, select  # noqa: E402
 from acceptance.runner import Outcome, namespace_problem, run_case, unavailable  # noqa: E402
 
 
@@ -60,9 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         outcomes = pool.map(lambda pair: run_case(pair[0], args.repeats), runnable)
         counts = {"ok": 0, "xfail": 0, "XPASS": 0, "FAIL": 0}
+        blocked: dict[str, list[int]] = {}  # feature: [cases that differ and need it, of which need only it]
         for outcome in outcomes:
             v = verdict(outcome)
             counts[v] += 1
+            if v == "xfail":
+                keys = outcome.case.missing_keys + (["bug"] if outcome.case.bug else [])
+                for key in keys:
+                    tally = blocked.setdefault(key, [0, 0])
+                    tally[0] += 1
+                    tally[1] += len(keys) == 1
             theirs = outcome.oracle.summary() if outcome.oracle else "-"
             shown = "match" if outcome.difference is None else outcome.difference
             seconds = f"{outcome.sandbox.seconds:5.1f}s {outcome.oracle.seconds if outcome.oracle else 0:5.1f}s"
@@ -73,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
     for case, reason in skipped:
         print(f"{case.id:<{width}}  skipped: {reason}")
+    if blocked:
+        print("\nexpected failures by what they need (a case can need several; 'alone': nothing else):")
+        for key, (count, alone) in sorted(blocked.items(), key=lambda kv: -kv[1][0]):
+            print(f"  {key:<16} {count:4} cases, {alone:4} alone   {FEATURES.get(key, 'a bug of its own (see corpus.py)')}")
     ran = len(runnable)
     matched = counts["ok"] + counts["XPASS"]
     print(f"\n{matched} of {ran} match ({counts['xfail']} expected failures, {counts['XPASS']} XPASS, "

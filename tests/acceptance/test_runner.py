@@ -96,3 +96,29 @@ def test_the_oracle_runs_a_foreign_child_under_qemu_too():
     assert r.returncode == 0, r.stderr
     assert b"child: argv[0]=child argv[1]=from argv[2]=fork-exec\n" in r.stdout
     assert r.stdout.endswith(b"exec'd child exited with status 43\n")
+
+
+def _racy(monkeypatch, outputs_by_seed, oracle=b"racy counter: 1234567 of 2000000\n"):
+    """check_deterministic with the sandbox and the oracle replaced by canned runs."""
+    from acceptance import runner
+
+    calls = {}
+
+    def fake_sandbox(case, seed=None):
+        calls[seed] = calls.get(seed, 0) + 1
+        outputs = outputs_by_seed[seed]
+        return Run(0, outputs[min(calls[seed], len(outputs)) - 1], b"", 0.1)
+
+    monkeypatch.setattr(runner, "run_sandbox", fake_sandbox)
+    monkeypatch.setattr(runner, "run_oracle", lambda case: (Run(0, oracle, b"", 0.1), "qemu-user"))
+    case = next(c for c in CASES if c.check == "deterministic")
+    return runner.check_deterministic(case, repeats=3)[2]
+
+
+def test_a_racy_count_must_repeat_with_one_seed_and_change_with_others(monkeypatch):
+    one, other = b"racy counter: 1500000 of 2000000\n", b"racy counter: 1499999 of 2000000\n"
+    assert _racy(monkeypatch, {1: [one], 2: [one], 3: [other], 4: [one]}) is None
+    assert "run 2 with --seed 1 differs" in _racy(monkeypatch, {1: [one, other], 2: [one], 3: [one], 4: [one]})
+    assert "the seed does not change the schedule" in _racy(monkeypatch, {1: [one], 2: [one], 3: [one], 4: [one]})
+    # the oracle's count is masked, its shape is not
+    assert _racy(monkeypatch, {1: [b"counter 3\n"], 2: [one], 3: [other], 4: [one]}).startswith("stdout line 1")

@@ -269,6 +269,24 @@ static int case_vfork(int argc, char **argv) {
     return 0;
 }
 
+/* vfork then execve, the pattern vfork exists for: the parent resumes when the child execs. */
+static int case_vfork_exec(int argc, char **argv) {
+    if (argc < 3) {
+        say("usage: features vfork-exec CHILD-PROGRAM\n");
+        return 2;
+    }
+    char *child_argv[] = {"child", "after", "vfork", NULL};
+    char *child_env[] = {"GREETING=vforked", NULL};
+    pid_t pid = vfork();
+    if (pid < 0) fail("vfork");
+    if (pid == 0) {
+        execve(argv[2], child_argv, child_env);
+        _exit(127);
+    }
+    wait_for(pid, "vforked and exec'd child");
+    return 0;
+}
+
 /* The child program (src/child.c) prints its argv and environment, reports whether
  * descriptors 5 and 6 are open, and exits with 40 + its argc. */
 static int case_fork_exec(int argc, char **argv) {
@@ -826,6 +844,7 @@ static const struct {
     {"thread-signal", case_thread_signal, "pthread_kill runs the handler on the target thread"},
     {"fork-wait", case_fork_wait, "fork, then waitpid: an exit status, a kill, an abort"},
     {"vfork", case_vfork, "vfork shares memory until _exit"},
+    {"vfork-exec", case_vfork_exec, "vfork + execve CHILD"},
     {"fork-exec", case_fork_exec, "fork + execve CHILD, close-on-exec honoured"},
     {"posix-spawn", case_posix_spawn, "posix_spawn CHILD with its stdout on a pipe"},
     {"pipe", case_pipe, "a pipe each way between parent and child, EOF, EPIPE"},
