@@ -67,7 +67,7 @@ class Case:
     qemu_departs: str | None = None
     # Options only for the sandbox, each with its reason in the table below.
     sandbox_options: tuple[str, ...] = ()
-    timeout: float = 30.0
+    timeout: float = 20.0
 
     @property
     def id(self) -> str:
@@ -124,9 +124,9 @@ def _tier(default_arches):
 
 
 # -- busybox sh -------------------------------------------------------------------------------
-# busybox runs an applet that is not NOFORK by forking and, for most of them, re-executing
-# itself through /proc/self/exe; NOEXEC applets (tr, wc, sort, uniq, echo...) run in the
-# forked child without execve. qemu -strace shows which is which.
+# busybox sh runs an applet that is not NOFORK in a forked child, which re-executes busybox
+# through /proc/self/exe for most applets (tr, wc, sort, tar, sh here) and runs NOEXEC ones
+# directly ($(echo) and `exec ls` need no execve). qemu-aarch64 -strace shows which is which.
 
 _BB = "busybox/busybox.{}"
 
@@ -179,11 +179,11 @@ _shell("bash", "arrays", ["-c", 'a=(x y z); echo ${#a[@]} ${a[1]}; printf "<%s>"
        _tier(("x86_64",)), options=_BASH_VT)
 
 _shell("zsh", "builtins script", ["-f", "scripts/builtins.sh"], (), _tier(("aarch64",)))
-_ZSH_FORK = "qemu-x86_64 crashes (SIGSEGV, SI_KERNEL) in zsh-static's child after a fork"
+_ZSH_FORK = {"x86_64": "qemu-x86_64 crashes (SIGSEGV, SI_KERNEL) in zsh-static's child after a fork"}
 _shell("zsh", "echo | tr; $(...)", ["-f", "-c", "echo hi | tr a-z A-Z; x=$(echo sub); print -r -- $x"],
-       _with_frames(("fork", "execve")), _tier(("x86_64",)), departs=lambda a: _ZSH_FORK if a == "x86_64" else None)
+       _with_frames(("fork", "execve")), _tier(("x86_64",)), departs=_ZSH_FORK.get)
 _shell("zsh", "jobs script", ["-f", "scripts/jobs.sh"], _with_frames(("fork", "execve")), _tier(()),
-       departs=lambda a: _ZSH_FORK if a == "x86_64" else None)
+       departs=_ZSH_FORK.get)
 _shell("zsh", "parameter flags", ["-f", "-c", "a=(3 1 2); print ${(o)a} ${(j:-:)a} ${#a}"], (), _tier(("aarch64",)))
 
 # sash hands any line with shell syntax (; | $ ...) to /bin/sh, so its cases are plain
@@ -191,8 +191,9 @@ _shell("zsh", "parameter flags", ["-f", "-c", "a=(3 1 2); print ${(o)a} ${(j:-:)
 _SASH_SCRIPT = b"-echo one\n-ls data/dir\n-grep apple data/fruits.txt\n-sum data/fruits.txt\ncd data\n-pwd\nexit 3\n"
 _READDIR32 = ("qemu-user hands 32-bit guests the host's 64-bit directory offsets, which sash's 32-bit readdir "
               "refuses (EOVERFLOW), so its listing is empty")
+_READDIR32_ON = {"i386": _READDIR32, "arm": _READDIR32}
 _shell("sash", "built-in commands", [], (), _tier(("x86_64",)), stdin=_SASH_SCRIPT,
-       departs=lambda a: _READDIR32 if a in ("i386", "arm") else None)
+       departs=_READDIR32_ON.get)
 _shell("sash", "external commands", [], ("fork", "execve"), _tier(("aarch64",)),
        stdin=b"sort data/fruits.txt\nwc -l data/fruits.txt\nexit 0\n")
 
@@ -351,6 +352,9 @@ _t.add(ARCHES, group="features", label="race", program=lambda a: f"bin/features.
 # The Go runtime starts threads before main (clone), so every Go case needs threads.
 
 _GO_ARCHES = ("x86_64", "aarch64", "riscv64")
+# riscv64 Go reads the time with rdtime in its start-up, before any case runs; and the runtime
+# handles signals (SIGURG preempts goroutines, SIGSEGV becomes a panic)
+_GO_RUNTIME_NEEDS = {"riscv64": ("counters", "handler-frames")}
 _GO = [
     ("hello", (), (), _GO_ARCHES),
     ("channels", (), (), _GO_ARCHES),
@@ -365,9 +369,7 @@ for _case, _extra, _needs, _default in _GO:
     _t.add(
         _GO_ARCHES, group="go", label=_case, program=lambda a: f"bin/gofeatures.{a}",
         args=lambda a, c=_case, e=_extra: (c, *(x.format(child=_CHILD.format(a)) for x in e)),
-        # riscv64 Go reads the time with rdtime in its start-up, before any case runs; and
-        # the runtime handles signals (SIGURG preempts goroutines, SIGSEGV becomes a panic)
-        needs=lambda a, n=_needs: ("threads", *n, *(("counters", "handler-frames") if a == "riscv64" else ())),
+        needs=lambda a, n=_needs: ("threads", *n, *_GO_RUNTIME_NEEDS.get(a, ())),
         tier=_tier(_default),
     )
 

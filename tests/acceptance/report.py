@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from acceptance.corpus import CASES, FEATURES, select  # noqa: E402
+from acceptance import runner  # noqa: E402
 from acceptance.runner import Outcome, namespace_problem, run_case, unavailable  # noqa: E402
 
 
@@ -43,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=2, help="cases run at once (default 2)")
     parser.add_argument("--repeats", type=int, default=10, help="runs of a racy case with one seed (default 10)")
     parser.add_argument("--why", action="store_true", help="also print each expected failure's reason")
+    parser.add_argument("--kernel", choices=("model", "host"), default="model",
+                        help="the sandbox's kernel (host: the real host behind the default policy)")
     args = parser.parse_args(argv)
+    if args.kernel == "host":
+        runner.EXTRA_OPTIONS[:] = ["--kernel", "host"]
 
     cases = select("default" if args.default else "all", set(args.group or []) or None, set(args.arch or []) or None, args.words)
     if not cases:

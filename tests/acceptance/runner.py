@@ -81,6 +81,10 @@ def program_argument(case: Case) -> str:
     return case.program if case.program.startswith("bin/") else str(case.path)
 
 
+# Options given to every sandbox run, e.g. ["--kernel", "host"] (report.py --kernel).
+EXTRA_OPTIONS: list[str] = []
+
+
 def sandbox_command(case: Case, seed: int | None = None) -> list[str]:
     """``python -m sandbox run ...`` for ``case``."""
     cmd = [sys.executable, "-m", "sandbox", "run", "--clear-env"]
@@ -94,17 +98,18 @@ def sandbox_command(case: Case, seed: int | None = None) -> list[str]:
         # The program's own path must exist in the guest as it does under qemu-user, where the
         # whole host is visible: Python finds its prefix and sys.executable from it.
         cmd += ["--rootfs", str(ROOTFS_ARM64), "--mount", f"{ROOTFS_ARM64}:{ROOTFS_ARM64}"]
-    cmd += list(case.sandbox_options)
+    cmd += list(case.sandbox_options) + EXTRA_OPTIONS
     if seed is not None:
         cmd += ["--seed", str(seed)]
     return cmd + [program_argument(case), *case.args]
 
 
 @functools.lru_cache(maxsize=None)
-def namespace_problem() -> str | None:
-    """Why qemu_namespace.py cannot work on this host, or None when it can."""
+def namespace_problem(rootfs: bool = False) -> str | None:
+    """Why qemu_namespace.py cannot work on this host (with the rootfs shown, if asked), or None."""
+    shown = ["--rootfs", str(ROOTFS_ARM64)] if rootfs else []
     try:
-        r = subprocess.run([sys.executable, NAMESPACE, "--", "true"], capture_output=True, timeout=30)
+        r = subprocess.run([sys.executable, NAMESPACE, *shown, "--", "true"], capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as e:
         return str(e)
     return None if r.returncode == 0 else (r.stderr.decode(errors="replace").strip() or f"exit {r.returncode}")
@@ -121,7 +126,7 @@ def oracle_command(case: Case) -> tuple[list[str], str]:
         return [program_argument(case), *case.args], "Linux"
     qemu = [QEMU[case.arch]] + (["-L", str(ROOTFS_ARM64)] if case.rootfs else [])
     qemu += [program_argument(case), *case.args]
-    if namespace_problem() is None:
+    if namespace_problem(case.rootfs) is None:
         rootfs = ["--rootfs", str(ROOTFS_ARM64)] if case.rootfs else []
         return [sys.executable, NAMESPACE, *rootfs, "--", *qemu], "qemu-user"
     return qemu, "qemu-user"
@@ -136,8 +141,9 @@ def unavailable(case: Case) -> str | None:
         return None if host_runs(case.arch) else f"{case.qemu_departs}, and this host cannot run {case.arch} itself"
     if shutil.which(QEMU[case.arch]) is None:
         return f"{QEMU[case.arch]} is not installed (apt-get install qemu-user)"
-    if "execve" in case.needs and not host_runs(case.arch) and namespace_problem() is not None:
-        return f"qemu-user cannot run the guest's {case.arch} children here ({namespace_problem()})"
+    problem = namespace_problem(case.rootfs)
+    if "execve" in case.needs and not host_runs(case.arch) and problem is not None:
+        return f"qemu-user cannot run the guest's {case.arch} children here ({problem})"
     return None
 
 
