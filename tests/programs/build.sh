@@ -32,4 +32,15 @@ for pair in x86_64:$(cc_for x86_64) aarch64:$(cc_for aarch64) i386:i686-linux-gn
     ${pair#*:} -Os -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -fno-pie -no-pie -Wall \
         $LDFLAGS -o "bin/elf-layout.$arch" src/elf-layout.c
 done
+# features (one case per kernel feature the acceptance tests measure) and child (the no-libc
+# program its fork-exec and posix-spawn cases start), for every arch. -Os keeps static glibc
+# programs under a megabyte; -fno-pie -no-pie gives the classic fixed layout on every arch.
+for pair in x86_64:$(cc_for x86_64) aarch64:$(cc_for aarch64) i386:i686-linux-gnu-gcc \
+            arm:arm-linux-gnueabihf-gcc riscv64:riscv64-linux-gnu-gcc; do
+    arch=${pair%%:*}
+    cc=${pair#*:}
+    $cc -Os -static -pthread -Wall -Wextra $LDFLAGS -o "bin/features.$arch" src/features.c
+    $cc -Os -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -fno-pie -no-pie -Wall \
+        $LDFLAGS -o "bin/child.$arch" src/child.c
+done
 ls -l bin

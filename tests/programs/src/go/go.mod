@@ -1,0 +1,3 @@
+module gofeatures
+
+go 1.19
