@@ -505,31 +505,50 @@ def sys_sendfile(k: "Kernel", req: SyscallRequest, out_fd: Fd, in_fd: Fd, offset
     if count == 0:
         return 0
     with raising_write_signals(k):
-        written = _host_sendfile(src, dst, pos, count)
+        # at most some megabytes in one host call, which nothing could cut short (a partial
+        # transfer is a sendfile's right; the guest loops)
+        written = _host_sendfile(src, dst, pos, min(count, 16 * _SENDFILE_PIECE))
     if written is not None:
         if pos is not None:
             k.memory.write(offset, (pos + written).to_bytes(k.arch.word_size, k.structs.byteorder, signed=True))
         else:
             src.pos += written
         return written
-    # One read and one write, straight from file to file: the bytes never enter guest memory.
-    # The input offset moves by what was written, not by what was read.
-    if pos is not None:
-        data = src.read(count, pos)
-    elif src.handle.seekable:
-        pos_before = src.pos
-        data = src.read(count, pos_before)
-    else:
-        data = src.read(count)
-    if not data:
-        return 0
-    with raising_write_signals(k):
-        written = dst.write(data)
+    # Straight from file to file, the bytes never entering guest memory, in pieces: a copy of
+    # gigabytes (from /dev/urandom, say) holds one piece at a time, and the sandbox's limits
+    # (a timeout, the output limit) end it between pieces. The input offset moves by what
+    # was written, not by what was read.
+    start = pos if pos is not None else src.pos
+    written = 0
+    while written < count:
+        piece = min(_SENDFILE_PIECE, count - written)
+        if written:
+            k.waits.check()
+        if src.handle.seekable:
+            data = src.read(piece, start + written)
+        else:
+            data = src.read(piece)
+        if not data:
+            break
+        try:
+            with raising_write_signals(k):
+                n = dst.write(data)
+        except KernelError:
+            if written:
+                break  # what was copied is the answer; the error comes with the next call
+            raise
+        written += n
+        if n < len(data):
+            break
     if pos is not None:
         k.memory.write(offset, (pos + written).to_bytes(k.arch.word_size, k.structs.byteorder, signed=True))
     elif src.handle.seekable:
-        src.pos = pos_before + written
+        src.pos = start + written
     return written
+
+
+# How much sendfile copies between looks at the sandbox's limits.
+_SENDFILE_PIECE = 1 << 20
 
 
 def _host_sendfile(src: OpenFile, dst: OpenFile, pos: int | None, count: int) -> int | None:

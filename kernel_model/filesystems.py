@@ -498,6 +498,7 @@ class DeviceHandle(Handle):
     """A character device with fixed behaviour (null, zero, full, random)."""
 
     seekable = True
+    maps_as_zeros = False  # whether mmap of it gives fresh zero pages (/dev/zero's mmap)
 
     def __init__(self, st: StatInfo, reader: Callable[[int], bytes], writer: Callable[[bytes], int]) -> None:
         self._st = st
@@ -593,7 +594,9 @@ class DeviceFilesystem(Filesystem):
                 raise KernelError(Errno.ENXIO)
             return tty
         _, _, reader, writer = self._devices[rel[0]]
-        return DeviceHandle(self._device_stat(rel[0]), reader, writer)
+        handle = DeviceHandle(self._device_stat(rel[0]), reader, writer)
+        handle.maps_as_zeros = rel[0] == "zero"  # the one device here with an mmap
+        return handle
 
 
 class _ListingHandle(Handle):

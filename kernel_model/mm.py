@@ -247,7 +247,6 @@ def do_mmap(k: "Kernel", addr: int, length: int, prot: int, flags: int, fd: int,
     _check_prot(prot)
     prot &= PROT_READ | PROT_WRITE | PROT_EXEC
     attrs: dict[str, object] = {"shared": mtype != MAP_PRIVATE}
-    contents = b""
     if not flags & MAP_ANONYMOUS:
         of = k.fds.get(fd)
         # do_mmap's order: write access for a shared writable mapping, read access, then
@@ -257,9 +256,11 @@ def do_mmap(k: "Kernel", addr: int, length: int, prot: int, flags: int, fd: int,
         if not of.readable:
             raise KernelError(Errno.EACCES)
         st = of.handle.stat()
-        if of.handle.is_directory or not of.handle.seekable or (not s_isreg(st.mode) and st.mode & 0o170000 != 0o020000):
-            raise KernelError(Errno.ENODEV)
-        contents = of.handle.pread(size, offset)
+        if of.handle.is_directory or not of.handle.seekable or not s_isreg(st.mode):
+            # Of the character devices only /dev/zero has an mmap: fresh zero pages, read
+            # from nowhere (a terabyte of it costs nothing until touched).
+            if not getattr(of.handle, "maps_as_zeros", False):
+                raise KernelError(Errno.ENODEV)
         attrs.update(name=of.path, offset=offset, dev=st.dev, ino=st.ino, file=of.handle)
     if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
         if addr & (mm.page - 1):
@@ -273,10 +274,29 @@ def do_mmap(k: "Kernel", addr: int, length: int, prot: int, flags: int, fd: int,
         start = addr
     else:
         start = mm.find_free(size, addr)
-    mm.map(start, size, prot, **attrs)
-    if contents:
-        mm.memory.load(start, contents)
+    mm.map(start, size, prot, **attrs)  # the memory limit is checked before anything is read
+    handle = attrs.get("file")
+    if handle is not None and not getattr(handle, "maps_as_zeros", False):
+        try:
+            _fill_from_file(mm, start, size, handle, offset)  # type: ignore[arg-type]
+        except BaseException:
+            mm.unmap(start, size)
+            raise
     return start
+
+
+# A mapped file is read in pieces of this size, so no second copy of a big file is ever held.
+_FILL_CHUNK = 1 << 22
+
+
+def _fill_from_file(mm: AddressSpace, start: int, size: int, handle: "Handle", offset: int) -> None:
+    done = 0
+    while done < size:
+        data = handle.pread(min(_FILL_CHUNK, size - done), offset + done)
+        if not data:
+            break
+        mm.memory.load(start + done, data)
+        done += len(data)
 
 
 @syscall("munmap")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import zlib
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from kernel_model.host import Policy
 
 RWX = PROT_READ | PROT_WRITE | PROT_EXEC
+# The device a program from outside the guest's view is on (the namespace's own, 0:1).
+SANDBOX_DEVICE = 1
 SIGXFSZ = signal_number("SIGXFSZ")
 
 
@@ -73,6 +76,17 @@ class RunResult:
     _arch: Arch | None = field(default=None, repr=False, compare=False)
     _log: list = field(default_factory=list, repr=False, compare=False)
     _captured: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        # An arch description holds functions; it travels by name (a confined child's result).
+        state = dict(self.__dict__)
+        state["_arch"] = self._arch.name if self._arch is not None else None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        arch = state.get("_arch")
+        state["_arch"] = get_arch(arch) if isinstance(arch, str) else arch
+        self.__dict__.update(state)
 
     @cached_property
     def syscalls(self) -> list[SyscallRecord]:
@@ -150,6 +164,8 @@ class Sandbox(DebuggingMethods):
         timeout: float | None = API_DEFAULTS.timeout,
         max_insns: int | None = API_DEFAULTS.max_insns,
         max_output: int | None | _Default = DEFAULT,
+        wall: str | None = None,
+        require_landlock: bool = False,
     ) -> None:
         self.arch = get_arch(arch)
         if isinstance(max_output, _Default):
@@ -176,6 +192,15 @@ class Sandbox(DebuggingMethods):
         self._err = bytearray()
         self._waits = HostWaits()
         self._timed_out = False
+        if wall not in (None, "child", "process", "none"):
+            raise SandboxError(f"wall {wall!r}: expected child, process or none")
+        # Host mode's kernel wall (sandbox.wall): "child" runs each guest in a confined child
+        # process, "process" confines this process at the first run, "none" puts up none.
+        self.wall = wall or ("child" if self.kernel == "host" else "none")
+        self.require_landlock = require_landlock
+        self.wall_report: object | None = None  # what the wall was (kernel_model.host.landlock.WallReport)
+        self._confined = False
+        self._child_result: RunResult | None = None
 
     @property
     def max_fds(self) -> int | None:
@@ -236,6 +261,7 @@ class Sandbox(DebuggingMethods):
         """Start a fresh, empty process (no code yet) and make it the current one."""
         if self.machine is not None:
             self.machine.close()
+        self._child_result = None
         self._waits = HostWaits()
         self._timed_out = False
         sin, sout, serr = self._stdio(stdin)
@@ -273,12 +299,16 @@ class Sandbox(DebuggingMethods):
         A :class:`kernel_model.world.World`; SandboxError (one line) when the policy cannot
         be used (a grant that is not a directory, say).
         """
-        from kernel_model.host import PolicyError, build_world, run_policy
+        from kernel_model.host import PolicyError, build_world
+        from sandbox.wall import first_wall_off
 
         try:
-            policy = run_policy(
-                self.kernel, self.policy, cwd=self.cwd, mounts=self.mounts, rootfs=self.rootfs, tmp=self.tmp
-            ).with_calls(self.call_rules + self._model_choices())
+            policy = self.run_policy()
+            if self.kernel == "host" and first_wall_off():
+                # The escape tests' switch: no checks of the model's, the host's whole tree.
+                from kernel_model.policy import PathRule
+
+                policy = replace(policy, paths=(PathRule("/", "rw", "/", "test-only: the kernel wall alone"),), network=True)
             limit = self.limits.max_memory
             return build_world(
                 policy, self.kernel, uid=self.identity.uid, gid=self.identity.gid, waits=self._waits,
@@ -286,6 +316,33 @@ class Sandbox(DebuggingMethods):
             )
         except PolicyError as e:
             raise SandboxError(str(e)) from None
+
+    def run_policy(self):  # type: ignore[no-untyped-def]
+        """The whole policy of a run: the given one (or the mode's default), the run's mounts,
+        and the rules the options add (a :class:`kernel_model.policy.Policy`)."""
+        from kernel_model.host import PolicyError, run_policy
+
+        try:
+            return run_policy(
+                self.kernel, self.policy, cwd=self.cwd, mounts=self.mounts, rootfs=self.rootfs, tmp=self.tmp
+            ).with_calls(self.call_rules + self._model_choices())
+        except PolicyError as e:
+            raise SandboxError(str(e)) from None
+
+    def confine(self) -> object:
+        """Confine this very process to the run's policy, for good (host mode's kernel wall).
+
+        The command line does this before the first guest instruction; once confined, the
+        process reaches nothing on the host but the policy's grants and the sandbox's own
+        code. Returns the :class:`kernel_model.host.landlock.WallReport`; SandboxError (one
+        line) if ``require_landlock`` and the wall falls short.
+        """
+        from sandbox.wall import confine_process
+
+        if not self._confined:
+            self.wall_report = confine_process(self, require=self.require_landlock)
+            self._confined = True
+        return self.wall_report
 
     def _policy_machine(self, config: KernelConfig) -> Machine:
         """A process whose world is the policy's (host mode, or --policy)."""
@@ -355,8 +412,13 @@ class Sandbox(DebuggingMethods):
             return self.load_code(prog.data, argv=argv, env=env, stdin=stdin, name=os.path.abspath(path))
         machine = self.new_process(stdin)
         kernel = machine.kernel
-        shown = kernel.guest_path_of(path) or os.path.abspath(path)
+        visible = kernel.guest_path_of(path)
+        shown = visible or os.path.abspath(path)
         st = StatInfo.from_host(os.stat(path))
+        if visible is None:
+            # A program from outside the guest's view is an object of the sandbox's own: the
+            # guest sees the name it was run by, never the host's device and inode numbers.
+            st = st.with_(dev=SANDBOX_DEVICE, ino=zlib.crc32(shown.encode()) | 1)
         image_file = BytesHandle(prog.data, st)
         kernel.executable = Executable(
             path=shown, open=lambda: BytesHandle(prog.data, st), stat=lambda: st,
@@ -389,6 +451,24 @@ class Sandbox(DebuggingMethods):
         machine = self.machine
         if machine is None:
             raise SandboxError("nothing is loaded: use run_code, run_asm or run_file")
+        if self.kernel == "host" and not self._confined:
+            if self.wall == "process":
+                self.confine()
+            elif self.wall == "child":
+                from sandbox.wall import run_in_confined_child
+
+                result = run_in_confined_child(self, self._run_here)
+                self._child_result = result
+                if self.capture:
+                    self._out[:] = result.stdout or b""
+                    self._err[:] = result.stderr or b""
+                machine.close()
+                return result
+        return self._run_here()
+
+    def _run_here(self) -> RunResult:
+        machine = self.machine
+        assert machine is not None
         timeout = self.limits.timeout
         with guard(machine, timeout, lambda: timeout_exit(timeout or 0)) as watched:
             while True:
@@ -404,6 +484,8 @@ class Sandbox(DebuggingMethods):
 
     def result(self) -> RunResult:
         """The outcome of the current process so far (it need not have ended)."""
+        if self._child_result is not None:
+            return self._child_result  # it ran in a confined child (host mode)
         machine = self.machine
         assert machine is not None
         ex = machine.exit

@@ -261,6 +261,20 @@ class HostDirectory(Filesystem):
         """The host directory shown (resolved)."""
         return self.root_path
 
+    def reopen(self) -> None:
+        """Hold the directory by a new descriptor (after this process's mounts changed, say).
+
+        ValueError if the path no longer leads to the same directory.
+        """
+        fresh = Beneath(self.root_path)
+        old = os.fstat(self.beneath.fd)
+        new = os.fstat(fresh.fd)
+        if (old.st_ino, old.st_dev) != (new.st_ino, new.st_dev):
+            fresh.close()
+            raise ValueError(f"{self.root_path}: no longer the directory that was granted")
+        self.beneath.close()
+        self.beneath = fresh
+
     def close(self) -> None:
         self.beneath.close()
 

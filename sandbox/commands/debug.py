@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sandbox.commands.options import add_guest_options, sandbox_from_args
+from sandbox.commands.options import add_guest_options, confine_for_cli, sandbox_from_args
 from sandbox.debug.session import DEFAULT_HISTORY
 from sandbox.debug.terminal import TerminalDebugger, split_command_file
 from sandbox.errors import SandboxError
@@ -46,6 +46,7 @@ def handle(args: argparse.Namespace) -> int:
             raise SandboxError(f"--stdin {args.stdin}: {e.strerror}") from None
     sb = sandbox_from_args(args, capture=True)
     sb.load_file(args.program, [args.program, *args.args], stdin=stdin)
+    confine_for_cli(sb)
     if args.history < 0:
         raise SandboxError("--history must be 0 or more")
     if args.history:

@@ -35,8 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mount", action="append", default=[], metavar="HOST:GUEST[:rw]",
                    help="show a host directory to both guests (read-only unless :rw); repeatable")
     p.add_argument("--cwd", metavar="DIR", help="host directory shown read-only as the guests' cwd (default: .)")
-    p.add_argument("--env", action="append", default=[], metavar="K=V", help="set a guest environment variable")
-    p.add_argument("--clear-env", action="store_true", help="start from an empty environment")
+    p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="set a guest environment variable, or pass the host's NAME")
+    env = p.add_mutually_exclusive_group()
+    env.add_argument("--clear-env", action="store_true", help="start from an empty environment")
+    env.add_argument("--env-all", action="store_true", help="pass every host environment variable")
     p.add_argument("--stdin", metavar="FILE", help="give both guests this file as stdin (default: nothing)")
     p.add_argument("-s", dest="string_limit", type=int, default=32, metavar="N",
                    help="compare at most N bytes of each string or buffer (default 32)")

@@ -13,7 +13,7 @@ import sys
 
 from sandbox.api import Sandbox
 from sandbox.assembler import assemble
-from sandbox.commands.options import add_guest_options, sandbox_from_args
+from sandbox.commands.options import add_guest_options, confine_for_cli, sandbox_from_args
 from sandbox.commands.run import report_end
 from sandbox.debug.gdbstub import ExecFile, GdbStub, listen, serve_once
 from sandbox.debug.session import DEFAULT_HISTORY
@@ -78,7 +78,8 @@ def serve_program(args: argparse.Namespace, port: int) -> int:
         sb.record(history)
     stub = GdbStub(sb.debugger, exec_file_for(sb, args.program),
                    log=sys.stderr if os.environ.get("SANDBOX_GDB_LOG") else None)
-    server = listen(port)
+    server = listen(port)  # before the kernel wall, which allows no bind
+    confine_for_cli(sb)
     actual = server.getsockname()[1]
     print(f"sandbox: {args.program} ({sb.arch.name}) is stopped at its first instruction; "
           f"waiting for gdb on 127.0.0.1:{actual}", file=sys.stderr)

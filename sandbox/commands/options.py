@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from kernel_model.kernel import Mount
 from sandbox.api import Sandbox
@@ -25,8 +26,13 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
         help="host directory shown read-only as the guest's / (under the other mounts); a dynamically "
         "linked program's interpreter and libraries come from it, as with qemu-user -L",
     )
-    parser.add_argument("--env", action="append", default=[], metavar="K=V", help="set a guest environment variable")
-    parser.add_argument("--clear-env", action="store_true", help="start from an empty environment, not sandbox's own")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME[=VALUE]",
+        help="set a guest environment variable, or pass the host's NAME (the default is a small set: see README)",
+    )
+    env = parser.add_mutually_exclusive_group()
+    env.add_argument("--clear-env", action="store_true", help="start from an empty environment")
+    env.add_argument("--env-all", action="store_true", help="pass every host environment variable (as qemu-user does)")
     parser.add_argument("--seed", type=int, help="seed getrandom and /dev/urandom for a reproducible run")
     parser.add_argument("--virtual-time", action="store_true", help="a clock that starts at a fixed date and only moves when the guest sleeps")
     parser.add_argument("-v", "--verbose", action="store_true", help="with a crash, also print the registers")
@@ -45,6 +51,10 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
         "machine calls go to the real host, in the directories the policy grants",
     )
     group.add_argument("--policy", metavar="FILE", help="a TOML policy: calls allowed, denied or forwarded; paths granted")
+    group.add_argument(
+        "--require-landlock", action="store_true",
+        help="host mode: refuse to run unless the host kernel can enforce the whole policy too (Landlock)",
+    )
     group.add_argument(
         "--forward", action="append", default=[], metavar="NAME[,NAME...]",
         help="send these calls to the host even with the model (repeatable)",
@@ -84,14 +94,21 @@ def guest_policy(args: argparse.Namespace) -> tuple[object, str | None]:
 
 
 def guest_environment(args: argparse.Namespace) -> dict[str, str]:
-    """The environment the guest starts with: sandbox's own (as qemu-user does) or empty, plus --env."""
-    env = {} if args.clear_env else dict(os.environ)
-    for item in args.env:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SandboxError(f"--env {item!r}: expected K=V")
-        env[key] = value
-    return env
+    """The environment the guest starts with (see :mod:`sandbox.environment`), plus --env."""
+    from sandbox.environment import guest_environment as build
+
+    return build(args.env, clear=args.clear_env, inherit_all=getattr(args, "env_all", False), cwd=args.cwd)
+
+
+def confine_for_cli(sb: Sandbox) -> None:
+    """Host mode: put up the kernel wall around this process now (the guest is loaded, nothing
+    has run), saying in one line on stderr where it falls short of the policy."""
+    if sb.kernel != "host":
+        return
+    report = sb.confine()
+    line = report.line() if report is not None else None  # type: ignore[attr-defined]
+    if line:
+        print(f"sandbox: {line}", file=sys.stderr)
 
 
 def sandbox_from_args(args: argparse.Namespace, *, capture: bool = False) -> Sandbox:
@@ -119,5 +136,6 @@ def sandbox_from_args(args: argparse.Namespace, *, capture: bool = False) -> San
         seed=args.seed, virtual_time=args.virtual_time, rootfs=args.rootfs,
         string_limit=getattr(args, "string_limit", 32),
         kernel=kernel, policy=policy, forward=args.forward,  # type: ignore[arg-type]
+        wall="process", require_landlock=getattr(args, "require_landlock", False),
         **vars(limits),
     )

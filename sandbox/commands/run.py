@@ -7,7 +7,7 @@ import sys
 
 from sandbox.api import RunResult
 from sandbox.limits import refusal_notes
-from sandbox.commands.options import add_guest_options, sandbox_from_args
+from sandbox.commands.options import add_guest_options, confine_for_cli, sandbox_from_args
 from sandbox.commands.trace import add_trace_options, run_traced
 from sandbox.errors import SandboxError
 
@@ -56,7 +56,9 @@ def handle(args: argparse.Namespace) -> int:
     if args.trace:
         return run_traced(args)
     sb = sandbox_from_args(args)
+    sb.load_file(args.program, [args.program, *args.args])
+    confine_for_cli(sb)
     sys.stdout.flush()
-    result = sb.run_file(args.program, [args.program, *args.args])
+    result = sb.run()
     report_end(result, args.verbose)
     return result.exit_status

@@ -12,7 +12,7 @@ import sys
 from typing import IO
 
 from sandbox.api import RunResult, Sandbox
-from sandbox.commands.options import add_guest_options, sandbox_from_args
+from sandbox.commands.options import add_guest_options, confine_for_cli, sandbox_from_args
 from sandbox.errors import SandboxError
 from sandbox.terminal import Palette
 from sandbox.trace import FORMATS, Tracer, make_format
@@ -125,6 +125,7 @@ def run_traced(args: argparse.Namespace) -> int:
         argv = [args.program, *args.args]
         env = sb.env
         sb.load_file(args.program, argv)
+        confine_for_cli(sb)
         tracer = start_tracing(args, sb, sink.stream)
         if args.trace == "strace" and tracer.filter.accepts("execve"):
             sink.stream.write(execve_line(sb, argv, env, tracer.format.palette))  # type: ignore[union-attr]
