@@ -105,7 +105,8 @@ def test_not_a_program(tmp_path):
 
 
 def test_bad_mount_and_env():
-    one_line_error(sandbox_cli("run", "--mount", "/nonexistent-dir:/x", "examples/hello/hello.x86_64.s"), 2, "not a directory")
+    one_line_error(sandbox_cli("run", "--mount", "/nonexistent-dir:/x", "examples/hello/hello.x86_64.s"), 2,
+                   "no directory '/nonexistent-dir' on the host")
     one_line_error(sandbox_cli("run", "--env", "NOEQUALS", "examples/hello/hello.x86_64.s"), 2, "K=V")
 
 

@@ -1,0 +1,133 @@
+"""What the command line tells a new user: help texts, error lines and exit statuses that say
+what is true (issue 17: "What a new user trips on")."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import ROOT, sandbox_cli
+
+from sandbox.arch import ARCHES
+from sandbox.cli import main
+
+HELLO = "examples/hello/hello.x86_64.s"
+
+
+def run_main(capsys, *argv: str) -> tuple[int, str, str]:
+    """``sandbox ARGV`` in this process: its status, stdout and stderr."""
+    try:
+        status = main(list(argv))
+    except SystemExit as e:  # argparse's --help and usage errors
+        status = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def one_line(err: str) -> str:
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err.strip()
+
+
+# -- 1. lists of arches come from the registry ----------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [("explain", "--help"), ("table", "--help"), ("run", "--help"), ("diff", "--help")])
+def test_help_names_every_supported_arch(argv, capsys):
+    status, out, _ = run_main(capsys, *argv)
+    text = " ".join(out.split())  # argparse wraps lines anywhere
+    assert status == 0
+    for name in ARCHES:
+        assert name in text, (name, out)
+
+
+def test_explain_without_an_arch_names_every_arch(capsys):
+    status, _, err = run_main(capsys, "explain")
+    line = one_line(err)
+    assert status == 2 and all(name in line for name in ARCHES), line
+
+
+@pytest.mark.parametrize("arch", list(ARCHES))
+def test_every_arch_the_help_names_works(arch, capsys):
+    status, out, _ = run_main(capsys, "explain", arch, "write")
+    assert status == 0 and f"write on {arch}" in out
+
+
+# -- 5. a bad trace format names the good ones ------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["run", "trace"])
+def test_an_unknown_trace_format_lists_the_formats(command, capsys):
+    status, _, err = run_main(capsys, command, "--trace=bogus", HELLO)
+    line = one_line(err)
+    assert status == 2 and "--trace=bogus" in line and "ignored explicit argument" not in line, line
+    for name in ("strace", "regs", "json"):
+        assert name in line, line
+
+
+def test_a_value_for_a_flag_says_it_takes_none(capsys):
+    status, _, err = run_main(capsys, "run", "--virtual-time=yes", HELLO)
+    assert status == 2 and "--virtual-time takes no value" in one_line(err)
+
+
+# -- 6. the program's arguments are optional ----------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, missing", [
+    (("run",), "program"), (("trace",), "program"), (("debug",), "program"), (("diff", "A"), "B"),
+])
+def test_only_what_is_required_is_called_required(argv, missing, capsys):
+    status, _, err = run_main(capsys, *argv)
+    line = one_line(err)
+    assert status == 2 and line.split("required: ")[1].startswith(f"{missing} (see"), line
+    assert "args" not in line
+
+
+# -- 7. diff's statuses are diff(1)'s ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("other, words", [("/nonexistent", "No such file"), ("examples", "Is a directory")])
+def test_diff_trouble_is_status_2(other, words):
+    r = sandbox_cli("diff", HELLO, other)
+    err = r.stderr.decode()
+    assert r.returncode == 2 and words in one_line(err), err
+
+
+def test_diff_says_the_same_and_different_as_0_and_1():
+    same = sandbox_cli("diff", HELLO, HELLO)
+    other = sandbox_cli("diff", "examples/raw-syscall/raw-syscall.x86_64.s", "examples/raw-syscall/raw-syscall.aarch64.s")
+    assert (same.returncode, other.returncode) == (0, 1)
+
+
+# -- 8. --mount says which forms it takes, and what is wrong -----------------------------------
+
+
+def test_mount_help_documents_every_form(capsys):
+    _, out, _ = run_main(capsys, "run", "--help")
+    text = " ".join(out.split())
+    for form in ("HOST:GUEST", "HOST:GUEST:rw", "HOST:GUEST:ro", "DIR"):
+        assert form in text
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("nocolon", ["no directory 'nocolon' on the host", "HOST:GUEST"]),
+    ("/no/such/dir:/x", ["no directory '/no/such/dir' on the host"]),
+    ("README.md", ["'README.md' is a file"]),
+    ("/tmp:relative", ["must be absolute", "HOST:GUEST"]),
+    ("a:b:c", ["expected HOST:GUEST"]),
+])
+@pytest.mark.parametrize("command", ["run", "diff"])
+def test_a_bad_mount_says_what_is_wrong(command, spec, words, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    argv = ["run", "--mount", spec, HELLO] if command == "run" else ["diff", "--mount", spec, HELLO, HELLO]
+    status, _, err = run_main(capsys, *argv)
+    line = one_line(err)
+    assert status == 2 and line.startswith(f"sandbox: --mount {spec}: "), line
+    for w in words:
+        assert w in line, line
+
+
+def test_a_bare_directory_mount_is_shown_at_its_own_path(tmp_path):
+    (tmp_path / "f.txt").write_text("seen\n")
+    from sandbox.commands.options import parse_mounts
+
+    (mount,) = parse_mounts([str(tmp_path)])
+    assert (mount.host, mount.guest, mount.writable) == (str(tmp_path), str(tmp_path.resolve()), False)
