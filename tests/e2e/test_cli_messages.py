@@ -51,6 +51,32 @@ def test_every_arch_the_help_names_works(arch, capsys):
     assert status == 0 and f"write on {arch}" in out
 
 
+# -- 4. integers are read as integers ---------------------------------------------------------
+
+
+def test_a_huge_limit_is_echoed_as_typed(capsys):
+    typed = "99999999999999999999999"
+    status, _, err = run_main(capsys, "run", "--max-fds", typed, HELLO)
+    line = one_line(err)
+    assert status == 2 and f"--max-fds {typed}:" in line and "1048576" in line, line
+
+
+def test_a_limit_with_a_unit_is_echoed_as_typed(capsys):
+    status, _, err = run_main(capsys, "run", "--max-fds", "10M", HELLO)
+    assert status == 2 and "--max-fds 10M: must be" in one_line(err)
+
+
+def test_big_counts_and_sizes_are_exact():
+    from sandbox.limits import parse_count, parse_size
+
+    assert parse_count("99999999999999999999999") == 99999999999999999999999
+    assert parse_count("12345678901234567") == 12345678901234567  # beyond a float's 53 bits
+    assert parse_size("9007199254740993") == 9007199254740993
+    assert parse_count("2.5G") == 2_500_000_000 and parse_size("1.5K") == 1536
+    with pytest.raises(ValueError, match="whole number"):
+        parse_count("1.0000000001")
+
+
 # -- 5. a bad trace format names the good ones ------------------------------------------------
 
 
