@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except SandboxError as e:
-        print(f"sandbox: {e}", file=sys.stderr)
+        print(f"sandbox: {e}" if e.prefixed else str(e), file=sys.stderr)
         return e.exit_status
     except KeyboardInterrupt:
         print("sandbox: interrupted", file=sys.stderr)

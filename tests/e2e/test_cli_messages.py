@@ -157,3 +157,40 @@ def test_a_bare_directory_mount_is_shown_at_its_own_path(tmp_path):
 
     (mount,) = parse_mounts([str(tmp_path)])
     assert (mount.host, mount.guest, mount.writable) == (str(tmp_path), str(tmp_path.resolve()), False)
+
+
+# -- 9. errors in a file name the file, as compilers do ----------------------------------------
+
+
+@pytest.mark.parametrize("arch, source, line, words", [
+    ("x86_64", "nop\nmov rax, rbx, rcx\n", 2, "invalid operand"),
+    ("aarch64", "mov x0, #1\nfoo x1\n", 2, "foo"),
+    ("riscv64", "nop\naddi a0, a0, (1+\n", 2, "incomplete expression"),
+    ("riscv64", "nop\nnop\n.byte \"x\n", 3, "unterminated string"),
+])
+def test_assembly_errors_are_file_colon_line(arch, source, line, words, tmp_path):
+    path = tmp_path / f"bad.{arch}.s"
+    path.write_text(source)
+    for command in ("run", "trace", "debug"):
+        err = sandbox_cli(command, str(path)).stderr.decode()
+        assert one_line(err).startswith(f"{path}:{line}: ") and words in err, err
+
+
+def test_empty_assembly_and_raw_code_name_the_file(tmp_path):
+    empty_s = tmp_path / "empty.x86_64.s"
+    empty_s.write_text("# nothing but a comment\n")
+    empty_bin = tmp_path / "empty.bin"
+    empty_bin.write_bytes(b"")
+    r = sandbox_cli("run", str(empty_s))
+    assert r.returncode == 2 and one_line(r.stderr.decode()) == f"{empty_s}: no instructions to assemble"
+    r = sandbox_cli("run", "--arch", "x86_64", str(empty_bin))
+    assert r.returncode == 2 and one_line(r.stderr.decode()).startswith(f"{empty_bin}: ")
+
+
+def test_assembly_text_without_a_file_still_names_the_line():
+    from sandbox import Sandbox
+    from sandbox.errors import AssemblyError
+
+    with pytest.raises(AssemblyError, match=r"^line 2: ") as caught:
+        Sandbox("riscv64").run_asm("nop\nfrobnicate a0\n")
+    assert caught.value.line == 2
