@@ -511,7 +511,7 @@ class Debugger:
                 return None  # a trap in the past, to be replayed from history
             if catch is not None:
                 catch.hits += 1
-            return StopEvent("syscall-entry", req.pc, catch=catch, syscall=req)
+            return self._event("syscall-entry", catch=catch, syscall=req)
         if stop is Stop.SYSCALL_EXIT:
             return self._return_event(m.last_request)
         if self._accesses:
@@ -582,6 +582,9 @@ class Debugger:
     # -- events ----------------------------------------------------------------------------
 
     def _event(self, reason: str, **kw: object) -> StopEvent:
+        # Every stop reports the pc the registers hold. At a system call's entry that is the
+        # address after the trap instruction, as Linux reports it to ptrace (and so to gdb);
+        # the trap's own address is the request's pc.
         return StopEvent(reason, self.machine.pc, **kw)  # type: ignore[arg-type]
 
     def _breakpoint_at(self, address: int) -> Breakpoint | None:
@@ -737,7 +740,7 @@ class Debugger:
             req = m.pending
             assert req is not None
             catch = next((c for c in self.catchpoints.values() if c.entry and c.matches(req.nr)), None)
-            event = StopEvent("syscall-entry", req.pc, catch=catch, syscall=req)
+            event = self._event("syscall-entry", catch=catch, syscall=req)
         elif kind == "syscall-return":
             event = self._return_event(m.last_request)
         else:

@@ -54,10 +54,9 @@ def register_lines(dbg: Debugger, names: list[str] | None = None) -> list[str]:
 def where_line(dbg: Debugger) -> str:
     """The pc with its symbol, and the last system call made."""
     m = dbg.machine
-    pc = m.pending.pc if m.pending is not None else m.pc
-    text = f"pc {pc:#x} {dbg.describe(pc)}".rstrip()
+    text = f"pc {m.pc:#x} {dbg.describe(m.pc)}".rstrip()
     if m.pending is not None:
-        text += f", in the system call {m.pending.name} (entered, not yet served)"
+        text += f", {_after_trap(dbg, m.pending.pc)}, in the system call {m.pending.name} (entered, not yet served)"
     records = build_records(dbg.arch, m.log[-1:]) if m.log else []
     text += f"; last system call: {records[0]}" if records else "; no system call made yet"
     return text
@@ -75,11 +74,17 @@ def card_lines(dbg: Debugger, event: StopEvent | None = None) -> list[str]:
     return syscall_card(dbg.arch, req.nr, req.name, req.args, m.memory)
 
 
+def _after_trap(dbg: Debugger, trap_pc: int) -> str:
+    """``after the syscall at 0x400016 <_start+22>``: where a system call was entered from."""
+    return f"after the {dbg.arch.trap.mnemonic} at {trap_pc:#x} {dbg.describe(trap_pc)}".rstrip()
+
+
 def listing_lines(dbg: Debugger, count: int = 4) -> list[str]:
-    """The next instructions, the current one marked ``=>``."""
+    """The next instructions, the current one marked ``=>``; in a system call, from the trap
+    instruction that entered it (the pc is the instruction after it, as on Linux)."""
     m = dbg.machine
-    pc = m.pending.pc if m.pending is not None else m.pc
-    insns = dbg.disasm(pc, count)
+    pc = m.pc
+    insns = dbg.disasm(m.pending.pc if m.pending is not None else pc, count)
     width = max((len(i.symbol) for i in insns), default=0) + 2
     out = []
     for insn in insns:
@@ -116,10 +121,10 @@ def _headline(dbg: Debugger, event: StopEvent) -> str:
         return f"{back}Reached {where}"
     if reason == "syscall-entry" and event.syscall is not None:
         by = f" (catchpoint {event.catch.number})" if event.catch is not None else ""
-        return f"{back}Entering system call {event.syscall.name}{by}, at {where}"
+        return f"{back}Entering system call {event.syscall.name}{by}, at {where}, {_after_trap(dbg, event.syscall.pc)}"
     if reason == "syscall-return" and event.syscall is not None:
         by = f" (catchpoint {event.catch.number})" if event.catch is not None else ""
-        return f"{back}Returned from system call {event.syscall.name}{by}"
+        return f"{back}Returned from system call {event.syscall.name}{by}, at {where}"
     if reason == "watchpoint" and event.watch is not None:
         hit = event.watch
         wp = hit.watchpoint

@@ -1,0 +1,106 @@
+"""``sandbox debug``'s commands, driven in this process: what each shows must agree with the
+others and with what gdb shows on Linux (issue 17: "the debugger's small lies")."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from sandbox import Sandbox
+from sandbox.arch import ARCHES, get_arch
+from sandbox.debug.expressions import SymbolTable
+from sandbox.debug.terminal import TerminalDebugger
+
+ROOT = Path(__file__).resolve().parents[2]
+# arm and i386 assembly text needs Keystone (the built-in assembler knows only stubs there)
+KEYSTONE = get_arch("arm").ks_arch is not None
+
+
+def needs_assembler(arch: str) -> None:
+    if arch in ("arm", "i386") and not KEYSTONE:
+        pytest.skip("Keystone is not installed")
+
+
+class Session:
+    """A terminal debugger on a loaded program, its transcript captured."""
+
+    def __init__(self, sb: Sandbox) -> None:
+        self.out, self.err = io.StringIO(), io.StringIO()
+        self.term = TerminalDebugger(sb, out=self.out, err=self.err)
+        self.sb = sb
+
+    def __call__(self, command: str) -> str:
+        """What one command printed (stdout), failing on any error line."""
+        start = self.out.tell()
+        self.term.execute(command)
+        assert self.err.getvalue() == "", self.err.getvalue()
+        self.out.seek(start)
+        text = self.out.read()
+        self.out.seek(0, io.SEEK_END)
+        return text
+
+    def error(self, command: str) -> str:
+        """The one error line a command printed."""
+        before = len(self.err.getvalue())
+        self.term.execute(command)
+        err = self.err.getvalue()[before:]
+        assert err.count("\n") == 1 and err.startswith("error: "), err
+        return err[len("error: "):].strip()
+
+
+def debug_file(path: str | Path, arch: str) -> Session:
+    sb = Sandbox(arch)
+    sb.load_file(str(path))
+    return Session(sb)
+
+
+def hello(arch: str) -> Session:
+    needs_assembler(arch)
+    return debug_file(ROOT / f"examples/hello/hello.{arch}.s", arch)
+
+
+def marked(text: str) -> list[int]:
+    """The addresses a listing marks with ``=>``."""
+    return [int(m.group(1), 16) for m in re.finditer(r"^=> (0x[0-9a-f]+)", text, re.M)]
+
+
+# -- 2. one pc at a syscall-entry stop ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("arch", list(ARCHES))
+def test_at_a_syscall_entry_every_view_shows_the_pc_after_the_trap(arch):
+    s = hello(arch)
+    s("catch syscall write")
+    stop = s("c")
+    m = s.sb.machine
+    trap = m.pending.pc
+    pc = trap + get_arch(arch).trap.length  # what Linux reports to ptrace, and gdb shows
+    assert m.pc == pc
+    assert stop.startswith(f"Entering system call write (catchpoint 1), at {pc:#x} ")
+    assert f"after the {get_arch(arch).trap.mnemonic} at {trap:#x}" in stop.splitlines()[0]
+    listing = stop.splitlines()[1:5]
+    assert listing[0].split()[0] == f"{trap:#x}" and marked("\n".join(listing)) == [pc]  # the trap, then =>
+    assert marked(s("disas")) == [pc]
+    assert s("where").startswith(f"pc {pc:#x} ")
+    assert s("p $pc").startswith(f"{pc:#x} ")
+    pc_reg = get_arch(arch).pc
+    (reg_line,) = [line for line in s("info registers").splitlines() if line.split()[0] == pc_reg]
+    assert int(reg_line.split()[1], 16) == pc
+    assert s("x/2i $pc").startswith(f"{pc:#x}")
+    assert s.sb.cont().pc == pc  # the return stop: the same pc
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_the_api_event_pc_is_the_register(arch):
+    sb = Sandbox(arch)
+    sb.load_file(str(ROOT / f"examples/hello/hello.{arch}.s"))
+    sb.record()
+    sb.catch_syscall("write")
+    event = sb.cont()
+    assert event.pc == sb.reg("pc") == event.syscall.pc + get_arch(arch).trap.length
+    sb.cont()
+    back = sb.reverse_continue()  # back to the entry: the same answer going backwards
+    assert back.reason == "syscall-entry" and back.pc == sb.reg("pc") == event.pc
