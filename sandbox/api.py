@@ -326,6 +326,8 @@ class Sandbox(DebuggingMethods):
             machine.memory.load(base, code)
             mm.set_brk(base + size)
             machine.symbols = dict(symbols or {})
+            # The code is one section: a label names the addresses from it to the code's end.
+            machine.symbol_spans = {name: (addr, base + len(code)) for name, addr in machine.symbols.items()}
             start = base if entry is None else entry
             self._start(machine, ProgramImage(entry=start, program_entry=start), argv, env)
         return machine

@@ -63,7 +63,7 @@ class Debugger:
         self.machine = machine
         self.arch = machine.arch
         self.snapshots = Snapshotter(machine)
-        self.symbols = SymbolTable(machine.symbols)
+        self.symbols = SymbolTable(machine.symbols, machine.symbol_spans, self._mapping_of)
         self.breakpoints: dict[int, Breakpoint] = {}
         self.catchpoints: dict[int, SyscallCatch] = {}
         self.watchpoints: dict[int, Watchpoint] = {}
@@ -141,6 +141,10 @@ class Debugger:
         if isinstance(expr, int):
             return expr
         return evaluate(expr, self.symbols, self.reg)
+
+    def _mapping_of(self, address: int) -> tuple[int, int] | None:
+        vma = self.machine.kernel.mm.find(address)
+        return (vma.start, vma.end) if vma is not None else None
 
     def describe(self, address: int) -> str:
         """``<_start+4>`` for an address inside a known symbol, else ""."""

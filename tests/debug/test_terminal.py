@@ -104,3 +104,54 @@ def test_the_api_event_pc_is_the_register(arch):
     sb.cont()
     back = sb.reverse_continue()  # back to the entry: the same answer going backwards
     assert back.reason == "syscall-entry" and back.pc == sb.reg("pc") == event.pc
+
+
+# -- 3. a symbol names only the addresses it covers ---------------------------------------------
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "riscv64"])
+def test_a_stack_address_is_not_named_after_a_label(arch):
+    s = hello(arch)
+    sp = s.sb.reg("sp")
+    line = s("x/4x $sp").splitlines()[0]
+    assert line.startswith(f"{sp:#x}:"), line
+    assert s("p $sp").strip() == f"{sp:#x} ({sp})"
+    code = s.sb.machine.symbols["msg"]
+    assert s(f"x/1xb {code + 4}").startswith(f"{code + 4:#x} <msg+4>:")
+
+
+def test_past_the_end_of_the_code_no_label_is_named():
+    s = hello("x86_64")
+    end = s.sb.machine.symbols["msg"] + len("Hello world\n")  # the code's last byte is msg's last
+    assert s(f"x/1xb {end - 1}").startswith(f"{end - 1:#x} <msg+11>:")
+    assert s(f"x/1xb {end}").startswith(f"{end:#x}:")
+
+
+def test_symbol_spans_size_or_section_then_mapping():
+    regions = {0x1000: (0x1000, 0x2000)}
+    table = SymbolTable(
+        {"func": 0x1000, "sized": 0x1100, "gap_after": 0x1200, "loose": 0x5000},
+        spans={"func": (0x1000, 0x1010), "sized": (0x1100, 0x1108), "gap_after": (0x1000, 0x2000)},
+        region=lambda address: regions.get(address & ~0xFFF),
+    )
+    assert table.symbolize(0x100F) == "func+15" and table.symbolize(0x1010) == ""  # its size
+    assert table.symbolize(0x1108) == "" and table.symbolize(0x1107) == "sized+7"
+    assert table.symbolize(0x1FFF) == "gap_after+3583" and table.symbolize(0x2000) == ""  # its section
+    assert table.symbolize(0x5000) == "loose" and table.symbolize(0x5001) == ""  # no mapping known there
+    assert table.symbolize(0xFFF) == ""
+
+
+def test_an_elf_symbol_is_bounded_by_its_section(tmp_path):
+    from sandbox.assembler import assemble
+    from sandbox.debug.symbolfile import elf_with_symbols
+
+    arch = get_arch("x86_64")
+    program = assemble(arch, (ROOT / "examples/hello/hello.x86_64.s").read_text())
+    elf = tmp_path / "hello-with-symbols"
+    elf.write_bytes(elf_with_symbols(arch, program))
+    s = debug_file(elf, "x86_64")
+    end = program.base + len(program.code)
+    assert s(f"x/1xb {end - 1}").startswith(f"{end - 1:#x} <msg+11>:")
+    assert s(f"x/1xb {end}").startswith(f"{end:#x}:")
+    sp = s.sb.reg("sp")
+    assert s("x/2x $sp").startswith(f"{sp:#x}:")
