@@ -155,3 +155,68 @@ def test_an_elf_symbol_is_bounded_by_its_section(tmp_path):
     assert s(f"x/1xb {end}").startswith(f"{end:#x}:")
     sp = s.sb.reg("sp")
     assert s("x/2x $sp").startswith(f"{sp:#x}:")
+
+
+# -- 10. p/FMT, info frame, info fds after the end, labels, decimal counts ------------------------
+
+
+@pytest.mark.parametrize("command, expected", [
+    ("p/x $x0", "0x1"), ("p/d $x0", "1"), ("p/x 255", "0xff"), ("p/d -1", "-1"), ("p/x -1", "0xffffffffffffffff"),
+    ("p/u -1", str((1 << 64) - 1)), ("p/o 8", "010"), ("p/t 5", "101"), ("p/c 65", "65 'A'"),
+    ("p/z 1", "0x0000000000000001"), ("p/a msg", "0x400020 <msg>"),
+])
+def test_print_takes_gdbs_formats(command, expected):
+    s = hello("aarch64")
+    s("catch syscall write")
+    s("c")
+    assert s(command).strip() == expected
+
+
+def test_an_unknown_print_format_is_one_line():
+    s = hello("x86_64")
+    assert "unknown print format 'q'" in s.error("p/q $rax")
+
+
+def test_info_frame_shows_the_innermost_frame():
+    s = hello("x86_64")
+    s("catch syscall write")
+    s("c")
+    text = s("info frame")
+    sp = s.sb.reg("sp")
+    assert text.startswith(f"Stack level 0: pc 0x400018 <_start+24>, sp {sp:#x}")
+    assert "in the system call write" in text and "not known" in text
+
+
+@pytest.mark.parametrize("command", ["info what", "info"])
+def test_a_bad_info_names_every_info_command(command):
+    s = hello("x86_64")
+    line = s.error(command)
+    for what in ("registers", "breakpoints", "frame", "fds", "maps", "syscalls", "symbol"):
+        assert what in line, line
+
+
+def test_info_fds_after_the_exit_lists_none():
+    s = hello("x86_64")
+    assert " 1  w" in s("info fds")
+    s("c")
+    assert s.sb.machine.exit is not None
+    text = s("info fds")
+    assert "/dev/fd" not in text and "no open descriptors" in text
+
+
+def test_a_label_at_starts_address_does_not_hide_start(tmp_path):
+    path = tmp_path / "labels.x86_64.s"
+    path.write_text("_start:\nl:\n    mov eax, 60\n    xor edi, edi\n    syscall\n")
+    s = debug_file(path, "x86_64")
+    assert s("where").startswith("pc 0x400000 <_start>;")
+    assert s("p $pc").strip() == "0x400000 (4194304) <_start>"
+    assert "<_start+5>" in s("disas") and "<l" not in s("disas")
+    assert s("info symbol 0x400005").strip() == "_start + 5"
+
+
+def test_system_calls_are_listed_in_decimal_with_addresses_in_hex():
+    s = hello("x86_64")
+    s("c")
+    (line,) = [t for t in s("info syscalls").splitlines() if "write(" in t]
+    assert line.endswith("write(fd=1, buf=0x400021, count=12) = 12"), line
+    assert s("where").endswith("last system call: exit(status=0) = ?\n")
