@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 import kernel_model.host
 import kernel_model
@@ -22,6 +28,14 @@ def test_readme_syscall_table_is_generated_from_the_registry():
     assert table == syscall_support_markdown(), "run: python -m sandbox.docs --write"
     host_table = readme.split(HOST_START, 1)[1].split(HOST_END, 1)[0].strip()
     assert host_table == host_support_markdown(), "run: python -m sandbox.docs --write"
+
+
+def test_the_license_is_an_spdx_expression():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    # A table (license = { text = "MIT" }) is deprecated in setuptools 77 and refused from 2027.
+    assert project["project"]["license"] == "MIT"
+    requires = project["build-system"]["requires"]
+    assert any(re.fullmatch(r"setuptools>=(7[7-9]|[89]\d|\d{3,})(\.\d+)*", r) for r in requires), requires
 
 
 def _public_objects():
