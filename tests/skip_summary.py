@@ -6,9 +6,10 @@ and pytest's own summary only says how many tests were skipped. A new contributo
 the README's test command should not have to read a hundred SKIPPED lines to learn that
 ``tests/programs/fetch-busybox.sh`` turns 114 of them on.
 
-Each kind is recognised by the words of the tests' own skip reasons, so that no test has to
-know this plugin; a skip that no command can cure (the host cannot run aarch64 code) is left
-to pytest's ``-ra`` lines.
+Each kind is recognised by the words of the tests' own skip reasons, or by the command a
+reason names (``... (run tests/programs/fetch-debian.sh)``), so that no test has to know this
+plugin; a skip that no command can cure (the host cannot run aarch64 code) is left to
+pytest's ``-ra`` lines.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class Enabler:
     command: str
 
 
-ENABLERS = (
+ENABLERS = (  # the first that matches wins: the more specific first
+    Enabler("Debian's programs", re.compile(r"fetch-debian\.sh"), "tests/programs/fetch-debian.sh"),
     Enabler("Debian's busybox", re.compile(r"\bbusybox\b"), "tests/programs/fetch-busybox.sh"),
     Enabler("qemu-user", re.compile(r"\bqemu"), "sudo apt-get install qemu-user"),
     Enabler("gdb-multiarch", re.compile(r"gdb-multiarch is not installed"), "sudo apt-get install gdb-multiarch"),
@@ -41,21 +43,32 @@ ENABLERS = (
 )
 
 
+# A command a skip reason names itself: "... (run tests/programs/fetch-x.sh)", "(apt-get install x)"
+_NAMED_COMMAND = re.compile(r"\((?:run )?((?:sudo )?(?:apt-get install|pip install|tests/)[^)]*)\)")
+
+
 def enabler_for(reason: str) -> Enabler | None:
-    """The tool a skip reason says is missing, or None when no command would cure it."""
-    return next((e for e in ENABLERS if e.reason.search(reason)), None)
+    """The tool a skip reason says is missing, or None when no command would cure it. A reason
+    that names its own command and no known tool gets an enabler made of that command."""
+    known = next((e for e in ENABLERS if e.reason.search(reason)), None)
+    if known is not None:
+        return known
+    m = _NAMED_COMMAND.search(reason)
+    return Enabler("", re.compile(re.escape(m.group(1))), m.group(1).strip()) if m else None
 
 
 def summary_lines(reasons: list[str]) -> Iterator[str]:
     """One line per missing tool, most skipped first: how many tests it kept out, and the command."""
-    counts: dict[Enabler, int] = {}
+    counts: dict[tuple[str, str], int] = {}
     for reason in reasons:
         enabler = enabler_for(reason)
         if enabler is not None:
-            counts[enabler] = counts.get(enabler, 0) + 1
-    for enabler, n in sorted(counts.items(), key=lambda item: -item[1]):
+            key = (enabler.what, enabler.command)
+            counts[key] = counts.get(key, 0) + 1
+    for (what, command), n in sorted(counts.items(), key=lambda item: -item[1]):
         tests = "test" if n == 1 else "tests"
-        yield f"{n} {tests} skipped for want of {enabler.what}; to run them: {enabler.command}"
+        want = f" for want of {what}" if what else ""
+        yield f"{n} {tests} skipped{want}; to run them: {command}"
 
 
 def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:

@@ -71,3 +71,17 @@ def test_this_suite_runs_with_the_summary(request):
     assert request.config.pluginmanager.has_plugin("skip_summary")
     worker = hasattr(request.config, "workerinput")
     assert request.config.pluginmanager.has_plugin("skip-summary") is not worker
+
+
+def test_a_command_the_skip_reason_names_is_the_one_given():
+    reasons = [
+        ".cache/static/bash.x86_64 is missing (run tests/programs/fetch-debian.sh)",
+        ".cache/busybox/busybox.arm is missing (run tests/programs/fetch-debian.sh)",
+        "the frobnicator is missing (run tests/programs/fetch-frob.sh)",
+        "qemu-arm is not installed (apt-get install qemu-user)",
+    ]
+    assert list(summary_lines(reasons)) == [
+        "2 tests skipped for want of Debian's programs; to run them: tests/programs/fetch-debian.sh",
+        "1 test skipped; to run them: tests/programs/fetch-frob.sh",
+        "1 test skipped for want of qemu-user; to run them: sudo apt-get install qemu-user",
+    ]
