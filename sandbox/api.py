@@ -23,7 +23,7 @@ from sandbox.assembler import Assembled, assemble
 from sandbox.debug.api import DebuggingMethods
 from sandbox.elf import load_program
 from sandbox.engine import FaultReport, Machine, Stop
-from sandbox.errors import ExecFormatError, SandboxError
+from sandbox.errors import AssemblyError, ExecFormatError, LocatedError, SandboxError
 from sandbox.limits import API_DEFAULTS, Limits, checked, format_size, timeout_exit
 from sandbox.program import read_program
 from sandbox.records import SyscallRecord, build_records
@@ -386,6 +386,8 @@ class Sandbox(DebuggingMethods):
             machine.memory.load(base, code)
             mm.set_brk(base + size)
             machine.symbols = dict(symbols or {})
+            # The code is one section: a label names the addresses from it to the code's end.
+            machine.symbol_spans = {name: (addr, base + len(code)) for name, addr in machine.symbols.items()}
             start = base if entry is None else entry
             self._start(machine, ProgramImage(entry=start, program_entry=start), argv, env)
         return machine
@@ -407,8 +409,13 @@ class Sandbox(DebuggingMethods):
         prog = read_program(path, self.arch)
         argv = list(argv) if argv is not None else [path]
         if prog.kind == "asm":
-            return self.load_asm(prog.text, argv=argv, env=env, stdin=stdin, name=os.path.abspath(path))  # type: ignore[arg-type]
+            try:
+                return self.load_asm(prog.text, argv=argv, env=env, stdin=stdin, name=os.path.abspath(path))  # type: ignore[arg-type]
+            except AssemblyError as e:
+                raise e.in_file(path) from None  # FILE:LINE: message, as compilers say it
         if prog.kind == "raw":
+            if not prog.data:
+                raise LocatedError(f"{path}: the file is empty: no code to run")
             return self.load_code(prog.data, argv=argv, env=env, stdin=stdin, name=os.path.abspath(path))
         machine = self.new_process(stdin)
         kernel = machine.kernel

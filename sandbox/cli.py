@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import Sequence
 
@@ -15,11 +16,31 @@ from sandbox.commands import COMMANDS
 from sandbox.errors import SandboxError
 
 
+# argparse's words for a value given to an option that takes none (``--trace=bogus``)
+_IGNORED_VALUE = re.compile(r"argument (?P<options>\S+): ignored explicit argument (?P<value>'.*')$")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit status 2, like the other errors."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: {_clearer(message)} (see {self.prog} --help)\n")
+
+
+def _clearer(message: str) -> str:
+    """argparse's message, said in the user's terms where argparse's own words mislead."""
+    m = _IGNORED_VALUE.match(message)
+    if m is not None:
+        option = m.group("options").split("/")[0]
+        value = m.group("value")
+        if option == "--trace":
+            from sandbox.trace import FORMATS
+
+            names = list(FORMATS)
+            return (f"--trace={value[1:-1]}: unknown trace format; expected {', '.join(names[:-1])} or {names[-1]} "
+                    f"(--trace alone is {names[0]})")
+        return f"{option} takes no value (given {value})"
+    return message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except SandboxError as e:
-        print(f"sandbox: {e}", file=sys.stderr)
+        print(f"sandbox: {e}" if e.prefixed else str(e), file=sys.stderr)
         return e.exit_status
     except KeyboardInterrupt:
         print("sandbox: interrupted", file=sys.stderr)

@@ -68,6 +68,7 @@ class ElfInfo:
     phdr_vaddr: int | None = None
     exec_stack: bool = False
     symbols: dict[str, int] = field(default_factory=dict)
+    symbol_spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # [start, end): size or section
 
     @property
     def position_independent(self) -> bool:
@@ -140,7 +141,7 @@ def inspect_elf(data: bytes, name: str = "program") -> ElfInfo:
                 info.exec_stack = bool(seg.header.p_flags & PF_X)
         if not info.segments:
             raise ExecFormatError(f"{name}: ELF file has no loadable segments")
-        info.symbols = _symbols(elf)
+        info.symbols, info.symbol_spans = _symbols(elf)
     except ExecFormatError:
         raise
     except (ELFError, ValueError, KeyError, IndexError, OverflowError, AssertionError) as e:
@@ -152,16 +153,33 @@ def inspect_elf(data: bytes, name: str = "program") -> ElfInfo:
     return info
 
 
-def _symbols(elf: ELFFile) -> dict[str, int]:
-    out: dict[str, int] = {}
+def _symbols(elf: ELFFile) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """The symbols (global ones first, so that they name an address several symbols share)
+    and each one's span: its size, or else its section, as gdb bounds a minimal symbol."""
+    found = []
     for section_name in (".symtab", ".dynsym"):
         section = elf.get_section_by_name(section_name)
         if section is None or not hasattr(section, "iter_symbols"):
             continue
         for sym in section.iter_symbols():
             if sym.name and sym["st_value"] and sym["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE"):
-                out.setdefault(sym.name, sym["st_value"])
-    return out
+                found.append(sym)
+    found.sort(key=lambda sym: sym["st_info"]["bind"] != "STB_GLOBAL")  # stable: file order otherwise
+    out: dict[str, int] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    for sym in found:
+        if sym.name in out:
+            continue
+        value, size, index = sym["st_value"], sym["st_size"], sym["st_shndx"]
+        out[sym.name] = value
+        if size:
+            spans[sym.name] = (value, value + size)
+        elif isinstance(index, int) and 0 < index < elf.num_sections():
+            header = elf.get_section(index).header
+            spans[sym.name] = (header.sh_addr, header.sh_addr + header.sh_size)
+        else:
+            spans[sym.name] = (value, value)  # nothing but the address itself
+    return out, spans
 
 
 @dataclass
@@ -265,6 +283,7 @@ def load_program(
         brk = machine.arch.pie_base
     machine.kernel.mm.set_brk(brk)
     machine.symbols = {name: bias + addr for name, addr in info.symbols.items()}
+    machine.symbol_spans = {name: (bias + lo, bias + hi) for name, (lo, hi) in info.symbol_spans.items()}
     phdr = bias + info.phdr_vaddr if info.phdr_vaddr is not None else _phdr_address(info, bias)
     entry, interp_base = prog.entry, 0
     if interp is not None:

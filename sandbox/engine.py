@@ -176,6 +176,7 @@ class Machine:
         self.exit: ProcessExit | None = None
         self.fault: FaultReport | None = None
         self.symbols: dict[str, int] = {}
+        self.symbol_spans: dict[str, tuple[int, int]] = {}  # [start, end): a symbol's size or section
         self.program_path = ""
         self.started = time.perf_counter()
         # Debuggers set these; None keeps the trap path free of any check beyond one test.

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 from kernel_model.seam import ProcessExit
 from kernel_model.signals import DESCRIPTIONS, signal_number
@@ -64,8 +65,9 @@ def parse_size(text: str) -> int:
     m = re.fullmatch(_NUMBER + r"([kKmMgGtT]?)(?:i?[bB])?\s*", text)
     if not m:
         raise ValueError(f"{text!r} is not a size: expected bytes, or a number with K, M, G or T (64M, 1.5G)")
-    value = float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()]
-    if value != int(value):
+    # Exactly what was written, however long: a float would read 10**23 as 99999999999999991611392.
+    value = Fraction(m.group(1)) * _SIZE_UNITS[m.group(2).upper()]
+    if value.denominator != 1:
         raise ValueError(f"{text!r} is not a whole number of bytes")
     return int(value)
 
@@ -75,8 +77,8 @@ def parse_count(text: str) -> int:
     m = re.fullmatch(_NUMBER + r"([kKmMgGtT]?)\s*", text.replace("_", ""))
     if not m:
         raise ValueError(f"{text!r} is not a count: expected a whole number, or one with K, M or G (10M)")
-    value = float(m.group(1)) * _COUNT_UNITS[m.group(2).upper()]
-    if value != int(value):
+    value = Fraction(m.group(1)) * _COUNT_UNITS[m.group(2).upper()]  # exact, as in parse_size
+    if value.denominator != 1:
         raise ValueError(f"{text!r} is not a whole number")
     return int(value)
 
@@ -136,39 +138,49 @@ def format_size(size: int) -> str:
 # -- the command line ------------------------------------------------------------------------
 
 
-def _option_type(parse, what: str):  # type: ignore[no-untyped-def]
-    def convert(text: str):  # type: ignore[no-untyped-def]
-        try:
-            return parse(text)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
+class _LimitOption(argparse.Action):
+    """A limit's option: read as its unit says, exactly, and checked at once, so that an error
+    shows the value as the user typed it (``--max-fds 99999999999999999999999: ...``)."""
 
-    convert.__name__ = what  # argparse names the type in its message: "invalid size value"
-    return convert
+    def __init__(self, option_strings: list[str], dest: str, *, parse, **kw) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(option_strings, dest, **kw)
+        self.parse = parse
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[no-untyped-def]
+        text = str(values)
+        try:
+            value = self.parse(text)
+        except ValueError as e:
+            parser.error(f"{option_string}: {e}")
+        try:
+            checked(Limits(**{self.dest: value}))
+        except SandboxError as e:
+            parser.error(f"{option_string} {text}: {str(e).split(': ', 1)[-1]}")
+        setattr(namespace, self.dest, value)
 
 
 def add_limit_options(parser: argparse.ArgumentParser) -> None:
     """``--timeout``, ``--max-insns``, ``--max-memory``, ``--max-fds``, ``--max-output``."""
     group = parser.add_argument_group("limits (none unless given)")
     group.add_argument(
-        "--timeout", type=_option_type(parse_duration, "duration"), metavar="SECONDS",
+        "--timeout", action=_LimitOption, parse=parse_duration, metavar="SECONDS",
         help="kill the guest (SIGKILL, status 137) after this much wall-clock time: 10, 0.5, 500ms, 2m",
     )
     group.add_argument(
-        "--max-insns", type=_option_type(parse_count, "count"), metavar="N",
+        "--max-insns", action=_LimitOption, parse=parse_count, metavar="N",
         help="an instruction budget; when used up the guest gets SIGXCPU (status 152). Counting makes "
         "guest code several times slower",
     )
     group.add_argument(
-        "--max-memory", type=_option_type(parse_size, "size"), metavar="BYTES",
+        "--max-memory", action=_LimitOption, parse=parse_size, metavar="BYTES",
         help="address space (RLIMIT_AS): mmap and brk beyond it get ENOMEM; 64M, 1G",
     )
     group.add_argument(
-        "--max-fds", type=_option_type(parse_count, "count"), metavar="N",
+        "--max-fds", action=_LimitOption, parse=parse_count, metavar="N",
         help="open descriptors (RLIMIT_NOFILE): beyond it, EMFILE",
     )
     group.add_argument(
-        "--max-output", type=_option_type(parse_size, "size"), metavar="BYTES",
+        "--max-output", action=_LimitOption, parse=parse_size, metavar="BYTES",
         help="bytes of stdout and stderr together; then SIGXFSZ (status 153), as RLIMIT_FSIZE does for a file",
     )
 

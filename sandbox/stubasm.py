@@ -273,7 +273,12 @@ def assemble(arch: Arch, text: str, base: int | None = None) -> Assembled:
             if s.is_label:
                 symbols[s.text[:-1]] = address
                 continue
-            chunk = _statement(enc, s.text, Context(address, symbols, final, s.line), symbols)
+            try:
+                chunk = _statement(enc, s.text, Context(address, symbols, final, s.line), symbols)
+            except AssemblyError as e:
+                if e.line is not None:
+                    raise
+                raise AssemblyError(f"{e.reason} in `{s.text}`", line=s.line) from None
             if not final:
                 sizes[index] = len(chunk)
             elif len(chunk) != sizes[index]:

@@ -12,7 +12,9 @@ import os
 import sys
 
 from sandbox.api import Sandbox
-from sandbox.commands.options import guest_environment
+from sandbox.commands.options import (
+    add_arch_option, add_mount_option, add_program_arguments, guest_environment, parse_mounts,
+)
 from sandbox.errors import SandboxError
 from sandbox.program import read_program
 from sandbox.terminal import Palette
@@ -31,9 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "system calls by name, decoded arguments and result, with addresses normalised. Exit status: 0 the "
         "same, 1 different, 2 trouble.",
     )
-    p.add_argument("--arch", help="the arch of a .s/.bin file that does not name it")
-    p.add_argument("--mount", action="append", default=[], metavar="HOST:GUEST[:rw]",
-                   help="show a host directory to both guests (read-only unless :rw); repeatable")
+    add_arch_option(p)
+    add_mount_option(p, "both guests")
     p.add_argument("--cwd", metavar="DIR", help="host directory shown read-only as the guests' cwd (default: .)")
     p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
                    help="set a guest environment variable, or pass the host's NAME")
@@ -47,13 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-U", "--context", type=int, default=2, metavar="N", help="lines of context (default 2)")
     p.add_argument("a", metavar="A", help="the first program")
     p.add_argument("b", metavar="B", help="the second program")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for both programs (after --)")
+    add_program_arguments(p, "args", "arguments for both programs (after --)")
     p.set_defaults(handler=handle)
 
 
 def _run_side(path: str, args: argparse.Namespace, stdin: bytes, flt: TraceFilter) -> TraceSide:
     prog = read_program(path, args.arch)
-    sb = Sandbox(prog.arch, stdin=stdin, cwd=args.cwd, mounts=args.mount, env=guest_environment(args),
+    sb = Sandbox(prog.arch, stdin=stdin, cwd=args.cwd, mounts=parse_mounts(args.mount), env=guest_environment(args),
                  seed=0, virtual_time=True, trace=True, string_limit=args.string_limit)
     extra = args.args[1:] if args.args[:1] == ["--"] else args.args
     result = sb.run_file(path, [path, *extra])
@@ -64,7 +65,16 @@ def _run_side(path: str, args: argparse.Namespace, stdin: bytes, flt: TraceFilte
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Run both programs and print the differences; 0 when none."""
+    """Run both programs and print the differences: 0 the same, 1 different, 2 trouble."""
+    try:
+        return _compare(args)
+    except SandboxError as e:
+        # diff(1)'s statuses: any trouble (a missing program is 127 to run) is 2 here.
+        e.exit_status = 2
+        raise
+
+
+def _compare(args: argparse.Namespace) -> int:
     if args.cwd and not os.path.isdir(args.cwd):
         raise SandboxError(f"--cwd {args.cwd}: not a directory")
     stdin = b""

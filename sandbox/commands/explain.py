@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from sandbox.arch import get_arch
+from sandbox.commands.options import arch_help, arch_names
 from sandbox.errors import SandboxError
 from sandbox.teaching import compare_rows, convention, explain_call, table_rows
 from sandbox.terminal import Palette
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Print an arch's system call convention; with a call name, its number, its prototype with "
         "each argument's register, and a ready-to-run assembly stub. --compare shows one call on every arch.",
     )
-    p.add_argument("arch", nargs="?", help="x86_64 or aarch64 (or an alias: amd64, arm64)")
+    p.add_argument("arch", nargs="?", help=arch_help("the arch"))
     p.add_argument("syscall", nargs="?", help="a system call name (write, openat...)")
     p.add_argument("--compare", metavar="SYSCALL", help="show SYSCALL side by side on every supported arch")
     p.set_defaults(handler=handle_explain)
@@ -30,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="List the arch's system calls from the kernel's table, by number, with whether the kernel "
         "model implements each and its prototype.",
     )
-    t.add_argument("arch", help="x86_64 or aarch64 (or an alias: amd64, arm64)")
+    t.add_argument("arch", help=arch_help("the arch"))
     t.set_defaults(handler=handle_table)
 
 
@@ -50,7 +51,7 @@ def handle_explain(args: argparse.Namespace) -> int:
             print(palette(text, "bold") if n == 0 else text)
         return 0
     if not args.arch:
-        raise SandboxError("explain needs an arch (x86_64, aarch64), or --compare SYSCALL")
+        raise SandboxError(f"explain needs an arch ({arch_names()}), or --compare SYSCALL")
     arch = get_arch(args.arch)
     if args.syscall:
         for line in explain_call(arch, args.syscall).lines(palette):

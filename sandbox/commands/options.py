@@ -13,13 +13,58 @@ from sandbox.errors import SandboxError
 from sandbox.limits import add_limit_options, limits_from_args
 
 
-def add_guest_options(parser: argparse.ArgumentParser) -> None:
-    """The options that describe the guest and its world."""
-    parser.add_argument("--arch", help=f"the guest arch when the file does not say it ({', '.join(ARCHES)})")
+def arch_names() -> str:
+    """The supported arches for a help text or an error, from the arch registry:
+    ``x86_64, aarch64, i386, arm, riscv64``."""
+    return ", ".join(ARCHES)
+
+
+def arch_help(what: str) -> str:
+    """A help text for an arch argument: ``what``, then every supported arch and an alias of each."""
+    aliases = ", ".join(a.aliases[0] for a in ARCHES.values() if a.aliases)
+    return f"{what}: {arch_names()} (aliases such as {aliases} work too)"
+
+
+def add_arch_option(parser: argparse.ArgumentParser) -> None:
+    """``--arch``, for a .s or .bin file that does not name its arch."""
+    parser.add_argument("--arch", metavar="ARCH", help=arch_help("the arch of a .s or .bin file that does not name it"))
+
+
+MOUNT_FORMS = "HOST:GUEST, HOST:GUEST:rw, HOST:GUEST:ro, or DIR[:rw] (at its own absolute path)"
+
+
+def add_mount_option(parser: argparse.ArgumentParser, who: str) -> None:
+    """``--mount``, with every form it accepts."""
     parser.add_argument(
         "--mount", action="append", default=[], metavar="HOST:GUEST[:rw]",
-        help="show a host directory to the guest (read-only unless :rw); repeatable",
+        help=f"show a host directory to {who}, read-only unless :rw (repeatable): {MOUNT_FORMS}",
     )
+
+
+def parse_mounts(specs: list[str]) -> list[Mount]:
+    """The ``--mount`` options as mounts; SandboxError says what is wrong with a bad one."""
+    mounts = []
+    for spec in specs:
+        try:
+            mount = Mount.parse(spec)
+        except ValueError as e:
+            reason = str(e).split(": ", 1)[-1]  # after "bad mount 'SPEC'"
+            reason = "" if reason.startswith("expected") else reason + "; "
+            raise SandboxError(f"--mount {spec}: {reason}expected {MOUNT_FORMS}") from None
+        if not os.path.exists(mount.host):
+            # without a ':' the whole text is the host directory: say which forms there are
+            forms = "" if ":" in spec else f"; expected {MOUNT_FORMS}"
+            raise SandboxError(f"--mount {spec}: no directory {mount.host!r} on the host{forms}")
+        if not os.path.isdir(mount.host):
+            raise SandboxError(f"--mount {spec}: {mount.host!r} is a file; only a directory can be mounted")
+        mounts.append(mount)
+    return mounts
+
+
+def add_guest_options(parser: argparse.ArgumentParser) -> None:
+    """The options that describe the guest and its world."""
+    add_arch_option(parser)
+    add_mount_option(parser, "the guest")
     parser.add_argument("--cwd", metavar="DIR", help="host directory shown read-only as the guest's cwd (default: .)")
     parser.add_argument(
         "--rootfs", metavar="DIR",
@@ -39,7 +84,14 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
     add_policy_options(parser)
     add_limit_options(parser)
     parser.add_argument("program", help="an ELF executable, an assembly file (.s) or raw code (.bin)")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
+    add_program_arguments(parser, "args", "arguments for the program")
+
+
+def add_program_arguments(parser: argparse.ArgumentParser, dest: str, help: str) -> None:
+    """The arguments after the program, passed on as they are (options too). They may be
+    left out, which argparse does not know of a REMAINDER: it would list them as required."""
+    action = parser.add_argument(dest, nargs=argparse.REMAINDER, help=help)
+    action.required = False
 
 
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
@@ -113,15 +165,7 @@ def confine_for_cli(sb: Sandbox) -> None:
 
 def sandbox_from_args(args: argparse.Namespace, *, capture: bool = False) -> Sandbox:
     """A Sandbox configured by the guest options, for the program named on the command line."""
-    mounts = []
-    for spec in args.mount:
-        try:
-            mount = Mount.parse(spec)
-        except ValueError as e:
-            raise SandboxError(str(e)) from None
-        if not os.path.isdir(mount.host):
-            raise SandboxError(f"--mount {spec}: {mount.host} is not a directory")
-        mounts.append(mount)
+    mounts = parse_mounts(args.mount)
     if args.cwd and not os.path.isdir(args.cwd):
         raise SandboxError(f"--cwd {args.cwd}: not a directory")
     if args.rootfs and not os.path.isdir(args.rootfs):

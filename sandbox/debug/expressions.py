@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Callable
+from typing import Callable, Mapping
 
 from sandbox.errors import SandboxError
 
@@ -28,14 +28,31 @@ def parse_number(text: str) -> int | None:
         return None
 
 
-class SymbolTable:
-    """The program's symbols: name to address, and an address to the symbol it falls in."""
+Span = tuple[int, int]
+"""``[start, end)``: the addresses a symbol can name (its size, or else its section)."""
 
-    def __init__(self, symbols: dict[str, int]) -> None:
+
+class SymbolTable:
+    """The program's symbols: name to address, and an address to the symbol it falls in.
+
+    An address is named after the nearest symbol at or below it only when it lies inside that
+    symbol's span: its size, or else its section (``spans``); for a symbol without one, the
+    memory mapping that holds it (``region``). So a stack address is never ``msg+281474972509904``.
+    Of several names at one address the first given wins (the loaders give a program's global
+    names first, an assembly file's labels in the order they are defined).
+    """
+
+    def __init__(self, symbols: dict[str, int], spans: Mapping[str, Span] | None = None,
+                 region: Callable[[int], Span | None] | None = None) -> None:
         self.by_name = dict(symbols)
-        ordered = sorted((addr, name) for name, addr in symbols.items() if not name.startswith("."))
-        self._addresses = [a for a, _ in ordered]
-        self._names = [n for _, n in ordered]
+        self._spans = dict(spans or {})
+        self._region = region
+        first: dict[int, list[str]] = {}
+        for name, addr in symbols.items():
+            if not name.startswith("."):  # .L local labels never name an address
+                first.setdefault(addr, []).append(name)
+        self._addresses = sorted(first)
+        self._names = [first[a] for a in self._addresses]
 
     def __contains__(self, name: str) -> bool:
         return name in self.by_name
@@ -45,14 +62,20 @@ class SymbolTable:
         return self.by_name.get(name)
 
     def symbolize(self, address: int) -> str:
-        """``_start+16`` for an address 16 bytes into ``_start``; "" before the first symbol."""
+        """``_start+16`` for an address 16 bytes into ``_start``; "" where no symbol's span reaches."""
         i = bisect.bisect_right(self._addresses, address) - 1
         if i < 0:
             return ""
-        # several labels at one address: prefer the one that sorts first (usually the function)
         base = self._addresses[i]
+        names = self._names[i]
         offset = address - base
-        return f"{self._names[i]}+{offset}" if offset else self._names[i]
+        if not offset:
+            return names[0]
+        for name in names:
+            span = self._spans.get(name) or (self._region(base) if self._region is not None else None)
+            if span is not None and span[0] <= address < span[1]:
+                return f"{name}+{offset}"
+        return ""
 
 
 def evaluate(expr: str, symbols: SymbolTable, register: Callable[[str], int]) -> int:

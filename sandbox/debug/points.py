@@ -85,6 +85,8 @@ class StopEvent:
 
     ``reason`` is one of ``step``, ``breakpoint``, ``watchpoint``, ``syscall-entry``,
     ``syscall-return``, ``exited``, ``signal``, ``interrupted``, ``history-start``.
+    ``pc`` is the program counter's value, as gdb shows it: at a system call's entry and
+    return, the address after the trap instruction (``syscall.pc`` is the trap's address).
     """
 
     reason: str

@@ -63,7 +63,7 @@ class Debugger:
         self.machine = machine
         self.arch = machine.arch
         self.snapshots = Snapshotter(machine)
-        self.symbols = SymbolTable(machine.symbols)
+        self.symbols = SymbolTable(machine.symbols, machine.symbol_spans, self._mapping_of)
         self.breakpoints: dict[int, Breakpoint] = {}
         self.catchpoints: dict[int, SyscallCatch] = {}
         self.watchpoints: dict[int, Watchpoint] = {}
@@ -141,6 +141,10 @@ class Debugger:
         if isinstance(expr, int):
             return expr
         return evaluate(expr, self.symbols, self.reg)
+
+    def _mapping_of(self, address: int) -> tuple[int, int] | None:
+        vma = self.machine.kernel.mm.find(address)
+        return (vma.start, vma.end) if vma is not None else None
 
     def describe(self, address: int) -> str:
         """``<_start+4>`` for an address inside a known symbol, else ""."""
@@ -511,7 +515,7 @@ class Debugger:
                 return None  # a trap in the past, to be replayed from history
             if catch is not None:
                 catch.hits += 1
-            return StopEvent("syscall-entry", req.pc, catch=catch, syscall=req)
+            return self._event("syscall-entry", catch=catch, syscall=req)
         if stop is Stop.SYSCALL_EXIT:
             return self._return_event(m.last_request)
         if self._accesses:
@@ -582,6 +586,9 @@ class Debugger:
     # -- events ----------------------------------------------------------------------------
 
     def _event(self, reason: str, **kw: object) -> StopEvent:
+        # Every stop reports the pc the registers hold. At a system call's entry that is the
+        # address after the trap instruction, as Linux reports it to ptrace (and so to gdb);
+        # the trap's own address is the request's pc.
         return StopEvent(reason, self.machine.pc, **kw)  # type: ignore[arg-type]
 
     def _breakpoint_at(self, address: int) -> Breakpoint | None:
@@ -737,7 +744,7 @@ class Debugger:
             req = m.pending
             assert req is not None
             catch = next((c for c in self.catchpoints.values() if c.entry and c.matches(req.nr)), None)
-            event = StopEvent("syscall-entry", req.pc, catch=catch, syscall=req)
+            event = self._event("syscall-entry", catch=catch, syscall=req)
         elif kind == "syscall-return":
             event = self._return_event(m.last_request)
         else:

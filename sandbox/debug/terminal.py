@@ -21,7 +21,8 @@ from sandbox.debug.points import StopEvent
 from sandbox.debug.session import Debugger
 from sandbox.debug.snapshot import Snapshot
 from sandbox.debug.views import (
-    card_lines, fd_lines, listing_lines, map_lines, register_lines, stop_lines, syscall_lines, where_line,
+    card_lines, fd_lines, frame_lines, listing_lines, map_lines, register_lines, stop_lines, syscall_lines,
+    where_line,
 )
 from sandbox.errors import SandboxError
 
@@ -39,8 +40,9 @@ stopping     b LOCATION (break)    before the instruction at an address or symbo
              watch LOCATION [LEN]  when the bytes change; rwatch: when read; awatch: any access
              delete [N]            delete one stop (or all of them); info breakpoints lists them
 looking      info registers [REG ...]   x/NFU ADDRESS (F: x d u o t c a s i, U: b h w g)
-             disas [ADDRESS] [N]   where (pc, symbol, last system call)   p EXPRESSION
-             info fds   info maps   info syscalls [N]   card (the register card of the call at hand)
+             disas [ADDRESS] [N]   where (pc, symbol, last system call)   p[/x d u o t a c] EXPRESSION
+             info frame   info fds   info maps   info syscalls [N]   info symbol ADDRESS
+             card (the register card of the call at hand)
 changing     set $REG = VALUE (or: set REG VALUE)   snapshot   restore N
              q (quit)"""
 
@@ -185,11 +187,16 @@ class TerminalDebugger:
         word, _, rest = text.partition(" ")
         if word.startswith("x/") or word == "x":
             word, rest = "x", text[1:].strip()
+        word, slash, fmt = word.partition("/")  # gdb's p/x EXPRESSION
         if word in ("q", "quit", "exit", "kill"):
             return False
         try:
             if word == "x":
                 self._cmd_x(rest)
+            elif slash and word in ("p", "print", "inspect"):
+                self._cmd_print(rest.split(), rest, fmt)
+            elif slash:
+                raise CommandError(f"{word} takes no /FORMAT (p/x and x/8xb do)")
             else:
                 fn = self._commands.get(word)
                 if fn is None:
@@ -322,11 +329,13 @@ class TerminalDebugger:
 
     def _cmd_info(self, args: list[str], rest: str) -> None:
         what = args[0] if args else ""
-        if what in ("registers", "reg", "r", "registers", "all-registers"):
+        if what in ("registers", "reg", "r", "all-registers"):
             names = [self.dbg.register_name(a) for a in args[1:]] or None
             self.say(*register_lines(self.dbg, names))
         elif what in ("breakpoints", "b", "break", "watchpoints", "catchpoints"):
             self.say(*self._stop_list())
+        elif what in ("frame", "f"):
+            self.say(*frame_lines(self.dbg))
         elif what in ("fds", "files"):
             self.say(*fd_lines(self.dbg))
         elif what in ("maps", "proc", "mappings"):
@@ -334,8 +343,15 @@ class TerminalDebugger:
         elif what in ("syscalls", "sys"):
             last = self._count(args[1:]) if len(args) > 1 else None
             self.say(*(syscall_lines(self.dbg, last) or ["no system call made yet"]))
+        elif what == "symbol":
+            if len(args) < 2:
+                raise CommandError("info symbol needs an address: info symbol $pc")
+            address = self.dbg.address(" ".join(args[1:]))
+            sym = self.dbg.symbols.symbolize(address)
+            self.say(f"{sym.replace('+', ' + ')}" if sym else f"no symbol matches {address:#x}")
         else:
-            raise CommandError("info what? registers, breakpoints, fds, maps, syscalls")
+            said = f"unknown info command {what!r}; " if what else ""
+            raise CommandError(f"{said}info takes: registers, breakpoints, frame, fds, maps, syscalls, symbol")
 
     def _stop_list(self) -> list[str]:
         dbg = self.dbg
@@ -373,12 +389,40 @@ class TerminalDebugger:
             sym = f"<{i.symbol}>" if i.symbol else ""
             self.say(f"{marker} {i.address:#x} {sym:<14} {i.bytes.hex():<20} {i.mnemonic:<7} {i.operands}".rstrip())
 
-    def _cmd_print(self, args: list[str], rest: str) -> None:
+    def _cmd_print(self, args: list[str], rest: str, fmt: str = "") -> None:
         if not rest.strip():
-            raise CommandError("print needs an expression: p $rax, p msg")
+            raise CommandError("print needs an expression: p $rax, p/x $sp, p msg")
         value = self.dbg.address(rest)
+        if fmt:
+            self.say(self._formatted(value, fmt))
+            return
         sym = self.dbg.describe(value)
         self.say(f"{value:#x} ({value}){' ' + sym if sym else ''}")
+
+    def _formatted(self, value: int, fmt: str) -> str:
+        """``value`` in gdb's print format letter ``fmt`` (x d u o t a c z), at the word size."""
+        arch = self.dbg.arch
+        bits = arch.bits
+        unsigned = value & arch.word_mask
+        letter = fmt.lstrip("0123456789")  # a count means nothing to print
+        if letter == "x":
+            return f"{unsigned:#x}"
+        if letter == "z":
+            return f"{unsigned:#0{2 + bits // 4}x}"
+        if letter == "d":
+            return str(unsigned - (1 << bits) if unsigned >> (bits - 1) else unsigned)
+        if letter == "u":
+            return str(unsigned)
+        if letter == "o":
+            return f"0{unsigned:o}" if unsigned else "0"
+        if letter == "t":
+            return f"{unsigned:b}"
+        if letter == "a":
+            sym = self.dbg.describe(unsigned)
+            return f"{unsigned:#x}{' ' + sym if sym else ''}"
+        if letter == "c":
+            return _char(unsigned & 0xFF)
+        raise CommandError(f"unknown print format {fmt!r} (p/x p/d p/u p/o p/t p/a p/c p/z)")
 
     def _cmd_x(self, spec: str) -> None:
         fmt, _, where = spec.partition(" ")
@@ -498,8 +542,14 @@ def _format_unit(raw: bytes, letter: str, big_endian: bool) -> str:
     if letter == "t":
         return f"{value:0{bits}b}"
     if letter == "c":
-        return f"{value} {_quote(bytes([value & 0xFF]))}"
+        return _char(value & 0xFF)
     return f"{value:#x}"
+
+
+def _char(byte: int) -> str:
+    """``65 'A'``, ``10 '\\n'``: a byte as gdb shows a char."""
+    text = repr(bytes([byte]))[2:-1].replace("\\'", "'")
+    return f"{byte} '" + ("\\'" if text == "'" else text) + "'"
 
 
 def split_command_file(text: str) -> list[str]:

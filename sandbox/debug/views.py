@@ -7,16 +7,21 @@ registers, and a stop described in one line followed by the next instructions.
 from __future__ import annotations
 
 from kernel_model.abi import O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY
+from kernel_model.prototypes import prototype
 from sandbox.debug.card import syscall_card
 from sandbox.debug.points import StopEvent
 from sandbox.debug.session import Debugger
-from sandbox.records import build_records
+from sandbox.records import SyscallRecord, build_records
+from sandbox.trace.render import Renderer
 
 _ACCESS = {O_RDONLY: "r", O_WRONLY: "w", O_RDWR: "rw"}
 
 
 def fd_lines(dbg: Debugger) -> list[str]:
     """The descriptor table: fd, access, offset, flags, what it is."""
+    if dbg.machine.exit is not None:
+        # Linux closes every descriptor when a process ends; the model's table is only left over
+        return ["no open descriptors: the process has ended, and its descriptors were closed with it"]
     kernel = dbg.machine.kernel
     lines = [f"{'fd':>3}  {'mode':<4} {'offset':>8}  {'flags':<8} file"]
     for fd, slot in kernel.fds.items():
@@ -37,11 +42,21 @@ def map_lines(dbg: Debugger) -> list[str]:
     return lines
 
 
+def call_text(dbg: Debugger, record: SyscallRecord) -> str:
+    """``write(fd=1, buf=0x400021, count=12) = 12``: each argument named, and shown as the trace
+    shows it (numbers in decimal, addresses in hex, flags and modes by name), with its result."""
+    renderer = Renderer(dbg.arch.name, dbg.arch.bits)
+    proto = prototype(record.name, dbg.arch.name)
+    values = renderer.values(record, proto)
+    args = ", ".join(f"{p.name}={renderer.arg(p, eff, values[p.name], record)}" for p, eff in renderer.shown(record))
+    return f"{record.name}({args}) = {renderer.result(record)}"
+
+
 def syscall_lines(dbg: Debugger, last: int | None = None) -> list[str]:
     """The system calls made so far (the last ``last`` of them), one per line."""
     records = build_records(dbg.arch, dbg.machine.log)
     start = 0 if last is None else max(len(records) - last, 0)
-    return [f"{i:>4}  {records[i].pc:#x}  {records[i]}" for i in range(start, len(records))]
+    return [f"{i:>4}  {records[i].pc:#x}  {call_text(dbg, records[i])}" for i in range(start, len(records))]
 
 
 def register_lines(dbg: Debugger, names: list[str] | None = None) -> list[str]:
@@ -54,13 +69,26 @@ def register_lines(dbg: Debugger, names: list[str] | None = None) -> list[str]:
 def where_line(dbg: Debugger) -> str:
     """The pc with its symbol, and the last system call made."""
     m = dbg.machine
-    pc = m.pending.pc if m.pending is not None else m.pc
-    text = f"pc {pc:#x} {dbg.describe(pc)}".rstrip()
+    text = f"pc {m.pc:#x} {dbg.describe(m.pc)}".rstrip()
     if m.pending is not None:
-        text += f", in the system call {m.pending.name} (entered, not yet served)"
+        text += f", {_after_trap(dbg, m.pending.pc)}, in the system call {m.pending.name} (entered, not yet served)"
     records = build_records(dbg.arch, m.log[-1:]) if m.log else []
-    text += f"; last system call: {records[0]}" if records else "; no system call made yet"
+    text += f"; last system call: {call_text(dbg, records[0])}" if records else "; no system call made yet"
     return text
+
+
+def frame_lines(dbg: Debugger) -> list[str]:
+    """gdb's ``info frame`` as far as the sandbox knows it: the innermost frame's pc and sp.
+    It keeps no unwinding information, so it names no caller frames rather than guess them."""
+    m = dbg.machine
+    if m.exit is not None:
+        return ["no frame: the process has ended"]
+    sp = dbg.reg("sp")
+    lines = [f"Stack level 0: pc {m.pc:#x} {dbg.describe(m.pc)}".rstrip() + f", sp {sp:#x}"]
+    if m.pending is not None:
+        lines.append(f"  in the system call {m.pending.name} (entered, not yet served), {_after_trap(dbg, m.pending.pc)}")
+    lines.append("  caller frames are not known (the sandbox does not unwind the stack); x/8a $sp shows the stack")
+    return lines
 
 
 def card_lines(dbg: Debugger, event: StopEvent | None = None) -> list[str]:
@@ -75,11 +103,17 @@ def card_lines(dbg: Debugger, event: StopEvent | None = None) -> list[str]:
     return syscall_card(dbg.arch, req.nr, req.name, req.args, m.memory)
 
 
+def _after_trap(dbg: Debugger, trap_pc: int) -> str:
+    """``after the syscall at 0x400016 <_start+22>``: where a system call was entered from."""
+    return f"after the {dbg.arch.trap.mnemonic} at {trap_pc:#x} {dbg.describe(trap_pc)}".rstrip()
+
+
 def listing_lines(dbg: Debugger, count: int = 4) -> list[str]:
-    """The next instructions, the current one marked ``=>``."""
+    """The next instructions, the current one marked ``=>``; in a system call, from the trap
+    instruction that entered it (the pc is the instruction after it, as on Linux)."""
     m = dbg.machine
-    pc = m.pending.pc if m.pending is not None else m.pc
-    insns = dbg.disasm(pc, count)
+    pc = m.pc
+    insns = dbg.disasm(m.pending.pc if m.pending is not None else pc, count)
     width = max((len(i.symbol) for i in insns), default=0) + 2
     out = []
     for insn in insns:
@@ -116,10 +150,10 @@ def _headline(dbg: Debugger, event: StopEvent) -> str:
         return f"{back}Reached {where}"
     if reason == "syscall-entry" and event.syscall is not None:
         by = f" (catchpoint {event.catch.number})" if event.catch is not None else ""
-        return f"{back}Entering system call {event.syscall.name}{by}, at {where}"
+        return f"{back}Entering system call {event.syscall.name}{by}, at {where}, {_after_trap(dbg, event.syscall.pc)}"
     if reason == "syscall-return" and event.syscall is not None:
         by = f" (catchpoint {event.catch.number})" if event.catch is not None else ""
-        return f"{back}Returned from system call {event.syscall.name}{by}"
+        return f"{back}Returned from system call {event.syscall.name}{by}, at {where}"
     if reason == "watchpoint" and event.watch is not None:
         hit = event.watch
         wp = hit.watchpoint

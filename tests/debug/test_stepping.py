@@ -97,7 +97,8 @@ def test_catch_syscall_entry_and_return_by_name_and_number(arch):
     sb.catch_syscall("write")
     entry = sb.cont()
     assert entry.reason == "syscall-entry" and entry.syscall.name == "write"
-    assert sb.disasm(entry.pc, 1)[0].text in ("syscall", "svc #0") and sb.stdout == b""
+    assert sb.disasm(entry.syscall.pc, 1)[0].text in ("syscall", "svc #0") and sb.stdout == b""
+    assert entry.pc == sb.reg("pc") == entry.syscall.pc + sb.arch.trap.length  # after the trap, as on Linux
     ret = sb.cont()
     assert (ret.reason, ret.result, ret.errno, sb.stdout) == ("syscall-return", 12, None, b"Hello world\n")
     exit_nr = {"x86_64": 60, "aarch64": 93}[arch]

@@ -94,7 +94,7 @@ def test_gdb_reverse_steps_and_continues_through_cat(arch):
     assert "Catchpoint 2 (call to syscall read)" in out
     # monitor fds: offset back to 0 (O_LARGEFILE, 0o100000, is set by open on 64-bit arches, as on Linux)
     assert re.search(r"^\s+3\s+r\s+0\s+0o100000\s+\S*README\.md", out, re.M), out
-    assert "openat(dirfd=-100" in out and "read(fd=3" not in out.split("monitor syscalls")[-1]
+    assert "openat(dirfd=AT_FDCWD" in out and "read(fd=3" not in out.split("monitor syscalls")[-1]
     assert "[Inferior 1 (Remote target) killed]" in out
     assert status == 137 and guest == ""
 
@@ -124,3 +124,17 @@ def test_run_with_gdb_and_detach_lets_the_program_finish():
                                      serve=("run", "--gdb", "0"))
     assert "Detaching from program" in out or "detached" in out
     assert (status, guest) == (0, "Hello world\n")
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_gdb_and_the_stub_agree_on_the_pc_at_a_syscall_entry(arch):
+    # Linux reports the address after the trap at a syscall-entry stop; so must every view.
+    pc_name = REGS[arch][0]
+    after_trap = 0x400018 if arch == "x86_64" else 0x400014
+    out, status, _ = gdb_session(str(EXAMPLES / f"hello/hello.{arch}.s"), [
+        "catch syscall write", "continue", f"info registers {pc_name}", "x/i $pc", "monitor where", "kill",
+    ])
+    assert re.search(rf"Catchpoint 1 \(call to syscall write\), 0x0*{after_trap:x} in _start", out), out
+    assert register_value(out, pc_name) == after_trap
+    assert re.search(rf"=> 0x{after_trap:x} <_start\+\d+>:", out), out
+    assert f"pc {after_trap:#x} <_start+" in out and "in the system call write (entered, not yet served)" in out
