@@ -110,7 +110,7 @@ def test_not_a_program(tmp_path):
 def test_bad_mount_and_env():
     one_line_error(sandbox_cli("run", "--mount", "/nonexistent-dir:/x", "examples/hello/hello.x86_64.s"), 2,
                    "no directory '/nonexistent-dir' on the host")
-    one_line_error(sandbox_cli("run", "--env", "NOEQUALS", "examples/hello/hello.x86_64.s"), 2, "K=V")
+    one_line_error(sandbox_cli("run", "--env", "=value", "examples/hello/hello.x86_64.s"), 2, "NAME=VALUE")
 
 
 def test_a_crash_is_one_line_and_status_128_plus_signal(tmp_path):
@@ -159,3 +159,24 @@ def test_a_wait_that_nothing_can_end_is_reported_as_a_deadlock(tmp_path):
         "mov x2, #4\nmov x8, #63\nsvc #0\nmov x8, #93\nsvc #0\nfds: .quad 0\nbuf: .quad 0\n"
     )
     one_line_error(sandbox_cli("run", str(src)), 137, "deadlock", "empty pipe")
+
+
+def test_a_hosts_secret_does_not_reach_the_guest():
+    """Regression: the default model mode handed the guest every host variable."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT, busybox_for
+
+    bb = busybox_for("x86_64")
+    if bb is None:
+        pytest.skip("Debian's busybox is not fetched (tests/programs/fetch-busybox.sh)")
+    env = dict(os.environ, SANDBOX_TEST_TOKEN="do-not-leak", PYTHONPATH=str(ROOT))
+    run = ["busybox", "env"]
+    r = subprocess.run([sys.executable, "-m", "sandbox", "run", str(bb), *run[1:]], capture_output=True, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert b"do-not-leak" not in r.stdout and b"PATH=/usr/local/bin" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "sandbox", "run", "--env", "SANDBOX_TEST_TOKEN", str(bb), *run[1:]],
+                       capture_output=True, env=env, cwd=ROOT)
+    assert b"SANDBOX_TEST_TOKEN=do-not-leak" in r.stdout
