@@ -79,7 +79,10 @@ class Clock:
         if self.host and clock_id not in _CPU:
             return _host_clock(clock_id)
         if clock_id in _CPU:
-            return time.process_time_ns() - self._cpu0
+            cpu = time.process_time_ns()
+            if cpu < self._cpu0:
+                self._cpu0 = 0  # a forked child (host mode's confined run) counts from its own start
+            return cpu - self._cpu0
         # The guest's monotonic clocks count from the sandbox's start, like a freshly booted box.
         return time.monotonic_ns() - self._mono0 + NSEC
 

@@ -167,7 +167,7 @@ class Kernel:
         self.prctl = PrctlState()
         self.executable: Executable | None = None  # set by the loader; /proc/self/exe
         self.unimplemented: Counter[str] = Counter()
-        convention = CallingConvention(arch.bits, arch.pair_aligned_args, arch.big_endian)
+        convention = CallingConvention.of(arch)
         self._handlers = {name: spec.invoker(convention) for name, spec in REGISTRY.items()}
         for name, model in self.abi.served_by.items():
             self._handlers[name] = REGISTRY[model].invoker(convention)

@@ -140,7 +140,17 @@ class CallingConvention:
     pair_aligned: bool = False  # a two-register argument starts on an even register
     big_endian: bool = False  # the high half of a register pair comes first
 
+    @staticmethod
+    def of(arch: Any) -> "CallingConvention":
+        """The convention of an arch (a :class:`~kernel_model.seam.KernelArch` or a
+        :class:`sandbox.arch.Arch`): the one the kernel decodes with and the tracer shows."""
+        return _CONVENTIONS.setdefault(
+            (arch.bits, arch.pair_aligned_args, arch.big_endian),
+            CallingConvention(arch.bits, arch.pair_aligned_args, arch.big_endian),
+        )
 
+
+_CONVENTIONS: dict[tuple[int, bool, bool], CallingConvention] = {}
 ARG_REGISTERS = 6
 
 

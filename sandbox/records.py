@@ -73,7 +73,7 @@ def to_signed(value: int, bits: int) -> int:
 
 def calling_convention(arch: Arch) -> CallingConvention:
     """How ``arch`` places system call arguments in registers (64-bit ones on 32-bit arches)."""
-    return CallingConvention(arch.bits, arch.pair_aligned_args, arch.big_endian)
+    return CallingConvention.of(arch)
 
 
 def build_records(arch: Arch, log: Iterable[tuple], captured: Mapping[int, Mapping[str, Any] | None] | None = None

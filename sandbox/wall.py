@@ -74,7 +74,11 @@ def run_in_confined_child(sb: "Sandbox", run: Callable[[], "RunResult"]) -> "Run
         except SandboxError as e:
             payload = ("error", str(e), None)
         except BaseException as e:  # noqa: BLE001 - any end of the child is reported, never lost
-            payload = ("crash", f"{type(e).__name__}: {e}", None)
+            import traceback
+
+            where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+            at = f" (at {os.path.basename(where.filename)}:{where.lineno})" if where is not None else ""
+            payload = ("crash", f"{type(e).__name__}: {e}{at}", None)
             status = 70
         try:
             try:

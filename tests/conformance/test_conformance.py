@@ -65,7 +65,8 @@ class Runs:
     qemu_raw: subprocess.CompletedProcess | None
 
 
-_RUNS: dict[str, Runs] = {}
+_RUNS: dict[str, Runs] = {}  # by "arch" (the kernel model) or "arch/host" (host mode)
+BACKENDS = ("model", "host")
 
 
 def _populate(root: Path) -> None:
@@ -91,10 +92,15 @@ def _restore(root: Path, original: set[str]) -> None:
                 entry.unlink()
 
 
-def runs(arch_name: str) -> Runs:
-    """Run ``arch_name``'s conformance program (once per test session)."""
-    if arch_name in _RUNS:
-        return _RUNS[arch_name]
+def runs(arch_name: str, backend: str = "model") -> Runs:
+    """Run ``arch_name``'s conformance program in one kernel mode (once per test session).
+
+    Host mode is the real host behind a policy granting the run's directory read-write (and
+    qemu's run is the same in both), so the two modes answer every check the same way.
+    """
+    key = arch_name if backend == "model" else f"{arch_name}/host"
+    if key in _RUNS:
+        return _RUNS[key]
     arch = get_arch(arch_name)
     program = build_program(arch, CHECKS)
     with tempfile.TemporaryDirectory() as bin_dir, tempfile.TemporaryDirectory() as work:
@@ -113,15 +119,21 @@ def runs(arch_name: str) -> Runs:
                                       preexec_fn=os.setpgrp)
             qemu_outcome = parse_output(program, qemu_raw.stdout, qemu_raw.returncode)
             _restore(root, original)
-        sb = Sandbox(arch, cwd=str(root), mounts=[f"{root}:{os.path.realpath(root)}:rw"], stdin=b"")
+        if backend == "host":
+            from kernel_model.host import policy_from_dict
+
+            policy = policy_from_dict({"paths": {os.path.realpath(root): "rw", os.path.realpath(bin_dir): "ro"}})
+            sb = Sandbox(arch, kernel="host", cwd=str(root), policy=policy, stdin=b"")
+        else:
+            sb = Sandbox(arch, cwd=str(root), mounts=[f"{root}:{os.path.realpath(root)}:rw"], stdin=b"")
         result = sb.run_file(str(elf))
         outcome = parse_output(program, result.stdout or b"", result.exit_status)
-        assert outcome is not None, f"the {arch_name} program did not finish in the sandbox: {result}"
-    _RUNS[arch_name] = Runs(program, outcome, qemu_outcome, qemu_raw)
-    return _RUNS[arch_name]
+        assert outcome is not None, f"the {arch_name} program did not finish in the sandbox ({backend}): {result}"
+    _RUNS[key] = Runs(program, outcome, qemu_outcome, qemu_raw)
+    return _RUNS[key]
 
 
-CASES = [(a, i, c) for a in ARCHES for i, c in enumerate(c for c in CHECKS if c.runs_on(get_arch(a)))]
+CASES = [(a, b, i, c) for b in BACKENDS for a in ARCHES for i, c in enumerate(c for c in CHECKS if c.runs_on(get_arch(a)))]
 
 
 def _expectation_holds(check: Check, ret: int, arch: str) -> bool:
@@ -158,9 +170,9 @@ def agrees_with_qemu(run: Runs, index: int, check: Check) -> tuple[bool, str]:
     return True, ""
 
 
-@pytest.mark.parametrize("arch,index,check", CASES, ids=[f"{a}-{c.name}" for a, _, c in CASES])
-def test_check(arch, index, check):
-    run = runs(arch)
+@pytest.mark.parametrize("arch,backend,index,check", CASES, ids=[f"{a}-{b}-{c.name}" for a, b, _, c in CASES])
+def test_check(arch, backend, index, check):
+    run = runs(arch, backend)
     ret = run.sandbox.returns[index]
     assert _expectation_holds(check, ret, arch), f"{check.call}: expected {check.expect}, the sandbox returned {_describe(ret)}"
     if run.qemu is None or not check.qemu_is_linux_on(run.program.arch):
@@ -169,9 +181,10 @@ def test_check(arch, index, check):
     assert same, difference
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("arch", list(ARCHES))
-def test_the_whole_run_agrees(arch):
-    run = runs(arch)
+def test_the_whole_run_agrees(arch, backend):
+    run = runs(arch, backend)
     assert run.sandbox.exit_status == 0
     if run.qemu_raw is None:
         pytest.skip(f"{QEMU[arch]} is not installed")
