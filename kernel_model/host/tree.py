@@ -90,10 +90,10 @@ class HostFileHandle(Handle):
     # A directory lists in the host's own order, the order getdents64 gives natively.
     ordered = True
 
-    def __init__(self, fd: int, waits: "HostWaits | None" = None) -> None:
+    def __init__(self, fd: int, waits: "HostWaits | None" = None, st: os.stat_result | None = None) -> None:
         self._fd = fd
         self._owner: SharedHostFd | None = SharedHostFd(fd)
-        st = os.fstat(fd)
+        st = st or os.fstat(fd)
         kind = st.st_mode
         self.is_directory = host_stat.S_ISDIR(kind)
         self.seekable = not (host_stat.S_ISCHR(kind) or host_stat.S_ISFIFO(kind) or host_stat.S_ISSOCK(kind))
@@ -366,13 +366,17 @@ class HostDirectory(Filesystem):
         # O_NONBLOCK always: opening a FIFO must not hang the sandbox, and a stream's waits are
         # the kernel's (which a timeout can end), not the host call's.
         host_flags |= os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-        with self._parent(rel, at) as (dir_fd, name), host_umask(0):
-            fd = host_call(os.open, name, host_flags, mode & 0o7777, dir_fd=dir_fd)
+        with self._parent(rel, at) as (dir_fd, name):
+            if host_flags & os.O_CREAT:
+                with host_umask(0):  # the mode is final: the guest's umask is applied already
+                    fd = host_call(os.open, name, host_flags, mode & 0o7777, dir_fd=dir_fd)
+            else:
+                fd = host_call(os.open, name, host_flags, dir_fd=dir_fd)
         try:
             st = os.fstat(fd)
             if st.st_dev != self.dev and host_stat.S_ISDIR(st.st_mode):
                 check_filesystem(fd)
-            handle = HostFileHandle(fd, self.waits)
+            handle = HostFileHandle(fd, self.waits, st)
         except BaseException:
             os.close(fd)
             raise

@@ -7,7 +7,6 @@ drifted apart, and the host's copy had holes; each test here failed before the c
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import struct
 import subprocess
@@ -158,11 +157,15 @@ def test_two_gigabytes_from_dev_urandom_stay_within_the_limits(backend, tmp_path
         ("sendfile", (4, 3, 0, 2 << 30))])
     mode = ["--kernel", "host"] if backend == "host" else []
     start = time.monotonic()
-    r = _cli("run", "--timeout", "2", "--max-memory", "64M", *mode, str(prog), cwd=tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "run", "--timeout", "2", "--max-memory", "64M", *mode,
+                             str(prog)], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
     took = time.monotonic() - start
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    assert r.returncode in (0, 137) and took < 6, (r.returncode, took, r.stderr)
-    assert rss_mb < 400, rss_mb
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    # before: 35-52 s past a 3 s timeout, and 2.1 GB; a loaded machine may add seconds, not tens
+    assert proc.returncode in (0, 137) and took < 15, (proc.returncode, took, proc.stderr.read())
+    assert usage.ru_maxrss / 1024 < 400, usage.ru_maxrss
 
 
 def test_proc_self_maps_shows_no_host_device_or_inode_of_a_program_outside_the_view(tmp_path):
