@@ -335,16 +335,7 @@ class HostStreamHandle(Handle):
         return host_poll({self._fd: READABLE | WRITABLE}, 0).get(self._fd, 0)
 
     def bytes_available(self) -> int | None:
-        try:
-            import fcntl
-            import sys
-            import termios
-
-            buf = bytearray(4)
-            fcntl.ioctl(self._fd, termios.FIONREAD, buf)
-            return int.from_bytes(buf, sys.byteorder)
-        except (ImportError, OSError):
-            return None
+        return host_bytes_available(self._fd)
 
     def wait_fd(self) -> int | None:
         return self._fd
@@ -358,6 +349,20 @@ class HostStreamHandle(Handle):
             return os.readlink(f"/proc/self/fd/{self._fd}")
         except OSError:
             return None
+
+
+def host_bytes_available(fd: int) -> int | None:
+    """What FIONREAD says of a host stream descriptor (None where the host cannot say)."""
+    try:
+        import fcntl
+        import sys
+        import termios
+
+        buf = bytearray(4)
+        fcntl.ioctl(fd, termios.FIONREAD, buf)
+        return int.from_bytes(buf, sys.byteorder)
+    except (ImportError, OSError):
+        return None
 
 
 # Linux poll bits by the host's names, so a host whose numbers differ still answers right.

@@ -41,6 +41,7 @@ from kernel_model.fsnodes import (
     StatInfo,
     WouldBlock,
     dtype_of,
+    host_bytes_available,
     host_call,
     host_poll,
 )
@@ -174,18 +175,7 @@ class HostFileHandle(Handle):
         return None if self.seekable else self._fd
 
     def bytes_available(self) -> int | None:
-        if self.seekable:
-            return None
-        try:
-            import fcntl
-            import sys
-            import termios
-
-            buf = bytearray(4)
-            fcntl.ioctl(self._fd, termios.FIONREAD, buf)
-            return int.from_bytes(buf, sys.byteorder)
-        except (ImportError, OSError):
-            return None
+        return None if self.seekable else host_bytes_available(self._fd)
 
     def lock(self, command: str, lock_type: str, whence: int, start: int, length: int) -> tuple[str, int, int, int, int] | None:
         """A record lock on the host file (F_GETLK/F_SETLK/F_SETLKW, OFD forms too).
