@@ -46,6 +46,7 @@ class WebServer:
         self.token = token or secrets.token_urlsafe(24)
         self.sockets: set[web.WebSocketResponse] = set()
         self.port = 0
+        self.address: tuple[str, int] | None = None
         self._memory_at: list[int | None] = [None] * len(session.views)
         self._busy = False
         # One thread runs the guest: Unicorn is used from one thread, one control at a time.
@@ -187,7 +188,8 @@ class WebServer:
     async def start(self, port: int = 0) -> web.AppRunner:
         """Listen on 127.0.0.1:``port`` (0: a free one); returns the runner to clean up."""
         sock = bind(port)
-        self.port = sock.getsockname()[1]
+        self.address = sock.getsockname()
+        self.port = self.address[1]
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await runner.setup()
         await web.SockSite(runner, sock).start()

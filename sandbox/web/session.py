@@ -155,17 +155,29 @@ class ProgramView:
         if dbg.history is None or not self.history:
             return dbg.cont()
         # Recorded, one system call at a time, while the checkpoints can still be reached.
-        for _ in range(self.history):
-            event = dbg.run_until(syscall="any")
-            if event.reason != "syscall-entry" or event.catch is not None or self._pause.is_set():
+        # Each call is served by a step of its own, so that a breakpoint right after the trap
+        # stops the continue as it would stop a plain one.
+        calls = 0
+        event = dbg.run_until(syscall="any")
+        while event.reason == "syscall-entry" and event.catch is None and not self._pause.is_set():
+            event = dbg.step(1)
+            calls += 1
+            if event.reason != "step":
                 return event
-        dbg.history = None
-        event = dbg.cont()
-        dbg.record(self.history)
-        self.recording_note = (
-            f"the continue made more than {self.history:,} system calls; recording started again "
-            f"where it stopped (--history {self.history})"
-        )
+            bp = self.breakpoints.get(self.machine.pc)
+            if bp is not None:
+                bp.hits += 1
+                return StopEvent("breakpoint", self.machine.pc, breakpoint=bp)
+            if calls >= self.history:
+                dbg.history = None
+                event = dbg.cont()
+                dbg.record(self.history)
+                self.recording_note = (
+                    f"the continue made more than {self.history:,} system calls; recording started again "
+                    f"where it stopped (--history {self.history})"
+                )
+                return event
+            event = dbg.run_until(syscall="any")
         return event
 
     def pause(self) -> None:
