@@ -214,6 +214,6 @@ def test_screenshot(browser, serve):
     page = Page(browser, serve("examples/cat/cat.aarch64.s", "examples/hello/README.md"))
     page.step_until_card("read", "return", key=Keys.ARROW_DOWN)
     height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1400, min(height + 40, 2400))
+    browser.set_window_size(1400, min(height + 160, 2400))
     out = Path(os.environ["SANDBOX_WEB_SCREENSHOT"])
     assert browser.save_screenshot(str(out if out.is_absolute() else ROOT / out))
