@@ -49,6 +49,7 @@ class WebServer:
         self.address: tuple[str, int] | None = None
         self._memory_at: list[int | None] = [None] * len(session.views)
         self._busy = False
+        self._tasks: set[asyncio.Task] = set()
         # One thread runs the guest: Unicorn is used from one thread, one control at a time.
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-web")
         self.messages_sent = 0
@@ -129,7 +130,14 @@ class WebServer:
         if self._busy:
             await self._send(ws, {"type": "error", "message": "still running: pause first (p)"})
             return
+        # Done in a task of its own, so that this socket's next message (a pause) is read
+        # while the guest runs.
         self._busy = True
+        task = asyncio.create_task(self._do(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _do(self, message: dict[str, Any]) -> None:
         try:
             if message["type"] == "action":
                 await self._run_action(message["action"])
@@ -141,6 +149,9 @@ class WebServer:
             state = await self._in_worker(self._state)
         except SandboxError as e:
             await self._broadcast({"type": "error", "message": str(e)})
+            state = await self._in_worker(self._state)
+        except Exception as e:  # noqa: BLE001 - a bug: the page says it in one line, the server goes on
+            await self._broadcast({"type": "error", "message": f"internal error: {type(e).__name__}: {e}"})
             state = await self._in_worker(self._state)
         finally:
             self._busy = False

@@ -83,6 +83,7 @@ class ProgramView:
         self.last_action = "start"
         self.log_mark = 0  # the log's length before the last action
         self.recording_note = ""
+        self.paused = False
         self._lines: dict[int, tuple[tuple, str]] = {}
 
     def _source_map(self) -> SourceMap:
@@ -141,6 +142,7 @@ class ProgramView:
         else:  # reverse-syscall
             event = dbg.reverse_continue(syscall_entries=True)
         self.last_event = event
+        self.paused = self._pause.is_set()
         return event
 
     def _to_next_syscall(self) -> StopEvent:
@@ -295,6 +297,8 @@ class ProgramView:
             out["text"] = f"returned from system call {m.log[-1][2]}"
         else:
             out["text"] = ("stepped back" if event.reverse else "stepped") + f" to {pc:#x}"
+        if self.paused and ex is None and event is not None and event.reason != "interrupted":
+            out["text"] = "paused, " + out["text"]
         return out
 
     def _card(self) -> dict[str, Any] | None:

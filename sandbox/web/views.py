@@ -181,11 +181,11 @@ def registers_view(dbg: Debugger, call_name: str | None, previous: Mapping[str, 
         elif reg == arch.sp:
             order = min(order, 21)
             roles.append({"role": "sp", "label": "stack pointer"})
-        width = arch.word_mask if value <= arch.word_mask else (1 << value.bit_length()) - 1
+        fits = value <= arch.word_mask  # x87 registers are wider than a word
         out.append({
             "name": reg,
-            "hex": hex_word(arch, value) if value <= arch.word_mask else f"{value:#x}",
-            "decimal": str(to_signed(value, arch.bits)) if value <= width and value <= arch.word_mask else str(value),
+            "hex": hex_word(arch, value) if fits else f"{value:#x}",
+            "decimal": str(to_signed(value, arch.bits)) if fits else str(value),
             "roles": roles,
             "order": order,  # the convention's registers first: number, arguments in order, result...
             "changed": previous is not None and reg in previous and previous[reg] != value,

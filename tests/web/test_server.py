@@ -142,6 +142,29 @@ def test_a_continue_over_a_million_system_calls_sends_a_handful_of_messages(tmp_
     run(main())
 
 
+def test_a_pause_stops_a_running_continue_and_a_second_control_waits(tmp_path):
+    loop = tmp_path / "spin.x86_64.s"
+    loop.write_text("_start: mov eax, 39\nsyscall\njmp _start\n")
+
+    async def main() -> None:
+        async with serving(Session([ProgramView(Sandbox("x86_64", timeout=None), str(loop), history=10)])) as server:
+            async with aiohttp.ClientSession() as http:
+                ws = await http.ws_connect(f"ws://127.0.0.1:{server.port}/ws?token={server.token}")
+                await receive(ws, "state")
+                await ws.send_json({"type": "action", "action": "continue"})
+                progress = await receive(ws, "progress")
+                await ws.send_json({"type": "action", "action": "step"})
+                assert "still running" in (await receive(ws, "error"))["message"]
+                await ws.send_json({"type": "pause"})
+                state = await receive(ws, "state")
+                await ws.close()
+        status = state["panes"][0]["status"]
+        assert status["reason"] == "interrupted" and status["text"] == "paused" and not status["ended"]
+        assert status["syscalls"] >= progress["syscalls"][0]
+
+    run(main())
+
+
 def test_the_page_is_three_files_that_fetch_nothing_from_elsewhere():
     page = static_text("index.html")
     script = static_text("app.js")

@@ -220,13 +220,26 @@ def test_every_instruction_line_of_the_examples_is_mapped_to_its_source(arch):
     text = path.read_text()
     smap = assembly_source_map(get_arch(arch), str(path), text)
     lines = text.splitlines()
-    for address, line in zip(smap.starts, smap.lines):
+    code_lines = [n for n, line in enumerate(lines, 1) if _is_instruction(line, get_arch(arch).comment_markers)]
+    mapped = {line.line for line in smap.lines}
+    assert set(code_lines) <= mapped
+    for line in smap.lines:
         assert lines[line.line - 1].rstrip() == line.text
     s = Session([ProgramView(Sandbox(arch), str(path), ["cat", "examples/hello/README.md"])])
     code = pane(s)["code"]
     first = code[0]
-    assert first["current"] and first["line"] is not None
-    assert first["source"].strip().split()[0].lower() == first["mnemonic"].split(".")[0].lower() or first["source"]
+    assert first["current"] and first["line"] == smap.at(first["value"]).line
+    assert first["source"] == lines[first["line"] - 1].rstrip()
+
+
+def _is_instruction(line: str, markers: tuple[str, ...]) -> bool:
+    text = line
+    for marker in markers:
+        text = text.split(marker, 1)[0]
+    text = text.strip()
+    if ":" in text and not text.startswith("."):
+        text = text.split(":", 1)[1].strip()  # a label before the instruction
+    return bool(text) and not text.startswith(".") and "=" not in text
 
 
 def test_data_lines_are_shown_as_data():
