@@ -9,9 +9,9 @@ The page sends JSON objects with a ``type``:
 
 The server answers with ``hello`` once (the controls and their keys, so the page builds its
 buttons from this table), then a ``state`` after each message (see
-:meth:`sandbox.web.session.Session.state`), ``progress`` at most a few times a second while a
-control runs (never one message per system call), and ``error`` with one line when a message
-cannot be done.
+:meth:`sandbox.web.session.Session.state`); for a control, ``running`` when it starts and
+``progress`` at most a few times a second while it runs (never one message per system call);
+and ``error`` with one line when a message cannot be done.
 """
 
 from __future__ import annotations
