@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in COMMANDS:
         module.register(sub)
+    from sandbox.web.command import register as register_web
+
+    register_web(sub)  # sandbox web: its own package (the server is the optional web extra)
     return parser
 
 

@@ -282,6 +282,11 @@ class Snapshotter:
             value = kernel.__dict__.get(name)
             if value is not None:
                 memo[id(value)] = value
+        # An observer of signal deliveries (a tracer's callback) belongs to whoever watches the
+        # process, not to its state: copying it would copy the tracer, the machine and its engine.
+        watch = getattr(kernel.__dict__.get("signals"), "watch", None)
+        if watch is not None:
+            memo[id(watch)] = watch
         return memo
 
     # -- restoring -------------------------------------------------------------------------

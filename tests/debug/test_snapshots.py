@@ -176,3 +176,22 @@ def test_restoring_twice_gives_the_same_state():
     sb.run_until(pc="done")
     sb.restore(snap)
     assert sb.read_memory("word", 8) == bytes(8) and sb.reg("pc") == start
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_a_traced_process_can_be_recorded_and_rewound(arch):
+    # The tracer watches signal deliveries through a callback on the kernel's signal state: a
+    # snapshot keeps that callback live instead of copying the tracer (and the engine) with it.
+    sb = Sandbox(arch, trace=True)
+    sb.load_file(f"examples/hello/hello.{arch}.s")
+    sb.record()
+    sb.catch_syscall("write")
+    assert sb.cont().reason == "syscall-entry"
+    assert sb.cont().reason == "syscall-return"
+    assert sb.stdout == b"Hello world\n"
+    assert sb.reverse_step().reverse
+    assert sb.stdout == b""
+    sb.delete()
+    assert sb.cont().exit_status == 0
+    assert sb.stdout == b"Hello world\n"
+    assert [r.name for r in sb.tracer.records][-2:] == ["write", "exit"]
