@@ -51,8 +51,14 @@ class AbiConstants:
     """
 
     open_flags: dict[int, int] = field(default_factory=dict)
+    # clone's last two registers: x86_64 has (child_tid, tls), the others (tls, child_tid)
+    clone_tls_last: bool = False
     minsigstksz: int = 2048  # MINSIGSTKSZ: the smallest alternate signal stack sigaltstack takes
     served_by: dict[str, str] = field(default_factory=dict)
+
+    def clone_tail(self, a4: int, a5: int) -> tuple[int, int]:
+        """clone's fourth and fifth registers as (child_tid, tls), whatever their order here."""
+        return (a4, a5) if self.clone_tls_last else (a5, a4)
 
     def open_flags_in(self, guest: int) -> int:
         """Guest open flags in canonical values."""
@@ -99,7 +105,7 @@ _ID16 = {
 }
 
 ABI: dict[str, AbiConstants] = {
-    "x86_64": AbiConstants(),
+    "x86_64": AbiConstants(clone_tls_last=True),
     # i386's mmap and select take a pointer to their arguments; its getrlimit is the first one.
     "i386": AbiConstants(served_by={
         **_ID16, "mmap": "old_mmap", "select": "old_select", "getrlimit": "old_getrlimit",

@@ -86,6 +86,11 @@ class Clock:
         # The guest's monotonic clocks count from the sandbox's start, like a freshly booted box.
         return time.monotonic_ns() - self._mono0 + NSEC
 
+    def advance_to(self, monotonic_ns: int) -> None:
+        """A virtual clock: let time pass until its monotonic reading is ``monotonic_ns``."""
+        if self.virtual and monotonic_ns > self._elapsed:
+            self._elapsed = monotonic_ns
+
     def sleep(self, ns: int, wait: Callable[[float], None] = time.sleep) -> None:
         """Let ``ns`` nanoseconds pass; a real clock waits with ``wait(seconds)``."""
         if self.virtual:

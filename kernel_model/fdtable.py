@@ -58,14 +58,13 @@ class OpenFile:
                 self.wait_or_raise(e)
 
     def wait_or_raise(self, e: WouldBlock) -> None:
-        """Raise EAGAIN (O_NONBLOCK) or a deadlock; return after waiting for a host object."""
+        """EAGAIN with O_NONBLOCK; otherwise the task waits for what ``e`` names, and the call
+        is made again when it may progress (:class:`kernel_model.sched.Blocked`)."""
         if self.flags & O_NONBLOCK:
             raise e
-        if e.wait is None:
-            from kernel_model.process import Deadlock
+        from kernel_model.sched import Blocked, Wait
 
-            raise Deadlock(e.what) from None
-        e.wait()
+        raise Blocked(Wait(tuple(e.queues), None, dict(e.host), e.what)) from None
 
     def write(self, data: bytes, offset: int | None = None) -> int:
         """Write at the file offset (advancing it; at the end with O_APPEND) or at ``offset``."""
@@ -175,6 +174,20 @@ class FdTable:
         if slot is None:
             raise KernelError(Errno.EBADF)
         slot.file.release()
+
+    def copy(self) -> "FdTable":
+        """A table of its own with the same open files (fork without CLONE_FILES): the
+        descriptors are new, the open file descriptions and their offsets are shared."""
+        twin = FdTable(self.limit)
+        for fd, slot in self._slots.items():
+            slot.file.refs += 1
+            twin._slots[fd] = FdSlot(slot.file, slot.cloexec)
+        return twin
+
+    def close_on_exec(self) -> None:
+        """Close every descriptor marked close-on-exec (execve)."""
+        for fd in [fd for fd, slot in self._slots.items() if slot.cloexec]:
+            self.close(fd)
 
     def close_all(self) -> None:
         """Close every descriptor (the process is gone)."""

@@ -162,15 +162,15 @@ class WouldBlock(KernelError):
     """The transfer cannot make progress now (an empty pipe, a full one, a quiet host FIFO).
 
     A handle raises it; the open file decides what it means: ``EAGAIN`` with ``O_NONBLOCK``,
-    otherwise a wait. ``wait`` (for an object of the host's) blocks until the host says the
-    transfer may progress, and can be ended by the sandbox (a timeout); without it only
-    another guest thread or process could end the wait.
+    otherwise the task waits (:class:`kernel_model.sched.Blocked`) until one of ``queues`` is
+    woken (another task wrote to the pipe) or a descriptor in ``host`` is ready (a host FIFO).
     """
 
-    def __init__(self, what: str, wait: "Callable[[], None] | None" = None) -> None:
+    def __init__(self, what: str, queues: tuple = (), host: dict[int, int] | None = None) -> None:
         super().__init__(Errno.EAGAIN, what)
         self.what = what
-        self.wait = wait
+        self.queues = queues  # the wait queues (kernel_model.sched.WaitQueue) a change wakes
+        self.host = host or {}  # or the host descriptors whose events end the wait
 
 
 class Handle:
@@ -225,6 +225,11 @@ class Handle:
     def wait_fd(self) -> int | None:
         """A host descriptor whose readiness is this handle's, for a blocking poll to wait on."""
         return None
+
+    def waiters(self) -> tuple:
+        """The wait queues woken when this handle's readiness may have changed (a poll waits
+        on them); none for a handle that is always ready or whose readiness is the host's."""
+        return ()
 
     def bytes_available(self) -> int | None:
         """What FIONREAD reports for a stream (None: not a stream that counts)."""
@@ -319,13 +324,14 @@ class HostStreamHandle(Handle):
             self.is_tty = False
 
     def pread(self, size: int, offset: int) -> bytes:
-        if self._waits is not None:
-            self._waits.poll({self._fd: READABLE}, None)
+        if self._waits is not None and not host_poll({self._fd: READABLE}, 0):
+            # Not ready: the task waits for the host descriptor (and other tasks run meanwhile).
+            raise WouldBlock("a read of the host's stream", host={self._fd: READABLE})
         return host_call(os.read, self._fd, min(size, 1 << 20))
 
     def pwrite(self, data: bytes, offset: int) -> int:
-        if self._waits is not None:
-            self._waits.poll({self._fd: WRITABLE}, None)
+        if self._waits is not None and not host_poll({self._fd: WRITABLE}, 0):
+            raise WouldBlock("a write to the host's stream", host={self._fd: WRITABLE})
         return host_call(os.write, self._fd, data)
 
     def stat(self) -> StatInfo:

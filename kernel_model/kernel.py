@@ -14,6 +14,7 @@ from kernel_model import clock as _clock_calls  # noqa: F401
 from kernel_model import compat as _compat_calls  # noqa: F401
 from kernel_model import files as _file_calls  # noqa: F401
 from kernel_model import fsinfo as _fsinfo_calls  # noqa: F401
+from kernel_model import lifecycle as _lifecycle_calls  # noqa: F401
 from kernel_model import limits as _limit_calls  # noqa: F401
 from kernel_model import mm as _mm_calls  # noqa: F401
 from kernel_model import paths as _path_calls  # noqa: F401
@@ -35,13 +36,16 @@ from kernel_model.mm import AddressSpace
 from kernel_model.procfs import Executable, ProcFilesystem
 from kernel_model.process import Identity, PrctlState
 from kernel_model.registry import REGISTRY, CallingConvention
-from kernel_model.seam import GuestFault, GuestMemory, KernelArch, KernelError, SyscallRequest
+from kernel_model.seam import GuestFault, GuestMemory, KernelArch, KernelError, ProcessExit, SyscallRequest
 from kernel_model.signals import SignalState
 from kernel_model.structs import structs_for
 from kernel_model.threads import ThreadState
 from kernel_model.vfs import Credentials, GuestPath, Namespace, split_path
 from kernel_model.world import World
 from kernel_model.waits import HostWaits
+from kernel_model.clock import CLOCK_MONOTONIC
+from kernel_model.sched import Blocked, Scheduler, Wait, WaitQueue
+from kernel_model.tasks import FsState, Process, ProcessTable, Task
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ class KernelConfig:
     # The mount table, services and call rules (a policy's: see kernel_model.world). None:
     # the kernel model's default world, from cwd, mounts, rootfs and tmp above.
     world: World | None = None
+    schedule_seed: int | None = None  # None: the deterministic round robin; a seed: a seeded random schedule
+    max_processes: int | None = 4096  # processes alive at once (a fork bomb ends at EAGAIN); None: no limit
 
 
 class Kernel:
@@ -143,7 +149,6 @@ class Kernel:
         self.clock = config.clock
         if services.host_clock and not self.clock.virtual:
             self.clock.host = True
-        self.umask = config.umask
         seed = None if services.host_random else config.random_seed
         self._rng = random.Random(seed) if seed is not None else None
         # Refusals are written into the call's record when the world asks for it.
@@ -152,21 +157,21 @@ class Kernel:
             Credentials(self.identity.effective_uid, self.identity.effective_gid, self.identity.groups),
             self.denials,
         )
-        self.cwd: GuestPath = ()
         self._build_namespace(config, world)
-        self.fds = FdTable()
         self.output_limit = OutputLimit(config.max_output) if config.max_output is not None else None
-        self._install_stdio(config)
-        self.mm = AddressSpace(memory, mmap_top=mmap_top, task_size=task_size, limit=config.max_memory)
-        ceilings = {RLIMIT_NOFILE: config.max_fds} if config.max_fds is not None else {}
-        if config.max_memory is not None:
-            ceilings[RLIMIT_AS] = config.max_memory
-        self.limits = ResourceLimits(self, default_limits(config.max_fds, config.max_memory), ceilings)
-        self.thread = ThreadState()
-        self.signals = SignalState(pid=self.identity.pid, uid=self.identity.uid)
-        self.prctl = PrctlState()
-        self.executable: Executable | None = None  # set by the loader; /proc/self/exe
         self.unimplemented: Counter[str] = Counter()
+        self._mmap_top, self._task_size = mmap_top, task_size
+        # The processes and threads, and who runs: the first process is made here; clone
+        # adds the others (kernel_model.lifecycle).
+        self.processes = ProcessTable(first_pid=self.identity.pid)
+        self.scheduler = Scheduler(
+            now=lambda: self.clock.now(CLOCK_MONOTONIC), poll=self.waits.poll, sleep=self.waits.sleep,
+            advance=self.clock.advance_to if self.clock.virtual else None, seed=config.schedule_seed,
+        )
+        self._futexes: dict[tuple[int, int], WaitQueue] = {}
+        first = self._first_process(config, memory)
+        self.switch_to(first.threads[0])
+        self._install_stdio(config)
         convention = CallingConvention.of(arch)
         self._handlers = {name: spec.invoker(convention) for name, spec in REGISTRY.items()}
         for name, model in self.abi.served_by.items():
@@ -176,6 +181,135 @@ class Kernel:
             self.dispatch = self._dispatch_recorded  # type: ignore[method-assign]
 
     # -- set-up ----------------------------------------------------------------------------
+
+    def _first_process(self, config: KernelConfig, memory: GuestMemory) -> Process:
+        ident = self.identity
+        mm = AddressSpace(memory, mmap_top=self._mmap_top, task_size=self._task_size, limit=config.max_memory)
+        fs = FsState(split_path(os.path.realpath(config.cwd or os.getcwd())), config.umask)
+        proc = Process(ident.pid, ident, memory, mm, FdTable(), fs, {}, None, PrctlState())  # type: ignore[arg-type]
+        self.processes.processes[proc.pid] = proc
+        task = Task(ident.pid, proc, SignalState(actions=proc.handlers, pid=ident.pid, uid=ident.uid), ThreadState())
+        proc.threads.append(task)
+        self.processes.tasks[task.tid] = task
+        self.scheduler.add(task)
+        self._process = proc
+        self.fds = proc.fds
+        self.mm = proc.mm
+        ceilings = {RLIMIT_NOFILE: config.max_fds} if config.max_fds is not None else {}
+        if config.max_memory is not None:
+            ceilings[RLIMIT_AS] = config.max_memory
+        proc.limits = ResourceLimits(self, default_limits(config.max_fds, config.max_memory), ceilings)
+        return proc
+
+    # -- the current task --------------------------------------------------------------------
+
+    def switch_to(self, task: Task) -> None:
+        """Make ``task`` the one the next system call is made by (what handlers see as ``k``)."""
+        proc = task.process
+        self.current = task
+        self._process = proc
+        self.memory = proc.memory
+        self.mm = proc.mm
+        self.fds = proc.fds
+        self.identity = proc.identity
+        self.limits = proc.limits
+        self.prctl = proc.prctl
+        self.signals = task.signals
+        self.thread = task.thread
+
+    @property
+    def process(self) -> Process:
+        """The process of the current task."""
+        return self._process
+
+    @property
+    def cwd(self) -> GuestPath:
+        """The working directory of the current process (shared with CLONE_FS)."""
+        return self._process.fs.cwd
+
+    @cwd.setter
+    def cwd(self, path: GuestPath) -> None:
+        self._process.fs.cwd = path
+
+    @property
+    def umask(self) -> int:
+        """The umask of the current process (shared with CLONE_FS)."""
+        return self._process.fs.umask
+
+    @umask.setter
+    def umask(self, mask: int) -> None:
+        self._process.fs.umask = mask
+
+    @property
+    def executable(self) -> "Executable | None":
+        """The program the current process runs (/proc/self/exe)."""
+        return self._process.executable
+
+    @executable.setter
+    def executable(self, exe: "Executable | None") -> None:
+        self._process.executable = exe
+
+    def monotonic(self) -> int:
+        """The kernel's monotonic clock, in ns (what deadlines are counted on)."""
+        return self.clock.now(CLOCK_MONOTONIC)
+
+    def resumed(self) -> str | None:
+        """Why the current call's last wait ended (``"event"``, ``"timeout"``), when the call is
+        being made again after one; None on a first attempt. Asking consumes the answer."""
+        task = self.current
+        reason, task.wake_reason = task.wake_reason, None
+        return reason
+
+    def wait_for(self, what: str, queues: tuple = (), timeout_ns: int | None = None,
+                 host: dict[int, int] | None = None) -> str:
+        """Wait in the current call: raises :class:`~kernel_model.sched.Blocked`, unless the call
+        is being made again after its wait ended; then says how (``"event"``, ``"timeout"``).
+
+        A call that waits is made again from its start when the wait ends, so it must change
+        nothing before it calls this. The deadline is counted once, from the first attempt.
+        """
+        task = self.current
+        reason = task.wake_reason
+        if reason is not None:
+            task.wake_reason = None
+            return reason
+        deadline = task.call_state.get("deadline")
+        if deadline is None and timeout_ns is not None:
+            deadline = task.call_state["deadline"] = self.monotonic() + max(timeout_ns, 0)
+        raise Blocked(Wait(tuple(queues), deadline, dict(host or {}), what))
+
+    def futex_queue(self, uaddr: int, create: bool = True, mm: AddressSpace | None = None) -> WaitQueue | None:
+        """The wait queue of the futex word at ``uaddr`` in the current address space (or ``mm``'s)."""
+        key = (id(mm or self.mm), uaddr)
+        queue = self._futexes.get(key)
+        if queue is None and create:
+            queue = self._futexes[key] = WaitQueue(f"the futex at {uaddr:#x}")
+        elif queue is not None and not queue.waiters and not create:
+            del self._futexes[key]
+            return None
+        return queue
+
+    def end_task(self, task: Task) -> None:
+        """A thread ends (see :func:`kernel_model.lifecycle.end_task`)."""
+        from kernel_model.lifecycle import end_task
+
+        end_task(self, task)
+
+    def end_process(self, proc: Process, ex: ProcessExit) -> None:
+        """A process ends (see :func:`kernel_model.lifecycle.end_process`)."""
+        from kernel_model.lifecycle import end_process
+
+        end_process(self, proc, ex)
+
+    def max_processes(self) -> int:
+        """How many processes may live at once (RLIMIT_NPROC, and the sandbox's own limit)."""
+        from kernel_model.limits import RLIM_INFINITY, RLIMIT_NPROC
+
+        soft = self.limits.get(RLIMIT_NPROC)[0]
+        limit = self.config.max_processes
+        if soft != RLIM_INFINITY:
+            limit = min(limit, soft) if limit is not None else soft
+        return limit if limit is not None else 1 << 30
 
     def _default_world(self, config: KernelConfig) -> World:
         """The kernel model's own world: the cwd read-only, /tmp in memory, the given mounts."""
@@ -192,7 +326,7 @@ class Kernel:
         # tmpfs's default size is half the RAM; the RAM the guest sees is the memory limit
         return config.max_memory // 2 if config.max_memory is not None else 1 << 30
 
-    def _build_namespace(self, config: KernelConfig, world: World) -> None:
+    def _build_namespace(self, config: KernelConfig, world: World) -> None:  # noqa: ARG002 - config: the cwd
         for guest, fs, rule in world.mounts:
             self.ns.mount(guest, fs, rule)
         for guest, rule in world.hidden:
@@ -202,7 +336,6 @@ class Kernel:
         self.ns.ungranted_rule = world.ungranted_rule
         self.ns.mount("/dev", DeviceFilesystem(self.random_bytes, self._open_tty))
         self.ns.mount("/proc", ProcFilesystem(self))
-        self.cwd = split_path(os.path.realpath(config.cwd or os.getcwd()))
 
     def _deny_calls(self, world: World) -> None:
         """Put each call the rules deny in front of its handler: it fails before any runs."""
@@ -249,10 +382,12 @@ class Kernel:
             return self._rng.randbytes(n)
         return os.urandom(n)
 
-    def sleep(self, ns: int) -> None:
-        """Let ``ns`` nanoseconds pass on the process's clock (a real wait ends early if the
-        sandbox ends the process meanwhile)."""
-        self.clock.sleep(ns, self.waits.sleep)
+    def sleep(self, ns: int, what: str = "a sleep") -> None:
+        """Let ``ns`` nanoseconds pass for the current task: it waits (other tasks run meanwhile)
+        and the call is made again when the time has passed, which this then returns from."""
+        if ns <= 0:
+            return
+        self.wait_for(what, timeout_ns=ns)
 
     def terminal_size(self) -> tuple[int, int]:
         """Rows and columns a TIOCGWINSZ reports."""

@@ -88,6 +88,14 @@ class ResourceLimits:
         """(soft, hard) for ``resource``."""
         return self._limits[resource]
 
+    def copy(self) -> "ResourceLimits":
+        """The same limits, for a new process (a fork inherits them)."""
+        twin = ResourceLimits.__new__(ResourceLimits)
+        twin._k = self._k
+        twin._limits = list(self._limits)
+        twin._ceilings = dict(self._ceilings)
+        return twin
+
     def set(self, resource: int, soft: int, hard: int) -> None:
         """Change a limit with Linux's checks (EINVAL, EPERM for raising a hard limit unprivileged)."""
         if soft > hard:

@@ -95,6 +95,22 @@ class AddressSpace:
         # Where the loader put argv's and envp's strings (for /proc/self/cmdline and environ).
         self.arg_start = self.arg_end = self.env_start = self.env_end = 0
 
+    def copy(self, memory: GuestMemory) -> "AddressSpace":
+        """The same mappings and break over ``memory`` (a fork's copy of the address space; the
+        CPU side copies the bytes)."""
+        twin = AddressSpace.__new__(AddressSpace)
+        twin.__dict__.update(self.__dict__)
+        twin.memory = memory
+        twin._vmas = list(self._vmas)
+        twin._starts = list(self._starts)
+        twin.limit_refusals = 0
+        return twin
+
+    def fresh(self, memory: GuestMemory) -> "AddressSpace":
+        """An empty address space over ``memory`` with this one's layout and limit (execve)."""
+        return AddressSpace(memory, mmap_top=self.mmap_top, task_size=self.task_size, mmap_floor=self.mmap_floor,
+                            limit=self.limit)
+
     # -- queries ---------------------------------------------------------------------------
 
     @property

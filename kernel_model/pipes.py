@@ -1,9 +1,9 @@
 """Pipes: ``pipe2`` (and x86_64's ``pipe``) make a buffer with a read end and a write end.
 
-The process has one thread, so a pipe can only carry data from the process to itself: a read
-from an empty pipe whose write end is open, or a write that does not fit, would wait for ever
-unless the descriptor is non-blocking (then ``EAGAIN``). A write with no read end left is
-``EPIPE`` and raises ``SIGPIPE``, whose default action ends the process.
+A read from an empty pipe whose write end is open, or a write that does not fit, waits (the
+task is parked on the pipe's wait queue and another task runs) unless the descriptor is
+non-blocking (then ``EAGAIN``). A write with no read end left is ``EPIPE`` and raises
+``SIGPIPE``, whose default action ends the process.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from kernel_model.fsnodes import (
 )
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import Int, Ptr, syscall
+from kernel_model.sched import WaitQueue
 from kernel_model.seam import GuestFault, KernelError, SyscallRequest
 
 if TYPE_CHECKING:
@@ -49,6 +50,14 @@ class Pipe:
         self.uid = uid
         self.gid = gid
         self.born = now_ns()
+        # Woken when there may be something to read (data, or no writer left) and room to write.
+        self.readable = WaitQueue(f"pipe:[{self.ino}] to have data")
+        self.writable = WaitQueue(f"pipe:[{self.ino}] to have room")
+
+    def changed(self) -> None:
+        """Wake whoever waits on the pipe: its data, its room or its other end changed."""
+        self.readable.wake()
+        self.writable.wake()
 
     def stat(self) -> StatInfo:
         """What fstat says about either end."""
@@ -77,9 +86,11 @@ class PipeEnd(Handle):
         if not buf:
             if self.pipe.writers == 0 or size == 0:
                 return b""
-            raise WouldBlock(f"a read from an empty pipe ({self.proc_name()}) whose write end is open")
+            raise WouldBlock(f"a read from an empty pipe ({self.proc_name()}) whose write end is open",
+                             (self.pipe.readable,))
         data = bytes(buf[:size])
         del buf[:size]
+        self.pipe.writable.wake()
         return data
 
     def pwrite(self, data: bytes, offset: int) -> int:
@@ -90,9 +101,10 @@ class PipeEnd(Handle):
         if n == 0:
             return 0
         if room == 0 or (n <= PIPE_BUF and room < n):
-            raise WouldBlock(f"a write of {n} bytes to a full pipe ({self.proc_name()})")
+            raise WouldBlock(f"a write of {n} bytes to a full pipe ({self.proc_name()})", (self.pipe.writable,))
         take = min(n, room)
         self.pipe.buffer += data[:take]
+        self.pipe.readable.wake()
         return take
 
     def stat(self) -> StatInfo:
@@ -112,6 +124,9 @@ class PipeEnd(Handle):
     def bytes_available(self) -> int | None:
         return len(self.pipe.buffer)
 
+    def waiters(self) -> tuple:
+        return (self.pipe.readable, self.pipe.writable)
+
     def proc_name(self) -> str | None:
         return f"pipe:[{self.pipe.ino}]"
 
@@ -120,6 +135,7 @@ class PipeEnd(Handle):
             self.pipe.writers -= 1
         else:
             self.pipe.readers -= 1
+        self.pipe.changed()  # a reader may now see the end of the data, a writer EPIPE
 
 
 _PIPE2_FLAGS = O_CLOEXEC | O_NONBLOCK | O_DIRECT | O_EXCL  # O_EXCL is O_NOTIFICATION_PIPE

@@ -1,10 +1,9 @@
 """Waiting for descriptors: ``poll``, ``ppoll``, ``select`` and ``pselect6``.
 
 Each open file's handle says which events are true now. When none is and the caller asked to
-wait, the wait is a real one on the host descriptors behind the guest's (a terminal, the
-host's stdin); with nothing on the host to wait for, only the timeout can end it, so the
-clock sleeps for it, and a wait with no timeout would last for ever (the process ends with a
-deadlock report, see :class:`kernel_model.process.Deadlock`).
+wait, the task waits on the wait queues of the objects polled (a pipe another task writes to)
+and on the host descriptors behind the guest's (a terminal, the host's stdin), up to the
+timeout; when no task could ever make one ready, the scheduler reports a deadlock.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from kernel_model.clock import NSEC, read_timespec, write_timespec
 from kernel_model.fsnodes import POLLERR, POLLHUP, POLLNVAL, POLLPRI, READABLE, WRITABLE
 from kernel_model.limits import RLIMIT_NOFILE
 from kernel_model.linux_errno import Errno
-from kernel_model.process import Deadlock
 from kernel_model.registry import Int, Ptr, Size, UInt, syscall
 from kernel_model.seam import KernelError, SyscallRequest
 from kernel_model.signals import SIGSET_SIZE
@@ -44,29 +42,29 @@ def wait_for(k: "Kernel", wanted: list[tuple[int, int]], timeout_ns: int | None,
     """Wait until an event in ``wanted`` is true or the timeout passes.
 
     Returns the events per entry and the nanoseconds of the timeout left (0 when it ran out).
+    The task waits on the wait queues of the polled objects and on the host descriptors
+    behind them, and the call is made again when one of them changes.
     """
+    reason = k.resumed()
     got = _ready(k, wanted)
-    if any(got) or timeout_ns == 0:
-        return got, timeout_ns or 0
-    host = {}
+    if any(got) or timeout_ns == 0 or reason == "timeout":
+        deadline = k.current.call_state.get("deadline")
+        if timeout_ns is None or reason == "timeout":
+            return got, 0
+        if deadline is None:
+            return got, timeout_ns  # ready at once: none of the timeout was used
+        return got, max(deadline - k.monotonic(), 0)
+    queues: list = []
+    host: dict[int, int] = {}
     for fd, events in wanted:
         if fd >= 0 and fd in k.fds:
-            host_fd = k.fds.get(fd).handle.wait_fd()
+            handle = k.fds.get(fd).handle
+            queues.extend(handle.waiters())
+            host_fd = handle.wait_fd()
             if host_fd is not None:
                 host[host_fd] = host.get(host_fd, 0) | events
-    if not host:
-        if timeout_ns is None:
-            raise Deadlock(f"{what} with nothing that can become ready")
-        k.sleep(timeout_ns)
-        return got, 0
-    from kernel_model.clock import CLOCK_MONOTONIC
-
-    start = k.clock.now(CLOCK_MONOTONIC)
-    k.waits.poll(host, None if timeout_ns is None else (timeout_ns + 999_999) // 1_000_000)
-    got = _ready(k, wanted)
-    if timeout_ns is None:
-        return got, 0
-    return got, max(timeout_ns - (k.clock.now(CLOCK_MONOTONIC) - start), 0)
+    k.wait_for(f"{what} (its descriptors to be ready)", tuple(queues), timeout_ns, host)
+    raise AssertionError("wait_for returns only after a wait")  # pragma: no cover
 
 
 def _poll(k: "Kernel", fds: int, nfds: int, timeout_ns: int | None, what: str) -> tuple[int, int]:

@@ -45,43 +45,7 @@ class Identity:
         return Identity(uid=getuid(), gid=getgid())
 
 
-class Deadlock(ProcessExit):
-    """The only thread waits for something nothing can ever do; Linux would wait for ever.
-
-    The process is ended as if killed (SIGKILL, status 137) with a reason naming the wait,
-    rather than hanging the sandbox.
-    """
-
-    def __init__(self, what: str) -> None:
-        super().__init__(
-            signal=9, reason=f"deadlock: {what} would wait for ever (the guest has one thread); ended with SIGKILL"
-        )
-
-
-@syscall("exit")
-def sys_exit(k: "Kernel", req: SyscallRequest, status: Int) -> int:
-    # The process has one thread, so the thread's exit is the process's.
-    raise ProcessExit(status & 0xFF)
-
-
-@syscall("exit_group")
-def sys_exit_group(k: "Kernel", req: SyscallRequest, status: Int) -> int:
-    raise ProcessExit(status & 0xFF)
-
-
-@syscall("getpid")
-def sys_getpid(k: "Kernel", req: SyscallRequest) -> int:
-    return k.identity.pid
-
-
-@syscall("gettid")
-def sys_gettid(k: "Kernel", req: SyscallRequest) -> int:
-    return k.identity.pid
-
-
-@syscall("getppid")
-def sys_getppid(k: "Kernel", req: SyscallRequest) -> int:
-    return k.identity.ppid
+from kernel_model.sched import Deadlock  # noqa: E402,F401 - where it was first
 
 
 @syscall("getuid")
@@ -244,80 +208,6 @@ def sys_setgroups(k: "Kernel", req: SyscallRequest, size: Int, list: Ptr) -> int
     raise KernelError(Errno.EPERM)
 
 
-@syscall("getpgid")
-def sys_getpgid(k: "Kernel", req: SyscallRequest, pid: Pid) -> int:
-    if pid not in (0, k.identity.pid):
-        raise KernelError(Errno.ESRCH)
-    return k.identity.pid  # the process leads its own group and session
-
-
-@syscall("getpgrp")
-def sys_getpgrp(k: "Kernel", req: SyscallRequest) -> int:
-    return k.identity.pid
-
-
-@syscall("getsid")
-def sys_getsid(k: "Kernel", req: SyscallRequest, pid: Pid) -> int:
-    return sys_getpgid(k, req, pid)
-
-
-@syscall("setpgid")
-def sys_setpgid(k: "Kernel", req: SyscallRequest, pid: Pid, pgid: Pid) -> int:
-    me = k.identity.pid
-    if pgid < 0:
-        raise KernelError(Errno.EINVAL)
-    if pid not in (0, me):
-        raise KernelError(Errno.ESRCH)
-    if pgid not in (0, me):
-        raise KernelError(Errno.EPERM)  # no other group exists in its session
-    return 0
-
-
-@syscall("setsid")
-def sys_setsid(k: "Kernel", req: SyscallRequest) -> int:
-    raise KernelError(Errno.EPERM)  # it already leads a process group
-
-
-# -- children --------------------------------------------------------------------------------
-
-
-@syscall("wait4")
-def sys_wait4(k: "Kernel", req: SyscallRequest, pid: Pid, wstatus: Ptr, options: Int, rusage: Ptr) -> int:
-    if options & ~(0x1 | 0x2 | 0x8 | 0x40000000 | 0x20000000 | 0x80000000):
-        raise KernelError(Errno.EINVAL)
-    raise KernelError(Errno.ECHILD)  # no process was ever forked
-
-
-@syscall("waitid")
-def sys_waitid(k: "Kernel", req: SyscallRequest, idtype: Int, id: Pid, infop: Ptr, options: Int, rusage: Ptr) -> int:
-    if idtype not in (0, 1, 2, 3) or not options & (0x4 | 0x2 | 0x8):  # P_ALL..P_PIDFD; WEXITED/WSTOPPED/WCONTINUED
-        raise KernelError(Errno.EINVAL)
-    raise KernelError(Errno.ECHILD)
-
-
-_NO_NEW_PROCESS = "no new processes or threads: EAGAIN, as when RLIMIT_NPROC is reached"
-
-
-@syscall("clone", partial=_NO_NEW_PROCESS)
-def sys_clone(k: "Kernel", req: SyscallRequest, flags: ULong, stack: Ptr, parent_tid: Ptr, a4: Ptr, a5: Ptr) -> int:
-    raise KernelError(Errno.EAGAIN)
-
-
-@syscall("clone3", partial=_NO_NEW_PROCESS)
-def sys_clone3(k: "Kernel", req: SyscallRequest, cl_args: Ptr, size: Size) -> int:
-    raise KernelError(Errno.EAGAIN)
-
-
-@syscall("fork", partial=_NO_NEW_PROCESS)
-def sys_fork(k: "Kernel", req: SyscallRequest) -> int:
-    raise KernelError(Errno.EAGAIN)
-
-
-@syscall("vfork", partial=_NO_NEW_PROCESS)
-def sys_vfork(k: "Kernel", req: SyscallRequest) -> int:
-    raise KernelError(Errno.EAGAIN)
-
-
 RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD = 0, -1, 1
 
 
@@ -333,5 +223,8 @@ def sys_getrusage(k: "Kernel", req: SyscallRequest, who: Int, usage: Ptr) -> int
         ns = k.clock.now(CLOCK_PROCESS_CPUTIME_ID)
         fields[0], fields[1] = ns // 10**9, ns % 10**9 // 1000
         fields[4] = k.mm.mapped_bytes // 1024  # ru_maxrss in kB
+    else:
+        ns = k.process.children_cpu_ns
+        fields[0], fields[1] = ns // 10**9, ns % 10**9 // 1000
     k.memory.write(usage, b"".join(f.to_bytes(word, k.structs.byteorder, signed=True) for f in fields))
     return 0

@@ -146,6 +146,23 @@ class CpuControl(Protocol):
     def set_segment_descriptor(self, index: int, descriptor: bytes) -> None:
         """i386: write entry ``index`` of the GDT; a segment register using it is reloaded."""
 
+    def clone_task(self, share_memory: bool, stack: int, tls: int | None) -> tuple[object, "GuestMemory"]:
+        """The CPU side of a new task made by clone/fork: a context that is this task's
+        registers as the call returns, with 0 as the result, ``stack`` as the stack pointer
+        when not 0 and ``tls`` as the thread pointer when given; in this address space
+        (``share_memory``) or in a copy of it. Returns the context and the task's memory."""
+
+    def new_address_space(self) -> "GuestMemory":
+        """A fresh, empty address space for the current task's process (execve)."""
+
+    def start_program(self, image: bytes, path: str, argv: list[bytes], envp: list[bytes], name: str) -> None:
+        """Load ``image`` (an ELF) into the current process's new address space, build its stack
+        and point the current task at its entry (execve, past its point of no return)."""
+
+
+class Exec(Exception):
+    """execve succeeded: the registers are the new program's, the call writes no result."""
+
 
 class SyscallRequest:
     """One trapped system call: what the hook read from the registers.

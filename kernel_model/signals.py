@@ -1,11 +1,11 @@
 """Signals: their numbers and names (the generic numbering of x86, arm, riscv), each
 process's dispositions, mask and pending set, and the calls that change them.
 
-The guest has one thread and nothing outside it sends signals, so a signal only arrives
-when the guest sends one to itself (``kill``, ``tgkill``, ``abort()``) or when the kernel
-raises one for it (``SIGPIPE`` on a pipe without readers). A signal that is blocked stays
-pending until the mask lets it through, which is the moment it is delivered, exactly as
-Linux delivers on the way back from the system call that unblocked it. A delivered signal
+A signal comes from a task of the guest (``kill``, ``tgkill``, ``abort()``, a child's end) or
+from the kernel (``SIGPIPE`` on a pipe without readers). One the current task sends itself is
+delivered on the way back from that call; one for another task is posted and delivered when
+that task next runs (ending a wait it is in). A signal that is blocked stays pending until the
+mask lets it through, which is the moment it is delivered, as on Linux. A delivered signal
 whose action is the default one ends the process the way Linux does (status 128 + the
 signal); an ignored one is dropped; one with a handler raises :class:`SignalDelivery`, for
 the CPU side to build the signal frame and enter the handler.
@@ -68,7 +68,7 @@ UAPI_SA_FLAGS = 0x1 | 0x2 | SA_SIGINFO | SA_ONSTACK | 0x10000000 | SA_NODEFER | 
 SS_ONSTACK, SS_DISABLE = 1, 2
 SS_AUTODISARM = 1 << 31
 
-SIGKILL, SIGSTOP = 9, 19
+SIGKILL, SIGSTOP, SIGCONT = 9, 19, 18
 # The signals whose default action is to do nothing, and those whose default is to stop.
 DEFAULT_IGNORED = frozenset({17, 23, 28})  # SIGCHLD, SIGURG, SIGWINCH
 DEFAULT_CONTINUE = 18  # SIGCONT: continues a stopped process, otherwise nothing
@@ -126,15 +126,25 @@ class SignalDelivery(Exception):
     signal frame and enters the handler (see :mod:`sandbox.sigframe`).
     """
 
-    def __init__(self, sig: int, action: SigAction, saved_mask: int, code: int, result: int | None, pid: int, uid: int) -> None:
+    def __init__(self, sig: int, action: SigAction, saved_mask: int, code: int, result: int | None, pid: int, uid: int,
+                 status: int = 0) -> None:
         super().__init__(f"deliver {signal_name(sig)} to the handler at {action.handler:#x}")
         self.sig = sig
         self.action = action
         self.saved_mask = saved_mask
         self.code = code
         self.result = result
-        self.pid = pid
+        self.pid = pid  # the sender, for siginfo
         self.uid = uid
+        self.status = status  # si_status (SIGCHLD: the child's exit status or signal)
+
+
+class ProcessStop(Exception):
+    """A signal whose default action stops the process (SIGSTOP, SIGTSTP...) was delivered."""
+
+    def __init__(self, sig: int, how: str) -> None:
+        super().__init__(f"stopped by {signal_name(sig)} ({how})")
+        self.sig = sig
 
 
 class SignalReturn(Exception):
@@ -156,6 +166,8 @@ class SignalState:
     pid: int = 0
     uid: int = 0
     pending_codes: dict[int, int] = field(default_factory=dict)  # si_code of each pending signal
+    # who sent each pending signal another task posted: (pid, uid, how, si_status)
+    pending_senders: dict[int, tuple[int, int, str, int]] = field(default_factory=dict)
     # Told of each signal as it is delivered, ignored ones included (a tracer shows them, as
     # strace does): called with the signal and its si_code.
     watch: Callable[[int, int], None] | None = field(default=None, compare=False, repr=False)
@@ -187,8 +199,23 @@ class SignalState:
             return
         self.deliver(sig, how, code, result)
 
-    def deliver(self, sig: int, how: str, code: int = SI_USER, result: int | None = 0) -> None:
-        """Carry out the action of ``sig``: nothing, end the process, or run its handler."""
+    def post(self, sig: int, code: int, sender_pid: int, sender_uid: int, how: str, status: int = 0) -> None:
+        """Make ``sig`` pending for this thread, from another task or process (it is delivered
+        when the thread next runs, or when its mask lets it in)."""
+        self.pending |= _bit(sig)
+        self.pending_codes.setdefault(sig, code)
+        self.pending_senders.setdefault(sig, (sender_pid, sender_uid, how, status))
+
+    def deliverable(self) -> bool:
+        """Whether a pending signal is not blocked (it would be delivered now)."""
+        return bool(self.pending & ~self.blocked)
+
+    def deliver(self, sig: int, how: str, code: int = SI_USER, result: int | None = 0,
+                sender: tuple[int, int, int] | None = None) -> None:
+        """Carry out the action of ``sig``: nothing, end the process, or run its handler.
+
+        ``sender`` is (pid, uid, si_status) of who sent it (default: the process itself).
+        """
         if self.watch is not None:
             self.watch(sig, code)
         if self.ignores(sig):
@@ -199,11 +226,10 @@ class SignalState:
             self.blocked = (saved | act.mask | (0 if act.flags & SA_NODEFER else _bit(sig))) & ~_UNBLOCKABLE
             if act.flags & SA_RESETHAND:
                 self.actions[sig] = SigAction(SIG_DFL, act.flags, act.restorer, act.mask)  # only the handler resets
-            raise SignalDelivery(sig, act, saved, code, result, self.pid, self.uid)
+            pid, uid, status = sender if sender is not None else (self.pid, self.uid, 0)
+            raise SignalDelivery(sig, act, saved, code, result, pid, uid, status)
         if sig in DEFAULT_STOP:
-            from kernel_model.process import Deadlock
-
-            raise Deadlock(f"the process, stopped by {signal_name(sig)} ({how}),")
+            raise ProcessStop(sig, how)
         raise ProcessExit(signal=sig, reason=f"{signal_name(sig)} ({DESCRIPTIONS.get(signal_name(sig), 'signal')}), sent by {how}")
 
     def deliver_pending(self, how: str, result: int | None = 0) -> None:
@@ -217,7 +243,13 @@ class SignalState:
             sig = (ready & -ready).bit_length()
             self.pending &= ~_bit(sig)
             ready &= ~_bit(sig)
-            self.deliver(sig, how, self.pending_codes.pop(sig, SI_USER), result)
+            posted = self.pending_senders.pop(sig, None)
+            code = self.pending_codes.pop(sig, SI_USER)
+            if posted is None:
+                self.deliver(sig, how, code, result)
+            else:
+                pid, uid, sent_how, status = posted
+                self.deliver(sig, sent_how, code, result, (pid, uid, status))
 
     def after_handler(self, mask: int, altstack: AltStack | None) -> None:
         """What ``rt_sigreturn`` does once the registers are back: the frame's mask and altstack."""
@@ -330,26 +362,61 @@ def _check_signal(sig: int) -> None:
         raise KernelError(Errno.EINVAL)
 
 
+def _sender(k: "Kernel") -> tuple[int, int]:
+    return k.process.pid, k.identity.uid
+
+
+def send_to(k: "Kernel", proc, sig: int, how: str, code: int, task=None) -> None:  # type: ignore[no-untyped-def]
+    """``sig`` from the current task to a process (or one of its threads): at once when it is
+    the current task itself (delivered on the way out of this call), else posted."""
+    from kernel_model.lifecycle import post_signal
+
+    if sig == 0:
+        return
+    if (task is None and proc is k.process and len([t for t in proc.threads if t.state != "dead"]) == 1) or task is k.current:
+        k.signals.send(sig, how, code, 0)
+        return
+    pid, uid = _sender(k)
+    post_signal(k, proc, sig, code, pid, uid, how, task=task)
+    if proc is k.process and task is None and k.signals.deliverable():
+        k.signals.deliver_pending(how, 0)  # it may have landed on the caller itself
+
+
 @syscall("kill")
 def sys_kill(k: "Kernel", req: SyscallRequest, pid: Pid, sig: Int) -> int:
-    me = k.identity.pid
-    if pid == -1:
-        raise KernelError(Errno.ESRCH)  # every process but the caller and init: there are none
-    if pid not in (me, 0, -me):
-        raise KernelError(Errno.ESRCH)
     _check_signal(sig)
-    k.signals.send(sig, "kill", SI_USER, 0)
+    table = k.processes
+    if pid > 0:
+        targets = [p for p in table.live() if p.pid == pid]
+    elif pid == 0:
+        targets = table.group(k.process.pgid)
+    elif pid == -1:
+        # every process the caller may signal but itself and the first one (init's place)
+        targets = [p for p in table.live() if p is not k.process and p.pid != table.first_pid]
+    else:
+        targets = table.group(-pid)
+    if not targets:
+        raise KernelError(Errno.ESRCH)
+    # the caller last, so that a signal it sends itself is delivered after the others are sent
+    for proc in sorted(targets, key=lambda p: p is k.process):
+        send_to(k, proc, sig, "kill", SI_USER)
     return 0
+
+
+def _thread(k: "Kernel", tid: int, tgid: int | None):  # type: ignore[no-untyped-def]
+    task = k.processes.tasks.get(tid)
+    if task is None or task.state == "dead" or (tgid is not None and task.process.pid != tgid):
+        raise KernelError(Errno.ESRCH)
+    return task
 
 
 @syscall("tgkill")
 def sys_tgkill(k: "Kernel", req: SyscallRequest, tgid: Pid, tid: Pid, sig: Int) -> int:
     if tgid <= 0 or tid <= 0:
         raise KernelError(Errno.EINVAL)
-    if tgid != k.identity.pid or tid != k.identity.pid:
-        raise KernelError(Errno.ESRCH)
     _check_signal(sig)
-    k.signals.send(sig, "tgkill", SI_TKILL, 0)
+    task = _thread(k, tid, tgid)
+    send_to(k, task.process, sig, "tgkill", SI_TKILL, task)
     return 0
 
 
@@ -357,10 +424,9 @@ def sys_tgkill(k: "Kernel", req: SyscallRequest, tgid: Pid, tid: Pid, sig: Int) 
 def sys_tkill(k: "Kernel", req: SyscallRequest, tid: Pid, sig: Int) -> int:
     if tid <= 0:
         raise KernelError(Errno.EINVAL)
-    if tid != k.identity.pid:
-        raise KernelError(Errno.ESRCH)
     _check_signal(sig)
-    k.signals.send(sig, "tkill", SI_TKILL, 0)
+    task = _thread(k, tid, None)
+    send_to(k, task.process, sig, "tkill", SI_TKILL, task)
     return 0
 
 

@@ -1,9 +1,9 @@
-"""The one thread's start-up and synchronisation: the thread pointer (x86_64 ``arch_prctl``),
-``set_tid_address``, the robust futex list, ``rseq``, and ``futex`` for a single thread.
+"""Threads' own state and their synchronisation: the thread pointer (x86_64 ``arch_prctl``),
+``set_tid_address``, the robust futex list, ``rseq``, and ``futex``.
 
-The guest has exactly one thread, so a futex wait can only end by its timeout: nobody else
-can wake it. A wait without a timeout would sleep for ever on Linux too; the model ends the
-process then instead of hanging the sandbox (see :class:`kernel_model.process.Deadlock`).
+A futex wait parks the task on the wait queue of its word (in its address space) until a
+``FUTEX_WAKE``, a requeue or its timeout; when no task could ever wake it, the scheduler
+reports a deadlock instead of hanging the sandbox.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import Int, Ptr, Size, UInt, ULong, syscall
-from kernel_model.process import Deadlock
 from kernel_model.seam import KernelError, SyscallRequest
 
 if TYPE_CHECKING:
@@ -76,7 +75,7 @@ def _cpu(req: SyscallRequest):  # type: ignore[no-untyped-def]
 @syscall("set_tid_address")
 def sys_set_tid_address(k: "Kernel", req: SyscallRequest, tidptr: Ptr) -> int:
     k.thread.clear_child_tid = tidptr
-    return k.identity.pid
+    return k.current.tid
 
 
 @syscall("set_robust_list")
@@ -137,7 +136,7 @@ def _wait_timeout(k: "Kernel", timeout: int, absolute: bool, realtime: bool) -> 
     return ns
 
 
-@syscall("futex", partial="one thread: waits only end by their timeout; wakes find nobody to wake")
+@syscall("futex", partial="private and shared futexes within an address space; PI futexes without priority inheritance")
 def sys_futex(k: "Kernel", req: SyscallRequest, uaddr: Ptr, futex_op: Int, val: UInt, timeout: Ptr, uaddr2: Ptr, val3: UInt) -> int:
     cmd = futex_op & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
     realtime = bool(futex_op & FUTEX_CLOCK_REALTIME)
@@ -150,33 +149,37 @@ def sys_futex(k: "Kernel", req: SyscallRequest, uaddr: Ptr, futex_op: Int, val: 
     if cmd in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
         if cmd == FUTEX_WAIT_BITSET and val3 == 0:
             raise KernelError(Errno.EINVAL)
+        reason = k.resumed()
+        if reason == "event":
+            return 0  # woken by a FUTEX_WAKE
+        if reason == "timeout":
+            raise KernelError(Errno.ETIMEDOUT)
         # FUTEX_WAIT's timeout is relative; FUTEX_WAIT_BITSET's is absolute.
         wait_ns = _wait_timeout(k, timeout, cmd == FUTEX_WAIT_BITSET, realtime)
         if _load_u32(k, uaddr) != val:
             raise KernelError(Errno.EAGAIN)
-        if wait_ns is None:
-            raise Deadlock(f"futex wait on {uaddr:#x}")
-        k.sleep(wait_ns)
-        raise KernelError(Errno.ETIMEDOUT)
+        k.current.call_state["futex_bits"] = val3 if cmd == FUTEX_WAIT_BITSET else FUTEX_BITSET_MATCH_ANY
+        k.wait_for(f"the futex at {uaddr:#x}", (k.futex_queue(uaddr),), wait_ns)
     if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
         if cmd == FUTEX_WAKE_BITSET and val3 == 0:
             raise KernelError(Errno.EINVAL)
-        return 0
-    if cmd == FUTEX_REQUEUE:
-        return 0
-    if cmd == FUTEX_CMP_REQUEUE:
-        if _load_u32(k, uaddr) != val3:
+        bits = val3 if cmd == FUTEX_WAKE_BITSET else FUTEX_BITSET_MATCH_ANY
+        return _wake(k, uaddr, val, bits)
+    if cmd in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE):
+        if cmd == FUTEX_CMP_REQUEUE and _load_u32(k, uaddr) != val3:
             raise KernelError(Errno.EAGAIN)
-        return 0
+        return _requeue(k, uaddr, uaddr2, val, timeout & 0xFFFFFFFF)  # val2 rides in the timeout register
     if cmd == FUTEX_WAKE_OP:
-        return _wake_op(k, uaddr2, val3)
+        return _wake_op(k, uaddr, uaddr2, val, timeout & 0xFFFFFFFF, val3)
     if cmd in (FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_TRYLOCK_PI):
-        return _lock_pi(k, uaddr, cmd == FUTEX_TRYLOCK_PI)
+        return _lock_pi(k, uaddr, cmd == FUTEX_TRYLOCK_PI, timeout)
     if cmd == FUTEX_UNLOCK_PI:
         word = _load_u32(k, uaddr)
-        if word & FUTEX_TID_MASK != k.identity.pid:
+        if word & FUTEX_TID_MASK != k.current.tid:
             raise KernelError(Errno.EPERM)
-        _store_u32(k, uaddr, 0)
+        queue = k.futex_queue(uaddr)
+        _store_u32(k, uaddr, FUTEX_WAITERS if len(queue.waiters) > 1 else 0)
+        queue.wake(1)  # the woken locker takes the lock when it tries again
         return 0
     if cmd in (FUTEX_WAIT_REQUEUE_PI, FUTEX_CMP_REQUEUE_PI):
         if uaddr == uaddr2:
@@ -186,16 +189,51 @@ def sys_futex(k: "Kernel", req: SyscallRequest, uaddr: Ptr, futex_op: Int, val: 
                 raise KernelError(Errno.EINVAL)
             if _load_u32(k, uaddr) != val3:
                 raise KernelError(Errno.EAGAIN)
+            return _requeue(k, uaddr, uaddr2, 1, timeout & 0xFFFFFFFF)
+        reason = k.resumed()
+        if reason == "event":
             return 0
+        if reason == "timeout":
+            raise KernelError(Errno.ETIMEDOUT)
         if _load_u32(k, uaddr) != val:
             raise KernelError(Errno.EAGAIN)
-        raise Deadlock(f"futex wait-requeue-pi on {uaddr:#x}")
+        wait_ns = _wait_timeout(k, timeout, True, realtime)
+        k.wait_for(f"the futex at {uaddr:#x} (requeue-pi)", (k.futex_queue(uaddr),), wait_ns)
     raise KernelError(Errno.ENOSYS)
 
 
-def _wake_op(k: "Kernel", uaddr2: int, encoded: int) -> int:
-    # The operation on *uaddr2 happens even though nobody waits; the comparison only decides
-    # whether waiters on uaddr2 would be woken, and there are none.
+FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
+FUTEX_WAITERS = 0x80000000
+
+
+def _wake(k: "Kernel", uaddr: int, count: int, bits: int = FUTEX_BITSET_MATCH_ANY) -> int:
+    """Wake up to ``count`` waiters on ``uaddr`` whose bitset shares a bit with ``bits``."""
+    queue = k.futex_queue(uaddr, create=False)
+    if queue is None:
+        return 0
+    return queue.wake(max(count, 0), match=lambda t: bool(t.call_state.get("futex_bits", FUTEX_BITSET_MATCH_ANY) & bits))
+
+
+def _requeue(k: "Kernel", uaddr: int, uaddr2: int, wake: int, move: int) -> int:
+    """Wake up to ``wake`` waiters of ``uaddr``, move up to ``move`` more to ``uaddr2``."""
+    queue = k.futex_queue(uaddr, create=False)
+    if queue is None:
+        return 0
+    woken = queue.wake(wake)
+    target = k.futex_queue(uaddr2)
+    moved = 0
+    for task in list(queue.waiters)[:move]:
+        queue.waiters.remove(task)
+        target.waiters.append(task)
+        assert task.wait is not None
+        task.wait.queues = tuple(target if q is queue else q for q in task.wait.queues)
+        moved += 1
+    return woken + moved
+
+
+def _wake_op(k: "Kernel", uaddr: int, uaddr2: int, wake: int, wake2: int, encoded: int) -> int:
+    """FUTEX_WAKE_OP: change *uaddr2, wake ``wake`` on uaddr, and ``wake2`` on uaddr2 if the
+    old value of *uaddr2 passes the comparison."""
     op = (encoded >> 28) & 0xF
     oparg = (encoded >> 12) & 0xFFF
     if op & 8:  # FUTEX_OP_OPARG_SHIFT
@@ -211,19 +249,40 @@ def _wake_op(k: "Kernel", uaddr2: int, encoded: int) -> int:
     cmp = (encoded >> 24) & 0xF
     if cmp > 5:
         raise KernelError(Errno.ENOSYS)
+    cmparg = encoded & 0xFFF
+    if cmparg & 0x800:
+        cmparg -= 0x1000
     old = _load_u32(k, uaddr2)
     _store_u32(k, uaddr2, fn(old, oparg))
-    return 0
+    woken = _wake(k, uaddr, wake)
+    signed_old = old - (1 << 32) if old & 0x80000000 else old
+    passes = (signed_old == cmparg, signed_old != cmparg, signed_old < cmparg, signed_old <= cmparg,
+              signed_old > cmparg, signed_old >= cmparg)[cmp]
+    if passes:
+        woken += _wake(k, uaddr2, wake2)
+    return woken
 
 
-def _lock_pi(k: "Kernel", uaddr: int, try_only: bool) -> int:
+def _lock_pi(k: "Kernel", uaddr: int, try_only: bool, timeout: int) -> int:
+    """FUTEX_LOCK_PI without priority inheritance: take the lock word, or wait for its owner."""
+    reason = k.resumed()
+    if reason == "timeout":
+        raise KernelError(Errno.ETIMEDOUT)
+    me = k.current.tid
     word = _load_u32(k, uaddr)
     owner = word & FUTEX_TID_MASK
-    if owner == 0:
-        _store_u32(k, uaddr, k.identity.pid | (word & FUTEX_OWNER_DIED))
+    if owner == 0 or word & FUTEX_OWNER_DIED:
+        queue = k.futex_queue(uaddr, create=False)
+        waiters = FUTEX_WAITERS if queue is not None and queue.waiters else 0
+        _store_u32(k, uaddr, me | waiters | (word & FUTEX_OWNER_DIED))
         return 0
-    if owner == k.identity.pid:
+    if owner == me:
         raise KernelError(Errno.EDEADLK)
     if try_only:
         raise KernelError(Errno.EAGAIN)
-    raise KernelError(Errno.ESRCH)  # no such owner: the only task is this one
+    if k.processes.tasks.get(owner) is None:
+        raise KernelError(Errno.ESRCH)  # no such owner
+    _store_u32(k, uaddr, word | FUTEX_WAITERS)
+    wait_ns = _wait_timeout(k, timeout, True, False) if timeout else None
+    k.wait_for(f"the PI futex at {uaddr:#x}, held by {owner}", (k.futex_queue(uaddr),), wait_ns)
+    return _lock_pi(k, uaddr, try_only, timeout)

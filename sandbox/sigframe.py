@@ -60,7 +60,7 @@ def resume_pc(machine: "Machine") -> int:
 
 def siginfo(d: SignalDelivery) -> bytes:
     """The ``siginfo_t`` of a signal the process sent itself: signo, errno, code, pid, uid."""
-    return struct.pack("<iiiiiI", d.sig, 0, d.code, 0, d.pid, d.uid).ljust(128, b"\0")
+    return struct.pack("<iiiiiIi", d.sig, 0, d.code, 0, d.pid, d.uid, d.status).ljust(128, b"\0")
 
 
 def _sigreturn_trampoline(machine: "Machine") -> int | None:

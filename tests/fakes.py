@@ -8,6 +8,7 @@ from typing import Any
 from kernel_model.kernel import Kernel, KernelConfig
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import REGISTRY
+from kernel_model.sched import Blocked
 from kernel_model.seam import PROT_READ, PROT_WRITE, GuestFault, KernelArch, KernelError, ProcessExit, SyscallRequest
 
 X86_64 = KernelArch("x86_64", 64, "x86_64")
@@ -30,6 +31,12 @@ class FakeMemory:
             if address < start + len(data):
                 return self._regions[i]
         return None
+
+    def copy(self) -> "FakeMemory":
+        """A copy of every region (what a fork gives the child)."""
+        twin = FakeMemory()
+        twin._regions = [[start, bytearray(data), prot] for start, data, prot in self._regions]
+        return twin
 
     def map(self, address: int, size: int, prot: int) -> None:
         assert address % self.page_size == 0 and size % self.page_size == 0, (hex(address), size)
@@ -143,6 +150,28 @@ class FakeCpu:
     def set_segment_descriptor(self, index: int, descriptor: bytes) -> None:
         self.descriptors = {**self.descriptors, index: bytes(descriptor)}
 
+    # What clone and execve ask of the CPU side: here a context is a dict of what was asked.
+    memory: "FakeMemory | None" = None
+    programs: list = []
+
+    def clone_task(self, share_memory: bool, stack: int, tls: int | None) -> tuple[object, "FakeMemory"]:
+        assert self.memory is not None, "the harness gives its CPU the memory"
+        memory = self.memory if share_memory else self.memory.copy()
+        return {"stack": stack, "tls": tls, "shared": share_memory}, memory
+
+    def new_address_space(self) -> "FakeMemory":
+        return FakeMemory()
+
+    def check_program(self, image: bytes) -> None:
+        if image[4:5] not in (b"\x01", b"\x02"):
+            from kernel_model.linux_errno import Errno
+            from kernel_model.seam import KernelError
+
+            raise KernelError(Errno.ENOEXEC)
+
+    def start_program(self, image: bytes, path: str, argv: list[bytes], envp: list[bytes], name: str) -> None:
+        self.programs = [*self.programs, (path, argv, envp, name)]
+
 
 class KernelHarness:
     """A kernel on a fake memory, with a scratch area and a way to call handlers by name."""
@@ -157,6 +186,22 @@ class KernelHarness:
         self.kernel.mm.map(self.SCRATCH, 0x10000, PROT_READ | PROT_WRITE, name="scratch")
         self._next = self.SCRATCH
         self.cpu = FakeCpu()
+        self.cpu.memory = self.memory
+
+    def task(self, tid: int):  # type: ignore[no-untyped-def]
+        """The task ``tid`` (to make the next calls as it: :meth:`as_task`)."""
+        return self.kernel.processes.tasks[tid]
+
+    def as_task(self, tid: int) -> None:
+        """Make the next calls as the task ``tid`` (its process's memory becomes the harness's)."""
+        task = self.task(tid)
+        self.kernel.switch_to(task)
+        self.memory = task.process.memory
+        self.cpu.memory = self.memory
+
+    def end(self, ex: ProcessExit) -> None:
+        """The current process ends with ``ex`` (what the CPU side does when a call raises it)."""
+        self.kernel.end_process(self.kernel.process, ex)
 
     def put(self, data: bytes | str) -> int:
         """Place bytes (a str gets a NUL) in scratch memory; return the address."""
@@ -170,12 +215,32 @@ class KernelHarness:
         """A zeroed scratch buffer of ``size`` bytes."""
         return self.put(bytes(size))
 
+    def dispatch(self, req: SyscallRequest) -> int:
+        """Serve a request as the CPU side does for the one task: a call that waits parks the
+        task, the scheduler waits (its deadline: the virtual clock moves, or time passes), and
+        the call is made again; Deadlock (a ProcessExit) when nothing could end the wait."""
+        k = self.kernel
+        task = k.current
+        while True:
+            try:
+                value = k.dispatch(req)
+            except Blocked as b:
+                task.block(b.wait)
+                while task.state == "blocked":
+                    k.scheduler.idle()
+                continue
+            except BaseException:
+                task.finish_call()
+                raise
+            task.finish_call()
+            return value
+
     def call(self, name: str, *args: int) -> int:
         """Make a syscall; returns its value or -errno, like the return register would hold."""
         raw = tuple(a & 0xFFFFFFFFFFFFFFFF for a in args) + (0,) * (6 - len(args))
         req = SyscallRequest(self.kernel.arch.name, 0, name, raw, self.memory, cpu=self.cpu)
         try:
-            return self.kernel.dispatch(req)
+            return self.dispatch(req)
         except KernelError as e:
             return -int(e.errno)
 
@@ -188,7 +253,7 @@ class KernelHarness:
         """The ProcessExit a call raises."""
         raw = tuple(a & 0xFFFFFFFFFFFFFFFF for a in args) + (0,) * (6 - len(args))
         try:
-            self.kernel.dispatch(SyscallRequest(self.kernel.arch.name, 0, name, raw, self.memory, cpu=self.cpu))
+            self.dispatch(SyscallRequest(self.kernel.arch.name, 0, name, raw, self.memory, cpu=self.cpu))
         except ProcessExit as e:
             return e
         raise AssertionError(f"{name} did not end the process")

@@ -74,18 +74,11 @@ class HostSocketHandle(SocketHandle):
         # A connection cannot be copied or rewound: a debugger's snapshot shares it.
         return self
 
-    def _wait(self, events: int) -> None:
-        wanted = {self.sock.fileno(): events}
-        if self._waits is not None:
-            self._waits.poll(wanted, None)
-        else:
-            host_poll(wanted, None)
-
     def _io(self, call, events: int, *args):  # type: ignore[no-untyped-def]
         try:
             return call(*args)
         except (BlockingIOError, InterruptedError):
-            raise WouldBlock("a transfer on a host socket", wait=lambda: self._wait(events)) from None
+            raise WouldBlock("a transfer on a host socket", host={self.sock.fileno(): events}) from None
         except OSError as e:
             raise KernelError(host_errno(e), str(e)) from None
 
@@ -124,7 +117,7 @@ class HostSocketHandle(SocketHandle):
         if err in (0, names.EISCONN):
             return  # connected (again: a connect that was in progress has finished)
         if err in (names.EINPROGRESS, names.EALREADY, names.EAGAIN):
-            raise WouldBlock("a connect of a host socket", wait=lambda: self._wait(WRITABLE))
+            raise WouldBlock("a connect of a host socket", host={self.sock.fileno(): WRITABLE})
         raise KernelError(host_errno(OSError(err, os.strerror(err))))
 
     def bind(self, address: Address) -> None:

@@ -107,13 +107,6 @@ class HostFileHandle(Handle):
         twin.__dict__.update(self.__dict__)
         return twin
 
-    def _wait(self, events: int) -> None:
-        fd = self._fd
-        if self._waits is not None:
-            self._waits.poll({fd: events}, None)
-        else:
-            host_poll({fd: events}, None)
-
     def pread(self, size: int, offset: int) -> bytes:
         if self.is_directory:
             raise KernelError(Errno.EISDIR)
@@ -122,7 +115,7 @@ class HostFileHandle(Handle):
         try:
             return os.read(self._fd, min(size, 1 << 20))
         except BlockingIOError:
-            raise WouldBlock("a read of a host stream", wait=lambda: self._wait(READABLE)) from None
+            raise WouldBlock("a read of a host stream", host={self._fd: READABLE}) from None
         except OSError as e:
             raise KernelError(_errno(e), str(e)) from None
 
@@ -132,7 +125,7 @@ class HostFileHandle(Handle):
         try:
             return os.write(self._fd, data)
         except BlockingIOError:
-            raise WouldBlock("a write to a host stream", wait=lambda: self._wait(WRITABLE)) from None
+            raise WouldBlock("a write to a host stream", host={self._fd: WRITABLE}) from None
         except OSError as e:
             raise KernelError(_errno(e), str(e)) from None
 

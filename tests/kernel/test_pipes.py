@@ -58,7 +58,7 @@ def test_empty_pipe_reads_would_block():
     kh2 = KernelHarness()
     r2, _ = make_pipe(kh2)
     with pytest.raises(Deadlock) as ex:
-        kh2.kernel.dispatch(_req(kh2, "read", r2, kh2.buffer(4), 4))
+        kh2.dispatch(_req(kh2, "read", r2, kh2.buffer(4), 4))
     assert ex.value.wait_status == 137 and "empty pipe" in ex.value.reason
 
 
@@ -119,7 +119,7 @@ def test_poll_waits_out_its_timeout_and_never_for_ever():
     assert kh.kernel.clock.now(1) - before >= 50_000_000
     with pytest.raises(Deadlock):
         arr = kh.put(struct.pack("<ihh", r, POLLIN, 0))
-        kh.kernel.dispatch(_req(kh, "poll", arr, 1, -1))
+        kh.dispatch(_req(kh, "poll", arr, 1, -1))
     assert kh.errno("poll", kh.buffer(8), 1 << 20, 0) is Errno.EINVAL
     assert kh.errno("poll", 0x10, 1, 0) is Errno.EFAULT
 

@@ -61,7 +61,7 @@ def test_futex_wait_and_wake_for_one_thread():
     assert kh.kernel.clock.now(1) - before >= 2_000_000
     assert kh.call("futex", w, FUTEX_WAKE, 1, 0, 0, 0) == 0  # nobody waits
     with pytest.raises(Deadlock):
-        kh.kernel.dispatch(_req(kh, "futex", w, FUTEX_WAIT, 5, 0, 0, 0))
+        kh.dispatch(_req(kh, "futex", w, FUTEX_WAIT, 5, 0, 0, 0))
 
 
 @pytest.mark.parametrize(
