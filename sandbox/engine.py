@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import sys
 import threading
 import time
 import weakref
@@ -45,6 +46,23 @@ _HOOK_MEM_INVALID_CB = ctypes.CFUNCTYPE(
     ctypes.c_bool, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
 )
 _HOOK_CODE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
+# bool fill(uc, vaddr, access, uc_tlb_entry *entry, user_data): the entry seen as two words,
+# the physical page and the permissions (a uc_tlb_entry is a uint64 and a uint32, padded to 16).
+_HOOK_TLB_FILL_CB = ctypes.CFUNCTYPE(
+    ctypes.c_bool, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int, ctypes.POINTER(ctypes.c_uint64), ctypes.c_void_p
+)
+# The permission each kind of access needs.
+_ACCESS_PERM_OF = {
+    unicorn.UC_MEM_READ: unicorn.UC_PROT_READ,
+    unicorn.UC_MEM_WRITE: unicorn.UC_PROT_WRITE,
+    unicorn.UC_MEM_FETCH: unicorn.UC_PROT_EXEC,
+}
+# The guest's page size: Unicorn's arm and aarch64 default to 1 KiB pages, four TLB entries
+# (and four fills) for each page of the guest.
+GUEST_PAGE = 4096
+# The TLB holds 256 entries at first; QEMU doubles it at a flush when it was well used. A run
+# whose fills show it thrashing is flushed so that it can grow, up to this many entries.
+TLB_MAX_ENTRIES = 1 << 16
 _HOOK_MEM_CB = ctypes.CFUNCTYPE(
     None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
 )
@@ -166,6 +184,7 @@ class Machine:
         self.uc = unicorn.Uc(arch.uc_arch, arch.uc_mode) if arch.uc_cpu is None else unicorn.Uc(
             arch.uc_arch, arch.uc_mode, arch.uc_cpu
         )
+        _use_guest_pages(self.uc)
         self.memory = UnicornMemory(self.uc)
         self.kernel = Kernel(
             kernel_arch(arch), self.memory, config, mmap_top=arch.mmap_top, task_size=arch.task_size
@@ -471,6 +490,8 @@ class Machine:
     def _add_hook(
         self, htype: int, cfunc_type: type, fn: Callable[..., object], *extra: int, begin: int = 1, end: int = 0
     ) -> uc_hook_h:
+        # an exception raised where the hook cannot catch it is still this machine's (_unraisable)
+        fn.__dict__["sandbox_machine"] = weakref.ref(self)
         cb = cfunc_type(fn)
         handle = uc_hook_h()
         status = uclib.uc_hook_add(
@@ -572,9 +593,55 @@ class Machine:
             }[insn.signature]
             self._add_hook(unicorn.UC_HOOK_INSN, _INSN_HOOK_TYPES[insn.signature], callback, insn.insn_id)
 
+        self._install_tlb_fill(machine)
+
         # No memory hook here: on aarch64 a UC_HOOK_MEM_INVALID hook alone makes Unicorn's
         # generated code several times slower. A fault's address is found afterwards instead,
         # by replaying the one faulting instruction with such a hook (see _faulting_access).
+
+    def _install_tlb_fill(self, machine: "weakref.ref[Machine]") -> None:
+        # Stores: Unicorn 2.1.4 treats every page as executable when the guest has no paging,
+        # so a TLB entry never loses TLB_NOTDIRTY and every store takes the slow helper (4-8
+        # times slower). With the virtual TLB, a fill asks this hook for the page: data pages
+        # get no execute permission, and their first store makes the entry a fast one.
+        #
+        # The answer is the page itself (guest addresses are Unicorn's physical addresses, so
+        # Unicorn's own flushes on mapping and unmapping stay exact) with the page's
+        # protection plus whatever this access needs: the fill never fails, and Unicorn's
+        # checks of its regions still report an unmapped page or a protection fault exactly as
+        # without this hook. A page that may execute keeps execute in every entry, so a store
+        # to code is still seen by the slow path (self-modifying code).
+        memory = self.memory
+        cache = memory.tlb_range
+        perms = _ACCESS_PERM_OF
+        flush = memory.flush_tlb
+        # Fills since the last flush of ours, and the TLB's size as far as we know: a sweep of
+        # new pages fills three quarters of it in that many fills, enough for QEMU to double it.
+        fills, size = 0, 256
+
+        def on_fill(h: object, vaddr: int, access: int, entry: "ctypes._Pointer[ctypes.c_uint64]", ud: object) -> bool:
+            nonlocal fills, size
+            try:
+                if not cache[0] <= vaddr < cache[1]:
+                    cache[:] = memory.prot.around(vaddr)
+                entry[0] = vaddr
+                entry[1] = cache[2] | perms[access]
+                fills += 1
+                if fills * 4 > size * 3 and size < TLB_MAX_ENTRIES:
+                    # QEMU resizes the TLB only when it is flushed (a fill may flush: its
+                    # callers look their entry up again afterwards)
+                    fills = 0
+                    size *= 2
+                    flush()
+                return True
+            except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                m = machine()
+                if m is not None:
+                    m._hook_failed(e)
+                return False
+
+        self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)
+        self._add_hook(unicorn.UC_HOOK_TLB_FILL, _HOOK_TLB_FILL_CB, on_fill)
 
     def _instruction_fault(self, fault: Fault) -> None:
         # The hook sees the pc of the instruction itself, before it runs.
@@ -653,11 +720,17 @@ class Machine:
             # translated after it was added calls: translate again what was translated without.
             self.uc.ctl_flush_tb()
         self._counting = bool(count)
+        previous_hook = sys.unraisablehook
+        if previous_hook is not _unraisable:
+            _outer_unraisable[0] = previous_hook
+            sys.unraisablehook = _unraisable
         try:
             self.uc.emu_start(self.resume_address, self._never if until is None else until, timeout_us, count)
         except unicorn.UcError as e:
             if self._hook_error is None:
                 self._crash(e)
+        finally:
+            sys.unraisablehook = previous_hook
         if self._hook_error is not None:
             err, self._hook_error = self._hook_error, None
             raise err
@@ -804,6 +877,9 @@ class Machine:
             return False
 
         cb = _HOOK_MEM_INVALID_CB(on_bad_access)
+        # The fill for the faulting access gave its TLB entry that access (see
+        # _install_tlb_fill): without a flush the replay would hit it and not fault.
+        self.memory.flush_tlb()
         handle = uc_hook_h()
         uclib.uc_hook_add(
             self._uch, ctypes.byref(handle), unicorn.UC_HOOK_MEM_INVALID, ctypes.cast(cb, ctypes.c_void_p), None,
@@ -877,6 +953,42 @@ class Machine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
+    """While a machine runs, an exception a hook could not catch is that machine's hook error.
+
+    A host signal's Python handler runs at the first bytecode of whatever Python code runs
+    next, which may be the first line of a hook, before its ``try``: ctypes would print that
+    exception (Ctrl-C's KeyboardInterrupt) and lose it. Anything else goes to the previous hook.
+    """
+    owner = getattr(unraisable.object, "sandbox_machine", None)
+    machine = owner() if owner is not None else None
+    if machine is None or unraisable.exc_value is None:
+        _previous_unraisable(unraisable)
+        return
+    machine._hook_failed(unraisable.exc_value)
+
+
+def _previous_unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
+    _outer_unraisable[0](unraisable)
+
+
+# the hook that was in place when a machine started running
+_outer_unraisable: list[Callable[["sys.UnraisableHookArgs"], object]] = [sys.__unraisablehook__]
+
+
+def _use_guest_pages(uc: unicorn.Uc) -> None:
+    """Give the engine the guest's 4 KiB pages, before anything is mapped.
+
+    Only arm and aarch64 let the page size be chosen (their default is 1 KiB); the others
+    refuse, and already have 4 KiB pages.
+    """
+    try:
+        uc.ctl_set_page_size(GUEST_PAGE)
+    except unicorn.UcError:
+        if uc.ctl_get_page_size() != GUEST_PAGE:
+            raise
 
 
 def _detached(ex: ProcessExit) -> ProcessExit:
