@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import weakref
+from time import perf_counter
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -33,6 +34,7 @@ from sandbox.arch.syscalls import syscall_table, unknown_name
 from sandbox.errors import SandboxError
 from sandbox.limits import budget_exit
 from sandbox.memory import UnicornMemory
+from sandbox.records import CallLog
 
 # The batch register calls of the trap path, called without the binding's per-call argument
 # conversion (it costs more than the call itself): the arguments are ctypes objects made once.
@@ -141,11 +143,6 @@ class FaultReport:
         return text
 
 
-# The raw form of one served syscall, kept cheap on the hot path; see sandbox.records.
-# (pc, nr, name, args, value, errno or None, note, seconds since the run started)
-LogEntry = tuple
-
-
 class SyscallObserver(Protocol):
     """Something that watches every served call (a tracer): told at entry, and at exit.
 
@@ -191,7 +188,8 @@ class Machine:
         )
         self.backend: Backend = backend or self.kernel
         self.table = syscall_table(arch)
-        self.log: list[LogEntry] = []
+        # The calls served, when something records them (see CallLog); None: nothing is kept.
+        self.log: CallLog | None = None
         self.exit: ProcessExit | None = None
         self.fault: FaultReport | None = None
         self.symbols: dict[str, int] = {}
@@ -372,7 +370,11 @@ class Machine:
         for idx, src, add in self._clobber_plan:
             wv[idx] = (v[src] + add) & mask
         _WRITE_BATCH(self._uch, self._write_ids, self._write_ptrs, self._n_write)
-        self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
+        log = self.log
+        if log is not None:
+            log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, perf_counter() - self.started))
+            if len(log) > log.high:
+                log.trim()
         if observer is not None:
             observer.syscall_exit(req, value, err)
         if self.stop_at_syscall_exit is not None and self.stop_at_syscall_exit(req):
@@ -394,7 +396,11 @@ class Machine:
 
     def _log_outside(self, req: SyscallRequest, value: int | None, err: Errno | None) -> None:
         # The log entry of a call served off the hot path, and its observer's exit.
-        self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
+        log = self.log
+        if log is not None:
+            log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, perf_counter() - self.started))
+            if len(log) > log.high:
+                log.trim()
         if self.observer is not None:
             self.observer.syscall_exit(req, value, err)
 

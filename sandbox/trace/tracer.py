@@ -67,7 +67,6 @@ class Tracer:
         self.format = format
         self.filter = filter or TraceFilter()
         self.records: list[SyscallRecord] = []
-        self.captured_by_entry: dict[int, dict[str, Any] | None] = {}  # machine.log index -> memory
         self._signals: list[str] = []  # signal lines waiting for the end of the current call
         self._pending: tuple[SyscallRequest, dict[str, int], dict[str, Any] | None, bool] | None = None
 
@@ -122,9 +121,11 @@ class Tracer:
             self.capture.at_exit(proto, values, ret, errno is not None, captured)
         record = self._record(request, values, captured, ret, errno)
         self.records.append(record)
-        # The engine logged the call just before: keep its memory under the log entry's index
+        # The engine logged the call just before: keep its memory under the entry's number
         # (a debugger going back in time shortens the log, and the calls made again replace these).
-        self.captured_by_entry[len(self.machine.log) - 1] = captured
+        log = self.machine.log
+        if log is not None:
+            log.captured[log.total - 1] = captured
         if shown:
             assert self.format is not None and self.sink is not None
             self.sink.write(self.format.exit(record))
