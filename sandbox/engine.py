@@ -1,23 +1,25 @@
 """The CPU side of one guest process: a Unicorn engine, its memory, and the trap hook.
 
 Guest code runs in Unicorn's JIT with no per-instruction Python. Python is entered only
-when the guest traps into the kernel (``syscall``, ``svc #0``) or faults. The trap path
-reads the number, the six argument registers and the pc in one batched call, hands a
-:class:`SyscallRequest` to the backend, and writes the result (or ``-errno``) and the
-arch's clobbered registers back in one batched call.
+when the guest traps into the kernel (``syscall``, ``svc #0``) or faults. On a trap, the
+number, the six argument registers and the pc are read in one batch into a buffer (by the
+native trampoline of :mod:`sandbox.trampoline` where the host has one, else from Python), a
+:class:`SyscallRequest` goes to the backend, and the result (or ``-errno``) and the arch's
+clobbered registers are written back in one batch.
 """
 
 from __future__ import annotations
 
 import ctypes
 import enum
+import struct
 import sys
 import threading
 import time
 import weakref
 from time import perf_counter
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 import capstone
 import unicorn
@@ -27,7 +29,7 @@ from kernel_model.kernel import Kernel, KernelConfig
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import Backend, KernelArch, KernelError, ProcessExit, SyscallRequest
 from kernel_model.signals import DESCRIPTIONS, SignalDelivery, SignalReturn, signal_number
-from sandbox import sigframe
+from sandbox import sigframe, trampoline
 from sandbox.arch import Arch, Fault
 from sandbox.arch.base import DescriptorTable
 from sandbox.arch.syscalls import syscall_table, unknown_name
@@ -41,6 +43,11 @@ from sandbox.records import CallLog
 _REG_BATCH = ctypes.CFUNCTYPE(ctypes.c_int)
 _READ_BATCH = _REG_BATCH(("uc_reg_read_batch", uclib))
 _WRITE_BATCH = _REG_BATCH(("uc_reg_write_batch", uclib))
+# the same two functions as addresses, for the trampoline
+_REG_BATCH_ADDRESS = (
+    ctypes.cast(uclib.uc_reg_read_batch, ctypes.c_void_p).value,
+    ctypes.cast(uclib.uc_reg_write_batch, ctypes.c_void_p).value,
+)
 
 _HOOK_INSN_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 _HOOK_INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
@@ -290,6 +297,8 @@ class Machine:
         size = ctypes.sizeof(slot)
         self._read_ids = (ctypes.c_int * n_read)(*(arch.reg_id(r) for r in read_names))
         self._read_vals = (slot * n_read)()
+        # all the values in one call, as a tuple (slicing the ctypes array makes a list, slower)
+        self._unpack_read = struct.Struct(f"={n_read}{'Q' if arch.bits == 64 else 'I'}").unpack_from
         self._read_ptrs = (ctypes.c_void_p * n_read)(
             *(ctypes.addressof(self._read_vals) + size * i for i in range(n_read))
         )
@@ -322,27 +331,34 @@ class Machine:
         self._thumb_adjust = arch.trap.length - arch.thumb.trap_length if arch.thumb is not None else 0
         self._cpu = MachineCpu(self)
 
-    def _trap(self) -> None:
-        """Called from the hook on every syscall: the hot path."""
+    def _trap(self) -> bool:
+        """Serve the system call the guest just trapped with: the hot path.
+
+        The registers are in the read buffer already (the trampoline or the Python hook read
+        them). Returns whether the write buffer holds the result registers for the caller to
+        write back; False when they were written already or must not be.
+        """
         if self.exit is not None:  # the rest of a block after a fatal instruction hook
-            return
-        _READ_BATCH(self._uch, self._read_ids, self._read_ptrs, self._n_read)
-        v = self._read_vals[:]
+            return False
+        v = self._unpack_read(self._read_vals)
         nr = v[0]
-        name = self._names.get(nr) or unknown_name(nr)
-        pc = v[self._pc_index] + self._trap_pc_offset
+        pc_index = self._pc_index
+        pc = v[pc_index] + self._trap_pc_offset
         if self._thumb_mask and v[-1] & self._thumb_mask:
             pc += self._thumb_adjust
-        req = SyscallRequest(self._arch_name, nr, name, tuple(v[1:self._pc_index]), self.memory, pc, self._cpu)
+        req = SyscallRequest(
+            self._arch_name, nr, self._names.get(nr) or unknown_name(nr), v[1:pc_index], self.memory, pc, self._cpu
+        )
         if self.stop_at_syscall_entry is not None and self.stop_at_syscall_entry(req):
             self.pending = req
             self._pending_regs = v
             self._request_stop(Stop.SYSCALL_ENTRY)
-            return
-        self._serve(req, v)
+            return False
+        return self._serve(req, v)
 
-    def _serve(self, req: SyscallRequest, v: list[int]) -> None:
-        """Dispatch one request and write its result back; shared by the hook and resume."""
+    def _serve(self, req: SyscallRequest, v: Sequence[int]) -> bool:
+        """Dispatch one request and put its result in the write buffer; shared by the hook and
+        resume. Returns whether the caller still has to write the buffer back (see _trap)."""
         self.last_request = req
         observer = self.observer
         if observer is not None:
@@ -355,32 +371,36 @@ class Machine:
             value = -int(err)
         except SignalDelivery as delivery:
             self._deliver_signal(req, v, delivery)
-            return
+            return False
         except SignalReturn:
             self._return_from_signal(req)
-            return
+            return False
         except ProcessExit as ex:
             self.exit = _detached(ex)
             self._log_outside(req, None, None)
             self._request_stop(Stop.EXITED)
-            return
+            return False
         wv = self._write_vals
         mask = self._word_mask
         wv[0] = value & mask
         for idx, src, add in self._clobber_plan:
             wv[idx] = (v[src] + add) & mask
-        _WRITE_BATCH(self._uch, self._write_ids, self._write_ptrs, self._n_write)
         log = self.log
         if log is not None:
             log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, perf_counter() - self.started))
             if len(log) > log.high:
                 log.trim()
+        if observer is None and self.stop_at_syscall_exit is None:
+            return True
+        # who looks at the call's end may read the registers: they must hold the result now
+        _WRITE_BATCH(self._uch, self._write_ids, self._write_ptrs, self._n_write)
         if observer is not None:
             observer.syscall_exit(req, value, err)
         if self.stop_at_syscall_exit is not None and self.stop_at_syscall_exit(req):
             self._request_stop(Stop.SYSCALL_EXIT)
+        return False
 
-    def _deliver_signal(self, req: SyscallRequest, v: list[int], delivery: SignalDelivery) -> None:
+    def _deliver_signal(self, req: SyscallRequest, v: Sequence[int], delivery: SignalDelivery) -> None:
         """The call returns its result, then the guest's signal handler runs (not the hot path)."""
         value = delivery.result
         err = Errno(-value) if value is not None and -4096 < value < 0 else None
@@ -509,6 +529,23 @@ class Machine:
         self._callbacks.append(cb)
         return handle
 
+    def _callback_address(self, cfunc_type: type, fn: Callable[..., object]) -> int:
+        # A C function pointer to ``fn``, kept alive as long as the engine may call it.
+        fn.__dict__["sandbox_machine"] = weakref.ref(self)
+        cb = cfunc_type(fn)
+        self._callbacks.append(cb)
+        return ctypes.cast(cb, ctypes.c_void_p).value  # type: ignore[return-value]
+
+    def _add_native_hook(self, htype: int, address: int, user_data: int, *extra: int) -> uc_hook_h:
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(
+            self._uch, ctypes.byref(handle), htype, ctypes.c_void_p(address), ctypes.c_void_p(user_data),
+            ctypes.c_uint64(1), ctypes.c_uint64(0), *(ctypes.c_int(e) for e in extra),
+        )
+        if status != unicorn.UC_ERR_OK:
+            raise unicorn.UcError(status)
+        return handle
+
     # -- extension points for debuggers (sandbox.debug) ------------------------------------
     # None of these is installed by a plain run: each exists only while a debugger holds it,
     # and covers only the range it asked for.
@@ -563,30 +600,59 @@ class Machine:
         # can be replaced).
         machine = weakref.ref(self)
         on_exc = self._guarded(lambda intno: machine()._cpu_exception(intno))  # type: ignore[union-attr]
-        if arch.trap.hook == "insn":
+        insn_hook = arch.trap.hook == "insn"
+        syscall_intno = arch.trap.intno
+        if insn_hook:
+            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, lambda h, intno, ud: on_exc(intno))
+        trap_type, trap_extra = (unicorn.UC_HOOK_INSN, (arch.trap.insn_id,)) if insn_hook else (unicorn.UC_HOOK_INTR, ())
+        entries = trampoline.entry_points()
+        if entries is not None:
+            # The trampoline reads the registers, calls on_trap, and writes the result back
+            # when on_trap returns 1: one crossing into Python per call.
+            def on_trap(h: object, intno: int) -> int:
+                m = machine()
+                try:
+                    if insn_hook or intno == syscall_intno:
+                        return m._trap()  # type: ignore[union-attr, return-value]
+                    on_exc(intno)
+                except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                    m._hook_failed(e)  # type: ignore[union-attr]
+                return 0
+
+            self._trap_block = trampoline.TrapBlock(
+                read=_REG_BATCH_ADDRESS[0], read_ids=ctypes.addressof(self._read_ids),
+                read_ptrs=ctypes.addressof(self._read_ptrs), read_count=self._n_read.value,
+                callback=self._callback_address(trampoline.CALLBACK, on_trap),
+                write=_REG_BATCH_ADDRESS[1], write_ids=ctypes.addressof(self._write_ids),
+                write_ptrs=ctypes.addressof(self._write_ptrs), write_count=self._n_write.value,
+            )
+            self._add_native_hook(
+                trap_type, entries.insn if insn_hook else entries.intr, ctypes.addressof(self._trap_block), *trap_extra
+            )
+        else:
+            # The same calls from Python: three crossings per call.
+            read_args = (self._uch, self._read_ids, self._read_ptrs, self._n_read)
+            write_args = (self._uch, self._write_ids, self._write_ptrs, self._n_write)
+
             def on_syscall(h: object, ud: object) -> None:
                 m = machine()
                 try:
-                    m._trap()  # type: ignore[union-attr]
+                    _READ_BATCH(*read_args)
+                    if m._trap():  # type: ignore[union-attr]
+                        _WRITE_BATCH(*write_args)
                 except BaseException as e:  # noqa: BLE001 - re-raised by run()
                     m._hook_failed(e)  # type: ignore[union-attr]
 
-            self._add_hook(unicorn.UC_HOOK_INSN, _HOOK_INSN_CB, on_syscall, arch.trap.insn_id)
-            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, lambda h, intno, ud: on_exc(intno))
-        else:
-            syscall_intno = arch.trap.intno
-
             def on_intr(h: object, intno: int, ud: object) -> None:
                 if intno == syscall_intno:
-                    m = machine()
-                    try:
-                        m._trap()  # type: ignore[union-attr]
-                    except BaseException as e:  # noqa: BLE001 - re-raised by run()
-                        m._hook_failed(e)  # type: ignore[union-attr]
+                    on_syscall(h, ud)
                 else:
                     on_exc(intno)
 
-            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, on_intr)
+            if insn_hook:
+                self._add_hook(trap_type, _HOOK_INSN_CB, on_syscall, *trap_extra)
+            else:
+                self._add_hook(trap_type, _HOOK_INTR_CB, on_intr)
         # Instructions a user-mode process may not execute, which Unicorn (running the guest
         # with kernel privileges) would execute quietly; each hook runs only for its own
         # instruction, so it costs nothing elsewhere.
@@ -816,7 +882,8 @@ class Machine:
         thumb = self.resume_address & 1  # arm's Thumb state: a 2-byte trap, and pc writes keep bit 0
         length = self.arch.thumb.trap_length if thumb and self.arch.thumb is not None else trap.length
         self.pc = (req.pc - trap.pc_offset - (trap.length - length)) | thumb
-        self._serve(req, self._pending_regs)
+        if self._serve(req, self._pending_regs):
+            _WRITE_BATCH(self._uch, self._write_ids, self._write_ptrs, self._n_write)
         if self.exit is None:
             self.pc = (self.pc + trap.length + trap.pc_offset) | thumb
 
