@@ -271,7 +271,8 @@ class Sandbox(DebuggingMethods):
             self.machine.log = CallLog(self.max_records)
         if self.capture:
             self.machine.captured = [self._out, self._err]
-        self.tracer = Tracer(self.machine, string_limit=self.string_limit).attach() if self.trace else None
+        # the records, with the memory the tracer reads, are the log's: the tracer keeps none
+        self.tracer = Tracer(self.machine, string_limit=self.string_limit, keep=0).attach() if self.trace else None
         return self.machine
 
     def _model_choices(self) -> list:

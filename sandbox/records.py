@@ -104,6 +104,20 @@ class SyscallRecord:
     implemented: bool = field(default=True, compare=False)
     captured: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
+    @classmethod
+    def _of(cls, arch: str, nr: int, name: str, args: tuple[int, ...], decoded: dict[str, int], ret: int | None,
+            errno: str | None, pc: int, note: str | None, time: float, implemented: bool,
+            captured: Mapping[str, Any] | None) -> "SyscallRecord":
+        # The same record without the frozen dataclass's __setattr__ per field, which costs
+        # more than the rest of a traced call's bookkeeping (the fields in order, checked by
+        # a test against the generated __init__).
+        record = object.__new__(cls)
+        record.__dict__.update(
+            arch=arch, nr=nr, name=name, args=args, decoded=decoded, ret=ret, errno=errno, pc=pc, note=note,
+            time=time, implemented=implemented, captured=captured,
+        )
+        return record
+
     @property
     def failed(self) -> bool:
         """Whether the call returned an error."""
@@ -152,13 +166,12 @@ def build_records(arch: Arch, log: Iterable[LogEntry], captured: Mapping[int, Ma
     for index, (pc, nr, name, args, value, err, note, t) in enumerate(log, first or 0):
         decoded = prototype(name, arch.name).decode(args, convention)
         out.append(
-            SyscallRecord(
-                arch=arch.name, nr=nr, name=name, args=args, decoded=decoded,
+            SyscallRecord._of(
+                arch.name, nr, name, args, decoded,
                 # A success is the value as the handler gave it (a 32-bit arch's high addresses
                 # stay positive); an error is the negative errno.
-                ret=None if value is None else (value if err is None else to_signed(value, arch.bits)),
-                errno=err.name if err is not None else None, pc=pc, note=note, time=t,
-                implemented=note != "unimplemented", captured=memory.get(index),
+                None if value is None else (value if err is None else to_signed(value, arch.bits)),
+                err.name if err is not None else None, pc, note, t, note != "unimplemented", memory.get(index),
             )
         )
     return out

@@ -94,7 +94,7 @@ def start_tracing(args: argparse.Namespace, sb: Sandbox, stream: IO[str]) -> Tra
     fmt = make_format(args.trace, machine.arch, palette, machine.reg)
     tracer = Tracer(
         machine, capture_memory=args.trace != "regs", string_limit=args.string_limit, sink=stream, format=fmt,
-        filter=TraceFilter.parse(args.filters),
+        filter=TraceFilter.parse(args.filters), keep=0,  # written as it happens, kept nowhere
     )
     return tracer.attach()
 

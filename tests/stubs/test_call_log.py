@@ -88,3 +88,13 @@ def test_a_debugger_keeps_every_call_from_when_it_starts():
     assert machine.log is not None and machine.log.limit is None
     dbg.cont()
     assert [entry[2] for entry in machine.log] == ["getpid"] * 5 + ["exit"]
+
+
+def test_the_quick_record_constructor_makes_the_same_record():
+    from sandbox.records import SyscallRecord
+
+    fields = dict(arch="arm", nr=4, name="write", args=(1, 2, 3, 0, 0, 0), decoded={"fd": 1, "buf": 2, "count": 3},
+                  ret=-9, errno="EBADF", pc=0x10074, note="a note", time=1.5, implemented=False, captured={"buf": 1})
+    quick = SyscallRecord._of(*fields.values())
+    assert list(fields) == [f for f in SyscallRecord.__dataclass_fields__]
+    assert quick == SyscallRecord(**fields) and vars(quick) == vars(SyscallRecord(**fields))
