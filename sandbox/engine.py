@@ -19,9 +19,8 @@ import time
 import weakref
 from time import perf_counter
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
-import capstone
 import unicorn
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
@@ -37,6 +36,9 @@ from sandbox.errors import SandboxError
 from sandbox.limits import budget_exit
 from sandbox.memory import UnicornMemory
 from sandbox.records import CallLog
+
+if TYPE_CHECKING:
+    import capstone
 
 # The batch register calls of the trap path, called without the binding's per-call argument
 # conversion (it costs more than the call itself): the arguments are ctypes objects made once.
@@ -199,7 +201,7 @@ class Machine:
         self.log: CallLog | None = None
         self.exit: ProcessExit | None = None
         self.fault: FaultReport | None = None
-        self.symbols: dict[str, int] = {}
+        self.symbols: Mapping[str, int] = {}  # read from the program only when first used
         self.program_path = ""
         self.started = time.perf_counter()
         # Debuggers set these; None keeps the trap path free of any check beyond one test.
@@ -1141,13 +1143,15 @@ def fault_signal(fault: Fault) -> int:
     return signal_number(fault.signal)
 
 
-_CS_CACHE: dict[str, capstone.Cs] = {}
+_CS_CACHE: dict[str, "capstone.Cs"] = {}
 
 
-def _capstone(arch: Arch, thumb: bool = False) -> capstone.Cs:
+def _capstone(arch: Arch, thumb: bool = False) -> "capstone.Cs":
     key = arch.name + (":thumb" if thumb else "")
     cs = _CS_CACHE.get(key)
     if cs is None:
+        import capstone  # only to disassemble: a run that does not crash never loads it
+
         mode = arch.thumb.cs_mode if thumb and arch.thumb is not None else arch.cs_mode
         cs = _CS_CACHE[key] = capstone.Cs(arch.cs_arch, mode)
     return cs

@@ -11,15 +11,14 @@ import argparse
 import os
 import sys
 
-from sandbox.api import Sandbox
+from typing import TYPE_CHECKING
+
 from sandbox.commands.options import guest_environment
 from sandbox.errors import SandboxError
-from sandbox.program import read_program
-from sandbox.terminal import Palette
-from sandbox.trace import signal_info
-from sandbox.trace.filter import TraceFilter
-from sandbox.trace.strace import StraceFormat
-from sandbox.tracediff import TraceSide, differences
+
+if TYPE_CHECKING:
+    from sandbox.trace.filter import TraceFilter
+    from sandbox.tracediff import TraceSide
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_side(path: str, args: argparse.Namespace, stdin: bytes, flt: TraceFilter) -> TraceSide:
+    from sandbox.api import Sandbox
+    from sandbox.program import read_program
+    from sandbox.trace.strace import StraceFormat
+    from sandbox.trace.tracer import signal_info
+    from sandbox.tracediff import TraceSide
+
     prog = read_program(path, args.arch)
     sb = Sandbox(prog.arch, stdin=stdin, cwd=args.cwd, mounts=args.mount, env=guest_environment(args),
                  seed=0, virtual_time=True, trace=True, string_limit=args.string_limit)
@@ -62,6 +67,10 @@ def _run_side(path: str, args: argparse.Namespace, stdin: bytes, flt: TraceFilte
 
 def handle(args: argparse.Namespace) -> int:
     """Run both programs and print the differences; 0 when none."""
+    from sandbox.terminal import Palette
+    from sandbox.trace.filter import TraceFilter
+    from sandbox.tracediff import differences
+
     if args.cwd and not os.path.isdir(args.cwd):
         raise SandboxError(f"--cwd {args.cwd}: not a directory")
     stdin = b""

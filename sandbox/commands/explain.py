@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sandbox.arch import get_arch
 from sandbox.errors import SandboxError
-from sandbox.teaching import compare_rows, convention, explain_call, table_rows
-from sandbox.terminal import Palette
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle_explain(args: argparse.Namespace) -> int:
     """Print the explanation asked for."""
+    from sandbox.arch import get_arch
+    from sandbox.teaching import compare_rows, convention, explain_call
+    from sandbox.terminal import Palette
+
     palette = Palette.for_stream(sys.stdout)
     if args.compare:
         if args.syscall:
@@ -67,6 +68,10 @@ def handle_explain(args: argparse.Namespace) -> int:
 
 def handle_table(args: argparse.Namespace) -> int:
     """Print the arch's table of calls."""
+    from sandbox.arch import get_arch
+    from sandbox.teaching import table_rows
+    from sandbox.terminal import Palette
+
     arch = get_arch(args.arch)
     palette = Palette.for_stream(sys.stdout)
     rows = table_rows(arch)

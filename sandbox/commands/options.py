@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 
-from kernel_model.kernel import Mount
-from sandbox.api import Sandbox
+from typing import TYPE_CHECKING
+
 from sandbox.arch import ARCHES
 from sandbox.errors import SandboxError
 from sandbox.limits import add_limit_options, limits_from_args
+
+if TYPE_CHECKING:
+    from sandbox.api import Sandbox
 
 
 def add_guest_options(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +68,9 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
 
 def guest_policy(args: argparse.Namespace) -> tuple[object, str | None]:
     """The policy the options describe (None: the kernel model's default world) and the kernel."""
+    flags = (args.allow_read, args.allow_write, args.deny)
+    if not args.policy and not any(flags):
+        return None, args.kernel  # the common case: no policy module to load
     from kernel_model.host import PolicyError, default_policy, load_policy
     from kernel_model.host.policy import flag_call_rules, flag_path_rules
 
@@ -96,6 +102,9 @@ def guest_environment(args: argparse.Namespace) -> dict[str, str]:
 
 def sandbox_from_args(args: argparse.Namespace, *, capture: bool = False) -> Sandbox:
     """A Sandbox configured by the guest options, for the program named on the command line."""
+    from kernel_model.kernel import Mount
+    from sandbox.api import Sandbox
+
     mounts = []
     for spec in args.mount:
         try:
