@@ -28,11 +28,11 @@ from sandbox.program import read_program
 from sandbox.records import DEFAULT_RECORDS, CallLog, SyscallRecord, build_records
 from sandbox.startup import ProgramImage, build_stack
 from sandbox.stubs import StubArg, syscall_stub
-from sandbox.trace.tracer import Tracer
 from sandbox.watchdog import guard
 
 if TYPE_CHECKING:
     from kernel_model.host import Policy
+    from sandbox.trace.tracer import Tracer
 
 RWX = PROT_READ | PROT_WRITE | PROT_EXEC
 SIGXFSZ = signal_number("SIGXFSZ")
@@ -185,7 +185,7 @@ class Sandbox(DebuggingMethods):
         if max_records is not None and max_records < 0:
             raise SandboxError(f"max_records must not be negative, not {max_records}")
         self.max_records = max_records
-        self.tracer: Tracer | None = None
+        self.tracer: "Tracer | None" = None
         self.policy, self.kernel, self.call_rules = _policy_and_kernel(policy, kernel, forward)
         self.machine: Machine | None = None
         self._out = bytearray()
@@ -271,8 +271,12 @@ class Sandbox(DebuggingMethods):
             self.machine.log = CallLog(self.max_records)
         if self.capture:
             self.machine.captured = [self._out, self._err]
-        # the records, with the memory the tracer reads, are the log's: the tracer keeps none
-        self.tracer = Tracer(self.machine, string_limit=self.string_limit, keep=0).attach() if self.trace else None
+        self.tracer = None
+        if self.trace:
+            from sandbox.trace.tracer import Tracer  # only a traced run loads the tracer
+
+            # the records, with the memory the tracer reads, are the log's: the tracer keeps none
+            self.tracer = Tracer(self.machine, string_limit=self.string_limit, keep=0).attach()
         return self.machine
 
     def _model_choices(self) -> list:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from kernel_model.linux_errno import Errno
-from kernel_model.prototypes import prototype
 from kernel_model.registry import CallingConvention
 from sandbox.arch import Arch
 
@@ -156,6 +155,8 @@ def build_records(arch: Arch, log: Iterable[LogEntry], captured: Mapping[int, Ma
     """Records from the engine's raw log entries (and, for a traced run, the memory each call's
     arguments pointed to, by entry number: ``first`` is the number of the first entry, the
     log's own ``base`` for a :class:`CallLog`, else 0)."""
+    from kernel_model.prototypes import prototype  # the table is parsed when records are first built
+
     out = []
     if isinstance(log, CallLog):
         memory = log.captured if captured is None else captured
