@@ -71,6 +71,8 @@ _ACCESS_PERM_OF = {
 # The guest's page size: Unicorn's arm and aarch64 default to 1 KiB pages, four TLB entries
 # (and four fills) for each page of the guest.
 GUEST_PAGE = 4096
+# The engine's buffer of generated code (see _configure_engine): QEMU flushes it when full.
+TCG_BUFFER = 128 << 20
 # The TLB holds 256 entries at first; QEMU doubles it at a flush when it was well used. A run
 # whose fills show it thrashing is flushed so that it can grow, up to this many entries.
 TLB_MAX_ENTRIES = 1 << 16
@@ -187,10 +189,14 @@ class Machine:
 
     def __init__(self, arch: Arch, config: KernelConfig | None = None, backend: Backend | None = None) -> None:
         self.arch = arch
+        # The trampoline's page is mapped before the first engine: mapped later, it would sit
+        # in the space a closed engine leaves, and the next engine's code buffer would go
+        # lower, too far from libunicorn for direct calls (generated code then runs 2x slower).
+        trampoline.entry_points()
         self.uc = unicorn.Uc(arch.uc_arch, arch.uc_mode) if arch.uc_cpu is None else unicorn.Uc(
             arch.uc_arch, arch.uc_mode, arch.uc_cpu
         )
-        _use_guest_pages(self.uc)
+        _configure_engine(self.uc)
         self.memory = UnicornMemory(self.uc)
         self.kernel = Kernel(
             kernel_arch(arch), self.memory, config, mmap_top=arch.mmap_top, task_size=arch.task_size
@@ -685,10 +691,33 @@ class Machine:
         # checks of its regions still report an unmapped page or a protection fault exactly as
         # without this hook. A page that may execute keeps execute in every entry, so a store
         # to code is still seen by the slow path (self-modifying code).
+        self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)
         memory = self.memory
+        flush = memory.flush_tlb
+        entries = trampoline.entry_points()
+        if entries is not None:
+            # The native fill reads the memory's page table; only the growth is Python's.
+            pages = memory.track_pages(self.arch.task_size)
+            size = 256
+
+            def on_grow(uc: object) -> None:
+                nonlocal size
+                block.fills = 0
+                if size >= TLB_MAX_ENTRIES:
+                    block.threshold = 1 << 63
+                    return
+                size *= 2
+                block.threshold = size * 3 // 4
+                flush()  # QEMU resizes the TLB only when it is flushed (see below)
+
+            block = self._fill_block = trampoline.FillBlock(
+                table=pages.address, chunks=pages.chunks, fills=0, threshold=size * 3 // 4,
+                grow=self._callback_address(trampoline.GROW, on_grow),
+            )
+            self._add_native_hook(unicorn.UC_HOOK_TLB_FILL, entries.fill, ctypes.addressof(block))
+            return
         cache = memory.tlb_range
         perms = _ACCESS_PERM_OF
-        flush = memory.flush_tlb
         # Fills since the last flush of ours, and the TLB's size as far as we know: a sweep of
         # new pages fills three quarters of it in that many fills, enough for QEMU to double it.
         fills, size = 0, 256
@@ -714,7 +743,6 @@ class Machine:
                     m._hook_failed(e)
                 return False
 
-        self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)
         self._add_hook(unicorn.UC_HOOK_TLB_FILL, _HOOK_TLB_FILL_CB, on_fill)
 
     def _instruction_fault(self, fault: Fault) -> None:
@@ -1053,12 +1081,18 @@ def _previous_unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
 _outer_unraisable: list[Callable[["sys.UnraisableHookArgs"], object]] = [sys.__unraisablehook__]
 
 
-def _use_guest_pages(uc: unicorn.Uc) -> None:
-    """Give the engine the guest's 4 KiB pages, before anything is mapped.
+def _configure_engine(uc: unicorn.Uc) -> None:
+    """What must be set before the engine is first used: its code buffer and page size.
 
-    Only arm and aarch64 let the page size be chosen (their default is 1 KiB); the others
-    refuse, and already have 4 KiB pages.
+    The code buffer is TCG_BUFFER bytes instead of Unicorn's 1 GiB: generated code calls
+    Unicorn's helpers directly only within 2 GiB of libunicorn, and with 1 GiB buffers a second
+    live engine (or anything mapped where a closed one was) lands beyond that, where its code
+    runs about twice as slowly.
+
+    Only arm and aarch64 let the page size be chosen (their default is 1 KiB, four TLB entries
+    for each page of the guest); the others refuse, and already have 4 KiB pages.
     """
+    uc.ctl_set_tcg_buffer_size(TCG_BUFFER)
     try:
         uc.ctl_set_page_size(GUEST_PAGE)
     except unicorn.UcError:
@@ -1083,6 +1117,9 @@ def _release_engine(kernel: Kernel, memory: UnicornMemory, callbacks: list[objec
     kernel.close()
     callbacks.clear()
     memory._uc = _ClosedEngine()  # type: ignore[assignment]
+    if memory.pages is not None:
+        memory.pages.close()
+        memory.pages = None
 
 
 class _ClosedEngine:

@@ -14,6 +14,9 @@ the TLB may hold of the old one.
 from __future__ import annotations
 
 import bisect
+import ctypes
+import mmap
+import struct
 
 import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
@@ -95,6 +98,66 @@ class ProtectionMap:
         return start, end, 0
 
 
+class PageTable:
+    """Each mapped page's protection as one byte, for the engine's native TLB fill.
+
+    A top level of one pointer per 1 GiB of the address space (a zero page until written), and
+    for each chunk a mapping is in, 256 KiB: one byte per 4 KiB page, its Linux PROT_* bits
+    (which are Unicorn's too), 0 where nothing is mapped.
+    """
+
+    CHUNK_BITS = 30
+    PAGE_BITS = 12
+
+    def __init__(self, address_space: int) -> None:
+        self.chunks = max(1, -(-address_space >> self.CHUNK_BITS))
+        self._top = _anonymous(self.chunks * 8)  # zero pages until touched
+        self.address = ctypes.addressof(ctypes.c_char.from_buffer(self._top))
+        self._tables: dict[int, tuple[mmap.mmap, int]] = {}
+
+    def set(self, start: int, end: int, prot: int) -> None:
+        """Give the pages of ``[start, end)`` the protection ``prot`` (0: unmapped)."""
+        pages_per_chunk = 1 << (self.CHUNK_BITS - self.PAGE_BITS)
+        page, last = start >> self.PAGE_BITS, (end - 1) >> self.PAGE_BITS
+        while page <= last:
+            chunk = page // pages_per_chunk
+            if chunk >= self.chunks:
+                return  # beyond the address space: the fill answers those as unmapped
+            stop = min(last + 1, (chunk + 1) * pages_per_chunk)
+            table = self._tables.get(chunk)
+            if table is None:
+                if not prot:
+                    page = stop
+                    continue
+                buffer = _anonymous(pages_per_chunk)
+                table = self._tables[chunk] = (buffer, ctypes.addressof(ctypes.c_char.from_buffer(buffer)))
+                struct.pack_into("=Q", self._top, chunk * 8, table[1])
+            ctypes.memset(table[1] + page - chunk * pages_per_chunk, prot & 7, stop - page)
+            page = stop
+
+    def clear(self) -> None:
+        """Every page unmapped."""
+        for buffer, address in self._tables.values():
+            ctypes.memset(address, 0, len(buffer))
+
+    def close(self) -> None:
+        """Give the table's memory back now (nothing may read it afterwards).
+
+        Promptly, not when the garbage collector gets to the kernel's cycles: anything mapped
+        where a closed engine's code buffer was pushes the next engine's buffer further from
+        libunicorn, beyond the reach of direct calls, and its generated code runs slower.
+        """
+        for buffer, _ in self._tables.values():
+            buffer.close()
+        self._tables.clear()
+        self._top.close()
+
+
+def _anonymous(size: int) -> mmap.mmap:
+    # private anonymous memory (mmap.mmap(-1, ...) alone makes it shared)
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+
+
 class UnicornMemory:
     """The :class:`kernel_model.seam.GuestMemory` of a Unicorn engine."""
 
@@ -105,6 +168,15 @@ class UnicornMemory:
         # (the engine's fill hook holds this list): emptied whenever a protection changes.
         self.tlb_range = [0, 0, 0]
         self._prot = ProtectionMap()
+        # each page's protection for a native TLB fill, when the engine has one (track_pages)
+        self.pages: PageTable | None = None
+
+    def track_pages(self, address_space: int) -> PageTable:
+        """Keep a :class:`PageTable` of the pages below ``address_space`` from now on."""
+        self.pages = PageTable(address_space)
+        for start, end, prot in self._prot:
+            self.pages.set(start, end, prot)
+        return self.pages
 
     @property
     def prot(self) -> ProtectionMap:
@@ -116,6 +188,10 @@ class UnicornMemory:
         # a debugger putting a snapshot's whole layout back
         self._prot = value
         self.tlb_range[1] = 0
+        if self.pages is not None:
+            self.pages.clear()
+            for start, end, prot in value:
+                self.pages.set(start, end, prot)
         self.flush_tlb()
 
     def flush_tlb(self) -> None:
@@ -133,6 +209,8 @@ class UnicornMemory:
                 raise KernelError(Errno.ENOMEM) from None
             raise
         self._prot.set(address, address + size, prot)
+        if self.pages is not None:
+            self.pages.set(address, address + size, prot)
         # Unicorn flushes the whole TLB itself when it maps
         self.tlb_range[1] = 0
 
@@ -142,12 +220,16 @@ class UnicornMemory:
         # Unicorn drops the TLB entries of the unmapped pages (guest addresses are its
         # physical addresses too) and their translated code
         self._prot.set(address, address + size, None)
+        if self.pages is not None:
+            self.pages.set(address, address + size, 0)
         self.tlb_range[1] = 0
 
     def protect(self, address: int, size: int, prot: int) -> None:
         """Change a mapped range's protection."""
         self._uc.mem_protect(address, size, uc_perms(prot))
         self._prot.set(address, address + size, prot)
+        if self.pages is not None:
+            self.pages.set(address, address + size, prot)
         self.tlb_range[1] = 0
         # Unicorn flushes the TLB only when the write permission changes: entries could keep
         # reads of a page now PROT_NONE, or execution rights it lost.

@@ -8,6 +8,12 @@ instead: a few dozen bytes of host machine code that read the registers into the
 buffers, call the Python callback once, and write the result registers back when the
 callback returns non-zero. Everything it needs is in a :class:`TrapBlock`, its user data.
 
+The same page holds a native answer to Unicorn's TLB fills (see ``Machine._install_tlb_fill``):
+``fill(uc, vaddr, access, entry, block)`` looks the page's protection up in the byte-per-page
+table of :class:`sandbox.memory.PageTable` and writes the entry, at C speed: a sweep over new
+memory fills one entry per page, and a Python hook doing it cost 0.3 us a page. Every few
+hundred fills it calls ``block.grow`` (Python), which lets the TLB grow.
+
 It exists for the hosts whose calling convention is written here (x86_64 and aarch64, System
 V and AAPCS64: Linux and the BSDs). Anywhere else, or when the host will not make memory
 executable, :func:`entry_points` returns None and the engine makes the same calls from
@@ -46,6 +52,43 @@ x86_64, System V: ``intr(uc, intno, block)`` and ``insn(uc, block)``::
            pop rbx                      5b
            ret                          c3
 
+and ``fill(uc, vaddr, access, entry, block)`` (a :class:`FillBlock`)::
+
+           endbr64                            f30f1efa
+           mov rax, rsi                       4889f0      chunk = vaddr >> 30
+           shr rax, 30                        48c1e81e
+           cmp rax, [r8+8]                    493b4008    beyond the table: unmapped
+           jae unmapped                       731f
+           mov r9, [r8]                       4d8b08
+           mov r9, [r9+rax*8]                 4d8b0cc1    the chunk's bytes, or NULL
+           test r9, r9                        4d85c9
+           je unmapped                        7413
+           mov rax, rsi                       4889f0      page within the chunk
+           shr rax, 12                        48c1e80c
+           and eax, 0x3ffff                   25ffff0300
+           movzx eax, byte [r9+rax]           410fb60401  its protection
+           jmp have                           eb02
+    unmapped: xor eax, eax                    31c0
+    have:  lea r10d, [rdx-16]                 448d52f0    access - UC_MEM_READ: 0, 1, 2
+           mov r11d, r10d                     4589d3      -> the permission it needs: 1, 2, 4
+           shr r11d, 1                        41d1eb
+           lea r10d, [r10+r11+1]              478d541a01
+           or eax, r10d                       4409d0
+           mov [rcx], rsi                     488931      entry->paddr = vaddr
+           mov [rcx+8], eax                   894108      entry->perms
+           mov rax, [r8+16]                   498b4010    block.fills += 1
+           add rax, 1                         4883c001
+           mov [r8+16], rax                   49894010
+           cmp rax, [r8+24]                   493b4018    time to let the TLB grow?
+           jae grow                           7306
+           mov eax, 1                         b801000000  true: the entry is filled
+           ret                                c3
+    grow:  sub rsp, 8                         4883ec08
+           call [r8+32]                       41ff5020    block.grow(uc)
+           add rsp, 8                         4883c408
+           mov eax, 1                         b801000000
+           ret                                c3
+
 aarch64, AAPCS64: the same two entry points::
 
     intr:  str w1, [x2, #80]            415000b9
@@ -74,6 +117,42 @@ aarch64, AAPCS64: the same two entry points::
     done:  ldp x19, x20, [sp, #16]      f35341a9
            ldp x29, x30, [sp], #32      fd7bc2a8
            ret                          c0035fd6
+
+and the fill, as the x86_64 one::
+
+           lsr x9, x1, #30              29fc5ed3
+           ldr x10, [x4, #8]            8a0440f9
+           cmp x9, x10                  3f010aeb
+           b.hs unmapped                e2000054
+           ldr x10, [x4]                8a0040f9
+           ldr x10, [x10, x9, lsl #3]   4a7969f8
+           cbz x10, unmapped            8a0000b4
+           ubfx x9, x1, #12, #18        29744cd3
+           ldrb w9, [x10, x9]           49696938
+           b have                       02000014
+    unmapped: mov w9, #0                09008052
+    have:  sub w10, w2, #16             4a400051
+           lsr w11, w10, #1             4b7d0153
+           add w10, w10, w11            4a010b0b
+           add w10, w10, #1             4a050011
+           orr w9, w9, w10              29010a2a
+           str x1, [x3]                 610000f9
+           str w9, [x3, #8]             690800b9
+           ldr x10, [x4, #16]           8a0840f9
+           add x10, x10, #1             4a050091
+           str x10, [x4, #16]           8a0800f9
+           ldr x11, [x4, #24]           8b0c40f9
+           cmp x10, x11                 5f010beb
+           b.hs grow                    62000054
+           mov w0, #1                   20008052
+           ret                          c0035fd6
+    grow:  stp x29, x30, [sp, #-16]!    fd7bbfa9
+           mov x29, sp                  fd030091
+           ldr x9, [x4, #32]            891040f9
+           blr x9                       20013fd6
+           ldp x29, x30, [sp], #16      fd7bc1a8
+           mov w0, #1                   20008052
+           ret                          c0035fd6
 """
 
 from __future__ import annotations
@@ -96,6 +175,20 @@ CODE: dict[str, tuple[bytes, int]] = {
         "811e40f9822240f9834a40b9891a40f92001" "3fd6f35341a9fd7bc2a8c0035fd6"
     ), 8),
 }
+# The TLB fill per host machine (see above), placed at FILL_OFFSET in the same page.
+FILL: dict[str, bytes] = {
+    "x86_64": bytes.fromhex(
+        "f30f1efa4889f048c1e81e493b4008731f4d8b084d8b0cc14d85c974134889f048c1e80c25ffff0300410fb60401eb0231c0"
+        "448d52f04589d341d1eb478d541a014409d0488931894108498b40104883c00149894010493b40187306b801000000c34883"
+        "ec0841ff50204883c408b801000000c3"
+    ),
+    "aarch64": bytes.fromhex(
+        "29fc5ed38a0440f93f010aebe20000548a0040f94a7969f88a0000b429744cd34969693802000014090080524a4000514b7d"
+        "01534a010b0b4a05001129010a2a610000f9690800b98a0840f94a0500918a0800f98b0c40f95f010beb6200005420008052"
+        "c0035fd6fd7bbfa9fd030091891040f920013fd6fd7bc1a820008052c0035fd6"
+    ),
+}
+FILL_OFFSET = 256
 _HOST_NAMES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 # The C types of the three functions the trampoline calls, and of its entry points.
@@ -103,6 +196,9 @@ REG_BATCH = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, cty
 CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
 INSN_ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 INTR_ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
+FILL_ENTRY = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int, ctypes.c_void_p,
+                              ctypes.c_void_p)
+GROW = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
 class TrapBlock(ctypes.Structure):
@@ -124,13 +220,26 @@ class TrapBlock(ctypes.Structure):
     ]
 
 
+class FillBlock(ctypes.Structure):
+    """What the TLB fill reads and counts (offsets fixed by its machine code)."""
+
+    _fields_ = [
+        ("table", ctypes.c_void_p),  # 0: a PageTable's top level: one pointer per 1 GiB chunk
+        ("chunks", ctypes.c_uint64),  # 8: how many
+        ("fills", ctypes.c_uint64),  # 16: fills since grow was last called
+        ("threshold", ctypes.c_uint64),  # 24: the count at which grow is called
+        ("grow", ctypes.c_void_p),  # 32: GROW, called with the engine
+    ]
+
+
 class EntryPoints:
-    """The trampoline's two entry points, as addresses (and the memory that holds them)."""
+    """The trampoline's entry points and the TLB fill, as addresses (and the memory that holds them)."""
 
     def __init__(self, memory: mmap.mmap, base: int, insn_offset: int) -> None:
         self._memory = memory  # kept mapped for the life of the process
         self.intr = base
         self.insn = base + insn_offset
+        self.fill = base + FILL_OFFSET
 
 
 _entries: list[EntryPoints | None] = []
@@ -152,6 +261,8 @@ def _make() -> EntryPoints | None:
         memory = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
                            prot=mmap.PROT_READ | mmap.PROT_WRITE)
         memory.write(code)
+        memory.seek(FILL_OFFSET)
+        memory.write(FILL[host])
         base = ctypes.addressof(ctypes.c_char.from_buffer(memory))
         libc = ctypes.CDLL(None, use_errno=True)
         libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
@@ -160,7 +271,7 @@ def _make() -> EntryPoints | None:
     except (OSError, ValueError, AttributeError):
         return None
     entries = EntryPoints(memory, base, insn_offset)
-    return entries if _works(entries) else None
+    return entries if _works(entries) and _fills(entries) else None
 
 
 def _works(entries: EntryPoints) -> bool:
@@ -192,3 +303,23 @@ def _works(entries: EntryPoints) -> bool:
         ("read", uc, 0x10, 0x20, 9), ("callback", uc, 0), ("write", uc, 0x30, 0x40, 3),
         ("read", uc, 0x10, 0x20, 9), ("callback", uc, 3),
     ]
+
+
+def _fills(entries: EntryPoints) -> bool:
+    """Fill three pages through the native fill, with a table holding one of them."""
+    chunk = (ctypes.c_uint8 * (1 << 18))()
+    chunk[5] = 3  # page 5 of the chunk at 1 GiB: read-write
+    top = (ctypes.c_void_p * 2)(None, ctypes.addressof(chunk))
+    grown: list[int] = []
+    grow = GROW(lambda uc: grown.append(uc))
+    block = FillBlock(table=ctypes.addressof(top), chunks=2, fills=0, threshold=3,
+                      grow=ctypes.cast(grow, ctypes.c_void_p).value)
+    entry = (ctypes.c_uint64 * 2)()
+    fill = FILL_ENTRY(entries.fill)
+    seen = []
+    for vaddr, access in (((1 << 30) + 5 * 4096, 16), ((1 << 30) + 6 * 4096, 18), (5 << 30, 17)):
+        ok = fill(0x1234, vaddr, access, ctypes.addressof(entry), ctypes.addressof(block))
+        seen.append((ok, entry[0], entry[1] & 0xFFFFFFFF))
+    return seen == [
+        (True, (1 << 30) + 5 * 4096, 3), (True, (1 << 30) + 6 * 4096, 4), (True, 5 << 30, 2),
+    ] and grown == [0x1234] and block.fills == 3

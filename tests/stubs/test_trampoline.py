@@ -130,3 +130,89 @@ def test_without_the_trampoline_calls_are_served_the_same(arch, monkeypatch):
     with_it = outcome(arch)
     monkeypatch.setattr(trampoline, "_entries", [None])
     assert outcome(arch) == with_it == (3, [("getpid", 1000, None), ("write", -9, "EBADF"), ("exit", None, None)])
+
+
+# -- the native TLB fill -------------------------------------------------------------------
+
+FILL_AT, TABLE_AT, CHUNK_AT, ENTRY_AT, GROW = 0x10000, 0x50000, 0x100000, 0x60000, 0x34000
+FILL_ARGS = {  # vaddr, access, entry, block argument registers; the return register
+    "x86_64": ((x86.UC_X86_REG_RSI, x86.UC_X86_REG_RDX, x86.UC_X86_REG_RCX, x86.UC_X86_REG_R8), x86.UC_X86_REG_RAX),
+    "aarch64": ((a64.UC_ARM64_REG_X1, a64.UC_ARM64_REG_X2, a64.UC_ARM64_REG_X3, a64.UC_ARM64_REG_X4),
+                a64.UC_ARM64_REG_X0),
+}
+
+
+def run_fill(host: str, fills: list[tuple[int, int]], pages: dict[int, int], threshold: int) -> tuple[list, list[int], int]:
+    """Run the native fill of ``host`` in Unicorn for each (vaddr, access), with a table whose
+    chunk 1 (1 GiB up) holds ``pages`` (page index -> prot); the entries, grow's calls, fills."""
+    arch, mode, _, _, saved, sp, lr, ret_insn = HOSTS[host]
+    (vaddr_reg, access_reg, entry_reg, block_reg), ret = FILL_ARGS[host]
+    uc = unicorn.Uc(arch, mode)
+    regions = ((FILL_AT, 0x1000), (BLOCK_AT, 0x1000), (0x30000, 0x8000), (0x50000, 0x20000), (CHUNK_AT, 1 << 18),
+               (STACK_TOP - 0x8000, 0x8000))
+    for base, size in regions:
+        uc.mem_map(base, size)
+    uc.mem_write(FILL_AT, trampoline.FILL[host])
+    uc.mem_write(GROW, ret_insn)
+    uc.mem_write(END, ret_insn)
+    uc.mem_write(TABLE_AT, (0).to_bytes(8, "little") + CHUNK_AT.to_bytes(8, "little"))
+    for page, prot in pages.items():
+        uc.mem_write(CHUNK_AT + page, bytes([prot]))
+    block = trampoline.FillBlock(table=TABLE_AT, chunks=2, fills=0, threshold=threshold, grow=GROW)
+    uc.mem_write(BLOCK_AT, bytes(block))
+    grown = []
+    uc.hook_add(unicorn.UC_HOOK_CODE, lambda u, a, s, d: grown.append(u.reg_read(HOSTS[host][2][0])),
+                begin=GROW, end=GROW)
+    out = []
+    for vaddr, access in fills:
+        if lr is None:
+            uc.mem_write(STACK_TOP - 24, END.to_bytes(8, "little"))
+            uc.reg_write(sp, STACK_TOP - 24)
+        else:
+            uc.reg_write(sp, STACK_TOP - 16)
+            uc.reg_write(lr, END)
+        uc.reg_write(HOSTS[host][2][0], UC_HANDLE)
+        for reg, value in zip((vaddr_reg, access_reg, entry_reg, block_reg), (vaddr, access, ENTRY_AT, BLOCK_AT)):
+            uc.reg_write(reg, value)
+        uc.emu_start(FILL_AT, END)
+        entry = bytes(uc.mem_read(ENTRY_AT, 12))
+        out.append((uc.reg_read(ret) & 0xFF, int.from_bytes(entry[:8], "little"), int.from_bytes(entry[8:], "little")))
+    fills_count = int.from_bytes(uc.mem_read(BLOCK_AT + 16, 8), "little")
+    return out, grown, fills_count
+
+
+@pytest.mark.parametrize("host", list(HOSTS))
+def test_the_native_fill_answers_each_page_with_its_protection_and_the_access(host):
+    chunk = 1 << 30
+    read, write, fetch = unicorn.UC_MEM_READ, unicorn.UC_MEM_WRITE, unicorn.UC_MEM_FETCH
+    entries, grown, fills = run_fill(host, [
+        (chunk + 5 * 4096, read),  # a read-write page read: both permissions
+        (chunk + 6 * 4096, fetch),  # a read-execute page
+        (chunk + 7 * 4096, write),  # unmapped: only the access, Unicorn reports the fault
+        (3 * chunk, read),  # beyond the table
+        (4096, write),  # in a chunk with no table
+        (chunk + ((1 << 18) - 1) * 4096, fetch),  # the chunk's last page
+    ], {5: 3, 6: 5, (1 << 18) - 1: 7}, threshold=4)
+    assert entries == [
+        (1, chunk + 5 * 4096, 3), (1, chunk + 6 * 4096, 5), (1, chunk + 7 * 4096, 2), (1, 3 * chunk, 1),
+        (1, 4096, 2), (1, chunk + ((1 << 18) - 1) * 4096, 7),
+    ]
+    assert grown == [UC_HANDLE] * 3 and fills == 6  # from the fourth fill on: grow, with the engine
+
+
+def test_a_page_table_holds_each_pages_protection():
+    from sandbox.memory import PageTable
+
+    table = PageTable(3 << 30)
+    assert table.chunks == 3
+    table.set((1 << 30) - 4096, (1 << 30) + 8192, 3)  # across two chunks
+    table.set(1 << 30, (1 << 30) + 4096, 1)
+    table.set(5 << 30, 6 << 30, 7)  # beyond the address space: nothing
+    top = (ctypes.c_uint64 * 3).from_address(table.address)
+    assert top[2] == 0
+    first = (ctypes.c_uint8 * (1 << 18)).from_address(top[0])
+    second = (ctypes.c_uint8 * (1 << 18)).from_address(top[1])
+    assert (first[(1 << 18) - 1], second[0], second[1], second[2]) == (3, 1, 3, 0)
+    table.set(0, 3 << 30, 0)
+    assert (first[(1 << 18) - 1], second[1]) == (0, 0)
+    table.close()
