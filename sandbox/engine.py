@@ -159,8 +159,13 @@ class SyscallObserver(Protocol):
 
     ``syscall_exit`` gets the value written back (or ``-errno``) and the errno, or
     ``(None, None)`` when the call ended the process. The entry call comes before the backend
-    runs, so an observer can read the call's input buffers as they were.
+    runs, so an observer can read the call's input buffers as they were. An observer whose
+    ``reads_registers`` is False is told of the exit before the result reaches the registers
+    (it is written with the trap's other registers, in one batch); without the attribute,
+    the registers hold the result when it is told.
     """
+
+    reads_registers: bool
 
     def syscall_entry(self, request: SyscallRequest) -> None:
         """A call is about to be served."""
@@ -398,8 +403,12 @@ class Machine:
             log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, perf_counter() - self.started))
             if len(log) > log.high:
                 log.trim()
-        if observer is None and self.stop_at_syscall_exit is None:
-            return True
+        if self.stop_at_syscall_exit is None:
+            if observer is None:
+                return True
+            if not getattr(observer, "reads_registers", True):
+                observer.syscall_exit(req, value, err)
+                return True
         # who looks at the call's end may read the registers: they must hold the result now
         _WRITE_BATCH(self._uch, self._write_ids, self._write_ptrs, self._n_write)
         if observer is not None:

@@ -66,6 +66,7 @@ class JsonFormat:
 
     name = "json"
     writes_at_entry = False  # one whole object per call, at its exit
+    reads_registers = False  # everything it shows is in the record
 
     def __init__(self, arch: str, bits: int = 64) -> None:
         self.renderer = Renderer(arch, bits)

@@ -20,6 +20,7 @@ class StraceFormat:
     """Renders records as strace lines (``-s`` is the capture's string limit, applied when read)."""
 
     name = "strace"
+    reads_registers = False  # everything it shows is in the record
 
     def __init__(self, arch: str, bits: int = 64, palette: Palette | None = None) -> None:
         self.renderer = Renderer(arch, bits)

@@ -85,6 +85,8 @@ class Tracer:
         # A line's first part is flushed at once only where someone watches it appear (a
         # terminal: a blocking read shows "read(0, " while it waits); elsewhere one flush a call.
         self._flush_at_entry = self._live and _is_terminal(sink)
+        # the register view shows the registers after the call; the others read the record
+        self.reads_registers = self._live and getattr(format, "reads_registers", True)
         self._signals: list[str] = []  # signal lines waiting for the end of the current call
         self._pending: _Pending | None = None
 
