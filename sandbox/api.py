@@ -26,14 +26,14 @@ from sandbox.engine import FaultReport, Machine, Stop
 from sandbox.errors import AssemblyError, ExecFormatError, LocatedError, SandboxError
 from sandbox.limits import API_DEFAULTS, Limits, checked, format_size, timeout_exit
 from sandbox.program import read_program
-from sandbox.records import SyscallRecord, build_records
+from sandbox.records import DEFAULT_RECORDS, CallLog, SyscallRecord, build_records
 from sandbox.startup import ProgramImage, build_stack
 from sandbox.stubs import StubArg, syscall_stub
-from sandbox.trace.tracer import Tracer
 from sandbox.watchdog import guard
 
 if TYPE_CHECKING:
     from kernel_model.host import Policy
+    from sandbox.trace.tracer import Tracer
 
 RWX = PROT_READ | PROT_WRITE | PROT_EXEC
 # The device a program from outside the guest's view is on (the namespace's own, 0:1).
@@ -74,8 +74,7 @@ class RunResult:
     limit: str | None = None
     refused: dict[str, int] = field(default_factory=dict)
     _arch: Arch | None = field(default=None, repr=False, compare=False)
-    _log: list = field(default_factory=list, repr=False, compare=False)
-    _captured: dict = field(default_factory=dict, repr=False, compare=False)
+    _log: CallLog = field(default_factory=CallLog, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
         # An arch description holds functions; it travels by name (a confined child's result).
@@ -90,9 +89,17 @@ class RunResult:
 
     @cached_property
     def syscalls(self) -> list[SyscallRecord]:
-        """Every system call the guest made, in order (with ``captured`` memory when traced)."""
+        """The system calls the guest made, in order (with ``captured`` memory when traced):
+        every call, or the last ``max_records`` of them (see :attr:`dropped_calls`)."""
         assert self._arch is not None
-        return build_records(self._arch, self._log, self._captured)
+        self._log.trim()  # the trap path lets it run an eighth over before it trims
+        return build_records(self._arch, self._log)
+
+    @property
+    def dropped_calls(self) -> int:
+        """How many of the first calls :attr:`syscalls` does not hold (``max_records``)."""
+        self._log.trim()
+        return self._log.base
 
     @property
     def exited(self) -> bool:
@@ -100,7 +107,8 @@ class RunResult:
         return self.signal is None
 
     def names(self) -> list[str]:
-        """The names of the system calls made, in order."""
+        """The names of the system calls made, in order (those :attr:`syscalls` holds)."""
+        self._log.trim()
         return [entry[2] for entry in self._log]
 
     def calls(self, name: str) -> list[SyscallRecord]:
@@ -129,6 +137,10 @@ class Sandbox(DebuggingMethods):
 
     With ``trace=True`` each process is traced (:mod:`sandbox.trace`): its records also hold
     the memory behind each argument at the time of the call, up to ``string_limit`` bytes.
+
+    A result keeps the records of the last ``max_records`` calls (100 000 by default, about
+    300 bytes each), so that a guest making millions of calls runs in constant memory; None
+    keeps every call, 0 none (a run that only wants the exit status and the output).
 
     Limits (see :mod:`sandbox.limits`; None means unlimited): ``timeout`` seconds of wall-clock
     time per run (30), ``max_insns`` instructions (no budget: counting slows guest code),
@@ -166,6 +178,7 @@ class Sandbox(DebuggingMethods):
         max_output: int | None | _Default = DEFAULT,
         wall: str | None = None,
         require_landlock: bool = False,
+        max_records: int | None = DEFAULT_RECORDS,
     ) -> None:
         self.arch = get_arch(arch)
         if isinstance(max_output, _Default):
@@ -185,7 +198,10 @@ class Sandbox(DebuggingMethods):
         self.rootfs = rootfs
         self.trace = trace
         self.string_limit = string_limit
-        self.tracer: Tracer | None = None
+        if max_records is not None and max_records < 0:
+            raise SandboxError(f"max_records must not be negative, not {max_records}")
+        self.max_records = max_records
+        self.tracer: "Tracer | None" = None
         self.policy, self.kernel, self.call_rules = _policy_and_kernel(policy, kernel, forward)
         self.machine: Machine | None = None
         self._out = bytearray()
@@ -277,9 +293,16 @@ class Sandbox(DebuggingMethods):
         else:
             self.machine = self._policy_machine(config)
         self.machine.set_insn_budget(limits.max_insns)
+        if self.max_records != 0:
+            self.machine.log = CallLog(self.max_records)
         if self.capture:
             self.machine.captured = [self._out, self._err]
-        self.tracer = Tracer(self.machine, string_limit=self.string_limit).attach() if self.trace else None
+        self.tracer = None
+        if self.trace:
+            from sandbox.trace.tracer import Tracer  # only a traced run loads the tracer
+
+            # the records, with the memory the tracer reads, are the log's: the tracer keeps none
+            self.tracer = Tracer(self.machine, string_limit=self.string_limit, keep=0).attach()
         return self.machine
 
     def _model_choices(self) -> list:
@@ -509,8 +532,7 @@ class Sandbox(DebuggingMethods):
             limit=self._limit_that_ended(machine),
             refused=self._refusals(machine),
             _arch=self.arch,
-            _log=machine.log,
-            _captured=self.tracer.captured_by_entry if self.tracer is not None else {},
+            _log=machine.log if machine.log is not None else CallLog(),
         )
 
     def _limit_that_ended(self, machine: Machine) -> str | None:
@@ -579,7 +601,10 @@ class Sandbox(DebuggingMethods):
         mm.map(base, size, RWX, name="[syscall stub]")
         machine.memory.load(base, code.code)
         saved = machine.uc.context_save()
-        logged = len(machine.log)
+        log = machine.log
+        if log is None:  # the process keeps no records: keep this call's own
+            log = machine.log = CallLog(1)
+        logged = log.total
         try:
             machine.pc = code.entry
             stop = machine.run_until(code.symbols["stub_end"])
@@ -593,7 +618,7 @@ class Sandbox(DebuggingMethods):
             if machine.exit is None:
                 machine.uc.context_restore(saved)
                 mm.unmap(base, size)
-        records = build_records(self.arch, machine.log[logged:])
+        records = build_records(self.arch, log.since(logged), {}, logged)
         if not records:
             raise SandboxError(f"the {stub.name} stub made no system call")
         return records[-1]

@@ -11,16 +11,20 @@ interpreter loaded too, from the guest's own filesystem (``--rootfs``).
 from __future__ import annotations
 
 import io
+import struct
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from kernel_model.fsnodes import BytesHandle, Handle
 from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE
 from sandbox.arch import ARCHES, Arch, arch_for_elf
 from sandbox.errors import ExecFormatError
 from sandbox.startup import ProgramImage
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
 
 ET_EXEC, ET_DYN = 2, 3
 PT_LOAD, PT_INTERP, PT_PHDR, PT_GNU_STACK = 1, 3, 6, 0x6474E551
@@ -67,8 +71,18 @@ class ElfInfo:
     interp: str | None = None
     phdr_vaddr: int | None = None
     exec_stack: bool = False
-    symbols: dict[str, int] = field(default_factory=dict)
-    symbol_spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # [start, end): size or section
+    # the image the symbols are read from when first asked for (see symbols_of)
+    symbol_source: bytes = field(default=b"", repr=False)
+
+    @cached_property
+    def symbols(self) -> dict[str, int]:
+        """The image's function and object symbols by name (read when first asked for)."""
+        return symbols_of(self.symbol_source) if self.symbol_source else {}
+
+    @cached_property
+    def symbol_spans(self) -> dict[str, tuple[int, int]]:
+        """Each symbol's span, [start, end): its size, or else its section (read with the symbols)."""
+        return spans_of(self.symbol_source) if self.symbol_source else {}
 
     @property
     def position_independent(self) -> bool:
@@ -101,59 +115,86 @@ def inspect_elf(data: bytes, name: str = "program") -> ElfInfo:
         kind = f"{bits}-bit {'big' if big else 'little'}-endian ELF for {_MACHINE_NAMES.get(machine, f'machine {machine}')}"
         supported = ", ".join(f"{a.name} ({a.bits}-bit)" for a in ARCHES.values())
         raise ExecFormatError(f"{name}: {kind}; supported: {supported}")
-    try:
-        elf = ELFFile(io.BytesIO(data))
-        elf_type = {"ET_EXEC": ET_EXEC, "ET_DYN": ET_DYN}.get(elf.header.e_type)
-        if elf_type is None:
-            raise ExecFormatError(f"{name}: ELF type {elf.header.e_type} is not an executable")
-        info = ElfInfo(
-            arch=arch,
-            elf_type=elf_type,
-            entry=elf.header.e_entry,
-            phoff=elf.header.e_phoff,
-            phentsize=elf.header.e_phentsize,
-            phnum=elf.header.e_phnum,
-            segments=[],
-        )
-        if info.phnum == 0:
-            raise ExecFormatError(f"{name}: ELF file has no program headers")
-        if info.phoff + info.phnum * info.phentsize > len(data):
-            raise ExecFormatError(f"{name}: truncated ELF file (program headers past the end)")
-        for seg in elf.iter_segments():
-            ptype = seg.header.p_type
-            if ptype == "PT_LOAD":
-                s = Segment(
-                    seg.header.p_vaddr, seg.header.p_memsz, seg.header.p_offset, seg.header.p_filesz,
-                    seg.header.p_flags, seg.header.p_align,
-                )
-                if s.filesz > s.memsz or s.offset + s.filesz > len(data):
-                    raise ExecFormatError(f"{name}: truncated or corrupt ELF file (segment at {s.vaddr:#x})")
-                info.segments.append(s)
-            elif ptype == "PT_INTERP":
-                raw = data[seg.header.p_offset : seg.header.p_offset + seg.header.p_filesz]
-                # load_elf_binary: a path that ends with its NUL, read up to the first NUL
-                if len(raw) < 2 or len(raw) != seg.header.p_filesz or raw[-1:] != b"\0":
-                    raise ExecFormatError(f"{name}: corrupt ELF file (PT_INTERP is not a NUL-terminated path)")
-                info.interp = raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-            elif ptype == "PT_PHDR":
-                info.phdr_vaddr = seg.header.p_vaddr
-            elif ptype == "PT_GNU_STACK":
-                info.exec_stack = bool(seg.header.p_flags & PF_X)
-        if not info.segments:
-            raise ExecFormatError(f"{name}: ELF file has no loadable segments")
-        info.symbols, info.symbol_spans = _symbols(elf)
-    except ExecFormatError:
-        raise
-    except (ELFError, ValueError, KeyError, IndexError, OverflowError, AssertionError) as e:
-        raise ExecFormatError(f"{name}: truncated or corrupt ELF file ({e})") from None
-    except Exception as e:  # noqa: BLE001 - construct errors from pyelftools on damaged files
-        if type(e).__module__.startswith("construct") or type(e).__name__.endswith("Error"):
-            raise ExecFormatError(f"{name}: truncated or corrupt ELF file ({type(e).__name__})") from None
-        raise
+    order = ">" if big else "<"
+    ehdr = struct.unpack_from(order + _EHDR[bits], data, 16)
+    e_type, e_entry, e_phoff, e_phentsize, e_phnum = ehdr[0], ehdr[3], ehdr[4], ehdr[8], ehdr[9]
+    if e_type not in (ET_EXEC, ET_DYN):
+        raise ExecFormatError(f"{name}: ELF type {_TYPE_NAMES.get(e_type, e_type)} is not an executable")
+    info = ElfInfo(arch=arch, elf_type=e_type, entry=e_entry, phoff=e_phoff, phentsize=e_phentsize, phnum=e_phnum,
+                   segments=[], symbol_source=data)
+    if info.phnum == 0:
+        raise ExecFormatError(f"{name}: ELF file has no program headers")
+    phdr_format = order + _PHDR[bits]
+    if e_phentsize != struct.calcsize(phdr_format):
+        # load_elf_binary refuses any other size too
+        raise ExecFormatError(f"{name}: corrupt ELF file (program headers of {e_phentsize} bytes)")
+    if info.phoff + info.phnum * info.phentsize > len(data):
+        raise ExecFormatError(f"{name}: truncated ELF file (program headers past the end)")
+    for n in range(e_phnum):
+        ptype, flags, offset, vaddr, filesz, memsz, align = _phdr_fields(
+            bits, struct.unpack_from(phdr_format, data, e_phoff + n * e_phentsize))
+        if ptype == PT_LOAD:
+            seg = Segment(vaddr, memsz, offset, filesz, flags, align)
+            if seg.filesz > seg.memsz or seg.offset + seg.filesz > len(data):
+                raise ExecFormatError(f"{name}: truncated or corrupt ELF file (segment at {seg.vaddr:#x})")
+            info.segments.append(seg)
+        elif ptype == PT_INTERP:
+            raw = data[offset : offset + filesz]
+            # load_elf_binary: a path that ends with its NUL, read up to the first NUL
+            if len(raw) < 2 or len(raw) != filesz or raw[-1:] != b"\0":
+                raise ExecFormatError(f"{name}: corrupt ELF file (PT_INTERP is not a NUL-terminated path)")
+            info.interp = raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        elif ptype == PT_PHDR:
+            info.phdr_vaddr = vaddr
+        elif ptype == PT_GNU_STACK:
+            info.exec_stack = bool(flags & PF_X)
+    if not info.segments:
+        raise ExecFormatError(f"{name}: ELF file has no loadable segments")
     return info
 
 
-def _symbols(elf: ELFFile) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+# The ELF header after e_ident (e_type, e_machine, e_version, e_entry, e_phoff, e_shoff,
+# e_flags, e_ehsize, e_phentsize, e_phnum, ...) and one program header, by class.
+_EHDR = {32: "HHIIIIIHHHHHH", 64: "HHIQQQIHHHHHH"}
+_PHDR = {32: "IIIIIIII", 64: "IIQQQQQQ"}
+_TYPE_NAMES = {0: "ET_NONE", 1: "ET_REL", 4: "ET_CORE"}
+
+
+def _phdr_fields(bits: int, raw: tuple[int, ...]) -> tuple[int, int, int, int, int, int, int]:
+    """(p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz, p_align): Elf32_Phdr puts
+    p_flags after the sizes, Elf64_Phdr right after p_type."""
+    if bits == 64:
+        ptype, flags, offset, vaddr, _paddr, filesz, memsz, align = raw
+    else:
+        ptype, offset, vaddr, _paddr, filesz, memsz, flags, align = raw
+    return ptype, flags, offset, vaddr, filesz, memsz, align
+
+
+def symbols_of(data: bytes) -> dict[str, int]:
+    """The function and object symbols of an ELF image (its .symtab, then .dynsym), by name.
+
+    Read with pyelftools, loaded only for this: only a debugger asks. The kernel runs a
+    program whatever its section headers hold, so damaged ones just mean no symbols.
+    """
+    return _symbols_and_spans(data)[0]
+
+
+def spans_of(data: bytes) -> dict[str, tuple[int, int]]:
+    """Each symbol's span in an ELF image: its size, or else its section, as gdb bounds a
+    minimal symbol (what a debugger names an address by)."""
+    return _symbols_and_spans(data)[1]
+
+
+def _symbols_and_spans(data: bytes) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        return _symbols(ELFFile(io.BytesIO(data)))
+    except Exception:  # noqa: BLE001 - any failure of the section parser: a program without symbols
+        return {}, {}
+
+
+def _symbols(elf: "ELFFile") -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
     """The symbols (global ones first, so that they name an address several symbols share)
     and each one's span: its size, or else its section, as gdb bounds a minimal symbol."""
     found = []
@@ -180,6 +221,53 @@ def _symbols(elf: ELFFile) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
         else:
             spans[sym.name] = (value, value)  # nothing but the address itself
     return out, spans
+
+
+class LazySymbols(Mapping[str, int]):
+    """A loaded program's symbols at their addresses, read from its image when first used
+    (a debugger, or a stub's labels): a run that never looks does not parse them."""
+
+    def __init__(self, info: ElfInfo, bias: int) -> None:
+        self._info = info
+        self._bias = bias
+        self._table: dict[str, int] | None = None
+
+    def _loaded(self) -> dict[str, int]:
+        if self._table is None:
+            self._table = {name: self._bias + addr for name, addr in self._info.symbols.items()}
+        return self._table
+
+    def __getitem__(self, name: str) -> int:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+
+class LazySpans(Mapping[str, tuple[int, int]]):
+    """A loaded program's symbol spans at their addresses, read when first used, as its symbols."""
+
+    def __init__(self, info: ElfInfo, bias: int) -> None:
+        self._info = info
+        self._bias = bias
+        self._table: dict[str, tuple[int, int]] | None = None
+
+    def _loaded(self) -> dict[str, tuple[int, int]]:
+        if self._table is None:
+            self._table = {name: (self._bias + lo, self._bias + hi) for name, (lo, hi) in self._info.symbol_spans.items()}
+        return self._table
+
+    def __getitem__(self, name: str) -> tuple[int, int]:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 @dataclass
@@ -282,8 +370,8 @@ def load_program(
         # other mappings; Linux moves it to ELF_ET_DYN_BASE, and so does this.
         brk = machine.arch.pie_base
     machine.kernel.mm.set_brk(brk)
-    machine.symbols = {name: bias + addr for name, addr in info.symbols.items()}
-    machine.symbol_spans = {name: (bias + lo, bias + hi) for name, (lo, hi) in info.symbol_spans.items()}
+    machine.symbols = LazySymbols(info, bias)
+    machine.symbol_spans = LazySpans(info, bias)
     phdr = bias + info.phdr_vaddr if info.phdr_vaddr is not None else _phdr_address(info, bias)
     entry, interp_base = prog.entry, 0
     if interp is not None:

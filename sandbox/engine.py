@@ -1,23 +1,26 @@
 """The CPU side of one guest process: a Unicorn engine, its memory, and the trap hook.
 
 Guest code runs in Unicorn's JIT with no per-instruction Python. Python is entered only
-when the guest traps into the kernel (``syscall``, ``svc #0``) or faults. The trap path
-reads the number, the six argument registers and the pc in one batched call, hands a
-:class:`SyscallRequest` to the backend, and writes the result (or ``-errno``) and the
-arch's clobbered registers back in one batched call.
+when the guest traps into the kernel (``syscall``, ``svc #0``) or faults. On a trap, the
+number, the six argument registers and the pc are read in one batch into a buffer (by the
+native trampoline of :mod:`sandbox.trampoline` where the host has one, else from Python), a
+:class:`SyscallRequest` goes to the backend, and the result (or ``-errno``) and the arch's
+clobbered registers are written back in one batch.
 """
 
 from __future__ import annotations
 
 import ctypes
 import enum
+import struct
+import sys
 import threading
 import time
 import weakref
+from time import perf_counter
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
-import capstone
 import unicorn
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
@@ -25,19 +28,28 @@ from kernel_model.kernel import Kernel, KernelConfig
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import Backend, KernelArch, KernelError, ProcessExit, SyscallRequest
 from kernel_model.signals import DESCRIPTIONS, SignalDelivery, SignalReturn, signal_number
-from sandbox import sigframe
+from sandbox import sigframe, trampoline
 from sandbox.arch import Arch, Fault
 from sandbox.arch.base import DescriptorTable
 from sandbox.arch.syscalls import syscall_table, unknown_name
 from sandbox.errors import SandboxError
 from sandbox.limits import budget_exit
 from sandbox.memory import UnicornMemory
+from sandbox.records import CallLog
+
+if TYPE_CHECKING:
+    import capstone
 
 # The batch register calls of the trap path, called without the binding's per-call argument
 # conversion (it costs more than the call itself): the arguments are ctypes objects made once.
 _REG_BATCH = ctypes.CFUNCTYPE(ctypes.c_int)
 _READ_BATCH = _REG_BATCH(("uc_reg_read_batch", uclib))
 _WRITE_BATCH = _REG_BATCH(("uc_reg_write_batch", uclib))
+# the same two functions as addresses, for the trampoline
+_REG_BATCH_ADDRESS = (
+    ctypes.cast(uclib.uc_reg_read_batch, ctypes.c_void_p).value,
+    ctypes.cast(uclib.uc_reg_write_batch, ctypes.c_void_p).value,
+)
 
 _HOOK_INSN_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 _HOOK_INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
@@ -45,6 +57,25 @@ _HOOK_MEM_INVALID_CB = ctypes.CFUNCTYPE(
     ctypes.c_bool, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
 )
 _HOOK_CODE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
+# bool fill(uc, vaddr, access, uc_tlb_entry *entry, user_data): the entry seen as two words,
+# the physical page and the permissions (a uc_tlb_entry is a uint64 and a uint32, padded to 16).
+_HOOK_TLB_FILL_CB = ctypes.CFUNCTYPE(
+    ctypes.c_bool, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int, ctypes.POINTER(ctypes.c_uint64), ctypes.c_void_p
+)
+# The permission each kind of access needs.
+_ACCESS_PERM_OF = {
+    unicorn.UC_MEM_READ: unicorn.UC_PROT_READ,
+    unicorn.UC_MEM_WRITE: unicorn.UC_PROT_WRITE,
+    unicorn.UC_MEM_FETCH: unicorn.UC_PROT_EXEC,
+}
+# The guest's page size: Unicorn's arm and aarch64 default to 1 KiB pages, four TLB entries
+# (and four fills) for each page of the guest.
+GUEST_PAGE = 4096
+# The engine's buffer of generated code (see _configure_engine): QEMU flushes it when full.
+TCG_BUFFER = 128 << 20
+# The TLB holds 256 entries at first; QEMU doubles it at a flush when it was well used. A run
+# whose fills show it thrashing is flushed so that it can grow, up to this many entries.
+TLB_MAX_ENTRIES = 1 << 16
 _HOOK_MEM_CB = ctypes.CFUNCTYPE(
     None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
 )
@@ -123,18 +154,18 @@ class FaultReport:
         return text
 
 
-# The raw form of one served syscall, kept cheap on the hot path; see sandbox.records.
-# (pc, nr, name, args, value, errno or None, note, seconds since the run started)
-LogEntry = tuple
-
-
 class SyscallObserver(Protocol):
     """Something that watches every served call (a tracer): told at entry, and at exit.
 
     ``syscall_exit`` gets the value written back (or ``-errno``) and the errno, or
     ``(None, None)`` when the call ended the process. The entry call comes before the backend
-    runs, so an observer can read the call's input buffers as they were.
+    runs, so an observer can read the call's input buffers as they were. An observer whose
+    ``reads_registers`` is False is told of the exit before the result reaches the registers
+    (it is written with the trap's other registers, in one batch); without the attribute,
+    the registers hold the result when it is told.
     """
+
+    reads_registers: bool
 
     def syscall_entry(self, request: SyscallRequest) -> None:
         """A call is about to be served."""
@@ -163,20 +194,26 @@ class Machine:
 
     def __init__(self, arch: Arch, config: KernelConfig | None = None, backend: Backend | None = None) -> None:
         self.arch = arch
+        # The trampoline's page is mapped before the first engine: mapped later, it would sit
+        # in the space a closed engine leaves, and the next engine's code buffer would go
+        # lower, too far from libunicorn for direct calls (generated code then runs 2x slower).
+        trampoline.entry_points()
         self.uc = unicorn.Uc(arch.uc_arch, arch.uc_mode) if arch.uc_cpu is None else unicorn.Uc(
             arch.uc_arch, arch.uc_mode, arch.uc_cpu
         )
+        _configure_engine(self.uc)
         self.memory = UnicornMemory(self.uc)
         self.kernel = Kernel(
             kernel_arch(arch), self.memory, config, mmap_top=arch.mmap_top, task_size=arch.task_size
         )
         self.backend: Backend = backend or self.kernel
         self.table = syscall_table(arch)
-        self.log: list[LogEntry] = []
+        # The calls served, when something records them (see CallLog); None: nothing is kept.
+        self.log: CallLog | None = None
         self.exit: ProcessExit | None = None
         self.fault: FaultReport | None = None
-        self.symbols: dict[str, int] = {}
-        self.symbol_spans: dict[str, tuple[int, int]] = {}  # [start, end): a symbol's size or section
+        self.symbols: Mapping[str, int] = {}  # read from the program only when first used
+        self.symbol_spans: Mapping[str, tuple[int, int]] = {}  # [start, end): a symbol's size or section
         self.program_path = ""
         self.started = time.perf_counter()
         # Debuggers set these; None keeps the trap path free of any check beyond one test.
@@ -274,6 +311,8 @@ class Machine:
         size = ctypes.sizeof(slot)
         self._read_ids = (ctypes.c_int * n_read)(*(arch.reg_id(r) for r in read_names))
         self._read_vals = (slot * n_read)()
+        # all the values in one call, as a tuple (slicing the ctypes array makes a list, slower)
+        self._unpack_read = struct.Struct(f"={n_read}{'Q' if arch.bits == 64 else 'I'}").unpack_from
         self._read_ptrs = (ctypes.c_void_p * n_read)(
             *(ctypes.addressof(self._read_vals) + size * i for i in range(n_read))
         )
@@ -306,27 +345,34 @@ class Machine:
         self._thumb_adjust = arch.trap.length - arch.thumb.trap_length if arch.thumb is not None else 0
         self._cpu = MachineCpu(self)
 
-    def _trap(self) -> None:
-        """Called from the hook on every syscall: the hot path."""
+    def _trap(self) -> bool:
+        """Serve the system call the guest just trapped with: the hot path.
+
+        The registers are in the read buffer already (the trampoline or the Python hook read
+        them). Returns whether the write buffer holds the result registers for the caller to
+        write back; False when they were written already or must not be.
+        """
         if self.exit is not None:  # the rest of a block after a fatal instruction hook
-            return
-        _READ_BATCH(self._uch, self._read_ids, self._read_ptrs, self._n_read)
-        v = self._read_vals[:]
+            return False
+        v = self._unpack_read(self._read_vals)
         nr = v[0]
-        name = self._names.get(nr) or unknown_name(nr)
-        pc = v[self._pc_index] + self._trap_pc_offset
+        pc_index = self._pc_index
+        pc = v[pc_index] + self._trap_pc_offset
         if self._thumb_mask and v[-1] & self._thumb_mask:
             pc += self._thumb_adjust
-        req = SyscallRequest(self._arch_name, nr, name, tuple(v[1:self._pc_index]), self.memory, pc, self._cpu)
+        req = SyscallRequest(
+            self._arch_name, nr, self._names.get(nr) or unknown_name(nr), v[1:pc_index], self.memory, pc, self._cpu
+        )
         if self.stop_at_syscall_entry is not None and self.stop_at_syscall_entry(req):
             self.pending = req
             self._pending_regs = v
             self._request_stop(Stop.SYSCALL_ENTRY)
-            return
-        self._serve(req, v)
+            return False
+        return self._serve(req, v)
 
-    def _serve(self, req: SyscallRequest, v: list[int]) -> None:
-        """Dispatch one request and write its result back; shared by the hook and resume."""
+    def _serve(self, req: SyscallRequest, v: Sequence[int]) -> bool:
+        """Dispatch one request and put its result in the write buffer; shared by the hook and
+        resume. Returns whether the caller still has to write the buffer back (see _trap)."""
         self.last_request = req
         observer = self.observer
         if observer is not None:
@@ -339,28 +385,40 @@ class Machine:
             value = -int(err)
         except SignalDelivery as delivery:
             self._deliver_signal(req, v, delivery)
-            return
+            return False
         except SignalReturn:
             self._return_from_signal(req)
-            return
+            return False
         except ProcessExit as ex:
             self.exit = _detached(ex)
             self._log_outside(req, None, None)
             self._request_stop(Stop.EXITED)
-            return
+            return False
         wv = self._write_vals
         mask = self._word_mask
         wv[0] = value & mask
         for idx, src, add in self._clobber_plan:
             wv[idx] = (v[src] + add) & mask
+        log = self.log
+        if log is not None:
+            log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, perf_counter() - self.started))
+            if len(log) > log.high:
+                log.trim()
+        if self.stop_at_syscall_exit is None:
+            if observer is None:
+                return True
+            if not getattr(observer, "reads_registers", True):
+                observer.syscall_exit(req, value, err)
+                return True
+        # who looks at the call's end may read the registers: they must hold the result now
         _WRITE_BATCH(self._uch, self._write_ids, self._write_ptrs, self._n_write)
-        self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
         if observer is not None:
             observer.syscall_exit(req, value, err)
         if self.stop_at_syscall_exit is not None and self.stop_at_syscall_exit(req):
             self._request_stop(Stop.SYSCALL_EXIT)
+        return False
 
-    def _deliver_signal(self, req: SyscallRequest, v: list[int], delivery: SignalDelivery) -> None:
+    def _deliver_signal(self, req: SyscallRequest, v: Sequence[int], delivery: SignalDelivery) -> None:
         """The call returns its result, then the guest's signal handler runs (not the hot path)."""
         value = delivery.result
         err = Errno(-value) if value is not None and -4096 < value < 0 else None
@@ -376,7 +434,11 @@ class Machine:
 
     def _log_outside(self, req: SyscallRequest, value: int | None, err: Errno | None) -> None:
         # The log entry of a call served off the hot path, and its observer's exit.
-        self.log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, time.perf_counter() - self.started))
+        log = self.log
+        if log is not None:
+            log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, perf_counter() - self.started))
+            if len(log) > log.high:
+                log.trim()
         if self.observer is not None:
             self.observer.syscall_exit(req, value, err)
 
@@ -472,6 +534,8 @@ class Machine:
     def _add_hook(
         self, htype: int, cfunc_type: type, fn: Callable[..., object], *extra: int, begin: int = 1, end: int = 0
     ) -> uc_hook_h:
+        # an exception raised where the hook cannot catch it is still this machine's (_unraisable)
+        fn.__dict__["sandbox_machine"] = weakref.ref(self)
         cb = cfunc_type(fn)
         handle = uc_hook_h()
         status = uclib.uc_hook_add(
@@ -481,6 +545,23 @@ class Machine:
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
         self._callbacks.append(cb)
+        return handle
+
+    def _callback_address(self, cfunc_type: type, fn: Callable[..., object]) -> int:
+        # A C function pointer to ``fn``, kept alive as long as the engine may call it.
+        fn.__dict__["sandbox_machine"] = weakref.ref(self)
+        cb = cfunc_type(fn)
+        self._callbacks.append(cb)
+        return ctypes.cast(cb, ctypes.c_void_p).value  # type: ignore[return-value]
+
+    def _add_native_hook(self, htype: int, address: int, user_data: int, *extra: int) -> uc_hook_h:
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(
+            self._uch, ctypes.byref(handle), htype, ctypes.c_void_p(address), ctypes.c_void_p(user_data),
+            ctypes.c_uint64(1), ctypes.c_uint64(0), *(ctypes.c_int(e) for e in extra),
+        )
+        if status != unicorn.UC_ERR_OK:
+            raise unicorn.UcError(status)
         return handle
 
     # -- extension points for debuggers (sandbox.debug) ------------------------------------
@@ -537,30 +618,59 @@ class Machine:
         # can be replaced).
         machine = weakref.ref(self)
         on_exc = self._guarded(lambda intno: machine()._cpu_exception(intno))  # type: ignore[union-attr]
-        if arch.trap.hook == "insn":
+        insn_hook = arch.trap.hook == "insn"
+        syscall_intno = arch.trap.intno
+        if insn_hook:
+            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, lambda h, intno, ud: on_exc(intno))
+        trap_type, trap_extra = (unicorn.UC_HOOK_INSN, (arch.trap.insn_id,)) if insn_hook else (unicorn.UC_HOOK_INTR, ())
+        entries = trampoline.entry_points()
+        if entries is not None:
+            # The trampoline reads the registers, calls on_trap, and writes the result back
+            # when on_trap returns 1: one crossing into Python per call.
+            def on_trap(h: object, intno: int) -> int:
+                m = machine()
+                try:
+                    if insn_hook or intno == syscall_intno:
+                        return m._trap()  # type: ignore[union-attr, return-value]
+                    on_exc(intno)
+                except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                    m._hook_failed(e)  # type: ignore[union-attr]
+                return 0
+
+            self._trap_block = trampoline.TrapBlock(
+                read=_REG_BATCH_ADDRESS[0], read_ids=ctypes.addressof(self._read_ids),
+                read_ptrs=ctypes.addressof(self._read_ptrs), read_count=self._n_read.value,
+                callback=self._callback_address(trampoline.CALLBACK, on_trap),
+                write=_REG_BATCH_ADDRESS[1], write_ids=ctypes.addressof(self._write_ids),
+                write_ptrs=ctypes.addressof(self._write_ptrs), write_count=self._n_write.value,
+            )
+            self._add_native_hook(
+                trap_type, entries.insn if insn_hook else entries.intr, ctypes.addressof(self._trap_block), *trap_extra
+            )
+        else:
+            # The same calls from Python: three crossings per call.
+            read_args = (self._uch, self._read_ids, self._read_ptrs, self._n_read)
+            write_args = (self._uch, self._write_ids, self._write_ptrs, self._n_write)
+
             def on_syscall(h: object, ud: object) -> None:
                 m = machine()
                 try:
-                    m._trap()  # type: ignore[union-attr]
+                    _READ_BATCH(*read_args)
+                    if m._trap():  # type: ignore[union-attr]
+                        _WRITE_BATCH(*write_args)
                 except BaseException as e:  # noqa: BLE001 - re-raised by run()
                     m._hook_failed(e)  # type: ignore[union-attr]
 
-            self._add_hook(unicorn.UC_HOOK_INSN, _HOOK_INSN_CB, on_syscall, arch.trap.insn_id)
-            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, lambda h, intno, ud: on_exc(intno))
-        else:
-            syscall_intno = arch.trap.intno
-
             def on_intr(h: object, intno: int, ud: object) -> None:
                 if intno == syscall_intno:
-                    m = machine()
-                    try:
-                        m._trap()  # type: ignore[union-attr]
-                    except BaseException as e:  # noqa: BLE001 - re-raised by run()
-                        m._hook_failed(e)  # type: ignore[union-attr]
+                    on_syscall(h, ud)
                 else:
                     on_exc(intno)
 
-            self._add_hook(unicorn.UC_HOOK_INTR, _HOOK_INTR_CB, on_intr)
+            if insn_hook:
+                self._add_hook(trap_type, _HOOK_INSN_CB, on_syscall, *trap_extra)
+            else:
+                self._add_hook(trap_type, _HOOK_INTR_CB, on_intr)
         # Instructions a user-mode process may not execute, which Unicorn (running the guest
         # with kernel privileges) would execute quietly; each hook runs only for its own
         # instruction, so it costs nothing elsewhere.
@@ -573,9 +683,77 @@ class Machine:
             }[insn.signature]
             self._add_hook(unicorn.UC_HOOK_INSN, _INSN_HOOK_TYPES[insn.signature], callback, insn.insn_id)
 
+        self._install_tlb_fill(machine)
+
         # No memory hook here: on aarch64 a UC_HOOK_MEM_INVALID hook alone makes Unicorn's
         # generated code several times slower. A fault's address is found afterwards instead,
         # by replaying the one faulting instruction with such a hook (see _faulting_access).
+
+    def _install_tlb_fill(self, machine: "weakref.ref[Machine]") -> None:
+        # Stores: Unicorn 2.1.4 treats every page as executable when the guest has no paging,
+        # so a TLB entry never loses TLB_NOTDIRTY and every store takes the slow helper (4-8
+        # times slower). With the virtual TLB, a fill asks this hook for the page: data pages
+        # get no execute permission, and their first store makes the entry a fast one.
+        #
+        # The answer is the page itself (guest addresses are Unicorn's physical addresses, so
+        # Unicorn's own flushes on mapping and unmapping stay exact) with the page's
+        # protection plus whatever this access needs: the fill never fails, and Unicorn's
+        # checks of its regions still report an unmapped page or a protection fault exactly as
+        # without this hook. A page that may execute keeps execute in every entry, so a store
+        # to code is still seen by the slow path (self-modifying code).
+        self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)
+        memory = self.memory
+        flush = memory.flush_tlb
+        entries = trampoline.entry_points()
+        if entries is not None:
+            # The native fill reads the memory's page table; only the growth is Python's.
+            pages = memory.track_pages(self.arch.task_size)
+            size = 256
+
+            def on_grow(uc: object) -> None:
+                nonlocal size
+                block.fills = 0
+                if size >= TLB_MAX_ENTRIES:
+                    block.threshold = 1 << 63
+                    return
+                size *= 2
+                block.threshold = size * 3 // 4
+                flush()  # QEMU resizes the TLB only when it is flushed (see below)
+
+            block = self._fill_block = trampoline.FillBlock(
+                table=pages.address, chunks=pages.chunks, fills=0, threshold=size * 3 // 4,
+                grow=self._callback_address(trampoline.GROW, on_grow),
+            )
+            self._add_native_hook(unicorn.UC_HOOK_TLB_FILL, entries.fill, ctypes.addressof(block))
+            return
+        cache = memory.tlb_range
+        perms = _ACCESS_PERM_OF
+        # Fills since the last flush of ours, and the TLB's size as far as we know: a sweep of
+        # new pages fills three quarters of it in that many fills, enough for QEMU to double it.
+        fills, size = 0, 256
+
+        def on_fill(h: object, vaddr: int, access: int, entry: "ctypes._Pointer[ctypes.c_uint64]", ud: object) -> bool:
+            nonlocal fills, size
+            try:
+                if not cache[0] <= vaddr < cache[1]:
+                    cache[:] = memory.prot.around(vaddr)
+                entry[0] = vaddr
+                entry[1] = cache[2] | perms[access]
+                fills += 1
+                if fills * 4 > size * 3 and size < TLB_MAX_ENTRIES:
+                    # QEMU resizes the TLB only when it is flushed (a fill may flush: its
+                    # callers look their entry up again afterwards)
+                    fills = 0
+                    size *= 2
+                    flush()
+                return True
+            except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                m = machine()
+                if m is not None:
+                    m._hook_failed(e)
+                return False
+
+        self._add_hook(unicorn.UC_HOOK_TLB_FILL, _HOOK_TLB_FILL_CB, on_fill)
 
     def _instruction_fault(self, fault: Fault) -> None:
         # The hook sees the pc of the instruction itself, before it runs.
@@ -654,11 +832,17 @@ class Machine:
             # translated after it was added calls: translate again what was translated without.
             self.uc.ctl_flush_tb()
         self._counting = bool(count)
+        previous_hook = sys.unraisablehook
+        if previous_hook is not _unraisable:
+            _outer_unraisable[0] = previous_hook
+            sys.unraisablehook = _unraisable
         try:
             self.uc.emu_start(self.resume_address, self._never if until is None else until, timeout_us, count)
         except unicorn.UcError as e:
             if self._hook_error is None:
                 self._crash(e)
+        finally:
+            sys.unraisablehook = previous_hook
         if self._hook_error is not None:
             err, self._hook_error = self._hook_error, None
             raise err
@@ -738,7 +922,8 @@ class Machine:
         thumb = self.resume_address & 1  # arm's Thumb state: a 2-byte trap, and pc writes keep bit 0
         length = self.arch.thumb.trap_length if thumb and self.arch.thumb is not None else trap.length
         self.pc = (req.pc - trap.pc_offset - (trap.length - length)) | thumb
-        self._serve(req, self._pending_regs)
+        if self._serve(req, self._pending_regs):
+            _WRITE_BATCH(self._uch, self._write_ids, self._write_ptrs, self._n_write)
         if self.exit is None:
             self.pc = (self.pc + trap.length + trap.pc_offset) | thumb
 
@@ -805,6 +990,9 @@ class Machine:
             return False
 
         cb = _HOOK_MEM_INVALID_CB(on_bad_access)
+        # The fill for the faulting access gave its TLB entry that access (see
+        # _install_tlb_fill): without a flush the replay would hit it and not fault.
+        self.memory.flush_tlb()
         handle = uc_hook_h()
         uclib.uc_hook_add(
             self._uch, ctypes.byref(handle), unicorn.UC_HOOK_MEM_INVALID, ctypes.cast(cb, ctypes.c_void_p), None,
@@ -880,6 +1068,48 @@ class Machine:
         self.close()
 
 
+def _unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
+    """While a machine runs, an exception a hook could not catch is that machine's hook error.
+
+    A host signal's Python handler runs at the first bytecode of whatever Python code runs
+    next, which may be the first line of a hook, before its ``try``: ctypes would print that
+    exception (Ctrl-C's KeyboardInterrupt) and lose it. Anything else goes to the previous hook.
+    """
+    owner = getattr(unraisable.object, "sandbox_machine", None)
+    machine = owner() if owner is not None else None
+    if machine is None or unraisable.exc_value is None:
+        _previous_unraisable(unraisable)
+        return
+    machine._hook_failed(unraisable.exc_value)
+
+
+def _previous_unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
+    _outer_unraisable[0](unraisable)
+
+
+# the hook that was in place when a machine started running
+_outer_unraisable: list[Callable[["sys.UnraisableHookArgs"], object]] = [sys.__unraisablehook__]
+
+
+def _configure_engine(uc: unicorn.Uc) -> None:
+    """What must be set before the engine is first used: its code buffer and page size.
+
+    The code buffer is TCG_BUFFER bytes instead of Unicorn's 1 GiB: generated code calls
+    Unicorn's helpers directly only within 2 GiB of libunicorn, and with 1 GiB buffers a second
+    live engine (or anything mapped where a closed one was) lands beyond that, where its code
+    runs about twice as slowly.
+
+    Only arm and aarch64 let the page size be chosen (their default is 1 KiB, four TLB entries
+    for each page of the guest); the others refuse, and already have 4 KiB pages.
+    """
+    uc.ctl_set_tcg_buffer_size(TCG_BUFFER)
+    try:
+        uc.ctl_set_page_size(GUEST_PAGE)
+    except unicorn.UcError:
+        if uc.ctl_get_page_size() != GUEST_PAGE:
+            raise
+
+
 def _detached(ex: ProcessExit) -> ProcessExit:
     """``ex`` without its traceback and context, which hold frames that hold the machine: kept
     as ``Machine.exit``, it must not make a reference cycle that keeps the engine alive."""
@@ -897,6 +1127,9 @@ def _release_engine(kernel: Kernel, memory: UnicornMemory, callbacks: list[objec
     kernel.close()
     callbacks.clear()
     memory._uc = _ClosedEngine()  # type: ignore[assignment]
+    if memory.pages is not None:
+        memory.pages.close()
+        memory.pages = None
 
 
 class _ClosedEngine:
@@ -957,13 +1190,15 @@ def fault_signal(fault: Fault) -> int:
     return signal_number(fault.signal)
 
 
-_CS_CACHE: dict[str, capstone.Cs] = {}
+_CS_CACHE: dict[str, "capstone.Cs"] = {}
 
 
-def _capstone(arch: Arch, thumb: bool = False) -> capstone.Cs:
+def _capstone(arch: Arch, thumb: bool = False) -> "capstone.Cs":
     key = arch.name + (":thumb" if thumb else "")
     cs = _CS_CACHE.get(key)
     if cs is None:
+        import capstone  # only to disassemble: a run that does not crash never loads it
+
         mode = arch.thumb.cs_mode if thumb and arch.thumb is not None else arch.cs_mode
         cs = _CS_CACHE[key] = capstone.Cs(arch.cs_arch, mode)
     return cs

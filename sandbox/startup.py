@@ -10,6 +10,7 @@ vector in the kernel's order, ending with AT_NULL.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE
@@ -58,7 +59,7 @@ class ProgramImage:
     phnum: int = 0
     interp_base: int = 0
     brk: int = 0
-    symbols: dict[str, int] = field(default_factory=dict)
+    symbols: Mapping[str, int] = field(default_factory=dict)
     exec_stack: bool = False  # PT_GNU_STACK asked for an executable stack
 
 

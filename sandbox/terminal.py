@@ -31,8 +31,10 @@ class Palette:
 
     def __call__(self, text: str, *styles: str) -> str:
         """``text`` in the given styles (``"bold"``, ``"red"``...)."""
+        if not self.enabled or not text:  # the usual case, a trace to a file or a pipe: first
+            return text
         styles = tuple(s for s in styles if s)
-        if not self.enabled or not styles or not text:
+        if not styles:
             return text
         codes = ";".join(_CODES[s] for s in styles)
         return f"\x1b[{codes}m{text}\x1b[0m"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import capstone
 import unicorn
 from unicorn import arm64_const as ua
 
-from sandbox.arch.base import Arch, Fault, Trap, ascii_directive, keystone_constant
+from sandbox.arch.base import Arch, Fault, Trap, ascii_directive
 from sandbox.arch.signal_frames import AARCH64_FRAME, AARCH64_SIGRETURN
 from sandbox.arch.gdb import GdbFeature, GdbRegister, GdbTarget, registers_like
 
@@ -81,10 +80,8 @@ ARCH = Arch(
     big_endian=False,
     uc_arch=unicorn.UC_ARCH_ARM64,
     uc_mode=unicorn.UC_MODE_ARM,
-    cs_arch=capstone.CS_ARCH_ARM64,
-    cs_mode=capstone.CS_MODE_ARM,
-    ks_arch=keystone_constant("KS_ARCH_ARM64"),
-    ks_mode=keystone_constant("KS_MODE_LITTLE_ENDIAN"),
+    capstone_names=("CS_ARCH_ARM64", "CS_MODE_ARM"),
+    keystone_names=("KS_ARCH_ARM64", "KS_MODE_LITTLE_ENDIAN"),
     registers=_REGISTERS,
     pc="pc",
     sp="sp",

@@ -8,11 +8,10 @@ set by the private call ``set_tls``. A program entered at an odd address runs Th
 
 from __future__ import annotations
 
-import capstone
 import unicorn
 from unicorn import arm_const as ua
 
-from sandbox.arch.base import Arch, Fault, InstructionSetBit, Trap, ascii_directive, keystone_constant
+from sandbox.arch.base import Arch, Fault, InstructionSetBit, Trap, ascii_directive
 
 _GPRS = tuple(f"r{i}" for i in range(13)) + ("sp", "lr", "pc")
 _REGISTERS = {f"r{i}": getattr(ua, f"UC_ARM_REG_R{i}") for i in range(13)}
@@ -36,10 +35,8 @@ ARCH = Arch(
     uc_arch=unicorn.UC_ARCH_ARM,
     uc_mode=unicorn.UC_MODE_ARM,
     uc_cpu=ua.UC_CPU_ARM_CORTEX_A15,
-    cs_arch=capstone.CS_ARCH_ARM,
-    cs_mode=capstone.CS_MODE_ARM,
-    ks_arch=keystone_constant("KS_ARCH_ARM"),
-    ks_mode=keystone_constant("KS_MODE_ARM"),
+    capstone_names=("CS_ARCH_ARM", "CS_MODE_ARM"),
+    keystone_names=("KS_ARCH_ARM", "KS_MODE_ARM"),
     registers=_REGISTERS,
     pc="pc",
     sp="sp",
@@ -48,7 +45,7 @@ ARCH = Arch(
     ret_reg="r0",
     # The interrupt hook runs after `svc`: 4 bytes back in ARM state, 2 in Thumb state.
     trap=Trap(mnemonic="svc #0", hook="intr", length=4, intno=2, pc_offset=-4),
-    thumb=InstructionSetBit(register="cpsr", mask=0x20, trap_length=2, cs_mode=capstone.CS_MODE_THUMB),
+    thumb=InstructionSetBit(register="cpsr", mask=0x20, trap_length=2, capstone_mode="CS_MODE_THUMB"),
     clobbers=(),
     flags_reg="cpsr",
     elf_machine=40,  # EM_ARM

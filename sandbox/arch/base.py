@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Mapping
 
 from sandbox.arch.gdb import GdbTarget
 
 
+@lru_cache(maxsize=None)
 def keystone_constant(name: str) -> int | None:
     """A Keystone constant by name, or None when Keystone is not installed.
 
     Keystone is optional (it has no wheels for some hosts, e.g. aarch64 Linux and Apple
-    Silicon); without it, code is assembled by the project's own stub assembler.
+    Silicon); without it, code is assembled by the project's own stub assembler. It is
+    imported only when a constant is asked for: a run that assembles nothing never loads it.
     """
     try:
         import keystone
     except ImportError:
         return None
     return getattr(keystone, name)
+
+
+@lru_cache(maxsize=None)
+def capstone_constant(names: str) -> int:
+    """A Capstone constant by name, or several joined by ``|`` (imported only to disassemble)."""
+    import capstone
+
+    value = 0
+    for name in names.split("|"):
+        value |= getattr(capstone, name)
+    return value
 
 
 @dataclass(frozen=True)
@@ -65,13 +79,19 @@ class InstructionSetBit:
     """A second instruction set selected by a status bit (arm's Thumb: CPSR.T).
 
     The pc a CPU reports has bit 0 clear; execution must resume at ``pc | 1`` when the bit is
-    set, a trap instruction there is ``trap_length`` bytes long, and Capstone needs ``cs_mode``.
+    set, a trap instruction there is ``trap_length`` bytes long, and Capstone needs the mode
+    named ``capstone_mode``.
     """
 
     register: str
     mask: int
     trap_length: int
-    cs_mode: int
+    capstone_mode: str
+
+    @property
+    def cs_mode(self) -> int:
+        """Capstone's mode for this instruction set."""
+        return capstone_constant(self.capstone_mode)
 
 
 @dataclass(frozen=True)
@@ -115,10 +135,11 @@ class Arch:
     big_endian: bool
     uc_arch: int
     uc_mode: int
-    cs_arch: int
-    cs_mode: int
-    ks_arch: int | None
-    ks_mode: int | None
+    # Capstone's and Keystone's arch and mode, by constant name ("CS_ARCH_X86", "CS_MODE_64";
+    # modes may be joined by "|"), so that neither library is loaded before it is needed.
+    # No Keystone names: Keystone does not know the arch.
+    capstone_names: tuple[str, str]
+    keystone_names: tuple[str, str] | None
     registers: Mapping[str, int]
     pc: str
     sp: str
@@ -203,6 +224,26 @@ class Arch:
     def reg_id(self, name: str) -> int:
         """The Unicorn id of a register by name (KeyError for a name the arch lacks)."""
         return self.registers[name.lower()]
+
+    @property
+    def cs_arch(self) -> int:
+        """Capstone's arch constant."""
+        return capstone_constant(self.capstone_names[0])
+
+    @property
+    def cs_mode(self) -> int:
+        """Capstone's mode constant."""
+        return capstone_constant(self.capstone_names[1])
+
+    @property
+    def ks_arch(self) -> int | None:
+        """Keystone's arch constant; None when Keystone is not installed or has no such arch."""
+        return keystone_constant(self.keystone_names[0]) if self.keystone_names is not None else None
+
+    @property
+    def ks_mode(self) -> int | None:
+        """Keystone's mode constant; None when Keystone is not installed or has no such arch."""
+        return keystone_constant(self.keystone_names[1]) if self.keystone_names is not None else None
 
 
 def ascii_directive(label: str, data: bytes) -> str:

@@ -9,11 +9,10 @@ descriptor table, and the program loads its selector into gs.
 
 from __future__ import annotations
 
-import capstone
 import unicorn
 from unicorn import x86_const as ux
 
-from sandbox.arch.base import Arch, DescriptorTable, Trap, ascii_directive, keystone_constant
+from sandbox.arch.base import Arch, DescriptorTable, Trap, ascii_directive
 from sandbox.arch.x86_64 import HLT, PORT_IO, X86_FAULTS
 
 _GPRS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
@@ -46,10 +45,8 @@ ARCH = Arch(
     big_endian=False,
     uc_arch=unicorn.UC_ARCH_X86,
     uc_mode=unicorn.UC_MODE_32,
-    cs_arch=capstone.CS_ARCH_X86,
-    cs_mode=capstone.CS_MODE_32,
-    ks_arch=keystone_constant("KS_ARCH_X86"),
-    ks_mode=keystone_constant("KS_MODE_32"),
+    capstone_names=("CS_ARCH_X86", "CS_MODE_32"),
+    keystone_names=("KS_ARCH_X86", "KS_MODE_32"),
     registers=_REGISTERS,
     pc="eip",
     sp="esp",

@@ -6,7 +6,6 @@ Keystone has no RISC-V: riscv64 code is assembled by the project's own assembler
 
 from __future__ import annotations
 
-import capstone
 import unicorn
 from unicorn import riscv_const as ur
 
@@ -26,10 +25,8 @@ ARCH = Arch(
     big_endian=False,
     uc_arch=unicorn.UC_ARCH_RISCV,
     uc_mode=unicorn.UC_MODE_RISCV64,
-    cs_arch=capstone.CS_ARCH_RISCV,
-    cs_mode=capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC,
-    ks_arch=None,
-    ks_mode=None,
+    capstone_names=("CS_ARCH_RISCV", "CS_MODE_RISCV64|CS_MODE_RISCVC"),
+    keystone_names=None,
     registers=_REGISTERS,
     pc="pc",
     sp="sp",

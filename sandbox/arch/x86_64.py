@@ -6,11 +6,10 @@ so the kernel never preserves them; Unicorn's hook does not, so the trap path wr
 
 from __future__ import annotations
 
-import capstone
 import unicorn
 from unicorn import x86_const as ux
 
-from sandbox.arch.base import Arch, Clobber, Fault, InsnFault, Trap, ascii_directive, keystone_constant
+from sandbox.arch.base import Arch, Clobber, Fault, InsnFault, Trap, ascii_directive
 from sandbox.arch.signal_frames import X86_64_FRAME
 from sandbox.arch.gdb import GdbFeature, GdbRegister, GdbTarget, registers_like
 
@@ -137,10 +136,8 @@ ARCH = Arch(
     big_endian=False,
     uc_arch=unicorn.UC_ARCH_X86,
     uc_mode=unicorn.UC_MODE_64,
-    cs_arch=capstone.CS_ARCH_X86,
-    cs_mode=capstone.CS_MODE_64,
-    ks_arch=keystone_constant("KS_ARCH_X86"),
-    ks_mode=keystone_constant("KS_MODE_64"),
+    capstone_names=("CS_ARCH_X86", "CS_MODE_64"),
+    keystone_names=("KS_ARCH_X86", "KS_MODE_64"),
     registers=_REGISTERS,
     pc="rip",
     sp="rsp",

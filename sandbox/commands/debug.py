@@ -6,8 +6,7 @@ import argparse
 import sys
 
 from sandbox.commands.options import add_guest_options, confine_for_cli, sandbox_from_args
-from sandbox.debug.session import DEFAULT_HISTORY
-from sandbox.debug.terminal import TerminalDebugger, split_command_file
+from sandbox.debug import DEFAULT_HISTORY
 from sandbox.errors import SandboxError
 
 
@@ -30,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run the debugger; the status is 0 unless the program cannot be loaded."""
+    from sandbox.debug.terminal import TerminalDebugger, split_command_file
+
     commands: list[str] = []
     if args.commands:
         try:

@@ -11,17 +11,16 @@ import argparse
 import os
 import sys
 
-from sandbox.api import Sandbox
+from typing import TYPE_CHECKING
+
 from sandbox.commands.options import (
     add_arch_option, add_mount_option, add_program_arguments, guest_environment, parse_mounts,
 )
 from sandbox.errors import SandboxError
-from sandbox.program import read_program
-from sandbox.terminal import Palette
-from sandbox.trace import signal_info
-from sandbox.trace.filter import TraceFilter
-from sandbox.trace.strace import StraceFormat
-from sandbox.tracediff import TraceSide, differences
+
+if TYPE_CHECKING:
+    from sandbox.trace.filter import TraceFilter
+    from sandbox.tracediff import TraceSide
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_side(path: str, args: argparse.Namespace, stdin: bytes, flt: TraceFilter) -> TraceSide:
+    from sandbox.api import Sandbox
+    from sandbox.program import read_program
+    from sandbox.trace.strace import StraceFormat
+    from sandbox.trace.tracer import signal_info
+    from sandbox.tracediff import TraceSide
+
     prog = read_program(path, args.arch)
     sb = Sandbox(prog.arch, stdin=stdin, cwd=args.cwd, mounts=parse_mounts(args.mount), env=guest_environment(args),
                  seed=0, virtual_time=True, trace=True, string_limit=args.string_limit)
@@ -75,6 +80,10 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from sandbox.terminal import Palette
+    from sandbox.trace.filter import TraceFilter
+    from sandbox.tracediff import differences
+
     if args.cwd and not os.path.isdir(args.cwd):
         raise SandboxError(f"--cwd {args.cwd}: not a directory")
     stdin = b""

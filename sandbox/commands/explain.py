@@ -8,8 +8,6 @@ import sys
 from sandbox.arch import get_arch
 from sandbox.commands.options import arch_help, arch_names
 from sandbox.errors import SandboxError
-from sandbox.teaching import compare_rows, convention, explain_call, table_rows
-from sandbox.terminal import Palette
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle_explain(args: argparse.Namespace) -> int:
     """Print the explanation asked for."""
+    from sandbox.arch import get_arch
+    from sandbox.teaching import compare_rows, convention, explain_call
+    from sandbox.terminal import Palette
+
     palette = Palette.for_stream(sys.stdout)
     if args.compare:
         if args.syscall:
@@ -68,6 +70,10 @@ def handle_explain(args: argparse.Namespace) -> int:
 
 def handle_table(args: argparse.Namespace) -> int:
     """Print the arch's table of calls."""
+    from sandbox.arch import get_arch
+    from sandbox.teaching import table_rows
+    from sandbox.terminal import Palette
+
     arch = get_arch(args.arch)
     palette = Palette.for_stream(sys.stdout)
     rows = table_rows(arch)

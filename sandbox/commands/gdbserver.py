@@ -11,14 +11,14 @@ import argparse
 import os
 import sys
 
-from sandbox.api import Sandbox
-from sandbox.assembler import assemble
+from typing import TYPE_CHECKING
+
 from sandbox.commands.options import add_guest_options, confine_for_cli, sandbox_from_args
-from sandbox.commands.run import report_end
-from sandbox.debug.gdbstub import ExecFile, GdbStub, listen, serve_once
-from sandbox.debug.session import DEFAULT_HISTORY
-from sandbox.debug.symbolfile import elf_with_symbols
-from sandbox.program import read_program
+from sandbox.debug import DEFAULT_HISTORY
+
+if TYPE_CHECKING:
+    from sandbox.api import Sandbox
+    from sandbox.debug.gdbstub import ExecFile
 
 _KILLED = 128 + 9
 
@@ -56,6 +56,11 @@ def handle(args: argparse.Namespace) -> int:
 
 def exec_file_for(sb: Sandbox, path: str) -> ExecFile | None:
     """What gdb reads as the program: the ELF itself, or for assembly an ELF with its labels."""
+    from sandbox.assembler import assemble
+    from sandbox.debug.gdbstub import ExecFile
+    from sandbox.debug.symbolfile import elf_with_symbols
+    from sandbox.program import read_program
+
     prog = read_program(path, sb.arch)
     name = os.path.abspath(path)
     if prog.kind == "elf":
@@ -67,6 +72,9 @@ def exec_file_for(sb: Sandbox, path: str) -> ExecFile | None:
 
 def serve_program(args: argparse.Namespace, port: int) -> int:
     """Load the program, wait for gdb on ``port``, serve it, and finish the run."""
+    from sandbox.commands.run import report_end
+    from sandbox.debug.gdbstub import GdbStub, listen, serve_once
+
     if port < 0 or port > 65535:
         from sandbox.errors import SandboxError
 

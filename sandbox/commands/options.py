@@ -6,11 +6,15 @@ import argparse
 import os
 import sys
 
-from kernel_model.kernel import Mount
-from sandbox.api import Sandbox
+from typing import TYPE_CHECKING
+
 from sandbox.arch import ARCHES
 from sandbox.errors import SandboxError
 from sandbox.limits import add_limit_options, limits_from_args
+
+if TYPE_CHECKING:
+    from kernel_model.kernel import Mount
+    from sandbox.api import Sandbox
 
 
 def arch_names() -> str:
@@ -43,6 +47,8 @@ def add_mount_option(parser: argparse.ArgumentParser, who: str) -> None:
 
 def parse_mounts(specs: list[str]) -> list[Mount]:
     """The ``--mount`` options as mounts; SandboxError says what is wrong with a bad one."""
+    from kernel_model.kernel import Mount
+
     mounts = []
     for spec in specs:
         try:
@@ -127,6 +133,9 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
 
 def guest_policy(args: argparse.Namespace) -> tuple[object, str | None]:
     """The policy the options describe (None: the kernel model's default world) and the kernel."""
+    flags = (args.allow_read, args.allow_write, args.deny)
+    if not args.policy and not any(flags):
+        return None, args.kernel  # the common case: no policy module to load
     from kernel_model.host import PolicyError, default_policy, load_policy
     from kernel_model.policy import flag_call_rules, flag_path_rules
 
@@ -165,6 +174,8 @@ def confine_for_cli(sb: Sandbox) -> None:
 
 def sandbox_from_args(args: argparse.Namespace, *, capture: bool = False) -> Sandbox:
     """A Sandbox configured by the guest options, for the program named on the command line."""
+    from sandbox.api import Sandbox
+
     mounts = parse_mounts(args.mount)
     if args.cwd and not os.path.isdir(args.cwd):
         raise SandboxError(f"--cwd {args.cwd}: not a directory")
@@ -181,5 +192,8 @@ def sandbox_from_args(args: argparse.Namespace, *, capture: bool = False) -> San
         string_limit=getattr(args, "string_limit", 32),
         kernel=kernel, policy=policy, forward=args.forward,  # type: ignore[arg-type]
         wall="process", require_landlock=getattr(args, "require_landlock", False),
+        # no command reads the run's records (a trace is written as it happens, a debugger
+        # keeps its own log): a guest making millions of calls runs in constant memory
+        max_records=0,
         **vars(limits),
     )

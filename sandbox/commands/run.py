@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from sandbox.api import RunResult
-from sandbox.limits import refusal_notes
 from sandbox.commands.options import add_guest_options, confine_for_cli, sandbox_from_args
 from sandbox.commands.trace import add_trace_options, run_traced
 from sandbox.errors import SandboxError
+
+if TYPE_CHECKING:
+    from sandbox.api import RunResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def report_end(result: RunResult, verbose: bool) -> None:
     """Say on stderr how a guest that did not exit normally ended (one line, more with -v)."""
+    from sandbox.limits import refusal_notes
+
     if result.fault is not None:
         print(f"sandbox: {result.fault.line()}", file=sys.stderr)
         if verbose:

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from sandbox.api import RunResult, Sandbox
 from sandbox.commands.options import add_guest_options, confine_for_cli, sandbox_from_args
 from sandbox.errors import SandboxError
-from sandbox.terminal import Palette
-from sandbox.trace import FORMATS, Tracer, make_format
-from sandbox.trace.filter import TraceFilter
-from sandbox.trace.capture import CString
-from sandbox.trace.render import cstring
+from sandbox.trace import FORMATS
+
+if TYPE_CHECKING:
+    from sandbox.api import RunResult, Sandbox
+    from sandbox.terminal import Palette
+    from sandbox.trace import Tracer
+    from sandbox.trace.capture import CString
 
 
 def add_trace_options(parser: argparse.ArgumentParser, *, always: bool = False) -> None:
@@ -88,19 +89,25 @@ class _TraceSink:
 
 def start_tracing(args: argparse.Namespace, sb: Sandbox, stream: IO[str]) -> Tracer:
     """Attach a tracer for the options in ``args`` to the sandbox's loaded process."""
+    from sandbox.terminal import Palette
+    from sandbox.trace import Tracer, make_format
+    from sandbox.trace.filter import TraceFilter
+
     machine = sb.machine
     assert machine is not None
     palette = Palette.for_stream(stream)
     fmt = make_format(args.trace, machine.arch, palette, machine.reg)
     tracer = Tracer(
         machine, capture_memory=args.trace != "regs", string_limit=args.string_limit, sink=stream, format=fmt,
-        filter=TraceFilter.parse(args.filters),
+        filter=TraceFilter.parse(args.filters), keep=0,  # written as it happens, kept nowhere
     )
     return tracer.attach()
 
 
 def execve_line(sb: Sandbox, argv: list[str], env: dict[str, str], palette: Palette) -> str:
     """The ``execve(...) = 0`` line strace starts with: the sandbox's loader did that exec."""
+    from sandbox.trace.render import cstring
+
     machine = sb.machine
     assert machine is not None
     arch = machine.arch
@@ -112,6 +119,8 @@ def execve_line(sb: Sandbox, argv: list[str], env: dict[str, str], palette: Pale
 
 
 def _limited(data: bytes, limit: int) -> CString:
+    from sandbox.trace.capture import CString
+
     return CString(data[:limit], complete=len(data) <= limit)
 
 

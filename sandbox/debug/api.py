@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable
 
-from sandbox.debug.points import Breakpoint, StopEvent, SyscallCatch, Watchpoint
-from sandbox.debug.session import DEFAULT_HISTORY, Debugger, Instruction
-from sandbox.debug.snapshot import Snapshot
+from sandbox.debug import DEFAULT_HISTORY
 from sandbox.errors import SandboxError
 
 if TYPE_CHECKING:
+    # the debugger is imported when first used: a Sandbox that only runs never loads it
+    from sandbox.debug.points import Breakpoint, StopEvent, SyscallCatch, Watchpoint
+    from sandbox.debug.session import Debugger, Instruction
+    from sandbox.debug.snapshot import Snapshot
     from sandbox.engine import Machine
 
 
@@ -27,7 +29,7 @@ class DebuggingMethods:
     the current process. Each process gets its own :class:`Debugger`, made on first use."""
 
     machine: "Machine | None"
-    _debugger: Debugger | None = None
+    _debugger: "Debugger | None" = None
 
     @property
     def debugger(self) -> Debugger:
@@ -36,6 +38,8 @@ class DebuggingMethods:
         if machine is None:
             raise SandboxError("nothing is loaded: use load_code, load_asm or load_file first")
         if self._debugger is None or self._debugger.machine is not machine:
+            from sandbox.debug.session import Debugger
+
             self._debugger = Debugger(machine)
         return self._debugger
 

@@ -18,11 +18,11 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-import capstone
-
 from kernel_model.seam import GuestFault, SyscallRequest
 from kernel_model.signals import signal_name
+from sandbox.arch.base import capstone_constant
 from sandbox.arch.syscalls import unknown_name
+from sandbox.debug import DEFAULT_HISTORY
 from sandbox.debug.expressions import SymbolTable, evaluate
 from sandbox.debug.history import History, HistoryError, Position
 from sandbox.debug.points import WATCH_KINDS, Breakpoint, StopEvent, SyscallCatch, Watchpoint, WatchHit
@@ -32,7 +32,6 @@ from sandbox.errors import SandboxError
 from sandbox.watchdog import guard
 from sandbox.records import to_signed
 
-DEFAULT_HISTORY = 2_000  # checkpoints (system calls) kept for reverse execution: ~20-50 KB each
 _MAX_ACCESS = 64  # the widest single memory access (AVX-512): a hook starts this far before a watch
 
 
@@ -159,7 +158,7 @@ class Debugger:
             pos = m.pending.pc if m.pending is not None else m.pc
         else:
             pos = self.address(address)
-        cs: capstone.Cs = _capstone(self.arch)
+        cs = _capstone(self.arch)
         out = []
         for _ in range(count):
             code = b""
@@ -186,7 +185,7 @@ class Debugger:
         cs.detail = True
         try:
             insn = next(cs.disasm(got[0].bytes, address, 1))
-            return got[0] if capstone.CS_GRP_CALL in insn.groups else None
+            return got[0] if capstone_constant("CS_GRP_CALL") in insn.groups else None
         finally:
             cs.detail = False
 

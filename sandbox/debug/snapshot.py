@@ -32,6 +32,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from sandbox.engine import FaultReport, Machine
 from sandbox.memory import ProtectionMap, uc_perms
+from sandbox.records import CallLog
 
 # Memory is kept in blocks of this size; an unchanged block is shared with the previous
 # snapshot. Smaller blocks share more but cost more Python per snapshot.
@@ -198,6 +199,11 @@ class Snapshotter:
 
     def __init__(self, machine: Machine) -> None:
         self.machine = machine
+        # Snapshots mark the call log by its length, so it must keep every call from now on
+        # (a debugger shows them all anyway); a process that recorded none starts now.
+        if machine.log is None:
+            machine.log = CallLog(None)
+        machine.log.limit = None
         self._raw = _RawMemory(machine.uc)
         self._last: Snapshot | None = None
         self._images: dict[tuple[int, int], _Buffer] = {}  # the memory of ``_images_of``

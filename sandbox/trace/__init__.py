@@ -13,22 +13,44 @@ formats only render records: :class:`StraceFormat`, :class:`RegsFormat`, :class:
 
 from __future__ import annotations
 
-from typing import Any, Iterable
-
-from sandbox.arch import Arch, get_arch
-from sandbox.records import SyscallRecord
-from sandbox.terminal import Palette
-from sandbox.trace.filter import TraceFilter
-from sandbox.trace.jsonl import JsonFormat
-from sandbox.trace.regs import RegsFormat
-from sandbox.trace.strace import StraceFormat
-from sandbox.trace.tracer import TraceFormat, Tracer, signal_info
+import importlib
+from typing import TYPE_CHECKING, Any, Iterable
 
 FORMATS = ("strace", "regs", "json")
+
+# Each name from its module, imported when first asked for: the command line reads FORMATS
+# to build its options and loads the tracer only for a traced run.
+_HOMES = {
+    "JsonFormat": "jsonl", "RegsFormat": "regs", "StraceFormat": "strace", "TraceFilter": "filter",
+    "TraceFormat": "tracer", "Tracer": "tracer", "signal_info": "tracer",
+}
+
+if TYPE_CHECKING:
+    from sandbox.arch import Arch
+    from sandbox.records import SyscallRecord
+    from sandbox.terminal import Palette
+    from sandbox.trace.filter import TraceFilter
+    from sandbox.trace.jsonl import JsonFormat
+    from sandbox.trace.regs import RegsFormat
+    from sandbox.trace.strace import StraceFormat
+    from sandbox.trace.tracer import TraceFormat, Tracer, signal_info
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
 
 
 def make_format(name: str, arch: Arch, palette: Palette | None = None, read_register: Any = None) -> TraceFormat:
     """The format called ``name`` (``strace``, ``regs`` or ``json``) for ``arch``."""
+    from sandbox.trace.jsonl import JsonFormat
+    from sandbox.trace.regs import RegsFormat
+    from sandbox.trace.strace import StraceFormat
+
     if name == "strace":
         return StraceFormat(arch.name, arch.bits, palette)
     if name == "regs":
@@ -41,6 +63,9 @@ def make_format(name: str, arch: Arch, palette: Palette | None = None, read_regi
 def trace_lines(records: Iterable[SyscallRecord], format: str = "strace", arch: str | Arch | None = None,
                 filter: TraceFilter | None = None) -> list[str]:
     """Each record as a line of ``format`` (records of a traced run show memory contents)."""
+    from sandbox.arch import get_arch
+    from sandbox.trace.filter import TraceFilter
+
     records = list(records)
     if not records:
         return []
@@ -55,6 +80,9 @@ def strace_lines(result: Any, filter: TraceFilter | None = None) -> list[str]:
     ``result`` is a :class:`~sandbox.api.RunResult` (run with ``trace=True`` to see strings
     and structs rather than addresses).
     """
+    from sandbox.trace.strace import StraceFormat
+    from sandbox.trace.tracer import signal_info
+
     lines = trace_lines(result.syscalls, "strace", result.arch, filter)
     fmt = StraceFormat(result.arch)
     ending = fmt.finish(result.exit_status, result.signal, signal_info(None, result.signal, result.fault))

@@ -65,6 +65,8 @@ class JsonFormat:
     """Renders records as JSON lines."""
 
     name = "json"
+    writes_at_entry = False  # one whole object per call, at its exit
+    reads_registers = False  # everything it shows is in the record
 
     def __init__(self, arch: str, bits: int = 64) -> None:
         self.renderer = Renderer(arch, bits)

@@ -30,6 +30,7 @@ class RegsFormat:
     """
 
     name = "regs"
+    reads_registers = True  # the clobbered registers, as the trap left them
 
     def __init__(self, arch: Arch, palette: Palette | None = None,
                  read_register: Callable[[str], int] | None = None) -> None:

@@ -26,6 +26,7 @@ from kernel_model.prototypes import (
     prototype,
 )
 from kernel_model.signals import SIGNAL_NAMES
+from kernel_model.syscall_prototypes import DEPENDENT
 from sandbox.arch import get_arch
 from sandbox.records import SyscallRecord, calling_convention
 from sandbox.trace.capture import FRAME_MASK, UNREADABLE, Buffer, CString, Dirents, IoVec, Struct
@@ -149,31 +150,43 @@ class Renderer:
     def __init__(self, arch: str, bits: int = 64) -> None:
         self.arch = arch
         self.bits = bits
+        # The last call looked at, and its prototype, values and shown arguments: a live trace
+        # renders each call in two parts, and a record's parts ask for these several times.
+        self._last_call: tuple[str, str, tuple[int, ...]] | None = None
+        self._last_view: tuple[Prototype, dict[str, int], list[tuple[Param, Effective]]] | None = None
+
+    def _view(self, record: SyscallRecord) -> tuple[Prototype, dict[str, int], list[tuple[Param, Effective]]]:
+        key = (record.name, record.arch, record.args)
+        if key != self._last_call or self._last_view is None:
+            proto = prototype(record.name, record.arch)
+            values = self.values(record, proto)
+            shown = []
+            for p in proto.params:
+                eff = effective(p, values, self.arch, record.name)
+                if eff is not None:
+                    shown.append((p, eff))
+            self._last_call, self._last_view = key, (proto, values, shown)
+        return self._last_view
 
     # -- a whole call -----------------------------------------------------------------------
 
-    def args(self, record: SyscallRecord, *, entry_only: bool = False) -> list[str]:
-        """Each shown argument of ``record``; with ``entry_only``, those strace prints at entry
-        (everything before the first argument that the call fills in)."""
-        proto = prototype(record.name, record.arch)
-        values = self.values(record, proto)
-        shown = self.shown(record)
+    def args(self, record: SyscallRecord, *, entry_only: bool = False, start: int = 0) -> list[str]:
+        """Each shown argument of ``record`` from the ``start``-th on; with ``entry_only``, those
+        strace prints at entry (everything before the first argument that the call fills in)."""
+        proto, values, shown = self._view(record)
         if entry_only:
             shown = shown[:self.entry_count(shown)]
         if not proto.params and record.captured and FRAME_MASK in record.captured:
-            return [f"{{mask={sigset(record.captured[FRAME_MASK])}}}"]  # rt_sigreturn's frame
-        return [self.arg(p, eff, values[p.name], record) for p, eff in shown]
+            return [f"{{mask={sigset(record.captured[FRAME_MASK])}}}"][start:]  # rt_sigreturn's frame
+        return [self.arg(p, eff, values[p.name], record) for p, eff in shown[start:]]
 
     def shown(self, record: SyscallRecord) -> list[tuple[Param, Effective]]:
         """The arguments strace shows for this call, with how each is treated."""
-        proto = prototype(record.name, record.arch)
-        values = self.values(record, proto)
-        out = []
-        for p in proto.params:
-            eff = effective(p, values, self.arch, record.name)
-            if eff is not None:
-                out.append((p, eff))
-        return out
+        return list(self._view(record)[2])
+
+    def shown_count(self, record: SyscallRecord) -> int:
+        """How many arguments strace shows for this call."""
+        return len(self._view(record)[2])
 
     @staticmethod
     def entry_count(shown: list[tuple[Param, Effective]]) -> int:
@@ -200,8 +213,11 @@ class Renderer:
             elif record.note:
                 text += f" ({record.note})"
             return text
-        proto = prototype(record.name, record.arch)
-        text = self.returned(proto, record)
+        proto = self._view(record)[0]
+        if proto.ret_kind in _PLAIN_RETURNS and record.name not in DEPENDENT:
+            text = str(record.ret)  # most calls: the value as it is
+        else:
+            text = self.returned(proto, record)
         if record.note and record.implemented:
             text += f" ({record.note})"
         return text
@@ -228,7 +244,7 @@ class Renderer:
             return "0 (Timeout)" if value == 0 else str(value)
         if kind in ("ulong", "uid"):
             return str(unsigned)
-        table = dependent_return(record.name, self.values(record, proto), self.arch)
+        table = dependent_return(record.name, self._view(record)[1], self.arch)
         if table is None and kind not in _PLAIN_RETURNS:
             table = kind
         if table is not None:
@@ -254,7 +270,7 @@ class Renderer:
         return f"{value} ([{', '.join(ready)}]{left})"
 
     def _fcntl_result(self, record: SyscallRecord, value: int) -> str:
-        values = self.values(record, prototype(record.name, record.arch))
+        values = self._view(record)[1]
         cmd = value_names("fcntl_cmd", self.arch).lookup(values.get("cmd", -1) & 0xFFFFFFFF)
         if cmd == "F_GETFL":
             return f"{hexa(value)} (flags {value_names('open_flags', self.arch).render(value)})"
@@ -533,6 +549,7 @@ _STRUCTS: dict[str, Callable[[Renderer, dict[str, Any]], str]] = {
 }
 # Return kinds shown as a plain number (any other kind names the value table of the result).
 _PLAIN_RETURNS = frozenset({"int", "long", "fd", "pid", "noreturn"})
+
 
 __all__ = ["IN", "Renderer", "address", "buffer", "cstring", "makedev", "octal_mode", "quote", "sigset",
            "symbolic_mode"]

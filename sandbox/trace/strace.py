@@ -20,6 +20,7 @@ class StraceFormat:
     """Renders records as strace lines (``-s`` is the capture's string limit, applied when read)."""
 
     name = "strace"
+    reads_registers = False  # everything it shows is in the record
 
     def __init__(self, arch: str, bits: int = 64, palette: Palette | None = None) -> None:
         self.renderer = Renderer(arch, bits)
@@ -36,13 +37,18 @@ class StraceFormat:
         separator when more arguments will follow (``read(0, ``)."""
         args = self.renderer.args(record, entry_only=True)
         self._entry_count = len(args)
-        more = ", " if args and len(args) < len(self.renderer.shown(record)) else ""
-        self._column = len(self._plain_head(record, args, closed=False)) + len(more)
-        return self._head(record, args, closed=False) + more
+        plain = record.name + "(" + ", ".join(args)
+        if args and len(args) < self.renderer.shown_count(record):
+            plain += ", "
+        self._column = len(plain)
+        if not self.palette.enabled:
+            return plain
+        return self.palette(record.name, "bold") + plain[len(record.name):]
 
     def exit(self, record: SyscallRecord) -> str:
         """The rest of the line once the call returned, with the newline."""
-        rest = self.renderer.args(record)[self._entry_count:]
+        rest = self.renderer.args(record, start=self._entry_count) if self._entry_count < self.renderer.shown_count(
+            record) else ()
         text = ", ".join(rest) + ")"
         return self._tail(text, self._column + len(text), record) + "\n"
 

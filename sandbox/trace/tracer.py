@@ -9,19 +9,24 @@ Detached, the trap path pays one ``is not None`` test per call.
 from __future__ import annotations
 
 import time
+from collections import deque
+from time import perf_counter
 from typing import IO, Any, Protocol
 
 from kernel_model.linux_errno import Errno
-from kernel_model.prototypes import prototype
+from kernel_model.prototypes import Prototype, prototype
 from kernel_model.seam import GuestFault, SyscallRequest
 from kernel_model.signals import signal_name
 from sandbox.engine import FaultReport, Machine, kernel_arch
-from sandbox.records import SyscallRecord, calling_convention, to_signed
+from sandbox.records import DEFAULT_RECORDS, SyscallRecord, calling_convention, to_signed
 from sandbox.trace.capture import FRAME_MASK, Capture
 from sandbox.trace.filter import TraceFilter
 
 
 SIGRETURN_CALLS = ("rt_sigreturn", "sigreturn")
+# What syscall_entry leaves for syscall_exit: the request, its prototype, decoded values,
+# memory read at entry, whether the call is shown, and the record begun at entry.
+_Pending = tuple[SyscallRequest, Prototype, dict[str, int], "dict[str, Any] | None", bool, "SyscallRecord | None"]
 
 
 class TraceFormat(Protocol):
@@ -48,6 +53,8 @@ class Tracer:
     ``capture_memory`` reads strings, buffers and structs (strace's and the JSON view need
     them; the register view does not). ``string_limit`` is strace's ``-s``. With ``sink`` and
     ``format``, each call accepted by ``filter`` is written to ``sink`` as it happens.
+    ``records`` holds the records of the last ``keep`` calls (None: all; 0: none, for a trace
+    that is only written).
     """
 
     def __init__(
@@ -59,17 +66,29 @@ class Tracer:
         sink: IO[str] | None = None,
         format: TraceFormat | None = None,
         filter: TraceFilter | None = None,
+        keep: int | None = DEFAULT_RECORDS,
     ) -> None:
         self.machine = machine
         self.arch = machine.arch
         self.capture = Capture(kernel_arch(machine.arch), machine.memory, string_limit) if capture_memory else None
         self.sink = sink
         self.format = format
-        self.filter = filter or TraceFilter()
-        self.records: list[SyscallRecord] = []
-        self.captured_by_entry: dict[int, dict[str, Any] | None] = {}  # machine.log index -> memory
+        self._filter = filter or TraceFilter()
+        # the last calls' records (``keep`` of them; None when keep is 0)
+        self.records: deque[SyscallRecord] | None = deque(maxlen=keep) if keep != 0 else None
+        self._prototypes: dict[str, Prototype] = {}
+        self._accepted: dict[str, bool] = {}  # the filter's answer, by call name
+        self._convention = calling_convention(machine.arch)
+        self._live = sink is not None and format is not None
+        # JSON writes nothing at entry: no entry record to build
+        self._entry_text = self._live and getattr(format, "writes_at_entry", True)
+        # A line's first part is flushed at once only where someone watches it appear (a
+        # terminal: a blocking read shows "read(0, " while it waits); elsewhere one flush a call.
+        self._flush_at_entry = self._live and _is_terminal(sink)
+        # the register view shows the registers after the call; the others read the record
+        self.reads_registers = self._live and getattr(format, "reads_registers", True)
         self._signals: list[str] = []  # signal lines waiting for the end of the current call
-        self._pending: tuple[SyscallRequest, dict[str, int], dict[str, Any] | None, bool] | None = None
+        self._pending: _Pending | None = None
 
     def attach(self) -> "Tracer":
         """Start observing the machine's calls (and the signals its kernel delivers)."""
@@ -89,21 +108,46 @@ class Tracer:
 
     # -- the observer protocol --------------------------------------------------------------
 
+    def _prototype(self, name: str) -> Prototype:
+        proto = self._prototypes.get(name)
+        if proto is None:
+            proto = self._prototypes[name] = prototype(name, self.arch.name)
+        return proto
+
+    @property
+    def filter(self) -> TraceFilter:
+        """Which calls are written (all are recorded)."""
+        return self._filter
+
+    @filter.setter
+    def filter(self, value: TraceFilter) -> None:
+        self._filter = value
+        self._accepted.clear()
+
+    def _accepts(self, name: str) -> bool:
+        accepted = self._accepted.get(name)
+        if accepted is None:
+            accepted = self._accepted[name] = self._filter.accepts(name)
+        return accepted
+
     def syscall_entry(self, request: SyscallRequest) -> None:
         """Read the call's inputs and (live) write its first part."""
-        proto = prototype(request.name, self.arch.name)
-        values = proto.decode(request.args, calling_convention(self.arch))
+        proto = self._prototype(request.name)
+        values = proto.decode(request.args, self._convention)
         captured = self.capture.at_entry(proto, values) if self.capture is not None else None
         if captured is not None and request.name in SIGRETURN_CALLS:
             self._read_frame_mask(captured)
-        shown = self.sink is not None and self.format is not None and self.filter.accepts(request.name)
-        self._pending = (request, values, captured, shown)
-        if shown:
+        shown = self._live and self._accepts(request.name)
+        record = None
+        if shown and self._entry_text:
             assert self.format is not None and self.sink is not None
-            text = self.format.entry(self._record(request, values, captured, None, None, entering=True))
+            record = self._record(request, values, captured, None, None, entering=True)
+            text = self.format.entry(record)
             if text:
                 self.sink.write(text)
-                self.sink.flush()
+                if self._flush_at_entry:
+                    self.sink.flush()
+        self._pending = (request, proto, values, captured, shown, record)
 
     def syscall_exit(self, request: SyscallRequest, value: int | None, errno: Errno | None) -> None:
         """Read the call's outputs, keep its record and (live) finish its line."""
@@ -111,25 +155,37 @@ class Tracer:
         self._pending = None
         if pending is None or pending[0] is not request:
             # Observed from the middle of a call (attached at its exit): nothing read at entry.
-            values = prototype(request.name, self.arch.name).decode(request.args, calling_convention(self.arch))
-            pending = (request, values, None, False)
-        _, values, captured, shown = pending
+            proto = self._prototype(request.name)
+            pending = (request, proto, proto.decode(request.args, self._convention), None, False, None)
+        _, proto, values, captured, shown, record = pending
         # as in sandbox.records: an error is -errno, a success the value as given (never negative)
         ret = None if value is None else (value if errno is None else to_signed(value, self.arch.bits))
         if self.capture is not None:
             captured = captured if captured is not None else {}
-            proto = prototype(request.name, self.arch.name)
             self.capture.at_exit(proto, values, ret, errno is not None, captured)
-        record = self._record(request, values, captured, ret, errno)
-        self.records.append(record)
-        # The engine logged the call just before: keep its memory under the log entry's index
+        if record is None:
+            record = self._record(request, values, captured, ret, errno)
+        else:
+            # The record made at entry, nowhere else yet, becomes the call's (a frozen record
+            # costs more to make again than the rest of this method).
+            record.__dict__.update(
+                ret=ret, errno=errno.name if errno is not None else None, note=request.note,
+                time=perf_counter() - self.machine.started, implemented=request.note != "unimplemented",
+                captured=captured,
+            )
+        if self.records is not None:
+            self.records.append(record)
+        # The engine logged the call just before: keep its memory under the entry's number
         # (a debugger going back in time shortens the log, and the calls made again replace these).
-        self.captured_by_entry[len(self.machine.log) - 1] = captured
+        log = self.machine.log
+        if log is not None:
+            log.captured[log.total - 1] = captured
         if shown:
             assert self.format is not None and self.sink is not None
             self.sink.write(self.format.exit(record))
             self.sink.flush()
-        self._flush_signals()
+        if self._signals:
+            self._flush_signals()
 
     def _read_frame_mask(self, captured: dict[str, Any]) -> None:
         # rt_sigreturn's only "argument" is the frame on the stack: strace shows the mask it restores.
@@ -165,11 +221,10 @@ class Tracer:
 
     def _record(self, request: SyscallRequest, values: dict[str, int], captured: dict[str, Any] | None,
                 ret: int | None, errno: Errno | None, entering: bool = False) -> SyscallRecord:
-        return SyscallRecord(
-            arch=self.arch.name, nr=request.nr, name=request.name, args=request.args, decoded=values,
-            ret=ret, errno=errno.name if errno is not None else None, pc=request.pc,
-            note=request.note, time=0.0 if entering else time.perf_counter() - self.machine.started,
-            implemented=request.note != "unimplemented", captured=captured,
+        return SyscallRecord._of(
+            self.arch.name, request.nr, request.name, request.args, values, ret,
+            errno.name if errno is not None else None, request.pc, request.note,
+            0.0 if entering else time.perf_counter() - self.machine.started, request.note != "unimplemented", captured,
         )
 
     # -- the end ----------------------------------------------------------------------------
@@ -182,6 +237,13 @@ class Tracer:
         if text:
             self.sink.write(text)
             self.sink.flush()
+
+
+def _is_terminal(stream: IO[str] | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def signal_info(machine: Machine | None, signal: str | None, fault: FaultReport | None) -> str | None:

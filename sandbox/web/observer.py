@@ -49,7 +49,7 @@ class CallObserver(Tracer):
         super().__init__(machine, string_limit=string_limit)
         self.keep = keep
         self.records = deque(maxlen=keep)  # type: ignore[assignment]
-        self.changes: dict[int, list[MemoryChange]] = {}  # machine.log index -> what it wrote
+        self.changes: dict[int, list[MemoryChange]] = {}  # call number in the run -> what it wrote
         self._before: tuple[SyscallRequest, list[tuple[str, int, bytes]]] | None = None
 
     def syscall_entry(self, request: SyscallRequest) -> None:
@@ -60,7 +60,8 @@ class CallObserver(Tracer):
     def syscall_exit(self, request: SyscallRequest, value: int | None, errno: Errno | None) -> None:
         """Keep the call's record, memory and changes; forget calls older than ``keep``."""
         super().syscall_exit(request, value, errno)
-        index = len(self.machine.log) - 1
+        log = self.machine.log
+        index = log.total - 1 if log is not None else -1
         before = self._before
         self._before = None
         if before is not None and before[0] is request and before[1]:
@@ -74,8 +75,7 @@ class CallObserver(Tracer):
             self.changes.pop(index, None)
         stale = index - self.keep
         if stale >= 0:
-            self.captured_by_entry.pop(stale, None)
-            self.changes.pop(stale, None)
+            self.changes.pop(stale, None)  # the log drops old captured memory itself
 
     def _peek(self, address: int, size: int) -> bytes | None:
         memory = self.machine.memory

@@ -127,7 +127,7 @@ class ProgramView:
         self._pause.clear()
         m.forget_stop()  # a pause that came when nothing ran is not for this control
         self.previous = dbg.registers() if m.exit is None else None
-        self.log_mark = len(m.log)
+        self.log_mark = _logged(m)
         self.last_action = action
         if action == "step":
             event = dbg.step(1)
@@ -203,7 +203,7 @@ class ProgramView:
     def syscall_count(self) -> int:
         """System calls made so far (safe to read while the guest runs)."""
         machine = self.sb.machine
-        return len(machine.log) if machine is not None else 0
+        return _logged(machine) if machine is not None else 0
 
     # -- what the page shows ----------------------------------------------------------------
 
@@ -276,7 +276,7 @@ class ProgramView:
         out: dict[str, Any] = {
             "pc": f"{pc:#x}", "where": self.sb.debugger.describe(pc), "ended": ex is not None,
             "reason": event.reason if event is not None else "start",
-            "reverse": bool(event and event.reverse), "syscalls": len(m.log), "action": self.last_action,
+            "reverse": bool(event and event.reverse), "syscalls": _logged(m), "action": self.last_action,
         }
         if ex is not None:
             out["exit_status"] = ex.wait_status
@@ -293,7 +293,7 @@ class ProgramView:
             out["text"] = "at the start of the recorded history"
         elif event.reason == "interrupted":
             out["text"] = "paused"
-        elif self.last_action == "syscall" and self.log_mark < len(m.log):
+        elif self.last_action == "syscall" and self.log_mark < _logged(m):
             out["text"] = f"returned from system call {m.log[-1][2]}"
         else:
             out["text"] = ("stepped back" if event.reverse else "stepped") + f" to {pc:#x}"
@@ -314,7 +314,7 @@ class ProgramView:
                              args=req.args, pc=req.pc, captured=captured, extents=_extents(arch, req.name, req.args))
         if not m.log:
             return None
-        index = len(m.log) - 1
+        index = _logged(m) - 1
         record = self._records(index, index + 1)[0]
         fresh = index >= self.log_mark and self.last_action not in ("start", "reverse-step", "reverse-syscall")
         return call_card(arch, phase="return" if fresh else "earlier", nr=record.nr, name=record.name,
@@ -323,23 +323,27 @@ class ProgramView:
                          extents=_extents(arch, record.name, record.args))
 
     def _records(self, start: int, stop: int) -> list:
+        """The records of the calls numbered ``start`` to ``stop`` in the whole run (the log
+        keeps the latest ones: its ``base`` counts those it dropped)."""
         log = self.machine.log
-        captured = self.observer.captured_by_entry
-        return build_records(self.arch, log[start:stop], {i - start: captured.get(i) for i in range(start, stop)})
+        base = log.base
+        captured = log.captured
+        return build_records(self.arch, log[start - base : stop - base],
+                             {i - start: captured.get(i) for i in range(start, stop)})
 
     def _trace(self) -> dict[str, Any]:
         m = self.machine
-        total = len(m.log)
-        start = max(total - TRACE_TAIL, 0)
+        total = _logged(m)
+        start = max(total - TRACE_TAIL, m.log.base)
         fmt = StraceFormat(self.arch.name, self.arch.bits)
         lines = []
         log = m.log
-        missing = [i for i in range(start, total) if self._lines.get(i, ((), ""))[0] != _key(log[i])]
+        missing = [i for i in range(start, total) if self._lines.get(i, ((), ""))[0] != _key(log[i - log.base])]
         if missing:
             first = missing[0]
             for offset, record in enumerate(self._records(first, total)):
                 i = first + offset
-                self._lines[i] = (_key(log[i]), fmt.line(record))
+                self._lines[i] = (_key(log[i - log.base]), fmt.line(record))
         for i in list(self._lines):
             if i < start or i >= total:
                 del self._lines[i]
@@ -464,3 +468,9 @@ def compare_cards(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[st
 def _row(what: str, left: str, right: str, *, number: bool = False) -> dict[str, Any]:
     return {"what": what, "a": left, "b": right, "differs": left != right, "number_differs": number,
             "register_differs": False, "value_differs": left != right}
+
+
+def _logged(machine: Machine) -> int:
+    """How many calls the machine has logged since it started (the dropped ones too)."""
+    log = machine.log
+    return log.total if log is not None else 0

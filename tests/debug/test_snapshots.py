@@ -194,4 +194,4 @@ def test_a_traced_process_can_be_recorded_and_rewound(arch):
     sb.delete()
     assert sb.cont().exit_status == 0
     assert sb.stdout == b"Hello world\n"
-    assert [r.name for r in sb.tracer.records][-2:] == ["write", "exit"]
+    assert [r.name for r in sb.result().syscalls][-2:] == ["write", "exit"]

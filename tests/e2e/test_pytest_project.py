@@ -56,9 +56,9 @@ def test_the_example_project_passes_without_keystone(tmp_path):
 def _installable_copy(tmp_path: Path) -> Path:
     # pip builds in the source tree; give it a copy so the checkout stays clean.
     src = tmp_path / "src"
-    for name in ("sandbox", "kernel_model"):
+    for name in ("sandbox", "kernel_model", "build_support"):  # build_support: the build backend
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
         shutil.copy(ROOT / name, src / name)
     return src
 

@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LIMITS = dict(timeout=2.0, max_insns=1_000_000, max_memory=256 << 20, max_fds=64, max_output=64 << 10)
 ROOTFS = {"x86_64": "/", "aarch64": "/usr/aarch64-linux-gnu"}
 OUTCOMES: dict[str, Counter[str]] = {"elf": Counter(), "asm": Counter()}
+# The last test reports what the others did in this process: under pytest-xdist they must
+# all run on one worker, in file order (the project's configuration distributes by file).
 
 
 def _elf_seeds() -> list[tuple[str, bytes, list[str]]]:

@@ -3,7 +3,10 @@ few things that are one arch's own: Thumb state, register pairs, i386's old mmap
 
 from __future__ import annotations
 
+import importlib
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -199,3 +202,23 @@ def test_faults_on_the_new_arches(arch, code, signal, address):
         assert r.fault.instruction  # the faulting instruction, disassembled
     if address is not None:
         assert r.fault.address == address
+
+
+def test_the_arch_index_matches_each_description():
+    # sandbox.arch finds an arch by name, alias or ELF header without importing the others
+    import sandbox.arch as index
+
+    for name, (module, aliases, elf) in index._INDEX.items():
+        arch = get_arch(name)
+        assert importlib.import_module(module).ARCH is arch
+        assert (arch.name, arch.aliases) == (name, aliases)
+        assert (arch.elf_machine, arch.bits, arch.big_endian) == elf
+        assert index.arch_for_elf(*elf) is arch and all(get_arch(a) is arch for a in aliases)
+
+
+def test_a_run_imports_only_its_guests_arch_description():
+    code = ("import sys; from sandbox import Sandbox; Sandbox('aarch64').run_asm('mov x8, #93; mov x0, #0; svc #0'); "
+            "print(sorted(m for m in sys.modules if m.startswith('sandbox.arch.') and m[13:] in "
+            "('x86_64', 'aarch64', 'i386', 'arm', 'riscv64')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['sandbox.arch.aarch64']"
