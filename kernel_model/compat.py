@@ -124,7 +124,8 @@ def sys_fcntl64(k: "Kernel", req: SyscallRequest, fd: Fd, cmd: UInt, arg: ULong)
 # -- time with a 64-bit tv_sec ----------------------------------------------------------------
 
 
-def _read_timespec64(k: "Kernel", ptr: int) -> int:
+def read_timespec64(k: "Kernel", ptr: int) -> int:
+    """A ``struct __kernel_timespec`` (64-bit tv_sec, the *_time64 calls') as nanoseconds."""
     layout = k.structs.timespec64
     assert layout is not None
     ts = layout.unpack(k.memory.read(ptr, layout.size))
@@ -148,7 +149,7 @@ def sys_clock_getres_time64(k: "Kernel", req: SyscallRequest, clockid: Int, res:
 def sys_clock_nanosleep_time64(
     k: "Kernel", req: SyscallRequest, clockid: Int, flags: Int, request: Ptr, remain: Ptr
 ) -> int:
-    return clock_nanosleep(k, clockid, flags, lambda: _read_timespec64(k, request))
+    return clock_nanosleep(k, clockid, flags, lambda: read_timespec64(k, request))
 
 
 # -- identity: 16-bit and 32-bit ids -------------------------------------------------------------
@@ -266,6 +267,18 @@ def _tls_cpu(req: SyscallRequest) -> "CpuControl":
     if req.cpu is None:
         raise KernelError(Errno.ENOSYS, "no CPU to hold the descriptor table")
     return req.cpu
+
+
+def clone_tls(k: "Kernel", u_info: int) -> tuple[int, bytes]:
+    """i386 clone's CLONE_SETTLS: the GDT entry and descriptor the new task starts with, from
+    the user_desc at ``u_info`` (its entry must be one of the TLS slots: no allocation here)."""
+    entry, base, limit, flags = _user_desc(k, u_info)
+    if not GDT_ENTRY_TLS_MIN <= entry < GDT_ENTRY_TLS_MIN + GDT_ENTRY_TLS_ENTRIES:
+        raise KernelError(Errno.EINVAL)
+    descriptor = _descriptor(base, limit, flags)
+    if descriptor != bytes(8) and (not flags & SEG_32BIT or (flags >> CONTENTS_SHIFT) & 3 > 1):
+        raise KernelError(Errno.EINVAL)
+    return entry, descriptor
 
 
 @syscall("set_thread_area32")

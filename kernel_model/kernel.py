@@ -169,6 +169,9 @@ class Kernel:
             advance=self.clock.advance_to if self.clock.virtual else None, seed=config.schedule_seed,
         )
         self._futexes: dict[tuple[int, int], WaitQueue] = {}
+        # Asks the CPU side to stop the running task after the call it is in (the first process
+        # ended under another's hand); the CPU side sets it, nothing happens without one.
+        self.preempt: Callable[[], None] = _nothing
         first = self._first_process(config, memory)
         self.switch_to(first.threads[0])
         self._install_stdio(config)
@@ -493,3 +496,7 @@ class ByteSource:
 def stream_reader(data: bytes) -> Callable[[int], bytes]:
     """A reader that hands out ``data`` and then end-of-file."""
     return ByteSource(data)
+
+
+def _nothing() -> None:
+    """The preemption of a kernel with no CPU side: there is nothing to stop."""

@@ -15,6 +15,7 @@ import struct
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from kernel_model.compat import clone_tls
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import DirFd, Int, Path, Pid, Ptr, Size, ULong, syscall
 from kernel_model.seam import Exec, KernelError, ProcessExit, SyscallRequest
@@ -73,9 +74,14 @@ def do_clone(k: "Kernel", req: SyscallRequest, flags: int, stack: int, parent_ti
     cpu = req.cpu
     if cpu is None:
         raise KernelError(Errno.ENOSYS, "no CPU side to make a task with")
+    new_tls: int | tuple[int, bytes] | None = None
+    if flags & CLONE_SETTLS:
+        # i386's thread pointer is a segment: the argument is a user_desc for a TLS slot
+        new_tls = clone_tls(k, tls) if k.arch.name == "i386" else tls
     tid = k.processes.new_id()
-    context, memory = cpu.clone_task(bool(flags & CLONE_VM), stack, tls if flags & CLONE_SETTLS else None)
-    signals = SignalState(actions=proc.handlers, blocked=parent_task.signals.blocked, pid=tid, uid=proc.identity.uid)
+    context, memory = cpu.clone_task(bool(flags & CLONE_VM), stack, new_tls)
+    signals = SignalState(actions=proc.handlers, blocked=parent_task.signals.blocked, pid=tid, uid=proc.identity.uid,
+                          watch=parent_task.signals.watch)
     if flags & CLONE_VM and not flags & CLONE_VFORK:
         pass  # a thread sharing memory starts with no alternate signal stack (Linux clears it)
     else:
@@ -139,7 +145,6 @@ def _new_process(k: "Kernel", parent: Process, pid: int, flags: int, memory, exi
     child.pgid, child.sid = parent.pgid, parent.sid
     child.executable = parent.executable
     child.exit_signal = exit_signal
-    child.machine = parent.machine if flags & CLONE_VM else None
     real_parent.children.append(child)
     k.processes.processes[pid] = child
     return child
@@ -340,6 +345,10 @@ def sys_execveat(k: "Kernel", req: SyscallRequest, dirfd: DirFd, pathname: Path,
 class ThreadExit(Exception):
     """The current thread ended (``exit`` with other threads left): the CPU side drops it."""
 
+    def __init__(self, status: int = 0) -> None:
+        super().__init__(f"thread exited with {status}")
+        self.status = status
+
 
 @syscall("exit")
 def sys_exit(k: "Kernel", req: SyscallRequest, status: Int) -> int:
@@ -348,7 +357,7 @@ def sys_exit(k: "Kernel", req: SyscallRequest, status: Int) -> int:
     if not others:
         raise ProcessExit(status & 0xFF)  # the last thread: the process ends with its status
     k.end_task(k.current)
-    raise ThreadExit()
+    raise ThreadExit(status & 0xFF)
 
 
 @syscall("exit_group")
@@ -606,6 +615,8 @@ def end_process(k: "Kernel", proc: Process, ex: ProcessExit) -> None:
     proc.exit = ex
     for task in list(proc.threads):
         end_task(k, task)
+    if proc.pid == k.processes.first_pid and proc is not k.process:
+        k.preempt()  # another task ended the first process: the run ends with it, now
     shared_fds = any(p is not proc and p.alive and p.fds is proc.fds for p in k.processes.processes.values())
     if not shared_fds:
         proc.fds.close_all()
@@ -644,7 +655,10 @@ def post_signal(k: "Kernel", proc: Process, sig: int, code: int, sender_pid: int
     if sig == 0 or not proc.alive:
         return
     if sig == SIGKILL:
-        end_process(k, proc, ProcessExit(signal=SIGKILL, reason=f"SIGKILL (Killed), sent by {how}"))
+        killed = ProcessExit(signal=SIGKILL, reason=f"SIGKILL (Killed), sent by {how}")
+        if proc is k.process:
+            raise killed  # the caller itself: it ends as the call does
+        end_process(k, proc, killed)
         return
     if sig == SIGCONT and proc.stopped is not None:
         proc.stopped = None

@@ -114,6 +114,9 @@ class Scheduler:
         self._rng = random.Random(seed) if seed is not None else None
         self._next = 0  # round robin: where the search for the next task starts
         self.switches = 0
+        # Told when a task becomes runnable (woken, or new) while another may be running: the
+        # CPU side then gives the running one a time slice, so that the two take turns.
+        self.on_runnable: Callable[["Task"], None] | None = None
 
     # -- the set of tasks ------------------------------------------------------------------
 
@@ -121,6 +124,8 @@ class Scheduler:
         """A new task, runnable."""
         self.tasks.append(task)
         task.scheduler = self
+        if self.on_runnable is not None:
+            self.on_runnable(task)
 
     def remove(self, task: "Task") -> None:
         """A task that ended: it runs no more and waits for nothing."""

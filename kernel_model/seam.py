@@ -152,12 +152,14 @@ class CpuControl(Protocol):
         when not 0 and ``tls`` as the thread pointer when given; in this address space
         (``share_memory``) or in a copy of it. Returns the context and the task's memory."""
 
-    def new_address_space(self) -> "GuestMemory":
-        """A fresh, empty address space for the current task's process (execve)."""
+    def check_program(self, image: bytes) -> None:
+        """Raise ``KernelError(ENOEXEC)`` when ``image`` (an ELF) is not a program this CPU
+        runs (another machine's, a broken header): execve asks before anything changes."""
 
     def start_program(self, image: bytes, path: str, argv: list[bytes], envp: list[bytes], name: str) -> None:
-        """Load ``image`` (an ELF) into the current process's new address space, build its stack
-        and point the current task at its entry (execve, past its point of no return)."""
+        """Load ``image`` (an ELF) into a new address space for the current process, build its
+        stack and point the current task at its entry (execve, past its point of no return).
+        The CPU side may do it once the call has returned (:class:`Exec`)."""
 
 
 class Exec(Exception):

@@ -58,13 +58,14 @@ SIGSET_SIZE = NSIG // 8
 SIG_DFL, SIG_IGN = 0, 1
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 SA_SIGINFO = 0x4
+SA_RESTART = 0x10000000  # a call a handler interrupted is made again after it
 SA_ONSTACK = 0x08000000
 SA_RESTORER = 0x04000000
 SA_NODEFER = 0x40000000
 SA_RESETHAND = 0x80000000
 # The flags rt_sigaction keeps (UAPI_SA_FLAGS): NOCLDSTOP NOCLDWAIT SIGINFO ONSTACK RESTART
 # NODEFER RESETHAND EXPOSE_TAGBITS, and SA_RESTORER where the arch has it.
-UAPI_SA_FLAGS = 0x1 | 0x2 | SA_SIGINFO | SA_ONSTACK | 0x10000000 | SA_NODEFER | SA_RESETHAND | 0x800
+UAPI_SA_FLAGS = 0x1 | 0x2 | SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER | SA_RESETHAND | 0x800
 SS_ONSTACK, SS_DISABLE = 1, 2
 SS_AUTODISARM = 1 << 31
 
@@ -169,8 +170,10 @@ class SignalState:
     # who sent each pending signal another task posted: (pid, uid, how, si_status)
     pending_senders: dict[int, tuple[int, int, str, int]] = field(default_factory=dict)
     # Told of each signal as it is delivered, ignored ones included (a tracer shows them, as
-    # strace does): called with the signal and its si_code.
-    watch: Callable[[int, int], None] | None = field(default=None, compare=False, repr=False)
+    # strace does): called with the signal, its si_code and who sent it ((pid, uid, si_status),
+    # or None when the process sent it itself).
+    watch: Callable[[int, int, "tuple[int, int, int] | None"], None] | None = field(default=None, compare=False,
+                                                                                     repr=False)
 
     def action(self, sig: int) -> SigAction:
         """The disposition of ``sig`` (the default one unless changed)."""
@@ -217,7 +220,7 @@ class SignalState:
         ``sender`` is (pid, uid, si_status) of who sent it (default: the process itself).
         """
         if self.watch is not None:
-            self.watch(sig, code)
+            self.watch(sig, code, sender)
         if self.ignores(sig):
             return
         act = self.action(sig)
@@ -316,6 +319,104 @@ def sys_rt_sigprocmask(k: "Kernel", req: SyscallRequest, how: Int, set: Ptr, old
     # Linux delivers what the new mask lets through on the way back to user space.
     state.deliver_pending("the process itself, delivered when rt_sigprocmask unblocked it", 0)
     return 0
+
+
+# -- waiting for a signal --------------------------------------------------------------------------
+
+# The calls that wait for a signal themselves: when one comes, the call is made again and
+# takes it (a handler runs as it returns EINTR, or sigtimedwait dequeues it), rather than
+# being interrupted from outside like any other wait.
+SIGNAL_WAITS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait", "rt_sigtimedwait_time64"})
+
+
+def siginfo_bytes(k: "Kernel", sig: int, code: int, pid: int, uid: int, status: int = 0) -> bytes:
+    """A 128-byte ``siginfo_t``: signo, errno, code, then the sender's pid and uid (and for
+    SIGCHLD the child's status)."""
+    import struct
+
+    head = struct.pack(k.structs.endian + "iii", sig, 0, code) + bytes(4 if k.arch.word_size == 8 else 0)
+    body = struct.pack(k.structs.endian + "iIi", pid, uid, status)
+    return (head + body).ljust(128, b"\0")
+
+
+@syscall("pause")
+def sys_pause(k: "Kernel", req: SyscallRequest) -> int:
+    state = k.signals
+    while True:
+        if state.deliverable():
+            # a handler runs as the call returns EINTR; an ignored signal does not end the wait
+            state.deliver_pending("a signal pause waited for", -int(Errno.EINTR))
+        k.wait_for("a signal (pause)")
+
+
+@syscall("rt_sigsuspend")
+def sys_rt_sigsuspend(k: "Kernel", req: SyscallRequest, mask: Ptr, sigsetsize: Size) -> int:
+    if sigsetsize != SIGSET_SIZE:
+        raise KernelError(Errno.EINVAL)
+    state = k.signals
+    kept = k.current.call_state
+    saved = kept.get("sigsuspend_mask")
+    if saved is None:
+        # the mask changes for the wait only: the handler's frame keeps the one from before
+        new = _read_sigset(k, mask) & ~_UNBLOCKABLE
+        saved = kept["sigsuspend_mask"] = state.blocked
+        state.blocked = new
+    while True:
+        if state.deliverable():
+            try:
+                state.deliver_pending("a signal sigsuspend waited for", -int(Errno.EINTR))
+            except SignalDelivery as delivery:
+                delivery.saved_mask = saved
+                raise
+        k.wait_for("a signal (sigsuspend)")
+
+
+def _sigtimedwait(k: "Kernel", uthese: int, uinfo: int, timeout_ns: int | None) -> int:
+    state = k.signals
+    kept = k.current.call_state
+    wanted = _read_sigset(k, uthese) & ~_UNBLOCKABLE
+    saved = kept.get("sigwait_mask")
+    if saved is None:
+        # the signals waited for wake the task while it waits (Linux's real_blocked)
+        saved = kept["sigwait_mask"] = state.blocked
+        state.blocked = saved & ~wanted
+    while True:
+        ready = state.pending & wanted
+        if ready:
+            sig = (ready & -ready).bit_length()
+            state.pending &= ~_bit(sig)
+            code = state.pending_codes.pop(sig, SI_USER)
+            pid, uid, _how, status = state.pending_senders.pop(sig, (state.pid, state.uid, "", 0))
+            state.blocked = saved
+            if uinfo:
+                k.memory.write(uinfo, siginfo_bytes(k, sig, code, pid, uid, status))
+            return sig
+        if state.pending & ~state.blocked:
+            state.blocked = saved  # another signal: its handler runs and the wait ends with EINTR
+            state.deliver_pending("a signal that came during sigtimedwait", -int(Errno.EINTR))
+            state.blocked = saved & ~wanted
+        if timeout_ns == 0 or k.wait_for("a signal (sigtimedwait)", timeout_ns=timeout_ns) == "timeout":
+            state.blocked = saved
+            raise KernelError(Errno.EAGAIN)
+
+
+@syscall("rt_sigtimedwait")
+def sys_rt_sigtimedwait(k: "Kernel", req: SyscallRequest, uthese: Ptr, uinfo: Ptr, uts: Ptr, sigsetsize: Size) -> int:
+    from kernel_model.clock import read_timespec
+
+    if sigsetsize != SIGSET_SIZE:
+        raise KernelError(Errno.EINVAL)
+    return _sigtimedwait(k, uthese, uinfo, read_timespec(k, uts) if uts else None)
+
+
+@syscall("rt_sigtimedwait_time64")
+def sys_rt_sigtimedwait_time64(k: "Kernel", req: SyscallRequest, uthese: Ptr, uinfo: Ptr, uts: Ptr,
+                               sigsetsize: Size) -> int:
+    from kernel_model.compat import read_timespec64
+
+    if sigsetsize != SIGSET_SIZE:
+        raise KernelError(Errno.EINVAL)
+    return _sigtimedwait(k, uthese, uinfo, read_timespec64(k, uts) if uts else None)
 
 
 @syscall("rt_sigpending")

@@ -92,6 +92,9 @@ class Task:
         self.unblock()
         self.state = "runnable"
         self.wake_reason = reason
+        scheduler = self.scheduler
+        if scheduler is not None and scheduler.on_runnable is not None:
+            scheduler.on_runnable(self)
 
     def finish_call(self) -> None:
         """The blocked call is over: forget what it kept across restarts."""
@@ -125,8 +128,10 @@ class Process:
         self.limits = limits
         self.prctl = prctl
         self.parent = parent
+        # The first process leads its own process group, as a shell starts a job, in the
+        # session of whoever started it (its parent outside the sandbox): not a session leader.
         self.pgid = pid if parent is None else parent.pgid
-        self.sid = pid if parent is None else parent.sid
+        self.sid = identity.ppid if parent is None else parent.sid
         self.threads: list[Task] = []
         self.children: list[Process] = []
         self.executable: "Executable | None" = None
@@ -138,7 +143,6 @@ class Process:
         self.reported: str | None = None  # "stopped"/"continued": a change wait4 has not reported yet
         self.cpu_ns = 0  # CPU time its tasks used (rusage)
         self.children_cpu_ns = 0
-        self.machine: Any = None  # the CPU side's address space (engine) of this process
         self.execed = False  # it ran execve (setpgid may no longer move it)
 
     def __repr__(self) -> str:

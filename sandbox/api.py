@@ -286,13 +286,15 @@ class Sandbox(DebuggingMethods):
             cwd=self.cwd, mounts=list(self.mounts), tmp=self.tmp, stdin=sin, stdout=sout, stderr=serr,
             identity=self.identity, clock=Clock(virtual=self.virtual_time), random_seed=self.seed,
             max_fds=limits.max_fds, max_memory=limits.max_memory, max_output=limits.max_output,
-            rootfs=self.rootfs, waits=self._waits,
+            rootfs=self.rootfs, waits=self._waits, schedule_seed=self.seed,
         )
         if self.kernel == "model" and self.policy is None and not self.call_rules:
             self.machine = Machine(self.arch, config)
         else:
             self.machine = self._policy_machine(config)
         self.machine.set_insn_budget(limits.max_insns)
+        if self.machine.system is not None:
+            self.machine.system.seed_slices(self.seed)  # --seed changes who runs when, reproducibly
         if self.max_records != 0:
             self.machine.log = CallLog(self.max_records)
         if self.capture:

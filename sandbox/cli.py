@@ -71,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except SandboxError as e:
+        if os.environ.get("SANDBOX_DEBUG"):
+            import traceback
+
+            traceback.print_exc()  # where a user-facing error came from, for whoever debugs
         print(f"sandbox: {e}" if e.prefixed else str(e), file=sys.stderr)
         return e.exit_status
     except KeyboardInterrupt:

@@ -24,10 +24,13 @@ from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 import unicorn
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
+from kernel_model.compat import GDT_ENTRY_TLS_ENTRIES, GDT_ENTRY_TLS_MIN
 from kernel_model.kernel import Kernel, KernelConfig
 from kernel_model.linux_errno import Errno
-from kernel_model.seam import Backend, KernelArch, KernelError, ProcessExit, SyscallRequest
-from kernel_model.signals import DESCRIPTIONS, SignalDelivery, SignalReturn, signal_number
+from kernel_model.lifecycle import ThreadExit
+from kernel_model.sched import Blocked, Yield
+from kernel_model.seam import Backend, Exec, KernelArch, KernelError, ProcessExit, SyscallRequest
+from kernel_model.signals import DESCRIPTIONS, ProcessStop, SignalDelivery, SignalReturn, signal_number
 from sandbox import sigframe, trampoline
 from sandbox.arch import Arch, Fault
 from sandbox.arch.base import DescriptorTable
@@ -39,6 +42,12 @@ from sandbox.records import CallLog
 
 if TYPE_CHECKING:
     import capstone
+
+    from sandbox.system import System
+
+# fork copies memory in chunks this big, and leaves the all-zero ones to fresh zero pages
+_COPY_CHUNK = 1 << 16
+_ZERO_CHUNK = bytes(_COPY_CHUNK)
 
 # The batch register calls of the trap path, called without the binding's per-call argument
 # conversion (it costs more than the call itself): the arguments are ctypes objects made once.
@@ -126,6 +135,9 @@ class Stop(enum.Enum):
     COUNT = "count"  # the instruction budget of this run was used (single-stepping)
     REACHED = "reached"  # execution reached the address run() was given as ``until``
     STOPPED = "stopped"  # someone asked it to stop (a breakpoint, a watchdog)
+    # The current task cannot go on (it waits, it yielded, it ended, it exec'd): the system of
+    # tasks (sandbox.system) picks another. Never returned to a caller of Machine.run.
+    SWITCH = "switch"
 
 
 @dataclass
@@ -192,7 +204,10 @@ class Machine:
     collector runs). Nothing may use a closed machine.
     """
 
-    def __init__(self, arch: Arch, config: KernelConfig | None = None, backend: Backend | None = None) -> None:
+    def __init__(
+        self, arch: Arch, config: KernelConfig | None = None, backend: Backend | None = None, *,
+        kernel: Kernel | None = None,
+    ) -> None:
         self.arch = arch
         # The trampoline's page is mapped before the first engine: mapped later, it would sit
         # in the space a closed engine leaves, and the next engine's code buffer would go
@@ -203,7 +218,10 @@ class Machine:
         )
         _configure_engine(self.uc)
         self.memory = UnicornMemory(self.uc)
-        self.kernel = Kernel(
+        # A machine is one address space. The first one of a run makes the kernel; the others
+        # (a forked process's, an exec'd vfork child's) share it.
+        self.owns_kernel = kernel is None
+        self.kernel = kernel if kernel is not None else Kernel(
             kernel_arch(arch), self.memory, config, mmap_top=arch.mmap_top, task_size=arch.task_size
         )
         self.backend: Backend = backend or self.kernel
@@ -220,6 +238,11 @@ class Machine:
         self.stop_at_syscall_entry: Callable[[SyscallRequest], bool] | None = None
         self.stop_at_syscall_exit: Callable[[SyscallRequest], bool] | None = None
         self.pending: SyscallRequest | None = None
+        self._pending_regs: Sequence[int] = ()  # the registers the pending call trapped with
+        self._restarting: SyscallRequest | None = None  # a pending call made again after its wait
+        self.task_change: BaseException | None = None  # what the last call did to its task (Exec...)
+        self.exec_request: tuple | None = None  # the program an execve starts once its call is over
+        self._serving_regs: Sequence[int] = ()  # the registers of the call being served
         # A tracer sets this to see each call at entry and exit (see SyscallObserver).
         self.observer: SyscallObserver | None = None
         self.last_request: SyscallRequest | None = None
@@ -250,8 +273,26 @@ class Machine:
         self._killed: ProcessExit | None = None
         self._build_trap()
         self._install_hooks()
-        self._release = weakref.finalize(self, _release_engine, self.kernel, self.memory, self._callbacks)
+        # the registers of a fresh CPU, which execve starts the new program from
+        self.fresh_context = self.uc.context_save()
+        from sandbox.system import System
+
+        # the processes and threads of the run, and which of them the CPU runs (the first
+        # machine makes it; a later one joins it)
+        self.system: System | None = System(self) if self.owns_kernel else None
+        self._release = weakref.finalize(
+            self, _release_engine, self.kernel if self.owns_kernel else None, self.memory, self._callbacks
+        )
         self._release.atexit = False  # at exit Unicorn's own finalizer closes the engine
+
+    @property
+    def running(self) -> "Machine":
+        """The machine whose task the CPU runs now: this one, or with several processes the
+        current one's (a forked child's, an exec'd vfork child's)."""
+        system = self.system
+        if system is None:
+            return self
+        return system.running.cpu.machine
 
     # -- registers -------------------------------------------------------------------------
 
@@ -274,6 +315,14 @@ class Machine:
     @pc.setter
     def pc(self, value: int) -> None:
         self.set_reg(self.arch.pc, value)
+
+    @property
+    def thumb_bit(self) -> int:
+        """1 in arm's Thumb state, else 0 (on every other arch: a pc's own bit 0 means nothing)."""
+        thumb = self.arch.thumb
+        if thumb is None:
+            return 0
+        return 1 if self.reg(thumb.register) & thumb.mask else 0
 
     @property
     def resume_address(self) -> int:
@@ -374,9 +423,11 @@ class Machine:
         """Dispatch one request and put its result in the write buffer; shared by the hook and
         resume. Returns whether the caller still has to write the buffer back (see _trap)."""
         self.last_request = req
+        self._serving_regs = v
         observer = self.observer
-        if observer is not None:
+        if observer is not None and req is not self._restarting:
             observer.syscall_entry(req)
+        self._restarting = None
         try:
             value = self.backend.dispatch(req)
             err: Errno | None = None
@@ -394,6 +445,38 @@ class Machine:
             self._log_outside(req, None, None)
             self._request_stop(Stop.EXITED)
             return False
+        except Blocked as blocked:
+            # The call waits: the task is parked with it pending, and it is made again (not
+            # logged twice) when the wait ends.
+            self.kernel.current.block(blocked.wait)
+            self.pending, self._pending_regs, self._restarting = req, v, req
+            self._request_stop(Stop.SWITCH)
+            return False
+        except Yield as y:
+            value, err = y.result, None
+            self.task_change = y
+            self._request_stop(Stop.SWITCH)
+        except (Exec, ThreadExit) as change:
+            self._log_outside(req, 0 if isinstance(change, Exec) else None, None)
+            self.task_change = change
+            self._request_stop(Stop.SWITCH)
+            return False
+        except ProcessStop as change:
+            # the process stops as the call (a kill of itself) returns 0; it goes on from there
+            self.kernel.current.finish_call()
+            self._write_result(v, 0)
+            self._log_outside(req, 0, None)
+            self.task_change = change
+            self._request_stop(Stop.SWITCH)
+            return False
+        kernel = self.kernel
+        kernel.current.finish_call()
+        signals = kernel.signals
+        if signals.pending & ~signals.blocked:
+            # another task posted a signal meanwhile (a child's SIGCHLD, a kill): it comes
+            # as this call returns, as Linux delivers on the way back to user mode
+            if self._deliver_posted(req, v, value):
+                return False
         wv = self._write_vals
         mask = self._word_mask
         wv[0] = value & mask
@@ -418,8 +501,40 @@ class Machine:
             self._request_stop(Stop.SYSCALL_EXIT)
         return False
 
+    def _deliver_posted(self, req: SyscallRequest, v: Sequence[int], value: int) -> bool:
+        """Deliver the signals pending for the current task as a call returns ``value``; True
+        when that did something to the task (a handler runs, it ended or stopped), so the
+        caller writes no result itself."""
+        try:
+            self.kernel.signals.deliver_pending("a signal", value)
+        except SignalDelivery as delivery:
+            self._deliver_signal(req, v, delivery)
+            return True
+        except ProcessExit as ex:
+            self.exit = _detached(ex)
+            self._log_outside(req, value, self._errno_of(value & self._word_mask))
+            self._request_stop(Stop.EXITED)
+            return True
+        except ProcessStop as change:
+            self._write_result(v, value)
+            self._log_outside(req, value, self._errno_of(value & self._word_mask))
+            self.task_change = change
+            self._request_stop(Stop.SWITCH)
+            return True
+        return False
+
+    def _write_result(self, v: Sequence[int], value: int) -> None:
+        # the return register and the clobbered ones, written now (off the hot path)
+        wv = self._write_vals
+        mask = self._word_mask
+        wv[0] = value & mask
+        for idx, src, add in self._clobber_plan:
+            wv[idx] = (v[src] + add) & mask
+        _WRITE_BATCH(self._uch, self._write_ids, self._write_ptrs, self._n_write)
+
     def _deliver_signal(self, req: SyscallRequest, v: Sequence[int], delivery: SignalDelivery) -> None:
         """The call returns its result, then the guest's signal handler runs (not the hot path)."""
+        self.kernel.current.finish_call()
         value = delivery.result
         err = Errno(-value) if value is not None and -4096 < value < 0 else None
         if value is not None:
@@ -482,32 +597,46 @@ class Machine:
             return None
 
     def _request_stop(self, reason: Stop) -> None:
-        if self._stop_reason is None or reason is Stop.EXITED:
+        # A switch gives way to any other stop (the system notices what the task did anyway).
+        current = self._stop_reason
+        if current is None or current is Stop.SWITCH or reason is Stop.EXITED:
             self._stop_reason = reason
         uclib.uc_emu_stop(self._uch)
 
+    def _run_machines(self) -> "list[Machine]":
+        # this machine and, for the first one, every other machine of its run
+        system = self.system
+        if system is None or system.first is not self:
+            return [self]
+        return [self, *system.machines]
+
     def request_stop(self) -> None:
-        """Ask a running guest to stop at the next instruction boundary (thread-safe)."""
-        with self._lock:
-            if not self._closed:
-                self._request_stop(Stop.STOPPED)
+        """Ask a running guest to stop at the next instruction boundary (thread-safe); on the
+        first machine of a run, whichever of its machines runs."""
+        for m in self._run_machines():
+            with m._lock:
+                if not m._closed:
+                    m._request_stop(Stop.STOPPED)
 
     def forget_stop(self) -> None:
         """Drop a stop another thread requested that no run has taken yet (thread-safe)."""
-        with self._lock:
-            if self._stop_reason is Stop.STOPPED:
-                self._stop_reason = None
+        for m in self._run_machines():
+            with m._lock:
+                if m._stop_reason is Stop.STOPPED:
+                    m._stop_reason = None
 
     def kill(self, exit: ProcessExit) -> None:
         """End the process with ``exit`` from any thread, as SIGKILL does: the guest stops at
-        the next instruction boundary, or inside the host wait it is in (a sleep, a read)."""
-        with self._lock:
-            if self._closed:
-                return
-            if self._killed is None:
-                self._killed = exit
-            self.kernel.waits.end(self._killed)
-            uclib.uc_emu_stop(self._uch)
+        the next instruction boundary, or inside the host wait it is in (a sleep, a read). On
+        the first machine of a run, the whole run ends."""
+        for m in self._run_machines():
+            with m._lock:
+                if m._closed:
+                    continue
+                if m._killed is None:
+                    m._killed = exit
+                uclib.uc_emu_stop(m._uch)
+        self.kernel.waits.end(exit)
 
     def _guarded(self, fn: Callable[..., None]) -> Callable[..., None]:
         # A hook must never swallow an exception: keep it, stop the engine, re-raise after.
@@ -780,10 +909,150 @@ class Machine:
         self.exit = ProcessExit(signal=fault_signal(fault), reason=self.fault.line())
         self._request_stop(Stop.EXITED)
 
+    # -- tasks: what sandbox.system asks of a machine --------------------------------------
+
+    def child_registers(self, stack: int, tls: "int | tuple[int, bytes] | None") -> "tuple[unicorn.UcContext, int]":
+        """The registers of a task clone makes: the current ones as the call returns 0, with
+        ``stack`` as the stack pointer (when not 0) and ``tls`` as the thread pointer, and the
+        pc past the trap it starts from (written when it first runs: Unicorn 2.1 cannot write
+        arm's pc into a saved context). On i386 ``tls`` is (GDT entry, descriptor), which
+        :meth:`child_tls` takes."""
+        v = self._serving_regs
+        ctx = self.uc.context_save()
+        mask = self._word_mask
+        ids = self._write_ids
+        ctx.reg_write(ids[0], 0)
+        for idx, src, add in self._clobber_plan:
+            ctx.reg_write(ids[idx], (v[src] + add) & mask)
+        thumb = 1 if self._thumb_mask and v[-1] & self._thumb_mask else 0
+        trap = self.arch.trap
+        length = self.arch.thumb.trap_length if thumb and self.arch.thumb is not None else trap.length
+        trap_pc = v[self._pc_index] + trap.pc_offset + (self._thumb_adjust if thumb else 0)
+        if stack:
+            ctx.reg_write(self.arch.reg_id(self.arch.sp), stack & mask)
+        if isinstance(tls, int) and self.arch.thread_pointer is not None:
+            ctx.reg_write(self.arch.reg_id(self.arch.thread_pointer), tls & mask)
+        return ctx, (trap_pc + length) | thumb
+
+    def child_tls(self, tls: "int | tuple[int, bytes] | None") -> bytes | None:
+        """i386: the TLS entries of the descriptor table a new task starts with (this task's,
+        with the one clone's CLONE_SETTLS gave); None on the other arches."""
+        current = self.save_tls()
+        if current is None:
+            return None
+        if isinstance(tls, tuple):
+            entry, descriptor = tls
+            at = 8 * (entry - GDT_ENTRY_TLS_MIN)
+            current = current[:at] + descriptor + current[at + 8:]
+        return current
+
+    def save_tls(self) -> bytes | None:
+        """i386: the task's TLS entries of the descriptor table (the rest is the process's)."""
+        table = self.arch.descriptor_table
+        if table is None:
+            return None
+        return bytes(self.uc.mem_read(table.address + 8 * GDT_ENTRY_TLS_MIN, 8 * GDT_ENTRY_TLS_ENTRIES))
+
+    def restore_tls(self, tls: bytes) -> None:
+        """i386: put a task's TLS entries back, and reload the segment registers using them."""
+        table = self.arch.descriptor_table
+        if table is None:
+            return
+        self.uc.mem_write(table.address + 8 * GDT_ENTRY_TLS_MIN, tls)
+        for register in table.segment_registers:
+            selector = self.reg(register)
+            if GDT_ENTRY_TLS_MIN <= selector >> 3 < GDT_ENTRY_TLS_MIN + GDT_ENTRY_TLS_ENTRIES and selector & 3 == 3:
+                self.set_reg(register, selector)
+
+    def copy_memory_from(self, other: "Machine") -> None:
+        """Make this (empty) address space a copy of ``other``'s: what fork does.
+
+        Every mapping with its protection and bytes; chunks that are all zero are left to the
+        fresh mapping's zero pages, so untouched memory costs a read and no copy.
+        """
+        src, dst = other.uc, self.uc
+        for start, end, prot in other.memory.prot:
+            self.memory.map(start, end - start, prot)
+            pos = start
+            while pos < end:
+                n = min(_COPY_CHUNK, end - pos)
+                data = src.mem_read(pos, n)
+                if data != (_ZERO_CHUNK if n == _COPY_CHUNK else bytes(n)):
+                    dst.mem_write(pos, bytes(data))
+                pos += n
+        table = self.arch.descriptor_table
+        if table is not None:
+            dst.mem_write(table.address, bytes(src.mem_read(table.address, table.entries * 8)))
+        self.program_path = other.program_path
+        self.symbols = other.symbols
+        self.symbol_spans = other.symbol_spans
+
+    def empty_for_exec(self) -> None:
+        """Unmap everything and put a fresh CPU's registers back: what execve leaves of the old
+        program in a process's own address space."""
+        for start, end, _prot in list(self.memory.prot):
+            self.memory.unmap(start, end - start)
+        self.uc.ctl_flush_tb()
+        table = self.arch.descriptor_table
+        if table is not None:
+            self.uc.mem_write(table.address, bytes(table.entries * 8))
+            for index, descriptor in table.flat:
+                self.uc.mem_write(table.address + 8 * index, descriptor)
+        self.uc.context_restore(self.fresh_context)
+        self.pending = self._restarting = None
+        self.exit = None
+        self.fault = None
+        self.symbols = {}
+        self.symbol_spans = {}
+
+    def interrupt_pending(self, restart: bool) -> None:
+        """A signal came while the pending call waited: the call ends with EINTR, or (with
+        SA_RESTART, for a call that may be restarted) its registers are left to make it
+        again once the handler returns. The pc is left where the task goes on."""
+        req = self.pending
+        if req is None:
+            return
+        regs = self._pending_regs
+        thumb = self.thumb_bit
+        trap = self.arch.trap
+        length = self.arch.thumb.trap_length if thumb and self.arch.thumb is not None else trap.length
+        self.pending = self._restarting = None
+        if restart:
+            req.note = "interrupted by a signal; made again after its handler (SA_RESTART)"
+            self._log_outside(req, None, None)
+            self.pc = req.pc | thumb
+            return
+        self._write_result(regs, -int(Errno.EINTR))
+        self._log_outside(req, -int(Errno.EINTR), Errno.EINTR)
+        self.pc = (req.pc + length) | thumb
+
+    def deliver_outside_trap(self, delivery: SignalDelivery) -> None:
+        """Enter a signal handler for a task that is not in a call (it is being switched in):
+        the frame saves the pc it was going on from."""
+        trap = self.arch.trap
+        adjust = trap.length + trap.pc_offset
+        # the signal frame code expects the pc as a trap hook sees it; put it back after
+        self.pc = (self.pc - adjust) | self.thumb_bit
+        self._enter_handler(delivery)
+        if self.exit is None:
+            self.pc = (self.pc + adjust) | self.thumb_bit
+
     # -- running ---------------------------------------------------------------------------
 
     def run(self, count: int = 0, timeout_us: int = 0, until: int | None = None) -> Stop:
-        """Run from the current pc until the guest exits, faults, or a stop is requested.
+        """Run the guest until its first process ends, or a stop (see :meth:`run_task`).
+
+        With several tasks the CPU goes from one to the next as the scheduler says
+        (:mod:`sandbox.system`); with one, this is that task's run.
+        """
+        system = self.system
+        if system is None:
+            return self.run_task(count, timeout_us, until)
+        return system.run(count, timeout_us, until)
+
+    def run_task(self, count: int = 0, timeout_us: int = 0, until: int | None = None) -> Stop:
+        """Run the current task from the current pc until it exits, faults, cannot go on
+        (``Stop.SWITCH``), or a stop is requested.
 
         ``count`` limits the number of instructions (for single-stepping); ``until`` is an
         address to stop at. An exception raised inside a hook (a bug, or KeyboardInterrupt)
@@ -801,9 +1070,10 @@ class Machine:
             self._serve_outside(req)
             if self._stop_reason is not None:
                 return self._take_stop()
-        budgeted = self.insn_budget is not None and not count
+        budgeted = self.insn_budget is not None
+        remaining = count  # with a count too (a time slice), both are spent
         while True:
-            slice_ = min(self.insn_budget, INSN_SLICE) if budgeted else count  # type: ignore[type-var]
+            slice_ = min(self.insn_budget, INSN_SLICE, remaining or INSN_SLICE) if budgeted else count  # type: ignore[type-var]
             stop = self._emulate(slice_, timeout_us, until)
             if stop is not None:
                 return stop
@@ -816,6 +1086,10 @@ class Machine:
                     self.budget_used_up = True
                     self.exit = budget_exit(self._insn_budget_given or 0)
                     return Stop.EXITED
+                if count:
+                    remaining -= slice_
+                    if remaining <= 0:
+                        return Stop.COUNT
                 continue
             if count:
                 return Stop.COUNT
@@ -919,12 +1193,12 @@ class Machine:
         # pc where the hook sees it (signal delivery reads and moves it there), then moved
         # past the trap as Unicorn moves it when the hook returns.
         trap = self.arch.trap
-        thumb = self.resume_address & 1  # arm's Thumb state: a 2-byte trap, and pc writes keep bit 0
+        thumb = self.thumb_bit  # arm's Thumb state: a 2-byte trap, and pc writes keep bit 0
         length = self.arch.thumb.trap_length if thumb and self.arch.thumb is not None else trap.length
         self.pc = (req.pc - trap.pc_offset - (trap.length - length)) | thumb
         if self._serve(req, self._pending_regs):
             _WRITE_BATCH(self._uch, self._write_ids, self._write_ptrs, self._n_write)
-        if self.exit is None:
+        if self.exit is None and self.pending is not req:  # a call that waits again stays at its trap
             self.pc = (self.pc + trap.length + trap.pc_offset) | thumb
 
     def _halt_fault(self) -> FaultReport | None:
@@ -1000,7 +1274,7 @@ class Machine:
         )
         saved = self.uc.context_save()
         try:
-            self.uc.emu_start(pc | (self.resume_address & 1), self._never, 0, 1)
+            self.uc.emu_start(pc | self.thumb_bit, self._never, 0, 1)
         except unicorn.UcError:
             pass
         finally:
@@ -1026,7 +1300,7 @@ class Machine:
 
         On arm the instruction set is the one the CPU is in now (ARM or Thumb).
         """
-        cs = _capstone(self.arch, thumb=bool(self.resume_address & 1))
+        cs = _capstone(self.arch, thumb=bool(self.thumb_bit))
         out = []
         pos = address
         for _ in range(count):
@@ -1058,6 +1332,11 @@ class Machine:
             if self._closed:
                 return
             self._closed = True
+        system = self.system
+        if system is not None and system.first is self:
+            for m in system.machines:
+                m.close()
+            system.machines.clear()
         self.uc = _ClosedEngine()  # type: ignore[assignment]
         self._release()
 
@@ -1117,14 +1396,15 @@ def _detached(ex: ProcessExit) -> ProcessExit:
     return ex
 
 
-def _release_engine(kernel: Kernel, memory: UnicornMemory, callbacks: list[object]) -> None:
+def _release_engine(kernel: Kernel | None, memory: UnicornMemory, callbacks: list[object]) -> None:
     """Close the kernel's host files and let the engine go (the machine's finalizer).
 
     Unicorn closes an engine when its Uc object goes. The kernel's own reference cycles may
     keep it (and its memory object) until the garbage collector runs; cutting the memory's
     link to the engine lets the engine go now.
     """
-    kernel.close()
+    if kernel is not None:
+        kernel.close()
     callbacks.clear()
     memory._uc = _ClosedEngine()  # type: ignore[assignment]
     if memory.pages is not None:
@@ -1144,7 +1424,28 @@ class MachineCpu:
 
     def __init__(self, machine: Machine) -> None:
         self._machine = weakref.proxy(machine)  # the machine owns this: no reference cycle
+        self._ref = weakref.ref(machine)
         self._tp = machine.arch.thread_pointer
+
+    def _system(self) -> "tuple[Machine, System]":
+        machine = self._ref()
+        assert machine is not None and machine.system is not None, "a call served without its machine"
+        return machine, machine.system
+
+    def clone_task(self, share_memory: bool, stack: int, tls: "int | tuple[int, bytes] | None") -> tuple[object, object]:
+        """A new task's context (see :meth:`kernel_model.seam.CpuControl.clone_task`)."""
+        machine, system = self._system()
+        return system.clone_task(machine, share_memory, stack, tls)
+
+    def check_program(self, image: bytes) -> None:
+        """ENOEXEC unless ``image`` is an ELF program of this machine's arch."""
+        machine, system = self._system()
+        system.check_program(machine, image)
+
+    def start_program(self, image: bytes, path: str, argv: list[bytes], envp: list[bytes], name: str) -> None:
+        """Start ``image`` in the current process once the execve call is over."""
+        machine, system = self._system()
+        system.start_program(machine, image, path, argv, envp, name)
 
     def get_thread_pointer(self) -> int:
         """The thread pointer register (x86_64 FS base, aarch64 TPIDR_EL0)."""

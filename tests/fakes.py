@@ -159,9 +159,6 @@ class FakeCpu:
         memory = self.memory if share_memory else self.memory.copy()
         return {"stack": stack, "tls": tls, "shared": share_memory}, memory
 
-    def new_address_space(self) -> "FakeMemory":
-        return FakeMemory()
-
     def check_program(self, image: bytes) -> None:
         if image[4:5] not in (b"\x01", b"\x02"):
             from kernel_model.linux_errno import Errno

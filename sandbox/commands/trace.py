@@ -96,7 +96,7 @@ def start_tracing(args: argparse.Namespace, sb: Sandbox, stream: IO[str]) -> Tra
     machine = sb.machine
     assert machine is not None
     palette = Palette.for_stream(stream)
-    fmt = make_format(args.trace, machine.arch, palette, machine.reg)
+    fmt = make_format(args.trace, machine.arch, palette, lambda name: machine.running.reg(name))
     tracer = Tracer(
         machine, capture_memory=args.trace != "regs", string_limit=args.string_limit, sink=stream, format=fmt,
         filter=TraceFilter.parse(args.filters), keep=0,  # written as it happens, kept nowhere

@@ -25,7 +25,9 @@ class StraceFormat:
     def __init__(self, arch: str, bits: int = 64, palette: Palette | None = None) -> None:
         self.renderer = Renderer(arch, bits)
         self.palette = palette or Palette(False)
-        self._column = 0
+        # each begun line's argument count and column, by record (several tasks may each have
+        # one begun: their lines are cut and resumed, as strace -f writes them)
+        self._begun: dict[int, tuple[int, int]] = {}
 
     def line(self, record: SyscallRecord) -> str:
         """The whole line for one call (no newline)."""
@@ -36,21 +38,28 @@ class StraceFormat:
         """What strace prints when the call enters: the name and the input arguments, and the
         separator when more arguments will follow (``read(0, ``)."""
         args = self.renderer.args(record, entry_only=True)
-        self._entry_count = len(args)
         plain = record.name + "(" + ", ".join(args)
         if args and len(args) < self.renderer.shown_count(record):
             plain += ", "
-        self._column = len(plain)
+        self._begun[id(record)] = (len(args), len(plain))
         if not self.palette.enabled:
             return plain
         return self.palette(record.name, "bold") + plain[len(record.name):]
 
     def exit(self, record: SyscallRecord) -> str:
         """The rest of the line once the call returned, with the newline."""
-        rest = self.renderer.args(record, start=self._entry_count) if self._entry_count < self.renderer.shown_count(
-            record) else ()
+        count, column = self._begun.pop(id(record), (0, 0))
+        rest = self.renderer.args(record, start=count) if count < self.renderer.shown_count(record) else ()
         text = ", ".join(rest) + ")"
-        return self._tail(text, self._column + len(text), record) + "\n"
+        return self._tail(text, column + len(text), record) + "\n"
+
+    def resumed(self, record: SyscallRecord) -> str:
+        """The rest of a line another task's cut: ``<... read resumed>"hi\\n", 4096) = 3``."""
+        count, _ = self._begun.pop(id(record), (0, 0))
+        rest = self.renderer.args(record, start=count) if count < self.renderer.shown_count(record) else ()
+        head = f"<... {record.name} resumed>"
+        text = ", ".join(rest) + ")"
+        return self._tail(head + text, len(head) + len(text), record) + "\n"
 
     def _plain_head(self, record: SyscallRecord, args: list[str], closed: bool = True) -> str:
         return f"{record.name}(" + ", ".join(args) + (")" if closed else "")

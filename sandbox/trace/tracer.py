@@ -15,7 +15,7 @@ from typing import IO, Any, Protocol
 
 from kernel_model.linux_errno import Errno
 from kernel_model.prototypes import Prototype, prototype
-from kernel_model.seam import GuestFault, SyscallRequest
+from kernel_model.seam import GuestFault, ProcessExit, SyscallRequest
 from kernel_model.signals import signal_name
 from sandbox.engine import FaultReport, Machine, kernel_arch
 from sandbox.records import DEFAULT_RECORDS, SyscallRecord, calling_convention, to_signed
@@ -88,7 +88,12 @@ class Tracer:
         # the register view shows the registers after the call; the others read the record
         self.reads_registers = self._live and getattr(format, "reads_registers", True)
         self._signals: list[str] = []  # signal lines waiting for the end of the current call
-        self._pending: _Pending | None = None
+        # With several tasks (strace -f): each task's call between its entry and its exit, the
+        # task whose line was begun and not ended, and those whose line was cut (unfinished).
+        self._kernel = machine.kernel
+        self._pending: dict[int, _Pending] = {}
+        self._open: int | None = None
+        self._unfinished: set[int] = set()
 
     def attach(self) -> "Tracer":
         """Start observing the machine's calls (and the signals its kernel delivers)."""
@@ -130,29 +135,74 @@ class Tracer:
             accepted = self._accepted[name] = self._filter.accepts(name)
         return accepted
 
+    # -- several tasks ------------------------------------------------------------------------
+
+    def _tid(self) -> int:
+        return self._kernel.current.tid
+
+    def _prefix(self, tid: int) -> str:
+        # strace -f's "[pid  1001] ", once there is more than one task to tell apart
+        return f"[pid {tid:5d}] " if len(self._kernel.processes.tasks) > 1 else ""
+
+    def _cut(self, tid: int | None = None) -> None:
+        # Another task writes while a line is begun: strace ends it with <unfinished ...>.
+        open_tid = self._open
+        if open_tid is None or open_tid == tid:
+            return
+        assert self.sink is not None
+        self.sink.write(" <unfinished ...>\n")
+        self._unfinished.add(open_tid)
+        self._open = None
+
+    def task_ended(self, tid: int, ex: ProcessExit) -> None:
+        """A task other than the first process's last ended (strace -f's ``[pid N] +++ exited
+        with 3 +++``), told by the CPU side."""
+        if not self._live or self.format is None or self.sink is None:
+            return
+        self._pending.pop(tid, None)
+        self._unfinished.discard(tid)
+        signal = signal_name(ex.signal) if ex.signal else None
+        text = self.format.finish(ex.status, signal, None)
+        if not text:
+            return
+        self._cut()
+        prefix = f"[pid {tid:5d}] "
+        self.sink.write("".join(prefix + line for line in text.splitlines(keepends=True)))
+        self.sink.flush()
+
+    # -- the calls ------------------------------------------------------------------------------
+
     def syscall_entry(self, request: SyscallRequest) -> None:
         """Read the call's inputs and (live) write its first part."""
         proto = self._prototype(request.name)
         values = proto.decode(request.args, self._convention)
-        captured = self.capture.at_entry(proto, values) if self.capture is not None else None
+        capture = self.capture
+        if capture is not None:
+            capture.memory = request.memory  # the calling task's address space
+        captured = capture.at_entry(proto, values) if capture is not None else None
         if captured is not None and request.name in SIGRETURN_CALLS:
             self._read_frame_mask(captured)
         shown = self._live and self._accepts(request.name)
         record = None
+        tid = self._tid()
         if shown and self._entry_text:
             assert self.format is not None and self.sink is not None
             record = self._record(request, values, captured, None, None, entering=True)
             text = self.format.entry(record)
             if text:
-                self.sink.write(text)
+                self._cut(tid)
+                self.sink.write(self._prefix(tid) + text)
+                self._open = tid
                 if self._flush_at_entry:
                     self.sink.flush()
-        self._pending = (request, proto, values, captured, shown, record)
+        self._pending[tid] = (request, proto, values, captured, shown, record)
 
     def syscall_exit(self, request: SyscallRequest, value: int | None, errno: Errno | None) -> None:
         """Read the call's outputs, keep its record and (live) finish its line."""
-        pending = self._pending
-        self._pending = None
+        tid = self._tid()
+        pending = self._pending.pop(tid, None)
+        if self.capture is not None:
+            self.capture.memory = request.memory
         if pending is None or pending[0] is not request:
             # Observed from the middle of a call (attached at its exit): nothing read at entry.
             proto = self._prototype(request.name)
@@ -182,7 +232,21 @@ class Tracer:
             log.captured[log.total - 1] = captured
         if shown:
             assert self.format is not None and self.sink is not None
-            self.sink.write(self.format.exit(record))
+            if tid in self._unfinished:
+                # its line was cut by another task's: strace's "<... read resumed>"
+                self._unfinished.discard(tid)
+                self._cut()
+                resumed = getattr(self.format, "resumed", None)
+                text = resumed(record) if resumed is not None else self.format.exit(record)
+                self.sink.write(self._prefix(tid) + text)
+            elif self._open == tid or not self._entry_text:
+                if not self._entry_text:
+                    self._cut()  # a whole line at exit (JSON)
+                self.sink.write(self.format.exit(record))
+            else:
+                self._cut()
+                self.sink.write(self._prefix(tid) + self.format.exit(record))
+            self._open = None
             self.sink.flush()
         if self._signals:
             self._flush_signals()
@@ -200,7 +264,7 @@ class Tracer:
         mask = int.from_bytes(raw, "big" if self.arch.big_endian else "little")
         captured[FRAME_MASK] = [i + 1 for i in range(64) if mask >> i & 1]
 
-    def signal_seen(self, sig: int, code: int) -> None:
+    def signal_seen(self, sig: int, code: int, sender: "tuple[int, int, int] | None" = None) -> None:
         """A signal is being delivered (the kernel model tells): strace's ``--- SIGUSR1 {...} ---``.
 
         It is written after the line of the call that raised it, as strace writes it.
@@ -209,12 +273,17 @@ class Tracer:
             return
         state = getattr(self.machine.kernel, "signals", None)
         pid, uid = (state.pid, state.uid) if state is not None else (0, 0)
-        self._signals.append(f"--- {signal_info_line(sig, code, pid, uid)} ---\n")
-        if self._pending is None:
+        status = 0
+        if sender is not None:
+            pid, uid, status = sender
+        tid = self._tid()
+        self._signals.append(f"{self._prefix(tid)}--- {signal_info_line(sig, code, pid, uid, status)} ---\n")
+        if tid not in self._pending:
             self._flush_signals()
 
     def _flush_signals(self) -> None:
         if self._signals and self.sink is not None:
+            self._cut()
             self.sink.write("".join(self._signals))
             self.sink.flush()
         self._signals.clear()
@@ -271,9 +340,18 @@ def signal_info(machine: Machine | None, signal: str | None, fault: FaultReport 
 _SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -6: "SI_TKILL"}
 
 
-def signal_info_line(sig: int, code: int, pid: int, uid: int) -> str:
-    """strace's ``SIGUSR1 {si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=1000, si_uid=0}``."""
+_CLD_CODES = {1: "CLD_EXITED", 2: "CLD_KILLED", 3: "CLD_DUMPED", 4: "CLD_TRAPPED", 5: "CLD_STOPPED", 6: "CLD_CONTINUED"}
+
+
+def signal_info_line(sig: int, code: int, pid: int, uid: int, status: int = 0) -> str:
+    """strace's ``SIGUSR1 {si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=1000, si_uid=0}``, and for
+    a child's end ``SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=1001, si_uid=1000,
+    si_status=3, si_utime=0, si_stime=0}``."""
     name = signal_name(sig)
+    if name == "SIGCHLD" and code in _CLD_CODES:
+        what = signal_name(status) if code in (2, 3, 5) and status else str(status)
+        return (f"{name} {{si_signo={name}, si_code={_CLD_CODES[code]}, si_pid={pid}, si_uid={uid}, "
+                f"si_status={what}, si_utime=0, si_stime=0}}")
     text = _SI_CODES.get(code, str(code))
     sender = f", si_pid={pid}, si_uid={uid}" if code in (0, -1, -6) else ""
     return f"{name} {{si_signo={name}, si_code={text}{sender}}}"

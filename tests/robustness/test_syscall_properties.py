@@ -27,7 +27,8 @@ from kernel_model.kernel import stream_reader
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import REGISTRY
 from kernel_model.seam import PROT_WRITE, KernelError, ProcessExit, SyscallRequest
-from kernel_model.signals import SignalDelivery, SignalReturn
+from kernel_model.sched import Blocked, Yield
+from kernel_model.signals import ProcessStop, SignalDelivery, SignalReturn
 from sandbox.arch import get_arch
 from sandbox.arch.syscalls import syscall_table
 from sandbox.engine import kernel_arch
@@ -163,6 +164,13 @@ def call_once(kh: KernelHarness, name: str, args: tuple[int, ...]) -> str:
         outcome = "exit"
     except (SignalDelivery, SignalReturn):
         outcome = "signal"  # the CPU side's part of a signal: running a handler, or returning from one
+    except Blocked:
+        outcome = "wait"  # the task waits (ppoll of nothing, a read of an empty pipe); made again later
+        kh.kernel.current.finish_call()  # nothing makes it again here: forget what it kept
+    except Yield:
+        outcome = "yield"
+    except ProcessStop:
+        outcome = "stop"
     else:
         assert isinstance(value, int) and -(1 << 63) <= value < (1 << 64), value
         # A success the guest would read as -errno is a bug in the handler.
