@@ -55,6 +55,18 @@ class ProcessExit(Exception):
         """The status as a shell shows it: the exit code, or 128 + the signal number."""
         return 128 + self.signal if self.signal else self.status
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # copied (a debugger's snapshot of a process table) as what it is, not rebuilt from
+        # its message as an exception would be
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls: type, args: tuple, state: dict) -> BaseException:
+    ex = cls.__new__(cls)
+    ex.args = args
+    ex.__dict__.update(state)
+    return ex
+
 
 @runtime_checkable
 class GuestMemory(Protocol):

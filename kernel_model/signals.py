@@ -401,22 +401,22 @@ def _sigtimedwait(k: "Kernel", uthese: int, uinfo: int, timeout_ns: int | None) 
 
 
 @syscall("rt_sigtimedwait")
-def sys_rt_sigtimedwait(k: "Kernel", req: SyscallRequest, uthese: Ptr, uinfo: Ptr, uts: Ptr, sigsetsize: Size) -> int:
+def sys_rt_sigtimedwait(k: "Kernel", req: SyscallRequest, set: Ptr, info: Ptr, timeout: Ptr, sigsetsize: Size) -> int:
     from kernel_model.clock import read_timespec
 
     if sigsetsize != SIGSET_SIZE:
         raise KernelError(Errno.EINVAL)
-    return _sigtimedwait(k, uthese, uinfo, read_timespec(k, uts) if uts else None)
+    return _sigtimedwait(k, set, info, read_timespec(k, timeout) if timeout else None)
 
 
 @syscall("rt_sigtimedwait_time64")
-def sys_rt_sigtimedwait_time64(k: "Kernel", req: SyscallRequest, uthese: Ptr, uinfo: Ptr, uts: Ptr,
+def sys_rt_sigtimedwait_time64(k: "Kernel", req: SyscallRequest, set: Ptr, info: Ptr, timeout: Ptr,
                                sigsetsize: Size) -> int:
     from kernel_model.compat import read_timespec64
 
     if sigsetsize != SIGSET_SIZE:
         raise KernelError(Errno.EINVAL)
-    return _sigtimedwait(k, uthese, uinfo, read_timespec64(k, uts) if uts else None)
+    return _sigtimedwait(k, set, info, read_timespec64(k, timeout) if timeout else None)
 
 
 @syscall("rt_sigpending")

@@ -594,7 +594,7 @@ class Sandbox(DebuggingMethods):
         if machine is None or machine.exit is not None:
             machine = self.new_process()
             self._start(machine, ProgramImage(entry=0, program_entry=0), ["syscall"], None)
-        stub = syscall_stub(self.arch, name, args, exit_after=False)
+        stub = syscall_stub(self.arch, name, args, exit_after=False, exit_beyond_end=True)
         mm = machine.kernel.mm
         draft = assemble(self.arch, stub.text, self.arch.code_base)
         size = mm.round_up(len(draft.code))

@@ -242,6 +242,8 @@ class Machine:
         self._restarting: SyscallRequest | None = None  # a pending call made again after its wait
         self.task_change: BaseException | None = None  # what the last call did to its task (Exec...)
         self.exec_request: tuple | None = None  # the program an execve starts once its call is over
+        # (pid, tid) of the task the CPU runs, for the call log
+        self.task_ids: tuple[int, int] = (self.kernel.current.process.pid, self.kernel.current.tid)
         self._serving_regs: Sequence[int] = ()  # the registers of the call being served
         # A tracer sets this to see each call at entry and exit (see SyscallObserver).
         self.observer: SyscallObserver | None = None
@@ -484,7 +486,8 @@ class Machine:
             wv[idx] = (v[src] + add) & mask
         log = self.log
         if log is not None:
-            log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, perf_counter() - self.started))
+            log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, perf_counter() - self.started,
+                        self.task_ids))
             if len(log) > log.high:
                 log.trim()
         if self.stop_at_syscall_exit is None:
@@ -551,7 +554,8 @@ class Machine:
         # The log entry of a call served off the hot path, and its observer's exit.
         log = self.log
         if log is not None:
-            log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, perf_counter() - self.started))
+            log.append((req.pc, req.nr, req.name, req.args, value, err, req.note, perf_counter() - self.started,
+                        self.task_ids))
             if len(log) > log.high:
                 log.trim()
         if self.observer is not None:

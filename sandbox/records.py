@@ -17,7 +17,7 @@ from sandbox.arch import Arch
 
 
 # The raw form of one served call, as the trap path appends it:
-# (pc, nr, name, args, value, errno or None, note, seconds since the run started)
+# (pc, nr, name, args, value, errno or None, note, seconds since the run started, (pid, tid))
 LogEntry = tuple
 
 # How many calls a log keeps unless told otherwise (about 300 bytes each).
@@ -88,6 +88,8 @@ class SyscallRecord:
     (exit). ``errno`` is the error's name or None.
     ``captured`` is the memory behind the arguments as it was at the call (a path, the bytes
     ``read`` filled in), present when the run was traced (see :mod:`sandbox.trace`).
+    ``pid`` and ``tid`` say which process and thread made the call (the first process is
+    pid 1000; its children and threads count up from there).
     """
 
     arch: str
@@ -102,18 +104,20 @@ class SyscallRecord:
     time: float = 0.0
     implemented: bool = field(default=True, compare=False)
     captured: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    pid: int = field(default=0, compare=False)
+    tid: int = field(default=0, compare=False)
 
     @classmethod
     def _of(cls, arch: str, nr: int, name: str, args: tuple[int, ...], decoded: dict[str, int], ret: int | None,
             errno: str | None, pc: int, note: str | None, time: float, implemented: bool,
-            captured: Mapping[str, Any] | None) -> "SyscallRecord":
+            captured: Mapping[str, Any] | None, pid: int = 0, tid: int = 0) -> "SyscallRecord":
         # The same record without the frozen dataclass's __setattr__ per field, which costs
         # more than the rest of a traced call's bookkeeping (the fields in order, checked by
         # a test against the generated __init__).
         record = object.__new__(cls)
         record.__dict__.update(
             arch=arch, nr=nr, name=name, args=args, decoded=decoded, ret=ret, errno=errno, pc=pc, note=note,
-            time=time, implemented=implemented, captured=captured,
+            time=time, implemented=implemented, captured=captured, pid=pid, tid=tid,
         )
         return record
 
@@ -164,7 +168,7 @@ def build_records(arch: Arch, log: Iterable[LogEntry], captured: Mapping[int, Ma
     else:
         memory = captured or {}
     convention = calling_convention(arch)
-    for index, (pc, nr, name, args, value, err, note, t) in enumerate(log, first or 0):
+    for index, (pc, nr, name, args, value, err, note, t, ids) in enumerate(log, first or 0):
         decoded = prototype(name, arch.name).decode(args, convention)
         out.append(
             SyscallRecord._of(
@@ -172,7 +176,7 @@ def build_records(arch: Arch, log: Iterable[LogEntry], captured: Mapping[int, Ma
                 # A success is the value as the handler gave it (a 32-bit arch's high addresses
                 # stay positive); an error is the negative errno.
                 None if value is None else (value if err is None else to_signed(value, arch.bits)),
-                err.name if err is not None else None, pc, note, t, note != "unimplemented", memory.get(index),
+                err.name if err is not None else None, pc, note, t, note != "unimplemented", memory.get(index), *ids,
             )
         )
     return out

@@ -65,6 +65,7 @@ class _Program:
         assert arch.stub_immediate and arch.stub_address and arch.stub_data
         self.arch = arch
         self.code: list[str] = []
+        self.beyond_end: list[str] = []  # code after the stub_end label
         self.pointers: list[str] = []  # arm: words holding data addresses, near the code
         self.data: list[str] = []
         self.marker = arch.comment_markers[0]  # the arch's usual one, so GNU as reads the stub too
@@ -125,19 +126,27 @@ class _Program:
     def text(self) -> str:
         # arm's address words go first after the code: a pc-relative load reaches only 4 KiB
         pointers = [f".balign {self.arch.word_size}", *self.pointers] if self.pointers else []
-        return "\n".join(self.code + ["stub_end:"] + pointers + self.data) + "\n"
+        return "\n".join(self.code + ["stub_end:"] + self.beyond_end + pointers + self.data) + "\n"
 
 
-def syscall_stub(arch: Arch, name_or_number: str | int, args: Sequence[StubArg], *, exit_after: bool = True) -> Stub:
+def syscall_stub(arch: Arch, name_or_number: str | int, args: Sequence[StubArg], *, exit_after: bool = True,
+                 exit_beyond_end: bool = False) -> Stub:
     """Assembly for ``name(*args)`` on ``arch``, then ``exit(0)`` unless ``exit_after`` is false.
 
-    The stub ends with the label ``stub_end`` after the last instruction.
+    The stub ends with the label ``stub_end`` after the last instruction; with
+    ``exit_beyond_end`` an ``exit(0)`` follows the label (where a forked child, which runs the
+    rest of the stub too, ends while its parent stops at the label).
     """
     prog = _Program(arch)
     prog.code.append("_start:")
     name, nr, buffers = prog.call(0, name_or_number, args)
     if exit_after:
         prog.call(1, "exit", (0,))
+    elif exit_beyond_end:
+        body = prog.code
+        prog.code = prog.beyond_end
+        prog.call(1, "exit", (0,))
+        prog.code = body
     return Stub(text=prog.text(), name=name, number=nr, buffers=buffers)
 
 

@@ -97,6 +97,11 @@ class System:
         assert machine is not None, "the first machine is gone"
         return machine
 
+    def restored(self) -> None:
+        """The kernel's state was put back (a debugger went back in time): follow it."""
+        self.running = self.kernel.current
+        self.ended = self.first.exit is not None
+
     def seed_slices(self, seed: int | None) -> None:
         """With a seed, time slices of seeded random lengths (between a tenth and twice SLICE)."""
         self._slice_rng = random.Random(seed) if seed is not None else None
@@ -113,6 +118,9 @@ class System:
 
         kernel = self.kernel
         first_pid = kernel.processes.first_pid
+        # ``until`` is an address in the code of the task that runs now: another task passing
+        # there (a forked child running the same code) goes on
+        until_task = self.running if until is not None else None
         while True:
             if self.ended:
                 return Stop.EXITED
@@ -137,7 +145,7 @@ class System:
                 slice_ = self._slice()
             self._in_task, self._sliced = True, sliced
             try:
-                stop = machine.run_task(slice_, timeout_us, until)
+                stop = machine.run_task(slice_, timeout_us, until if task is until_task else None)
             finally:
                 self._in_task = False
             if stop is Stop.COUNT and sliced:
@@ -216,6 +224,7 @@ class System:
             machine.restore_tls(ctx.tls)
         self.kernel.switch_to(task)
         self.running = task
+        machine.task_ids = (task.process.pid, task.tid)
 
     def _save(self, task: "Task") -> None:
         ctx: TaskContext = task.cpu
@@ -279,6 +288,7 @@ class System:
         if first.exit is None:
             first.exit = ex
         kernel = self.kernel
+        self._log_unfinished()
         for proc in kernel.processes.live():
             kernel.end_process(proc, ex if proc.pid == kernel.processes.first_pid else ProcessExit(
                 signal=9, reason="SIGKILL (Killed): its session ended with the first process"))
@@ -286,6 +296,29 @@ class System:
             if not m._closed:
                 m.close()
         self.machines.clear()
+
+    def _log_unfinished(self) -> None:
+        # The calls tasks were waiting in when the run ended never return: logged as such
+        # (a deadlock's pause, a read the run's end cut short), as strace shows "= ?".
+        for task in list(self.kernel.processes.tasks.values()):
+            ctx = task.cpu
+            if ctx is None or ctx._machine() is None:
+                continue
+            machine = ctx.machine
+            if task is self.running:
+                req, machine.pending = machine.pending, None
+            else:
+                req, ctx.pending = ctx.pending, None
+            if req is None or machine._closed:
+                continue
+            saved_ids, machine.task_ids = machine.task_ids, (task.process.pid, task.tid)
+            saved_current = self.kernel.current
+            self.kernel.switch_to(task)  # an observer asks whose call it is
+            try:
+                machine._log_outside(req, None, None)
+            finally:
+                self.kernel.switch_to(saved_current)
+                machine.task_ids = saved_ids
 
     def _release_unused(self) -> None:
         """Close the machines no live process uses any more."""
@@ -427,6 +460,7 @@ class System:
         proc.mm = proc.mm.fresh(target.memory)
         self.kernel.switch_to(task)
         self.running = task
+        target.task_ids = (proc.pid, task.tid)  # an exec'ing thread took the process's pid
         st = StatInfo(mode=0o100755, size=len(image))
         proc.executable = Executable(path=path, open=lambda: BytesHandle(image, st), stat=lambda: st, name=name)
         try:

@@ -219,7 +219,9 @@ class History:
         handles = [m.add_code_hook(arrived, a, a) for a in addresses]
         try:
             with self.debugger.replaying():
-                stop = m.run(count=count) if count else Stop.COUNT
+                # the recorded task's own instructions, whatever the kernel's state says of
+                # the others (it is not put back for a probe)
+                stop = m.run_task(count=count) if count else Stop.COUNT
         finally:
             for h in handles:
                 m.remove_hook(h)

@@ -284,6 +284,14 @@ class Snapshotter:
         # The kernel object itself and the guest memory stay the live ones: a restore puts the
         # copied state back into the same Kernel object, which everything else refers to.
         memo: dict[int, Any] = {id(kernel): kernel, id(m.memory): m.memory}
+        # The CPU side's objects are the live ones too: the system of tasks (the kernel's
+        # preemption and scheduler callbacks are its methods) and every machine of the run.
+        system = m.system
+        if system is not None:
+            memo[id(system)] = system
+            for machine in (m, *system.machines):
+                memo[id(machine)] = machine
+                memo[id(machine.memory)] = machine.memory
         for name in _SHARED_KERNEL_ATTRS:
             value = kernel.__dict__.get(name)
             if value is not None:
@@ -324,6 +332,8 @@ class Snapshotter:
             state = copy.deepcopy(snap.kernel_state, self._kernel_memo())
             m.kernel.__dict__.clear()
             m.kernel.__dict__.update(state)
+            if m.system is not None:
+                m.system.restored()
             _put_back(m.log, snap.log)
             for buf, mark in zip(m.captured, snap.captured):
                 _put_back(buf, mark)

@@ -19,7 +19,9 @@ Each object has these keys (the README documents them; a test checks every line 
     name (``"EBADF"``) or ``null``;
 ``implemented``, ``note``, ``time``
     whether the kernel model implements the call, its note (or ``null``), and the seconds
-    since the process started.
+    since the process started;
+``pid``, ``tid``
+    the process and thread that made the call (the first process is 1000).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from sandbox.trace.render import Renderer
 SCHEMA: dict[str, tuple[type, ...]] = {
     "arch": (str,), "pc": (int,), "nr": (int,), "name": (str,), "args": (list,), "decoded": (dict,),
     "memory": (dict,), "text": (dict,), "ret": (int, type(None)), "errno": (str, type(None)),
-    "implemented": (bool,), "note": (str, type(None)), "time": (float,),
+    "implemented": (bool,), "note": (str, type(None)), "time": (float,), "pid": (int,), "tid": (int,),
 }
 
 
@@ -89,6 +91,7 @@ class JsonFormat:
             "arch": record.arch, "pc": record.pc, "nr": record.nr, "name": record.name, "args": list(record.args),
             "decoded": values, "memory": memory, "text": text, "ret": record.ret, "errno": record.errno,
             "implemented": record.implemented, "note": record.note, "time": round(float(record.time), 6),
+            "pid": record.pid, "tid": record.tid,
         }
 
     def line(self, record: SyscallRecord) -> str:

@@ -290,10 +290,12 @@ class Tracer:
 
     def _record(self, request: SyscallRequest, values: dict[str, int], captured: dict[str, Any] | None,
                 ret: int | None, errno: Errno | None, entering: bool = False) -> SyscallRecord:
+        task = self._kernel.current
         return SyscallRecord._of(
             self.arch.name, request.nr, request.name, request.args, values, ret,
             errno.name if errno is not None else None, request.pc, request.note,
             0.0 if entering else time.perf_counter() - self.machine.started, request.note != "unimplemented", captured,
+            task.process.pid, task.tid,
         )
 
     # -- the end ----------------------------------------------------------------------------

@@ -40,6 +40,7 @@ UNMAPPED = 0x3F000000
 NOWHERE = 16  # an address nothing is mapped at: EFAULT
 RDONLY, WRONLY = OpenFlags("O_RDONLY"), OpenFlags("O_WRONLY")
 THE_32_BIT = ("i386", "arm")
+_NO_EXECVEAT = "qemu-user 7.2 has no execveat (ENOSYS)"
 
 
 def _layout(arch: Arch, name: str):  # noqa: ANN202 - a StructLayout
@@ -116,6 +117,19 @@ def _stat_at(call: str) -> list[Check]:
         Check(f"{call}: a missing file", call, (AT_FDCWD, b"missing", buf, 0), "ENOENT"),
         Check(f"{call}: a bad flag", call, (AT_FDCWD, b"data.txt", buf, 1), "EINVAL"),
         Check(f"{call}: a bad path pointer", call, (AT_FDCWD, NOWHERE, buf, 0), "EFAULT"),
+    ]
+
+
+def _sigtimedwait_checks(call: str, timespec, only: tuple[str, ...]) -> list[Check]:  # noqa: ANN001 - Words or Quads
+    # siginfo's si_pid and si_uid are the run's own (bytes 12 to 24 on every arch)
+    sender = lambda arch: [(12, 24)]  # noqa: E731
+    return [
+        Check(f"{call}: nothing pending, no waiting", call, (Quads(1 << 9), Out(128), timespec(0, 0), 8), "EAGAIN",
+              only=only),
+        Check(f"{call}: kill SIGUSR1 to itself, blocked", "kill", (Ret("getpid: for kill"), 10), 0, only=only),
+        Check(f"{call}: SIGUSR1 pending", call, (Quads(1 << 9), Out(128, sender), timespec(0, 0), 8), 10, only=only),
+        Check(f"{call}: a bad sigset size", call, (Quads(1 << 9), 0, timespec(0, 0), 4), "EINVAL", only=only),
+        Check(f"{call}: a bad timeout", call, (Quads(1 << 9), 0, timespec(0, -1), 8), "EINVAL", only=only),
     ]
 
 
@@ -446,6 +460,28 @@ CHECKS: list[Check] = [
     Check("tkill: a bad thread id", "tkill", (-1, 0), "EINVAL"),
     Check("tgkill: signal 0 to itself", "tgkill", (Ret("getpid: for kill"), Ret("gettid: for tkill"), 0), 0),
     Check("tgkill: nobody", "tgkill", (0x3FFFFFFF, 0x3FFFFFFF, 0), "ESRCH"),
+    Check("rt_sigprocmask: block SIGUSR1 to wait for it", "rt_sigprocmask", (0, Quads(1 << 9), 0, 8), 0),
+    *_sigtimedwait_checks("rt_sigtimedwait", Words, ()),
+    *_sigtimedwait_checks("rt_sigtimedwait_time64", Quads, THE_32_BIT),
+    Check("rt_sigprocmask: unblock SIGUSR1 again", "rt_sigprocmask", (1, Quads(1 << 9), 0, 8), 0),
+    Check("rt_sigsuspend: a bad sigset size", "rt_sigsuspend", (Quads(0), 4), "EINVAL"),
+    # -- processes: only what fails (a new process or program would run the rest of the checks) --
+    Check("clone: CLONE_SIGHAND without CLONE_VM", "clone", (0x800, 0, 0, 0, 0), "EINVAL"),
+    Check("clone: CLONE_THREAD without CLONE_SIGHAND", "clone", (0x10000 | 0x100, 0, 0, 0, 0), "EINVAL"),
+    Check("clone3: a struct smaller than its first version", "clone3", (Out(64), 8), "EINVAL",
+          qemu_differs="qemu-user has no clone3 (ENOSYS)"),
+    Check("clone3: a bad pointer", "clone3", (NOWHERE, 64), "EFAULT", qemu_differs="qemu-user has no clone3 (ENOSYS)"),
+    Check("execve: a missing file", "execve", (b"missing", 0, 0), "ENOENT"),
+    Check("execve: a file without execute permission", "execve", (b"data.txt", 0, 0), "EACCES"),
+    Check("execve: a directory", "execve", (b"dir", 0, 0), "EACCES"),
+    Check("execve: a bad path pointer", "execve", (NOWHERE, 0, 0), "EFAULT"),
+    Check("execveat: a bad descriptor", "execveat", (99, b"data.txt", 0, 0, 0), "EBADF",
+          qemu_differs=_NO_EXECVEAT),
+    Check("execveat: a bad flag", "execveat", (AT_FDCWD, b"data.txt", 0, 0, 1), "EINVAL",
+          qemu_differs=_NO_EXECVEAT),
+    Check("execveat: a missing file", "execveat", (AT_FDCWD, b"missing", 0, 0, 0), "ENOENT",
+          qemu_differs=_NO_EXECVEAT),
+    Check("rt_sigsuspend: a bad mask pointer", "rt_sigsuspend", (NOWHERE, 8), "EFAULT"),
     # -- threads and futexes ----------------------------------------------------------------------------
     Check("set_thread_area: a new TLS segment", "set_thread_area",
           (Out(16, init=struct.pack("<iIII", -1, MAPPED, 0xFFFFF, 0x51)),), 0, only=("i386",)),

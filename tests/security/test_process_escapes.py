@@ -47,15 +47,20 @@ def test_host_descriptors_are_not_the_guests(arena):
 
 
 def test_no_host_program_is_ever_run(arena):
+    # The guest's fork and execve make guest processes and load programs into the emulator
+    # (a host program the policy shows is only a file to it): no host process is ever made.
     sb = arena.sandbox(policy=policy_from_dict({"paths": {"/": "ro", str(arena.granted): "rw"}}))
     assert no_children()
     for name, args in (
         ("execve", ("/bin/sh", 0, 0)),
         ("execveat", (AT_FDCWD, "/bin/true", 0, 0, 0)),
         ("clone", (signal.SIGCHLD, 0, 0, 0, 0)),
+        ("vfork", ()),
     ):
-        rec = sb.syscall(name, *args)
-        assert rec.errno in ("ENOSYS", "EAGAIN"), rec
+        if sb.machine is not None and sb.machine.arch.name != "x86_64" and name == "vfork":
+            continue  # only x86_64 and i386 have vfork
+        sb.syscall(name, *args)
+        assert no_children(), name
     assert no_children()
 
 

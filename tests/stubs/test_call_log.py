@@ -94,7 +94,8 @@ def test_the_quick_record_constructor_makes_the_same_record():
     from sandbox.records import SyscallRecord
 
     fields = dict(arch="arm", nr=4, name="write", args=(1, 2, 3, 0, 0, 0), decoded={"fd": 1, "buf": 2, "count": 3},
-                  ret=-9, errno="EBADF", pc=0x10074, note="a note", time=1.5, implemented=False, captured={"buf": 1})
+                  ret=-9, errno="EBADF", pc=0x10074, note="a note", time=1.5, implemented=False, captured={"buf": 1},
+                  pid=1001, tid=1002)
     quick = SyscallRecord._of(*fields.values())
     assert list(fields) == [f for f in SyscallRecord.__dataclass_fields__]
     assert quick == SyscallRecord(**fields) and vars(quick) == vars(SyscallRecord(**fields))

@@ -22,6 +22,10 @@ def stub_calls(arch: str) -> list[str]:
     return names + [n for n in UNIMPLEMENTED_SAMPLE if n not in REGISTRY and table.number(n) is not None]
 
 
+WAITS_FOR_A_SIGNAL = {"pause"}  # (the rt_sigsuspend stub gives a sigsetsize of 0: EINVAL)
+MAKES_A_PROCESS = {"fork", "vfork", "clone", "clone3"}
+
+
 @pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
 def test_every_explained_stub_assembles_and_makes_its_call(arch, tmp_path):
     (tmp_path / "f").write_text("x")
@@ -34,6 +38,17 @@ def test_every_explained_stub_assembles_and_makes_its_call(arch, tmp_path):
             assert r.signal == "SIGSEGV" and r.syscalls[0].name == name
             continue
         names = [c.name for c in r.syscalls]
+        if name in WAITS_FOR_A_SIGNAL:
+            # nothing else in the run could send one: the sandbox ends it as a deadlock
+            if names != [name] or r.signal != "SIGKILL" or "deadlock" not in r.reason:
+                failures.append(f"{name}: {names} {r.signal} {r.reason}")
+            continue
+        if name in MAKES_A_PROCESS:
+            # the child runs the rest of the stub too if it runs before the parent ends the run
+            # (the first process is the init of the guest's processes: the rest end with it)
+            if name not in names or names[-1] != "exit" or r.exit_status != 0 or r.signal:
+                failures.append(f"{name}: {names} status {r.exit_status} {r.signal}")
+            continue
         ends = names[-1:] if name in ("exit", "exit_group") else names[-2:]
         if names[0] != name or r.exit_status != 0 or r.signal or ends[-1] not in ("exit", "exit_group"):
             failures.append(f"{name}: {names} status {r.exit_status} {r.signal}")
