@@ -1,10 +1,12 @@
-"""A small ``/proc`` for the one guest process, generated from the kernel model's own state.
+"""A small ``/proc`` for the guest's processes, generated from the kernel model's own state.
 
-``/proc/self`` is a link to ``/proc/<pid>``, which holds ``exe`` (a magic link to the
+``/proc/self`` is a link to ``/proc/<pid>`` of the process that looks (``thread-self`` to its
+``task/<tid>``); each ``/proc/<pid>`` holds ``exe`` (a magic link to the
 program: opening it opens the program even when its path is not in the guest's view, as on
 Linux), ``cwd``, ``root``, ``fd/`` (magic links to the open files), ``maps`` (rendered from
 the kernel's VMAs), ``cmdline`` and ``environ`` (read from the guest's stack, as Linux reads
-them), ``comm``, ``stat``, ``status`` and ``mounts``. At the top are ``mounts``, ``meminfo``,
+them), ``comm``, ``stat``, ``status``, ``mounts`` and ``task/`` (a directory per thread with the
+same files, ``comm``, ``stat`` and ``status`` the thread's own). At the top are ``mounts``, ``meminfo``,
 ``uptime`` and ``version``. Every file is generated when it is opened.
 """
 
@@ -22,6 +24,7 @@ from kernel_model.seam import KernelError
 
 if TYPE_CHECKING:
     from kernel_model.kernel import Kernel
+    from kernel_model.tasks import Process, Task
 
 Rel = tuple[str, ...]
 PROC_DEV = makedev(0, 22)
@@ -38,11 +41,16 @@ class Executable:
     name: str = ""  # comm: the base name of the path it was started by
 
 
-def comm_of(k: "Kernel") -> str:
-    """The process's name as /proc and prctl(PR_GET_NAME) show it (at most 15 bytes)."""
-    exe = k.executable
-    name = k.thread.comm if k.thread.comm is not None else (exe.name if exe else "")
+def task_comm(proc: "Process", task: "Task") -> str:
+    """A thread's name as /proc and prctl(PR_GET_NAME) show it (at most 15 bytes)."""
+    exe = proc.executable
+    name = task.thread.comm if task.thread.comm is not None else (exe.name if exe else "")
     return name.encode("utf-8", "surrogateescape")[: TASK_COMM_LEN - 1].decode("utf-8", "surrogateescape")
+
+
+def comm_of(k: "Kernel") -> str:
+    """The current thread's name (see :func:`task_comm`)."""
+    return task_comm(k.process, k.current)
 
 
 class BorrowedHandle(Handle):
@@ -114,10 +122,26 @@ class _Listing(Handle):
 _PID_FILES = ("cmdline", "comm", "environ", "maps", "mounts", "stat", "status")
 _PID_LINKS = ("cwd", "exe", "root")
 _TOP_FILES = ("meminfo", "uptime", "version")
+_TOP_LINKS = ("mounts", "self", "thread-self")
+_DIRS = ("root", "pid", "fd", "task")
+
+
+@dataclass(frozen=True)
+class _Place:
+    """What a path under /proc names: its kind, and the process and thread it is about."""
+
+    kind: str  # root | pid | fd | task | fdlink | file | link
+    process: "Process | None" = None
+    task: "Task | None" = None  # the thread of /proc/<pid>/task/<tid>/ (or /proc/<tid>/), else None
 
 
 class ProcFilesystem(Filesystem):
-    """``/proc`` for the process of ``kernel``.
+    """``/proc`` for every process of ``kernel``'s guest.
+
+    ``/proc/<pid>/`` exists for each process, zombies included (their memory gone: ``maps``,
+    ``cmdline`` and ``environ`` are empty, ``exe`` does not resolve), with ``task/<tid>/`` for
+    each of its threads; ``/proc/<tid>/`` of a thread that is not its group's leader works but is
+    not listed, as on Linux. ``self`` and ``thread-self`` follow the task that looks.
 
     Like Linux's, it is not a read-only mount: its files refuse writing by their permissions.
     """
@@ -129,38 +153,68 @@ class ProcFilesystem(Filesystem):
         self.dev = PROC_DEV
         self._born = now_ns()
 
-    @property
-    def _pid(self) -> str:
-        return str(self._k.identity.pid)
-
     # -- the tree --------------------------------------------------------------------------
 
-    def _kind(self, rel: Rel) -> str:
-        """What ``rel`` is: "root", "pid", "fd", "fdlink", "file", "link" (ENOENT otherwise)."""
+    def _process_of(self, name: str) -> "tuple[Process, Task | None] | None":
+        """The process a /proc/<name> names (and the thread, when it is a thread's tid)."""
+        if not name.isdigit() or name != str(int(name)):
+            return None
+        table = self._k.processes
+        proc = table.processes.get(int(name))
+        if proc is not None:
+            return proc, None
+        task = table.tasks.get(int(name))
+        if task is not None and task.state != "dead":
+            return task.process, task
+        return None
+
+    def _thread(self, proc: "Process", name: str) -> "Task | None":
+        if not name.isdigit():
+            return None
+        return next((t for t in proc.threads if str(t.tid) == name and t.state != "dead"), None)
+
+    def _place(self, rel: Rel) -> _Place:
+        """What ``rel`` names (ENOENT when nothing)."""
         if not rel:
-            return "root"
+            return _Place("root")
         head = rel[0]
-        if len(rel) == 1:
-            if head in ("self", "mounts"):
-                return "link"
-            if head in _TOP_FILES:
-                return "file"
-            if head == self._pid:
-                return "pid"
-        elif head == self._pid:
-            if len(rel) == 2:
-                if rel[1] in _PID_FILES:
-                    return "file"
-                if rel[1] in _PID_LINKS:
-                    return "link"
-                if rel[1] == "fd":
-                    return "fd"
-            elif len(rel) == 3 and rel[1] == "fd" and rel[2].isdigit() and int(rel[2]) in self._k.fds:
-                return "fdlink"
+        if len(rel) == 1 and head in _TOP_LINKS:
+            return _Place("link")
+        if len(rel) == 1 and head in _TOP_FILES:
+            return _Place("file")
+        found = self._process_of(head)
+        if found is None:
+            raise KernelError(Errno.ENOENT)
+        proc, task = found
+        rest = rel[1:]
+        if len(rest) >= 2 and rest[0] == "task" and task is None:
+            task = self._thread(proc, rest[1])
+            if task is None:
+                raise KernelError(Errno.ENOENT)
+            rest = rest[2:]
+            if not rest:
+                return _Place("pid", proc, task)
+        elif rest == ("task",) and task is None:
+            return _Place("task", proc)
+        if not rest:
+            return _Place("pid", proc, task)
+        if len(rest) == 1:
+            if rest[0] in _PID_FILES:
+                return _Place("file", proc, task)
+            if rest[0] in _PID_LINKS:
+                return _Place("link", proc, task)
+            if rest[0] == "fd":
+                return _Place("fd", proc, task)
+        elif len(rest) == 2 and rest[0] == "fd" and rest[1].isdigit() and proc.alive and int(rest[1]) in proc.fds:
+            return _Place("fdlink", proc, task)
         raise KernelError(Errno.ENOENT)
 
-    def _stat(self, mode: int, rel: Rel, size: int = 0) -> StatInfo:
-        ident = self._k.identity
+    def _kind(self, rel: Rel) -> str:
+        """What ``rel`` is: root, pid, fd, task, fdlink, file or link (ENOENT otherwise)."""
+        return self._place(rel).kind
+
+    def _stat(self, mode: int, rel: Rel, size: int = 0, proc: "Process | None" = None) -> StatInfo:
+        ident = (proc or self._k.process).identity
         ino = (hash(rel) & 0xFFFFFFF) | 0x10000000
         return StatInfo(
             mode=mode, ino=ino, dev=self.dev, nlink=2 if mode & S_IFDIR == S_IFDIR else 1,
@@ -169,54 +223,61 @@ class ProcFilesystem(Filesystem):
         )
 
     def lstat(self, rel: Rel) -> StatInfo:
-        kind = self._kind(rel)
-        if kind in ("root", "pid", "fd"):
-            return self._stat(S_IFDIR | 0o555, rel)
-        if kind == "file":
-            return self._stat(S_IFREG | 0o444, rel)
-        if kind == "fdlink":
-            of = self._k.fds.get(int(rel[2]))
+        place = self._place(rel)
+        if place.kind in _DIRS:
+            return self._stat(S_IFDIR | 0o555, rel, proc=place.process)
+        if place.kind == "file":
+            return self._stat(S_IFREG | 0o444, rel, proc=place.process)
+        if place.kind == "fdlink":
+            of = place.process.fds.get(int(rel[-1]))  # type: ignore[union-attr]
             bits = {O_RDONLY: 0o500, O_WRONLY: 0o300}.get(of.flags & O_ACCMODE, 0o700)
-            return self._stat(S_IFLNK | bits, rel, 64)
-        return self._stat(S_IFLNK | 0o777, rel, len(self.readlink(rel)))
+            return self._stat(S_IFLNK | bits, rel, 64, place.process)
+        return self._stat(S_IFLNK | 0o777, rel, len(self.readlink(rel)), place.process)
 
     def readlink(self, rel: Rel, at: "Node | None" = None) -> bytes:
-        kind = self._kind(rel)
-        if kind == "fdlink":
-            of = self._k.fds.get(int(rel[2]))
+        place = self._place(rel)
+        if place.kind == "fdlink":
+            of = place.process.fds.get(int(rel[-1]))  # type: ignore[union-attr]
             return os.fsencode(of.handle.proc_name() or of.path)
-        if kind != "link":
+        if place.kind != "link":
             raise KernelError(Errno.EINVAL)
         name = rel[-1]
-        if name == "self":
-            return self._pid.encode()
-        if name == "mounts":
+        current = self._k.current
+        if place.process is None:
+            if name == "self":
+                return str(current.process.pid).encode()
+            if name == "thread-self":
+                return f"{current.process.pid}/task/{current.tid}".encode()
             return b"self/mounts"
+        proc = place.process
+        if not proc.alive:
+            raise KernelError(Errno.ENOENT)  # a zombie has no files, no directory, no program
         if name == "root":
             return b"/"
         if name == "cwd":
-            return os.fsencode("/" + "/".join(self._k.cwd))
-        exe = self._k.executable
-        if exe is None:
+            return os.fsencode("/" + "/".join(proc.fs.cwd))
+        if proc.executable is None:
             raise KernelError(Errno.ENOENT)
-        return os.fsencode(exe.path)
+        return os.fsencode(proc.executable.path)
 
     def magic_link(self, rel: Rel) -> StatInfo | None:
         try:
-            kind = self._kind(rel)
+            place = self._place(rel)
         except KernelError:
             return None
-        if kind == "fdlink":
-            return self._k.fds.get(int(rel[2])).handle.stat()
-        if kind == "link" and rel[-1] == "exe" and self._k.executable is not None:
-            return self._k.executable.stat()
+        proc = place.process
+        if place.kind == "fdlink":
+            return proc.fds.get(int(rel[-1])).handle.stat()  # type: ignore[union-attr]
+        if place.kind == "link" and rel[-1] == "exe" and proc is not None and proc.alive and proc.executable:
+            return proc.executable.stat()
         return None
 
     def open_magic(self, rel: Rel, flags: int) -> Handle:
-        kind = self._kind(rel)
-        if kind == "fdlink":
-            return BorrowedHandle(self._k.fds.get(int(rel[2])).handle)
-        exe = self._k.executable
+        place = self._place(rel)
+        proc = place.process
+        if place.kind == "fdlink":
+            return BorrowedHandle(proc.fds.get(int(rel[-1])).handle)  # type: ignore[union-attr]
+        exe = proc.executable if proc is not None and proc.alive else None
         if exe is None:
             raise KernelError(Errno.ENOENT)
         if wants_write(flags):
@@ -226,87 +287,106 @@ class ProcFilesystem(Filesystem):
     def open(self, rel: Rel, flags: int, mode: int, exists: bool, at: "Node | None" = None) -> Handle:
         if not exists:
             raise KernelError(Errno.EACCES)
-        kind = self._kind(rel)
+        place = self._place(rel)
         if wants_write(flags):
             raise KernelError(Errno.EACCES)
-        if kind in ("root", "pid", "fd"):
-            return _Listing(self.lstat(rel), lambda: self._listing(rel, kind))
+        if place.kind in _DIRS:
+            return _Listing(self.lstat(rel), lambda: self._listing(rel, place))
         # Generated once, at open, then read like a file (as Linux's seq files mostly are).
-        return BytesHandle(self._generate(rel[-1]), self.lstat(rel))
+        return BytesHandle(self._generate(rel[-1], place), self.lstat(rel))
 
     def statfs(self) -> FsStats:
         return FsStats(PROC_SUPER_MAGIC, bsize=4096, flags=ST_VALID | ST_NOSUID | ST_NODEV | ST_NOEXEC)
 
-    def _listing(self, rel: Rel, kind: str) -> list[DirEntry]:
-        if kind == "root":
-            names = [(n, S_IFLNK if n in ("self", "mounts") else S_IFREG) for n in ("mounts", "self", *_TOP_FILES)]
-            names.append((self._pid, S_IFDIR))
-        elif kind == "pid":
+    def _listing(self, rel: Rel, place: _Place) -> list[DirEntry]:
+        proc = place.process
+        if place.kind == "root":
+            names = [(n, S_IFLNK) for n in _TOP_LINKS] + [(n, S_IFREG) for n in _TOP_FILES]
+            names += [(str(pid), S_IFDIR) for pid in self._k.processes.processes]
+        elif place.kind == "pid":
             names = [(n, S_IFREG) for n in _PID_FILES] + [(n, S_IFLNK) for n in _PID_LINKS] + [("fd", S_IFDIR)]
+            if place.task is None:
+                names.append(("task", S_IFDIR))
+        elif place.kind == "task":
+            names = [(str(t.tid), S_IFDIR) for t in proc.threads if t.state != "dead"]  # type: ignore[union-attr]
         else:
-            names = [(str(fd), S_IFLNK) for fd, _ in self._k.fds.items()]
-        return [DirEntry(n, self._stat(m, rel + (n,)).ino, dtype_of(m)) for n, m in sorted(names)]
+            names = [(str(fd), S_IFLNK) for fd, _ in proc.fds.items()] if proc.alive else []  # type: ignore[union-attr]
+        # the named entries first, then the pids in order, as Linux lists /proc
+        names.sort(key=lambda e: (e[0].isdigit(), int(e[0]) if e[0].isdigit() else 0, e[0]))
+        return [DirEntry(n, self._stat(m, rel + (n,)).ino, dtype_of(m)) for n, m in names]
 
     # -- the generated files ---------------------------------------------------------------
 
-    def _generate(self, name: str) -> bytes:
-        return getattr(self, "_file_" + name)()
+    def _generate(self, name: str, place: _Place) -> bytes:
+        if place.process is None:
+            return getattr(self, "_file_" + name)()
+        task = place.task or place.process.main_thread() or place.process.threads[0]
+        return getattr(self, "_file_" + name)(place.process, task)
 
-    def _file_maps(self) -> bytes:
-        return "".join(v.maps_line() + "\n" for v in self._k.mm.vmas).encode()
+    def _file_maps(self, proc: "Process", task: "Task") -> bytes:
+        if not proc.alive:
+            return b""
+        return "".join(v.maps_line() + "\n" for v in proc.mm.vmas).encode()
 
-    def _user_range(self, start: int, end: int) -> bytes:
-        if end <= start:
+    def _user_range(self, proc: "Process", start: int, end: int) -> bytes:
+        if end <= start or not proc.alive:
             return b""
         try:
-            return self._k.memory.read(start, end - start)
+            return proc.memory.read(start, end - start)
         except Exception:  # noqa: BLE001 - the guest unmapped its own stack: Linux reads nothing
             return b""
 
-    def _file_cmdline(self) -> bytes:
-        mm = self._k.mm
-        return self._user_range(mm.arg_start, mm.arg_end)
+    def _file_cmdline(self, proc: "Process", task: "Task") -> bytes:
+        return self._user_range(proc, proc.mm.arg_start, proc.mm.arg_end)
 
-    def _file_environ(self) -> bytes:
-        mm = self._k.mm
-        return self._user_range(mm.env_start, mm.env_end)
+    def _file_environ(self, proc: "Process", task: "Task") -> bytes:
+        return self._user_range(proc, proc.mm.env_start, proc.mm.env_end)
 
-    def _comm(self) -> str:
-        return comm_of(self._k)
+    def _file_comm(self, proc: "Process", task: "Task") -> bytes:
+        return (task_comm(proc, task) + "\n").encode()
 
-    def _file_comm(self) -> bytes:
-        return (self._comm() + "\n").encode()
+    def _state(self, proc: "Process", task: "Task") -> str:
+        if not proc.alive:
+            return "Z (zombie)"
+        if proc.stopped is not None or task.state == "stopped":
+            return "T (stopped)"
+        if task.state == "blocked":
+            return "S (sleeping)"
+        return "R (running)"
 
-    def _file_stat(self) -> bytes:
-        k = self._k
-        pid, ppid = k.identity.pid, k.identity.ppid
-        vsize = k.mm.mapped_bytes
-        fields = [pid, f"({self._comm()})", "R", ppid, pid, pid, 0, -1, 0x400000] + [0] * 10
-        fields += [1, 0, 0, vsize, vsize // 4096, (1 << 64) - 1] + [0] * 30
+    def _file_stat(self, proc: "Process", task: "Task") -> bytes:
+        ppid = proc.parent.pid if proc.parent is not None else proc.identity.ppid
+        vsize = proc.mm.mapped_bytes if proc.alive else 0
+        threads = sum(1 for t in proc.threads if t.state != "dead")
+        fields = [task.tid, f"({task_comm(proc, task)})", self._state(proc, task)[0], ppid, proc.pgid, proc.sid, 0, -1,
+                  0x400000] + [0] * 10
+        fields += [max(threads, 1), 0, 0, vsize, vsize // 4096, (1 << 64) - 1] + [0] * 30
         return (" ".join(str(f) for f in fields[:52]) + "\n").encode()
 
-    def _file_status(self) -> bytes:
-        k = self._k
-        ident = k.identity
-        sig = k.signals
-        ignored = sum(1 << (n - 1) for n, a in sig.actions.items() if a.handler == 1)
-        caught = sum(1 << (n - 1) for n, a in sig.actions.items() if a.handler > 1)
+    def _file_status(self, proc: "Process", task: "Task") -> bytes:
+        ident = proc.identity
+        sig = task.signals
+        ignored = sum(1 << (n - 1) for n, a in proc.handlers.items() if a.handler == 1)
+        caught = sum(1 << (n - 1) for n, a in proc.handlers.items() if a.handler > 1)
         uid, gid = ident.uid, ident.gid
-        vm_kb = k.mm.mapped_bytes // 1024
+        vm_kb = proc.mm.mapped_bytes // 1024 if proc.alive else 0
+        fds = [fd for fd, _ in proc.fds.items()] if proc.alive else []
+        ppid = proc.parent.pid if proc.parent is not None else ident.ppid
+        threads = sum(1 for t in proc.threads if t.state != "dead")
         lines = [
-            f"Name:\t{self._comm()}", f"Umask:\t{k.umask:04o}", "State:\tR (running)", f"Tgid:\t{ident.pid}",
-            "Ngid:\t0", f"Pid:\t{ident.pid}", f"PPid:\t{ident.ppid}", "TracerPid:\t0",
+            f"Name:\t{task_comm(proc, task)}", f"Umask:\t{proc.fs.umask:04o}", f"State:\t{self._state(proc, task)}",
+            f"Tgid:\t{proc.pid}", "Ngid:\t0", f"Pid:\t{task.tid}", f"PPid:\t{ppid}", "TracerPid:\t0",
             f"Uid:\t{uid}\t{ident.effective_uid}\t{ident.effective_uid}\t{ident.effective_uid}",
             f"Gid:\t{gid}\t{ident.effective_gid}\t{ident.effective_gid}\t{ident.effective_gid}",
-            f"FDSize:\t{max(64, 1 << max((fd for fd, _ in k.fds.items()), default=0).bit_length())}",
+            f"FDSize:\t{max(64, 1 << max(fds, default=0).bit_length())}",
             "Groups:\t" + " ".join(str(g) for g in ident.groups), f"VmSize:\t{vm_kb:8d} kB",
-            f"VmRSS:\t{vm_kb:8d} kB", "Threads:\t1", f"SigPnd:\t{0:016x}", f"ShdPnd:\t{sig.pending:016x}",
+            f"VmRSS:\t{vm_kb:8d} kB", f"Threads:\t{threads}", f"SigPnd:\t{0:016x}", f"ShdPnd:\t{sig.pending:016x}",
             f"SigBlk:\t{sig.blocked:016x}", f"SigIgn:\t{ignored:016x}", f"SigCgt:\t{caught:016x}",
-            "Cpus_allowed_list:\t0" + (f"-{k.config.cpus - 1}" if k.config.cpus > 1 else ""),
+            "Cpus_allowed_list:\t0" + (f"-{self._k.config.cpus - 1}" if self._k.config.cpus > 1 else ""),
         ]
         return ("\n".join(lines) + "\n").encode()
 
-    def _file_mounts(self) -> bytes:
+    def _file_mounts(self, proc: "Process | None" = None, task: "Task | None" = None) -> bytes:
         lines = []
         for guest, fs in self._k.ns.mounts():
             kind = {PROC_SUPER_MAGIC: "proc", 0x01021994: "tmpfs"}.get(fs.statfs().magic, "hostfs")

@@ -207,3 +207,61 @@ def test_legacy_getdents_lists_the_same_names_with_d_type_last(kh, hostdir):
     kh.call("lseek", fd, 0, 0)
     assert kh.errno("getdents", fd, buf, 10) is Errno.EINVAL  # not even one record fits
     assert kh.errno("getdents", 1, buf, 4096) is Errno.ENOTDIR
+
+
+CLONE_THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000  # VM, FS, FILES, SIGHAND, THREAD
+
+
+def test_every_process_has_its_directory_and_self_follows_who_looks():
+    kh = KernelHarness()
+    with_program(kh)
+    child = kh.call("fork")
+    assert [n for n in listing(kh, "/proc") if n.isdigit()] == ["1000", str(child)]
+    assert readlink(kh, "/proc/self") == b"1000"
+    status = read_file(kh, f"/proc/{child}/status").decode()
+    assert f"Pid:\t{child}" in status and "PPid:\t1000" in status and "State:\tR (running)" in status
+    kh.as_task(child)
+    assert readlink(kh, "/proc/self") == str(child).encode()
+    assert readlink(kh, "/proc/thread-self") == f"{child}/task/{child}".encode()
+    kh.call("chdir", kh.put("/tmp"))
+    kh.as_task(1000)
+    assert readlink(kh, f"/proc/{child}/cwd") == b"/tmp"  # the child's own directory
+    assert readlink(kh, "/proc/self/cwd") != b"/tmp"
+    stat = read_file(kh, f"/proc/{child}/stat").split()
+    assert stat[:6] == [str(child).encode(), b"(prog)", b"R", b"1000", b"1000", str(kh.kernel.process.sid).encode()]
+
+
+def test_a_zombie_keeps_its_directory_without_memory_or_files():
+    from kernel_model.seam import ProcessExit
+
+    kh = KernelHarness()
+    with_program(kh)
+    child = kh.call("fork")
+    kh.as_task(child)
+    kh.end(ProcessExit(0))
+    kh.as_task(1000)
+    assert "State:\tZ (zombie)" in read_file(kh, f"/proc/{child}/status").decode()
+    assert read_file(kh, f"/proc/{child}/stat").split()[2] == b"Z"
+    assert read_file(kh, f"/proc/{child}/maps") == b"" and read_file(kh, f"/proc/{child}/cmdline") == b""
+    assert readlink(kh, f"/proc/{child}/exe") is Errno.ENOENT
+    assert listing(kh, f"/proc/{child}/fd") == [".", ".."]
+    assert kh.call("wait4", child, 0, 0, 0) == child  # reaped: gone from /proc
+    assert kh.errno("openat", AT_FDCWD, kh.put(f"/proc/{child}/status"), 0, 0) is Errno.ENOENT
+
+
+def test_threads_are_under_task_and_have_their_own_names():
+    kh = KernelHarness()
+    with_program(kh)
+    tid = kh.call("clone", CLONE_THREAD_FLAGS, 0, 0, 0, 0)
+    assert listing(kh, "/proc/self/task")[2:] == ["1000", str(tid)]  # after . and ..
+    assert str(tid) not in listing(kh, "/proc")  # a thread is not listed at the top...
+    assert f"Tgid:\t1000\nNgid:\t0\nPid:\t{tid}" in read_file(kh, f"/proc/{tid}/status").decode()  # ...but is there
+    assert "Threads:\t2" in read_file(kh, "/proc/self/status").decode()
+    kh.as_task(tid)
+    assert kh.call("prctl", 15, kh.put("worker"), 0, 0, 0) == 0  # PR_SET_NAME names this thread only
+    assert read_file(kh, "/proc/thread-self/comm") == b"worker\n"
+    assert read_file(kh, f"/proc/1000/task/{tid}/comm") == b"worker\n"
+    assert read_file(kh, "/proc/1000/task/1000/comm") == b"prog\n"
+    assert read_file(kh, "/proc/self/comm") == b"prog\n"  # the process's: its leader's
+    assert kh.errno("openat", AT_FDCWD, kh.put("/proc/1000/task/4242/comm"), 0, 0) is Errno.ENOENT
+    assert kh.errno("openat", AT_FDCWD, kh.put("/proc/1000/task/1000/task"), 0, 0) is Errno.ENOENT
