@@ -30,9 +30,9 @@ from kernel_model.fdtable import FdTable, OpenFile
 from kernel_model.denials import DenialLog
 from kernel_model.filesystems import DeviceFilesystem
 from kernel_model.fsnodes import Handle, LimitedOutputHandle, OutputLimit, StreamHandle
-from kernel_model.limits import RLIMIT_AS, RLIMIT_NOFILE, ResourceLimits, default_limits
+from kernel_model.limits import RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_NPROC, ResourceLimits, default_limits
 from kernel_model.linux_errno import Errno
-from kernel_model.mm import AddressSpace
+from kernel_model.mm import AddressSpace, MemoryPool
 from kernel_model.procfs import Executable, ProcFilesystem
 from kernel_model.process import Identity, PrctlState
 from kernel_model.registry import REGISTRY, CallingConvention
@@ -187,7 +187,8 @@ class Kernel:
 
     def _first_process(self, config: KernelConfig, memory: GuestMemory) -> Process:
         ident = self.identity
-        mm = AddressSpace(memory, mmap_top=self._mmap_top, task_size=self._task_size, limit=config.max_memory)
+        mm = AddressSpace(memory, mmap_top=self._mmap_top, task_size=self._task_size, limit=config.max_memory,
+                          pool=MemoryPool(config.max_memory))
         fs = FsState(split_path(os.path.realpath(config.cwd or os.getcwd())), config.umask)
         proc = Process(ident.pid, ident, memory, mm, FdTable(), fs, {}, None, PrctlState())  # type: ignore[arg-type]
         self.processes.processes[proc.pid] = proc
@@ -199,9 +200,11 @@ class Kernel:
         self.fds = proc.fds
         self.mm = proc.mm
         ceilings = {RLIMIT_NOFILE: config.max_fds} if config.max_fds is not None else {}
+        if config.max_processes is not None:
+            ceilings[RLIMIT_NPROC] = config.max_processes
         if config.max_memory is not None:
             ceilings[RLIMIT_AS] = config.max_memory
-        proc.limits = ResourceLimits(self, default_limits(config.max_fds, config.max_memory), ceilings)
+        proc.limits = ResourceLimits(self, default_limits(config.max_fds, config.max_memory, config.max_processes), ceilings)
         return proc
 
     # -- the current task --------------------------------------------------------------------

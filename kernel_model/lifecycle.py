@@ -47,7 +47,6 @@ __WNOTHREAD, __WALL, __WCLONE = 0x20000000, 0x40000000, 0x80000000
 P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
 # The signals whose default action dumps core (the wait status then has 0x80 when a core was
 # written; with RLIMIT_CORE 0, none is, as on a default Linux).
-MAX_PROCESSES_DEFAULT = 4096  # RLIMIT_NPROC when nothing sets one: a runaway fork loop ends here
 
 ARG_MAX = 32 * 4096 * 32  # what Linux allows argv and envp together: a quarter of an 8 MiB stack
 MAX_ARG_STRLEN = 32 * 4096  # one string
@@ -70,7 +69,8 @@ def do_clone(k: "Kernel", req: SyscallRequest, flags: int, stack: int, parent_ti
     proc = parent_task.process
     limit = k.max_processes()
     if not flags & CLONE_THREAD and len(k.processes.live()) >= limit:
-        raise KernelError(Errno.EAGAIN)
+        k.processes.limit_refusals += 1
+        raise KernelError(Errno.EAGAIN, f"{limit} processes are alive, the most allowed")
     cpu = req.cpu
     if cpu is None:
         raise KernelError(Errno.ENOSYS, "no CPU side to make a task with")
@@ -617,9 +617,11 @@ def end_process(k: "Kernel", proc: Process, ex: ProcessExit) -> None:
         end_task(k, task)
     if proc.pid == k.processes.first_pid and proc is not k.process:
         k.preempt()  # another task ended the first process: the run ends with it, now
-    shared_fds = any(p is not proc and p.alive and p.fds is proc.fds for p in k.processes.processes.values())
-    if not shared_fds:
+    others = [p for p in k.processes.processes.values() if p is not proc and p.alive]
+    if not any(p.fds is proc.fds for p in others):
         proc.fds.close_all()
+    if not any(p.mm is proc.mm for p in others):
+        proc.mm.release()  # a zombie holds no memory
     reaper = k.processes.reaper
     for child in list(proc.children):
         proc.children.remove(child)

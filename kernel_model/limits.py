@@ -32,10 +32,10 @@ RESOURCE_NAMES = (
 )
 
 
-def default_limits(max_fds: int | None, max_memory: int | None) -> list[tuple[int, int]]:
+def default_limits(max_fds: int | None, max_memory: int | None, max_processes: int | None = None) -> list[tuple[int, int]]:
     """(soft, hard) per resource, as a freshly logged-in Linux user has them.
 
-    The descriptor and address-space limits are the sandbox's own when it sets them (both
+    The descriptor, address-space and process limits are the sandbox's own when it sets them (both
     soft and hard, as ``prlimit`` sets them), so what the guest reads is what it will meet.
     Without a descriptor limit the guest inherits the host process's, as a program started
     from the same shell would (at most fs.nr_open).
@@ -44,7 +44,7 @@ def default_limits(max_fds: int | None, max_memory: int | None) -> list[tuple[in
     limits = [inf] * RLIM_NLIMITS
     limits[RLIMIT_STACK] = (8 << 20, RLIM_INFINITY)
     limits[RLIMIT_CORE] = (0, RLIM_INFINITY)
-    limits[RLIMIT_NPROC] = (63455, 63455)
+    limits[RLIMIT_NPROC] = (max_processes, max_processes) if max_processes is not None else (63455, 63455)
     limits[RLIMIT_NOFILE] = (max_fds, max_fds) if max_fds is not None else _host_nofile()
     limits[RLIMIT_MEMLOCK] = (8 << 20, 8 << 20)
     limits[RLIMIT_SIGPENDING] = (63455, 63455)

@@ -69,6 +69,31 @@ class Vma:
         return f"{head:<72} {self.name}".rstrip() if self.name else head
 
 
+class MemoryPool:
+    """The memory every process's address space draws from: the sandbox's ``max_memory`` holds
+    for the whole process tree, so a fork loop cannot multiply it.
+
+    Each live address space is in :attr:`spaces`; one leaves when its process ends or execs.
+    """
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.spaces: list["AddressSpace"] = []
+        self.refusals = 0  # requests refused with ENOMEM because of ``limit``, in every process
+
+    @property
+    def used(self) -> int:
+        """The bytes mapped by every live address space together."""
+        return sum(s.mapped_bytes for s in self.spaces)
+
+    def check(self, more: int, space: "AddressSpace") -> None:
+        """ENOMEM (counted as a refusal) when ``more`` bytes would take the tree past the limit."""
+        if self.limit is not None and self.used + more > self.limit:
+            self.refusals += 1
+            space.limit_refusals += 1
+            raise KernelError(Errno.ENOMEM, "memory limit of the sandbox reached")
+
+
 class AddressSpace:
     """The VMAs of one process and the policy that places new mappings."""
 
@@ -80,6 +105,7 @@ class AddressSpace:
         task_size: int,
         mmap_floor: int = 0x10000,
         limit: int | None = None,
+        pool: MemoryPool | None = None,
     ) -> None:
         self.memory = memory
         self.page = memory.page_size
@@ -94,22 +120,33 @@ class AddressSpace:
         self.brk_end = 0
         # Where the loader put argv's and envp's strings (for /proc/self/cmdline and environ).
         self.arg_start = self.arg_end = self.env_start = self.env_end = 0
+        self.pool = pool if pool is not None else MemoryPool(None)
+        self.pool.spaces.append(self)
 
     def copy(self, memory: GuestMemory) -> "AddressSpace":
         """The same mappings and break over ``memory`` (a fork's copy of the address space; the
-        CPU side copies the bytes)."""
+        CPU side copies the bytes). ENOMEM when the copy would take the tree past its limit."""
+        self.pool.check(self.mapped_bytes, self)
         twin = AddressSpace.__new__(AddressSpace)
         twin.__dict__.update(self.__dict__)
         twin.memory = memory
         twin._vmas = list(self._vmas)
         twin._starts = list(self._starts)
         twin.limit_refusals = 0
+        self.pool.spaces.append(twin)
         return twin
 
     def fresh(self, memory: GuestMemory) -> "AddressSpace":
-        """An empty address space over ``memory`` with this one's layout and limit (execve)."""
+        """An empty address space over ``memory`` with this one's layout and limit (execve);
+        this one leaves the pool."""
+        self.release()
         return AddressSpace(memory, mmap_top=self.mmap_top, task_size=self.task_size, mmap_floor=self.mmap_floor,
-                            limit=self.limit)
+                            limit=self.limit, pool=self.pool)
+
+    def release(self) -> None:
+        """Its process ended (or exec'd): its mappings no longer count against the pool."""
+        if self in self.pool.spaces:
+            self.pool.spaces.remove(self)
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -192,7 +229,9 @@ class AddressSpace:
         """Map ``[start, start+size)`` (page-aligned, free) and record it."""
         if self.limit is not None and self.mapped_bytes + size > self.limit:
             self.limit_refusals += 1
+            self.pool.refusals += 1
             raise KernelError(Errno.ENOMEM, "memory limit reached")
+        self.pool.check(size, self)
         self.memory.map(start, size, prot)
         vma = Vma(start, start + size, prot, **attrs)  # type: ignore[arg-type]
         self._insert(vma)

@@ -398,7 +398,7 @@ class ProcFilesystem(Filesystem):
         from kernel_model.limits import DEFAULT_MEMORY
 
         total = (self._k.config.max_memory or DEFAULT_MEMORY) // 1024
-        free = max(total - self._k.mm.mapped_bytes // 1024, 0)
+        free = max(total - self._k.mm.pool.used // 1024, 0)  # what every process maps
         return f"MemTotal:       {total:8d} kB\nMemFree:        {free:8d} kB\nMemAvailable:   {free:8d} kB\n".encode()
 
     def _file_uptime(self) -> bytes:

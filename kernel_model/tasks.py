@@ -172,6 +172,7 @@ class ProcessTable:
     processes: dict[int, Process] = field(default_factory=dict)
     tasks: dict[int, Task] = field(default_factory=dict)
     last_id: int = 0
+    limit_refusals: int = 0  # forks refused with EAGAIN because as many processes as allowed live
 
     def new_id(self) -> int:
         """The next pid or tid: one counter for both, as Linux has."""

@@ -144,7 +144,8 @@ class Sandbox(DebuggingMethods):
 
     Limits (see :mod:`sandbox.limits`; None means unlimited): ``timeout`` seconds of wall-clock
     time per run (30), ``max_insns`` instructions (no budget: counting slows guest code),
-    ``max_memory`` bytes of address space (1 GiB), ``max_fds`` descriptors (1024) and
+    ``max_memory`` bytes of address space of all processes together (1 GiB), ``max_fds``
+    descriptors (1024), ``max_processes`` processes alive at once (256) and
     ``max_output`` bytes of stdout and stderr (64 MiB of captured output; unlimited when the
     output goes to the host's own streams, unless given).
 
@@ -179,11 +180,12 @@ class Sandbox(DebuggingMethods):
         wall: str | None = None,
         require_landlock: bool = False,
         max_records: int | None = DEFAULT_RECORDS,
+        max_processes: int | None = API_DEFAULTS.max_processes,
     ) -> None:
         self.arch = get_arch(arch)
         if isinstance(max_output, _Default):
             max_output = API_DEFAULTS.max_output if capture else None
-        self.limits = checked(Limits(timeout, max_insns, max_memory, max_fds, max_output))
+        self.limits = checked(Limits(timeout, max_insns, max_memory, max_fds, max_output, max_processes))
         self.stdin = stdin
         self.capture = capture
         self.cwd = cwd
@@ -225,8 +227,13 @@ class Sandbox(DebuggingMethods):
 
     @property
     def max_memory(self) -> int | None:
-        """The address-space limit (RLIMIT_AS) of each process, in bytes."""
+        """The address-space limit (RLIMIT_AS) of all processes together, in bytes."""
         return self.limits.max_memory
+
+    @property
+    def max_processes(self) -> int | None:
+        """How many processes may be alive at once (RLIMIT_NPROC), the first included."""
+        return self.limits.max_processes
 
     def close(self) -> None:
         """Release the current process's engine and host files now (results stay readable)."""
@@ -286,7 +293,7 @@ class Sandbox(DebuggingMethods):
             cwd=self.cwd, mounts=list(self.mounts), tmp=self.tmp, stdin=sin, stdout=sout, stderr=serr,
             identity=self.identity, clock=Clock(virtual=self.virtual_time), random_seed=self.seed,
             max_fds=limits.max_fds, max_memory=limits.max_memory, max_output=limits.max_output,
-            rootfs=self.rootfs, waits=self._waits, schedule_seed=self.seed,
+            rootfs=self.rootfs, waits=self._waits, schedule_seed=self.seed, max_processes=limits.max_processes,
         )
         if self.kernel == "model" and self.policy is None and not self.call_rules:
             self.machine = Machine(self.arch, config)
@@ -555,8 +562,9 @@ class Sandbox(DebuggingMethods):
         kernel = machine.kernel
         output = kernel.output_limit
         counts = {
-            "max_memory": kernel.mm.limit_refusals,
+            "max_memory": kernel.mm.pool.refusals,
             "max_fds": kernel.fds.limit_refusals,
+            "max_processes": kernel.processes.limit_refusals,
             "max_output": output.refused if output is not None else 0,
         }
         return {name: n for name, n in counts.items() if n}

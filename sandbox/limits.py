@@ -9,14 +9,19 @@ Each limit ends or constrains the guest the way Linux would:
   then calls a counter (in C) before every instruction, which makes generated code several
   times slower, so it is off unless asked for;
 - ``max_memory``: bytes of address space (RLIMIT_AS, soft and hard): an ``mmap`` or ``brk``
-  beyond it fails with ENOMEM, and the guest decides what to do about it;
+  beyond it fails with ENOMEM, and the guest decides what to do about it. It holds for every
+  process together: a ``fork`` whose copy would pass it fails with ENOMEM too;
 - ``max_fds``: open descriptors (RLIMIT_NOFILE, soft and hard): beyond it, EMFILE;
+- ``max_processes``: processes alive at once, the first included (RLIMIT_NPROC, soft and
+  hard): a ``fork`` or ``clone`` beyond it fails with EAGAIN, so a fork loop ends there.
+  Threads do not count, as on Linux, where RLIMIT_NPROC counts them: a thread costs the
+  host little here, while each process has an engine of its own (about 3 MB);
 - ``max_output``: bytes the guest may write to stdout and stderr together. Linux has no
   limit on a pipe, so this one behaves as RLIMIT_FSIZE does for a file: the write that
   reaches the limit is cut short, the next one raises SIGXFSZ (status 153) and, if the
   guest ignores or handles it, fails with EFBIG.
 
-Neither ``max_memory`` nor ``max_fds`` can be raised by the guest, not even as root: the
+None of ``max_memory``, ``max_fds`` and ``max_processes`` can be raised by the guest, not even as root: the
 sandbox's limits are a ceiling, as a container's are to the root inside it.
 
 The Python API defaults (:data:`API_DEFAULTS`) suit untrusted code in a test suite; the
@@ -37,19 +42,21 @@ from sandbox.errors import SandboxError
 
 @dataclass(frozen=True)
 class Limits:
-    """The five limits of a sandbox; None means unlimited."""
+    """The six limits of a sandbox; None means unlimited."""
 
     timeout: float | None = None
     max_insns: int | None = None
     max_memory: int | None = None
     max_fds: int | None = None
     max_output: int | None = None
+    max_processes: int | None = None
 
 
 # The Python API: a runaway test ends in half a minute, and neither its memory, its
 # descriptors nor its captured output can take the host's. No instruction budget: counting
 # slows guest code several times, and the timeout already ends an endless loop.
-API_DEFAULTS = Limits(timeout=30.0, max_insns=None, max_memory=1 << 30, max_fds=1024, max_output=64 << 20)
+API_DEFAULTS = Limits(timeout=30.0, max_insns=None, max_memory=1 << 30, max_fds=1024, max_output=64 << 20,
+                      max_processes=256)
 # The command line: like running the program in a shell.
 UNLIMITED = Limits()
 
@@ -101,6 +108,9 @@ def checked(limits: Limits) -> Limits:
             raise SandboxError(f"{name} {value!r}: must be a whole number more than 0")
     if limits.max_fds is not None and (not isinstance(limits.max_fds, int) or not 0 <= limits.max_fds <= 1 << 20):
         raise SandboxError(f"max_fds {limits.max_fds!r}: must be a whole number from 0 to 1048576")
+    value = limits.max_processes
+    if value is not None and (not isinstance(value, int) or not 1 <= value <= 1 << 22):
+        raise SandboxError(f"max_processes {value!r}: must be a whole number from 1 to 4194304")
     return limits
 
 
@@ -160,7 +170,7 @@ class _LimitOption(argparse.Action):
 
 
 def add_limit_options(parser: argparse.ArgumentParser) -> None:
-    """``--timeout``, ``--max-insns``, ``--max-memory``, ``--max-fds``, ``--max-output``."""
+    """``--timeout``, ``--max-insns``, ``--max-memory``, ``--max-fds``, ``--max-processes``, ``--max-output``."""
     group = parser.add_argument_group("limits (none unless given)")
     group.add_argument(
         "--timeout", action=_LimitOption, parse=parse_duration, metavar="SECONDS",
@@ -173,11 +183,15 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--max-memory", action=_LimitOption, parse=parse_size, metavar="BYTES",
-        help="address space (RLIMIT_AS): mmap and brk beyond it get ENOMEM; 64M, 1G",
+        help="address space of all processes together (RLIMIT_AS): mmap, brk and fork beyond it get ENOMEM; 64M, 1G",
     )
     group.add_argument(
         "--max-fds", action=_LimitOption, parse=parse_count, metavar="N",
         help="open descriptors (RLIMIT_NOFILE): beyond it, EMFILE",
+    )
+    group.add_argument(
+        "--max-processes", action=_LimitOption, parse=parse_count, metavar="N",
+        help="processes alive at once, the first included (RLIMIT_NPROC): fork and clone beyond it get EAGAIN",
     )
     group.add_argument(
         "--max-output", action=_LimitOption, parse=parse_size, metavar="BYTES",
@@ -187,7 +201,8 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
 
 def limits_from_args(args: argparse.Namespace) -> Limits:
     """The limits the command line asked for (unlimited where it said nothing)."""
-    given = {name: getattr(args, name, None) for name in ("timeout", "max_insns", "max_memory", "max_fds", "max_output")}
+    given = {name: getattr(args, name, None) for name in ("timeout", "max_insns", "max_memory", "max_fds", "max_output",
+                                                   "max_processes")}
     try:
         return checked(Limits(**given))
     except SandboxError as e:
@@ -198,6 +213,7 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
 _REFUSALS = {
     "max_memory": ("--max-memory", "memory request", "ENOMEM"),
     "max_fds": ("--max-fds", "new descriptor", "EMFILE"),
+    "max_processes": ("--max-processes", "fork", "EAGAIN"),
     "max_output": ("--max-output", "write", "cut short or EFBIG"),
 }
 

@@ -252,3 +252,18 @@ def test_a_sleep_lets_the_virtual_clock_run_to_its_deadline():
     before = kh.kernel.monotonic()
     assert kh.call("nanosleep", kh.put(struct.pack("<qq", 2, 0)), 0) == 0
     assert kh.kernel.monotonic() - before >= 2 * 10**9
+
+
+def test_the_memory_limit_holds_for_the_whole_process_tree():
+    kh = KernelHarness(max_memory=0x80000)  # 512 KiB, of which the scratch area maps 64
+    assert kh.call("mmap", 0, 0x30000, 3, 0x22, -1, 0) > 0  # the parent now maps 256 KiB
+    child = kh.call("fork")  # the copy fits: 512 KiB in all
+    kh.as_task(child)
+    assert kh.errno("mmap", 0, 0x1000, 3, 0x22, -1, 0) is Errno.ENOMEM  # one page more does not
+    kh.as_task(1000)
+    assert kh.errno("fork") is Errno.ENOMEM  # nor does a second copy
+    assert kh.kernel.mm.pool.refusals == 2
+    kh.as_task(child)
+    kh.end(ProcessExit(0))  # a zombie holds no memory
+    kh.as_task(1000)
+    assert kh.call("fork") > child  # its memory is free again

@@ -36,7 +36,8 @@ ARCHES = ["x86_64", "aarch64"]
 def test_the_api_defaults_suit_untrusted_code_and_the_cli_has_none():
     sb = Sandbox("x86_64")
     assert sb.limits == API_DEFAULTS
-    assert API_DEFAULTS == Limits(timeout=30.0, max_insns=None, max_memory=1 << 30, max_fds=1024, max_output=64 << 20)
+    assert API_DEFAULTS == Limits(timeout=30.0, max_insns=None, max_memory=1 << 30, max_fds=1024, max_output=64 << 20,
+                                  max_processes=256)
     # captured output is host memory; the host's own streams are not
     assert Sandbox("x86_64", capture=False).limits.max_output is None
     assert Sandbox("x86_64", capture=False, max_output=10).limits.max_output == 10
@@ -64,6 +65,7 @@ def test_bad_limits_are_refused_in_one_line():
         ({"max_memory": 1.5}, "max_memory 1.5: must be"),
         ({"max_fds": -1}, "max_fds -1: must be"),
         ({"max_output": 0}, "max_output 0: must be"),
+        ({"max_processes": 0}, "max_processes 0: must be a whole number from 1"),
     ):
         with pytest.raises(SandboxError, match=words):
             Sandbox("x86_64", **kw)
@@ -185,3 +187,42 @@ def test_a_run_in_another_thread_has_its_timeout_too():
     thread.start()
     thread.join(10)
     assert not thread.is_alive() and results[0].limit == "timeout"
+
+
+# fork until fork fails, then exit with the number of children made (each child exits at once)
+FORK_LOOP = {
+    "x86_64": "xor ebx, ebx; l: mov eax, 57; syscall; test rax, rax; js done; jz child; inc ebx; jmp l; "
+    "child: mov eax, 60; xor edi, edi; syscall; done: mov r12, rax; mov edi, ebx; mov eax, 231; syscall",
+    # aarch64 has no fork: clone(SIGCHLD, 0, 0, 0, 0)
+    "aarch64": "mov x19, #0; l: mov x8, #220; mov x0, #17; mov x1, #0; mov x2, #0; mov x3, #0; mov x4, #0; svc #0; "
+    "cmp x0, #0; b.lt done; b.eq child; add x19, x19, #1; b l; "
+    "child: mov x8, #93; mov x0, #0; svc #0; done: mov x0, x19; mov x8, #94; svc #0",
+}
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_max_processes_ends_a_fork_loop_with_eagain(arch):
+    """Zombies count (nobody reaps them): the fifth fork fails with EAGAIN and the run says why."""
+    result = Sandbox(arch, max_processes=5).run_asm(FORK_LOOP[arch])
+    assert result.exit_status == 4
+    forks = result.calls("fork" if arch == "x86_64" else "clone")
+    assert [r.errno for r in forks] == [None] * 4 + ["EAGAIN"]
+    assert result.refused == {"max_processes": 1}
+    buf = bytearray(16)
+    assert Sandbox(arch, max_processes=5).syscall("prlimit64", 0, 6, 0, buf).ret == 0  # RLIMIT_NPROC
+    assert struct.unpack("<QQ", buf) == (5, 5)
+
+
+def test_max_processes_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    src = tmp_path / "forks.x86_64.s"
+    src.write_text(FORK_LOOP["x86_64"].replace("; ", "\n") + "\n")
+    run = [sys.executable, "-m", "sandbox", "run"]
+    done = subprocess.run([*run, "--max-processes", "3", str(src)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "--max-processes refused 1 fork (EAGAIN)" in done.stderr
+    bad = subprocess.run([*run, "--max-processes", "0", str(src)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "sandbox run: --max-processes 0: must be a whole number from 1 to 4194304 (see sandbox run --help)"]
