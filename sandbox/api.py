@@ -52,6 +52,28 @@ class _Default:
 DEFAULT = _Default()
 
 
+def _code_executable(arch: Arch, code: bytes, base: int, entry: int, name: str) -> Executable | None:
+    """What ``/proc/self/exe`` is for machine code run as it is: the code as a static ELF file,
+    the one ``build_elf`` makes (built when first opened), so that a program can ``execve``
+    itself as a compiled one would."""
+    from sandbox.elfwriter import build_elf
+
+    if base < 0x1000 or base % 0x1000:
+        return None  # not where an ELF file can put it
+    built: list[bytes] = []
+
+    def image() -> bytes:
+        if not built:
+            program = Assembled(code, base, {"_start": entry})
+            built.append(build_elf(arch, program, thumb=bool(entry & 1) and arch.name == "arm"))
+        return built[0]
+
+    def stat() -> StatInfo:
+        return StatInfo(mode=0o100755, size=len(image()), dev=SANDBOX_DEVICE, ino=zlib.crc32(name.encode()) | 1)
+
+    return Executable(path=name, open=lambda: BytesHandle(image(), stat()), stat=stat, name=os.path.basename(name))
+
+
 @dataclass
 class RunResult:
     """The outcome of running a guest to its end.
@@ -421,6 +443,7 @@ class Sandbox(DebuggingMethods):
             # The code is one section: a label names the addresses from it to the code's end.
             machine.symbol_spans = {name: (addr, base + len(code)) for name, addr in machine.symbols.items()}
             start = base if entry is None else entry
+            machine.kernel.executable = _code_executable(self.arch, code, base, start, name)
             self._start(machine, ProgramImage(entry=start, program_entry=start), argv, env)
         return machine
 
