@@ -80,7 +80,7 @@ def describe_param(param: Param) -> str:
         verb = {IN: "the kernel reads", OUT: "the kernel fills", "inout": "the kernel reads and updates"}[param.direction]
         words = f"address of a struct {param.struct} {verb}"
     elif words is None:
-        words = f"{param.kind.replace('_', ' ')} (see the {param.kind} names)" if param.kind not in (
+        words = f"{param.kind.replace('_', ' ')} ({_where_named(param.kind)})" if param.kind not in (
             "int", "uint", "long", "ulong", "hex", "u64", "octal") else "a number"
     return words
 
@@ -119,9 +119,58 @@ class Explanation:
         for c in arch.clobbers:
             what = "the return address" if c.source == "next_pc" else c.source
             out.append(f"    {c.register:<{rw}} {'':<{width}}  {'':<{types}}  clobbered by {arch.trap.mnemonic}: gets {what}")
+        out += value_lines(self.proto, arch)
         out += ["", f"  a stub that makes this call ({p('sandbox run', 'bold')} it as a .s file):", ""]
         out += ["    " + line for line in self.stub.rstrip("\n").splitlines()]
         return out
+
+
+_LISTED_TABLES_MAX = 48  # longer tables (errno, signal numbers) have commands of their own
+
+
+def _where_named(kind: str) -> str:
+    from kernel_model.constants import value_names
+
+    try:
+        names = value_names(kind, "x86_64")
+    except KeyError:
+        return f"see the {kind} names"
+    listed = 0 < len(names.entries) + len(names.parts) <= _LISTED_TABLES_MAX
+    return "the names are below" if listed else f"see the {kind} names"
+
+
+def value_lines(proto: Prototype, arch: Arch) -> list[str]:
+    """The names each named-value argument takes on ``arch`` (``clone``'s flags, ``openat``'s
+    ``O_`` flags, a ``whence``), wrapped to the width of a terminal."""
+    from kernel_model.constants import value_names
+
+    out: list[str] = []
+    seen: set[str] = set()
+    for param in proto.params:
+        if param.kind in seen:
+            continue
+        try:
+            names = value_names(param.kind, kernel_arch(arch).name)
+        except KeyError:
+            continue
+        seen.add(param.kind)
+        entries = list(names.parts) + list(names.entries)
+        if not entries or len(entries) > _LISTED_TABLES_MAX:
+            continue
+        how = "flags, ORed together" if names.flags else "one of these"
+        out += ["", f"  {param.name}: {how}"]
+        items = [f"{n}={v:#x}" if names.flags else f"{n}={v}" for n, v in entries]
+        line = "   "
+        for item in items:
+            if len(line) + len(item) + 1 > 96:
+                out.append(line)
+                line = "   "
+            line += " " + item
+        out.append(line)
+        if param.kind == "clone_flags":
+            out.append("    the low byte is the signal the parent gets when the child ends "
+                       "(SIGCHLD=0x11 for a fork; 0 for a thread)")
+    return out
 
 
 def param_registers(arch: Arch, proto: Prototype) -> list[str]:

@@ -86,3 +86,20 @@ def test_compare_follows_arguments_by_name():
 def test_table_rows_mark_the_model():
     rows = {name: (nr, status) for nr, name, status, _ in table_rows(get_arch("aarch64"))}
     assert rows["write"] == (64, "full") and rows["openat"] == (56, "partial") and rows["inotify_init1"][1] == "-"
+
+
+def test_explain_lists_the_names_a_flags_argument_takes():
+    from sandbox.arch import get_arch
+    from sandbox.teaching import explain_call
+
+    def explain(arch: str, name: str):  # type: ignore[no-untyped-def]
+        return explain_call(get_arch(arch), name)
+
+    text = "\n".join(explain("aarch64", "clone").lines())
+    assert "flags       unsigned long  clone flags (the names are below)" in text
+    assert "  flags: flags, ORed together\n    CLONE_VM=0x100 CLONE_FS=0x200" in text
+    assert "the low byte is the signal the parent gets when the child ends" in text
+    lseek = "\n".join(explain("x86_64", "lseek").lines())
+    assert "whence: one of these\n    SEEK_SET=0 SEEK_CUR=1 SEEK_END=2" in lseek
+    kill = "\n".join(explain("x86_64", "kill").lines())
+    assert "a signal number" in kill and "SIGKILL=9" not in kill  # too long a table to list
