@@ -102,4 +102,4 @@ def test_explain_lists_the_names_a_flags_argument_takes():
     lseek = "\n".join(explain("x86_64", "lseek").lines())
     assert "whence: one of these\n    SEEK_SET=0 SEEK_CUR=1 SEEK_END=2" in lseek
     kill = "\n".join(explain("x86_64", "kill").lines())
-    assert "sig: one of these" in kill and " SIGKILL=9 " in kill
+    assert "sig: one of these" in kill and " SIGKILL=9" in kill
