@@ -17,6 +17,9 @@ them, not for comparing machines.
   the sandbox over qemu-user, and the loops over a bare Unicorn running them (the engine as
   it is without the sandbox, so a load loop over it says whether loads got slower);
 - RSS after a million calls, against the RSS of hello (the call log must not grow);
+- processes: fork + exit + wait4 round trips, a busybox sh loop making a subshell and a
+  command substitution, and two threads handing a futex back and forth, each per round over
+  qemu-user's (whose processes and threads are the host's own);
 - as before: single steps through ``sb.step()`` over a bare ``emu_start(count=1)`` loop,
   ``cat`` of 16 MiB over qemu-user, and the cost of an instruction budget.
 
@@ -83,6 +86,45 @@ LOOPS = {
                          "subs x20, x20, #1\nb.ne p\ndone:\n",
 }
 BASE_REG = {"x86_64": "rbx", "aarch64": "x19"}
+# fork, the child exits at once, the parent reaps it: N times, then exit(0)
+FORKS = {
+    "x86_64": "mov rbx, {n}\nl: mov eax, 57\nsyscall\ntest rax, rax\njz child\nmov rdi, rax\nxor esi, esi\n"
+              "xor edx, edx\nxor r10d, r10d\nmov eax, 61\nsyscall\ndec rbx\njnz l\n"
+              "mov eax, 231\nxor edi, edi\nsyscall\nchild: mov eax, 60\nxor edi, edi\nsyscall\n",
+    # aarch64 has no fork: clone(SIGCHLD, 0, 0, 0, 0)
+    "aarch64": "movz x19, #{n_lo}\nmovk x19, #{n_hi}, lsl #16\nl: mov x0, #17\nmov x1, #0\nmov x2, #0\nmov x3, #0\n"
+               "mov x4, #0\nmov x8, #220\nsvc #0\ncbz x0, child\nmov x1, #0\nmov x2, #0\nmov x3, #0\n"
+               "mov x8, #260\nsvc #0\nsubs x19, x19, #1\nb.ne l\nmov x0, #0\nmov x8, #94\nsvc #0\n"
+               "child: mov x0, #0\nmov x8, #93\nsvc #0\n",
+}
+# Two threads hand a turn to each other N times through a futex word: the main thread waits
+# while the word is 1, sets it to 1 and wakes the other; the other waits while it is 0, sets
+# it to 0 and wakes the main one. Then exit_group(0).
+PING_PONG = {
+    "x86_64": "mov eax, 9\nxor edi, edi\nmov esi, 65536\nmov edx, 3\nmov r10d, 0x22\nmov r8, -1\nxor r9d, r9d\n"
+              "syscall\nlea rsi, [rax + 65536]\nmov edi, 0x50f00\nxor edx, edx\nxor r10d, r10d\nxor r8d, r8d\n"
+              "mov eax, 56\nsyscall\ntest rax, rax\njz other\nmov r12, {n}\n"
+              "wait0: mov eax, [rip + turn]\ntest eax, eax\njz go0\nmov eax, 202\nlea rdi, [rip + turn]\n"
+              "mov esi, 128\nmov edx, 1\nxor r10d, r10d\nsyscall\njmp wait0\n"
+              "go0: mov dword ptr [rip + turn], 1\nmov eax, 202\nlea rdi, [rip + turn]\nmov esi, 129\nmov edx, 1\n"
+              "syscall\ndec r12\njnz wait0\nmov eax, 231\nxor edi, edi\nsyscall\n"
+              "other: mov eax, [rip + turn]\ncmp eax, 1\nje go1\nmov eax, 202\nlea rdi, [rip + turn]\n"
+              "mov esi, 128\nxor edx, edx\nxor r10d, r10d\nsyscall\njmp other\n"
+              "go1: mov dword ptr [rip + turn], 0\nmov eax, 202\nlea rdi, [rip + turn]\nmov esi, 129\nmov edx, 1\n"
+              "syscall\njmp other\n.align 4\nturn: .long 0\n",
+    "aarch64": "mov x0, #0\nmov x1, #65536\nmov x2, #3\nmov x3, #0x22\nmov x4, #-1\nmov x5, #0\nmov x8, #222\n"
+               "svc #0\nadd x1, x0, #16, lsl #12\nmovz x0, #0x0f00\nmovk x0, #0x5, lsl #16\nmov x2, #0\nmov x3, #0\n"
+               "mov x4, #0\nmov x8, #220\nsvc #0\nadr x20, turn\ncbz x0, other\n"
+               "movz x19, #{n_lo}\nmovk x19, #{n_hi}, lsl #16\n"
+               "wait0: ldr w9, [x20]\ncbz w9, go0\nmov x0, x20\nmov x1, #128\nmov x2, #1\nmov x3, #0\nmov x8, #98\n"
+               "svc #0\nb wait0\ngo0: mov w9, #1\nstr w9, [x20]\nmov x0, x20\nmov x1, #129\nmov x2, #1\n"
+               "mov x8, #98\nsvc #0\nsubs x19, x19, #1\nb.ne wait0\nmov x0, #0\nmov x8, #94\nsvc #0\n"
+               "other: ldr w9, [x20]\ncmp w9, #1\nb.eq go1\nmov x0, x20\nmov x1, #128\nmov x2, #0\nmov x3, #0\n"
+               "mov x8, #98\nsvc #0\nb other\ngo1: str wzr, [x20]\nmov x0, x20\nmov x1, #129\nmov x2, #1\n"
+               "mov x8, #98\nsvc #0\nb other\n.align 2\nturn: .long 0\n",
+}
+# busybox sh making a new process N times: a subshell and a command substitution
+SPAWN_LOOP = "i=0; while [ $i -lt {n} ]; do (:); x=$(echo $i); i=$((i + 1)); done"
 
 
 def fill(template: str, n: int = 0) -> str:
@@ -362,6 +404,37 @@ def stepping(report: Report, arch: str, runs: int, n_steps: int) -> None:
                theirs / ours, ">= 0.30", theirs / ours >= 0.3)
 
 
+def processes(report: Report, folder: str, arch: str, runs: int, n: int) -> None:
+    """fork + exit + wait, a busybox sh spawn loop and futex ping-pong between two threads:
+    the cost of one round over qemu-user's (whose processes and threads are the host's)."""
+    qemu = shutil.which(f"qemu-{arch}")
+    if qemu is None:
+        report.note("fork, spawn, futex ping-pong (/ qemu-user)", arch, f"skipped: qemu-{arch} is not installed")
+        return
+    cli = [sys.executable, "-m", "sandbox", "run"]
+
+    def per_round(cmd: list[str], one: list[str], many: list[str], rounds: int) -> float:
+        return (median_of(runs, lambda: child(cmd + many, cwd=folder)[0])
+                - median_of(runs, lambda: child(cmd + one, cwd=folder)[0])) / rounds
+
+    for label, table, rounds, target in (
+        ("fork + exit + wait4 (us/round)", FORKS, n, "(info: a fork copies the address space)"),
+        ("futex ping-pong, 2 threads (us/round)", PING_PONG, n * 10, "(info)"),
+    ):
+        one = [elf(folder, f"{table is FORKS and 'forks' or 'pingpong'}1", arch, fill(table[arch], 1))]
+        many = [elf(folder, f"{table is FORKS and 'forks' or 'pingpong'}{rounds}", arch, fill(table[arch], rounds))]
+        ours, theirs = per_round(cli, one, many, rounds), per_round([qemu], one, many, rounds)
+        report.row(f"{label}, / qemu-user", arch, f"{ours * 1e6:.1f}", f"{theirs * 1e6:.1f}", ours / theirs, target)
+    bb = busybox(arch)
+    if bb is None:
+        report.note("busybox sh spawn loop, / qemu-user", arch, "skipped: no busybox (tests/programs/fetch-busybox.sh)")
+        return
+    one, many = [bb, "sh", "-c", SPAWN_LOOP.format(n=1)], [bb, "sh", "-c", SPAWN_LOOP.format(n=n)]
+    ours, theirs = per_round(cli, one, many, n), per_round([qemu], one, many, n)
+    report.row("busybox sh spawn loop (ms/2 processes), / qemu", arch, f"{ours * 1e3:.2f}", f"{theirs * 1e3:.2f}",
+               ours / theirs, "(info)")
+
+
 def budget(report: Report, folder: str, arch: str, runs: int, n_compute: int) -> None:
     path = elf(folder, "compute", arch, fill(LOOPS["compute", arch], n_compute) + EXIT[arch])
     plain = median_of(runs, lambda: in_sandbox(arch, path))
@@ -394,6 +467,7 @@ def main() -> int:
             files(report, folder, arch, runs)
             memory(report, folder, arch, 1_000_000)
             stepping(report, arch, runs, n_steps)
+            processes(report, folder, arch, runs, 50 if args.quick else 200)
             budget(report, folder, arch, runs, n_compute)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
