@@ -189,6 +189,40 @@ class Scheduler:
                 self._sleep(max(soonest - now, 0) / 1e9)  # also where an end of the run is noticed
             self.expire()
 
+    def next_check_ns(self, poll_ns: int) -> int | None:
+        """While a task runs: in how many ns to look at the waits again, the earliest deadline
+        of a blocked task (0 when it has passed) or, when a task waits for a host descriptor,
+        ``poll_ns`` if that is sooner; None when no blocked task waits for time or the host. A
+        virtual clock does not move while a task runs: its deadlines come when every task waits."""
+        host = False
+        soonest = None
+        for t in self.tasks:
+            wait = t.wait
+            if t.state != "blocked" or wait is None:
+                continue
+            if wait.deadline is not None and self._advance is None:
+                soonest = wait.deadline if soonest is None else min(soonest, wait.deadline)
+            host = host or bool(wait.host)
+        due = None if soonest is None else max(soonest - self._now(), 0)
+        if host:
+            due = poll_ns if due is None else min(due, poll_ns)
+        return due
+
+    def check_waits(self) -> None:
+        """Wake the tasks whose deadline has passed or whose host descriptor is ready (without
+        waiting: another task can run)."""
+        self.expire()
+        host: dict[int, int] = {}
+        blocked = [t for t in self.tasks if t.state == "blocked" and t.wait is not None and t.wait.host]
+        for t in blocked:
+            for fd, events in t.wait.host.items():  # type: ignore[union-attr]
+                host[fd] = host.get(fd, 0) | events
+        if host:
+            ready = self._poll(host, 0)
+            for t in blocked:
+                if any(fd in ready for fd in t.wait.host):  # type: ignore[union-attr]
+                    t.wake("event")
+
     def expire(self) -> None:
         """Wake the blocked tasks whose deadline has passed."""
         now = self._now()

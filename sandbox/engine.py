@@ -29,7 +29,7 @@ from kernel_model.kernel import Kernel, KernelConfig
 from kernel_model.linux_errno import Errno
 from kernel_model.lifecycle import ThreadExit
 from kernel_model.sched import Blocked, Yield
-from kernel_model.seam import Backend, Exec, KernelArch, KernelError, ProcessExit, SyscallRequest
+from kernel_model.seam import PROT_EXEC, Backend, Exec, KernelArch, KernelError, ProcessExit, SyscallRequest
 from kernel_model.signals import DESCRIPTIONS, ProcessStop, SignalDelivery, SignalReturn, signal_number
 from sandbox import sigframe, trampoline
 from sandbox.arch import Arch, Fault
@@ -242,6 +242,7 @@ class Machine:
         self._restarting: SyscallRequest | None = None  # a pending call made again after its wait
         self.task_change: BaseException | None = None  # what the last call did to its task (Exec...)
         self.exec_request: tuple | None = None  # the program an execve starts once its call is over
+        self.calls_left: int | None = None  # calls before the task gives way (see sandbox.system)
         # (pid, tid) of the task the CPU runs, for the call log
         self.task_ids: tuple[int, int] = (self.kernel.current.process.pid, self.kernel.current.tid)
         self._serving_regs: Sequence[int] = ()  # the registers of the call being served
@@ -473,6 +474,12 @@ class Machine:
             return False
         kernel = self.kernel
         kernel.current.finish_call()
+        left = self.calls_left
+        if left is not None:
+            # another process's task could run: this one gives way after so many calls
+            self.calls_left = left - 1
+            if left <= 1:
+                self._request_stop(Stop.SWITCH)
         signals = kernel.signals
         if signals.pending & ~signals.blocked:
             # another task posted a signal meanwhile (a child's SIGCHLD, a kill): it comes
@@ -969,19 +976,36 @@ class Machine:
                 self.set_reg(register, selector)
 
     def copy_memory_from(self, other: "Machine") -> None:
-        """Make this (empty) address space a copy of ``other``'s: what fork does.
+        """Make this address space a copy of ``other``'s: what fork does.
 
         Every mapping with its protection and bytes; chunks that are all zero are left to the
-        fresh mapping's zero pages, so untouched memory costs a read and no copy.
+        fresh mapping's zero pages, so untouched memory costs a read and no copy. This machine
+        may be a spare one a process that ended left (see :meth:`reset_for_reuse`): a mapping
+        it has exactly as ``other`` has is kept, and only the chunks that differ are written,
+        so the code it translated for the same program (a shell forking again) stays
+        translated; a changed chunk of executable memory drops its translations.
         """
         src, dst = other.uc, self.uc
-        for start, end, prot in other.memory.prot:
-            self.memory.map(start, end - start, prot)
+        wanted = list(other.memory.prot)
+        same = set(wanted)
+        for start, end, prot in list(self.memory.prot):
+            if (start, end, prot) not in same:
+                self.memory.unmap(start, end - start)
+        kept = set(self.memory.prot)
+        for start, end, prot in wanted:
+            reused = (start, end, prot) in kept
+            if not reused:
+                self.memory.map(start, end - start, prot)
             pos = start
             while pos < end:
                 n = min(_COPY_CHUNK, end - pos)
                 data = src.mem_read(pos, n)
-                if data != (_ZERO_CHUNK if n == _COPY_CHUNK else bytes(n)):
+                if reused:
+                    if dst.mem_read(pos, n) != data:
+                        dst.mem_write(pos, bytes(data))
+                        if prot & PROT_EXEC:
+                            dst.ctl_remove_cache(pos, pos + n)
+                elif data != (_ZERO_CHUNK if n == _COPY_CHUNK else bytes(n)):
                     dst.mem_write(pos, bytes(data))
                 pos += n
         table = self.arch.descriptor_table
@@ -990,6 +1014,28 @@ class Machine:
         self.program_path = other.program_path
         self.symbols = other.symbols
         self.symbol_spans = other.symbol_spans
+
+    @property
+    def reusable(self) -> bool:
+        """Whether a new process may take this machine over once its own has ended: nothing
+        but the run's own hooks is in it (a debugger's breakpoints and stops are not)."""
+        return (not self._closed and not self._debug_hooks and self.stop_at_syscall_entry is None
+                and self.stop_at_syscall_exit is None)
+
+    def reset_for_reuse(self) -> None:
+        """Forget the process that ran here (its registers, its call, how it ended), keeping
+        its mappings and translated code for the next fork to reuse what is the same."""
+        self.uc.context_restore(self.fresh_context)
+        self.pending = self._restarting = None
+        self._pending_regs = ()
+        self.task_change = self.exec_request = None
+        self.exit = None
+        self.fault = None
+        self._killed = None
+        self._stop_reason = None
+        self._hook_error = None
+        self.last_request = None
+        self.budget_used_up = False
 
     def empty_for_exec(self) -> None:
         """Unmap everything and put a fresh CPU's registers back: what execve leaves of the old
@@ -1338,9 +1384,7 @@ class Machine:
             self._closed = True
         system = self.system
         if system is not None and system.first is self:
-            for m in system.machines:
-                m.close()
-            system.machines.clear()
+            system.close_machines()
         self.uc = _ClosedEngine()  # type: ignore[assignment]
         self._release()
 

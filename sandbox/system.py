@@ -10,15 +10,30 @@ one). Threads of a process share its machine; switching between them saves one's
 
 :meth:`System.run` runs the current task until it cannot go on (its call waits, it ends, it
 exec'd) or its time slice is used, then asks the kernel's
-:class:`~kernel_model.sched.Scheduler` for the next. A time slice is counted in instructions
-and used only while two tasks or more could run: that keeps a race between threads the same
-on every run (and ``--seed`` changes it), at the cost of Unicorn's counting while they both
-run. A run ends when the first process does.
+:class:`~kernel_model.sched.Scheduler` for the next. What a time slice counts depends on what
+the tasks share:
+
+- threads of one address space can race on its memory at any instruction, so while a process
+  has two threads or more, its machine counts instructions (Unicorn's counter, which slows
+  its generated code) and a slice is :data:`SLICE` instructions when another of them could
+  run. That keeps a race the same on every run, and ``--seed`` changes it;
+- tasks of different processes share no memory, so the only order between them anyone can
+  see is the order of their system calls: the running one gives way after
+  :data:`CALL_SLICE` calls while another could run, and its code runs uncounted (at full
+  speed, with the code it translated kept: counting could only start by translating it all
+  again).
+
+A task blocked until a deadline (a sleep, a timeout) while another runs is woken by a timer
+when it is due, and one waiting for a host descriptor is looked at every
+:data:`HOST_POLL_MS`; that is where real time, and so a difference between runs, comes in.
+A run ends when the first process does.
 """
 
 from __future__ import annotations
 
 import random
+import threading
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +51,13 @@ if TYPE_CHECKING:
 
 # Instructions a task runs before another runnable one gets the CPU (when there is one).
 SLICE = 100_000
+# Machines of ended processes kept for the next forks: a new engine translates the program's
+# code afresh, which costs a shell more than the fork itself.
+SPARE_MACHINES = 4
+# System calls a task of one process makes before a runnable task of another gets the CPU.
+CALL_SLICE = 64
+# How often a task waiting for a host descriptor is looked at while another task runs.
+HOST_POLL_MS = 10
 # The calls a signal handler interrupts with EINTR even under SA_RESTART (Linux's
 # ERESTARTNOHAND and the waits for a signal itself).
 _NEVER_RESTARTED = frozenset({
@@ -83,10 +105,12 @@ class System:
         task.cpu = TaskContext(first)
         self.running: "Task" = task
         self.machines: list["Machine"] = []  # the others this run made (forks, exec'd vfork children)
+        self._spare: list["Machine"] = []  # machines of ended processes, for the next forks
         self._slice_rng: random.Random | None = None
         self.ended = False  # the run is over (its first process ended, or it was killed)
         self._in_task = False  # a task's instructions run (Machine.run_task)
         self._sliced = False  # ... and they have a time slice
+        self._alarm: _Alarm | None = None  # wakes a task whose deadline comes while another runs
         self.kernel.preempt = self._preempt
         self.kernel.scheduler.on_runnable = self._on_runnable
 
@@ -140,17 +164,36 @@ class System:
             if not self._deliver_signals(task, machine):
                 continue
             slice_ = count
-            sliced = not count and len(kernel.scheduler.runnable()) > 1
-            if sliced:
-                slice_ = self._slice()
+            sliced = False
+            machine.calls_left = None
+            if not count:
+                others = [t for t in kernel.scheduler.runnable() if t is not task]
+                if self._threaded(task.process):
+                    # threads race on memory: count instructions, and once counting, keep
+                    # counting (starting again would translate every block again)
+                    slice_, sliced = self._slice(), True
+                elif others:
+                    machine.calls_left = CALL_SLICE
             self._in_task, self._sliced = True, sliced
+            alarm = self._arm_alarm(machine) if not count else None
             try:
                 stop = machine.run_task(slice_, timeout_us, until if task is until_task else None)
             finally:
                 self._in_task = False
+                if alarm is not None:
+                    alarm.disarm()
+            if alarm is not None and alarm.rang:
+                kernel.scheduler.check_waits()  # a deadline came, or a host descriptor may be ready
             if stop is Stop.COUNT and sliced:
                 kernel.scheduler.expire()
-                self._next_task()  # its time slice is used: the next one runs
+                if any(t is not task for t in kernel.scheduler.runnable()):
+                    self._next_task()  # its time slice is used: the next one runs
+                continue
+            if stop is Stop.SWITCH and machine.task_change is None and task.state == "runnable" and (
+                    machine.calls_left == 0 or (alarm is not None and alarm.rang)):
+                machine.calls_left = None
+                kernel.scheduler.expire()
+                self._next_task()  # its calls are used, or a sleeper's time came: the next one runs
                 continue
             if stop is Stop.EXITED:
                 if self._exited(machine):
@@ -173,6 +216,22 @@ class System:
         # goes on with one and the two take turns.
         if self._in_task and not self._sliced and task is not self.running:
             self._preempt()
+
+    @staticmethod
+    def _threaded(proc: "Process") -> bool:
+        """Whether ``proc`` has two threads or more alive (its machine then counts instructions)."""
+        return sum(1 for t in proc.threads if t.state != "dead") > 1
+
+    def _arm_alarm(self, machine: "Machine") -> "_Alarm | None":
+        """While ``machine`` runs, stop it when a blocked task's deadline comes (real time), or
+        after HOST_POLL_MS when a task waits for a host descriptor; None when no task waits so."""
+        due = self.kernel.scheduler.next_check_ns(HOST_POLL_MS * 1_000_000)
+        if due is None:
+            return None
+        if self._alarm is None:
+            self._alarm = _Alarm()
+        self._alarm.arm(machine, due)
+        return self._alarm
 
     def _slice(self) -> int:
         if self._slice_rng is None:
@@ -321,12 +380,24 @@ class System:
                 machine.task_ids = saved_ids
 
     def _release_unused(self) -> None:
-        """Close the machines no live process uses any more."""
+        """Keep a few of the machines no live process uses any more for the next forks (their
+        translated code is likely the same program's), and close the rest."""
         used = self._machines_in_use()
         for m in list(self.machines):
             if id(m) not in used:
                 self.machines.remove(m)
-                m.close()
+                if len(self._spare) < SPARE_MACHINES and m.reusable:
+                    m.reset_for_reuse()
+                    self._spare.append(m)
+                else:
+                    m.close()
+
+    def close_machines(self) -> None:
+        """Close every machine the run made (the first one closes itself)."""
+        for m in [*self.machines, *self._spare]:
+            m.close()
+        self.machines.clear()
+        self._spare.clear()
 
     def _machines_in_use(self, but: "Process | None" = None) -> set[int]:
         # the machines a live task runs in (those of ``but`` left out)
@@ -414,7 +485,10 @@ class System:
         """A new, empty address space for this run's kernel (a fork's, an exec'd vfork child's)."""
         from sandbox.engine import Machine
 
-        m = Machine(like.arch, backend=like.backend, kernel=self.kernel)
+        if self._spare:
+            m = self._spare.pop()
+        else:
+            m = Machine(like.arch, backend=like.backend, kernel=self.kernel)
         m.system = self
         m.observer = like.observer
         m.log = like.log
@@ -453,8 +527,7 @@ class System:
         proc = task.process
         shared = id(machine) in self._machines_in_use(but=proc)
         target = self.new_machine(machine) if shared else machine
-        if not shared:
-            target.empty_for_exec()
+        target.empty_for_exec()  # (a spare machine has the mappings of the process it ran)
         task.cpu = TaskContext(target)
         proc.memory = target.memory
         proc.mm = proc.mm.fresh(target.memory)
@@ -474,3 +547,51 @@ class System:
         target.pc = loaded.entry
         target.program_path = path
         self._release_unused()
+
+
+class _Alarm:
+    """A timer thread that stops a running machine at a time (``Stop.SWITCH``), so that the
+    run loop wakes the task whose deadline it is. One per run, started on first use."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._machine: "weakref.ref[Machine] | None" = None
+        self._at = 0.0
+        self.rang = False
+        self._thread = threading.Thread(target=self._wait, name="sandbox-alarm", daemon=True)
+        self._thread.start()
+
+    def arm(self, machine: "Machine", due_ns: int) -> None:
+        """Stop ``machine`` in ``due_ns`` nanoseconds."""
+        delay = max(due_ns, 0) / 1e9
+        with self._cond:
+            self._machine = weakref.ref(machine)
+            self._at = time.monotonic() + delay
+            self.rang = False
+            self._cond.notify()
+
+    def disarm(self) -> None:
+        """The machine stopped by itself: nothing to do."""
+        with self._cond:
+            self._machine = None
+
+    def _wait(self) -> None:
+        from sandbox.engine import Stop
+
+        with self._cond:
+            while True:
+                if self._machine is None:
+                    self._cond.wait()
+                    continue
+                left = self._at - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                machine = self._machine()
+                self._machine = None
+                if machine is None:
+                    continue
+                self.rang = True
+                with machine._lock:
+                    if not machine._closed:
+                        machine._request_stop(Stop.SWITCH)
