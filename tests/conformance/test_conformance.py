@@ -38,7 +38,7 @@ NO_BAD_ARGUMENTS = {
     "pipe": "its one argument can only be a bad pointer",
 }
 # Calls whose checks would end the program: the program itself ends with exit_group(0).
-ENDS_THE_PROGRAM = {"exit", "exit_group", "rt_sigreturn"}
+ENDS_THE_PROGRAM = {"exit", "exit_group", "rt_sigreturn", "sigreturn"}
 # Calls the model deliberately answers one way (see their notes in the README's table).
 NOT_MODELLED = {
     "clone": "no new processes: always EAGAIN", "clone3": "no new processes: always EAGAIN",
