@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from sandbox.engine import Machine
 
 SIGSEGV = 11
+SIGPAGE = "[sigpage]"  # the trampoline's mapping, as /proc/PID/maps names arm's signal page
 
 
 def _stack_flags(alt: AltStack, sp: int) -> int:
@@ -72,13 +73,14 @@ def _sigreturn_trampoline(machine: "Machine") -> int | None:
     code = machine.arch.sigreturn_trampoline
     if code is None:
         return None
-    address = getattr(machine, "_sigreturn_page", None)
+    # looked for in the address space, not kept on the machine: a forked process has its
+    # parent's page already, an exec'd one none
+    mm = machine.kernel.mm
+    address = next((v.start for v in mm.vmas if v.name == SIGPAGE), None)
     if address is None:
-        mm = machine.kernel.mm
         address = mm.find_free(mm.page)
-        mm.map(address, mm.page, PROT_READ | PROT_EXEC, name="[sigpage]")
+        mm.map(address, mm.page, PROT_READ | PROT_EXEC, name=SIGPAGE)
         machine.memory.load(address, code)
-        machine._sigreturn_page = address  # type: ignore[attr-defined]
     return address
 
 
