@@ -149,8 +149,17 @@ class ProcessStop(Exception):
 
 
 class SignalReturn(Exception):
-    """``rt_sigreturn``: the CPU side restores the registers from the signal frame, then calls
-    :meth:`SignalState.after_handler` with the mask and alternate stack the frame held."""
+    """``rt_sigreturn`` (or the old ``sigreturn``): the CPU side restores the registers from the
+    signal frame, then calls :meth:`SignalState.after_handler` with the mask and alternate stack
+    the frame held.
+
+    ``rt`` says which frame is on the stack: the rt one (``siginfo`` and ``ucontext``) or, for
+    ``sigreturn`` on i386 and arm, the frame of a handler installed without ``SA_SIGINFO``.
+    """
+
+    def __init__(self, rt: bool = True) -> None:
+        super().__init__("rt_sigreturn" if rt else "sigreturn")
+        self.rt = rt
 
 
 @dataclass
@@ -535,4 +544,11 @@ def sys_tkill(k: "Kernel", req: SyscallRequest, tid: Pid, sig: Int) -> int:
 def sys_rt_sigreturn(k: "Kernel", req: SyscallRequest) -> int:
     # The registers and FP state to restore are in the frame on the guest's stack, which only
     # the CPU side can put back; it calls SignalState.after_handler for the rest.
-    raise SignalReturn()
+    raise SignalReturn(rt=True)
+
+
+@syscall("sigreturn")
+def sys_sigreturn(k: "Kernel", req: SyscallRequest) -> int:
+    # i386 and arm: the return from a handler installed without SA_SIGINFO, whose frame is the
+    # older one (on i386 it keeps the mask's low word in sigcontext.oldmask, the rest apart).
+    raise SignalReturn(rt=False)

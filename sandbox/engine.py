@@ -440,8 +440,8 @@ class Machine:
         except SignalDelivery as delivery:
             self._deliver_signal(req, v, delivery)
             return False
-        except SignalReturn:
-            self._return_from_signal(req)
+        except SignalReturn as back:
+            self._return_from_signal(req, back.rt)
             return False
         except ProcessExit as ex:
             self.exit = _detached(ex)
@@ -575,10 +575,10 @@ class Machine:
             self.exit = _detached(ex)
             self._request_stop(Stop.EXITED)
 
-    def _return_from_signal(self, req: SyscallRequest) -> None:
-        """rt_sigreturn: the registers come back from the signal frame, not from a result."""
+    def _return_from_signal(self, req: SyscallRequest, rt: bool) -> None:
+        """rt_sigreturn (or sigreturn): the registers come back from the signal frame, not from a result."""
         try:
-            value = sigframe.return_from_handler(self)
+            value = sigframe.return_from_handler(self, rt)
         except SignalDelivery as delivery:  # a pending signal the restored mask lets in
             # the call did return (the restored value) before the next handler was entered
             self._log_outside(req, self.reg(self.arch.ret_reg), None)

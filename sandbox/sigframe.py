@@ -3,14 +3,15 @@
 The kernel model decides that a handler runs (and does the mask bookkeeping); here the
 registers of the interrupted code are saved in a signal frame on the guest's stack (or on its
 alternate stack), the handler is entered with the arguments Linux gives it, and
-``rt_sigreturn`` puts everything back from the frame. Both run inside the trap hook, right
+``rt_sigreturn`` (i386's and arm's ``sigreturn`` for a handler without ``SA_SIGINFO``) puts
+everything back from the frame. Both run inside the trap hook, right
 after the system call that delivered the signal, which is exactly when Linux delivers it.
-The frame layouts are per arch, in :mod:`sandbox.arch.signal_frames`.
+The frame layouts are per arch: x86_64's and aarch64's in :mod:`sandbox.arch.signal_frames`
+(with what they all share), i386's, arm's and riscv64's in modules of their own.
 """
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING
 
 from kernel_model.seam import PROT_EXEC, PROT_READ, GuestFault, ProcessExit
@@ -25,6 +26,7 @@ from kernel_model.signals import (
     HandlerNotSupported,
     SignalDelivery,
     on_altstack,
+    siginfo_bytes,
     signal_name,
 )
 from sandbox.arch.signal_frames import BadFrame, FrameRequest
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from sandbox.engine import Machine
 
 SIGSEGV = 11
+SIGPAGE = "[sigpage]"  # the trampoline's mapping, as /proc/PID/maps names arm's signal page
 
 
 def _stack_flags(alt: AltStack, sp: int) -> int:
@@ -58,23 +61,26 @@ def resume_pc(machine: "Machine") -> int:
     return machine.pc + trap.length + trap.pc_offset
 
 
-def siginfo(d: SignalDelivery) -> bytes:
-    """The ``siginfo_t`` of a signal the process sent itself: signo, errno, code, pid, uid."""
-    return struct.pack("<iiiiiIi", d.sig, 0, d.code, 0, d.pid, d.uid, d.status).ljust(128, b"\0")
+def siginfo(machine: "Machine", d: SignalDelivery) -> bytes:
+    """The ``siginfo_t`` of a delivered signal, in the arch's layout: signo, errno, code, then
+    the sender's pid and uid (and a child's status for SIGCHLD)."""
+    return siginfo_bytes(machine.kernel, d.sig, d.code, d.pid, d.uid, d.status)
 
 
 def _sigreturn_trampoline(machine: "Machine") -> int | None:
-    """The address of the rt_sigreturn trampoline (mapped on first use), or None if the arch has none."""
+    """The address of the arch's sigreturn trampoline (mapped on first use: the code the vDSO or
+    arm's signal page holds), or None if the arch has none."""
     code = machine.arch.sigreturn_trampoline
     if code is None:
         return None
-    address = getattr(machine, "_sigreturn_page", None)
+    # looked for in the address space, not kept on the machine: a forked process has its
+    # parent's page already, an exec'd one none
+    mm = machine.kernel.mm
+    address = next((v.start for v in mm.vmas if v.name == SIGPAGE), None)
     if address is None:
-        mm = machine.kernel.mm
         address = mm.find_free(mm.page)
-        mm.map(address, mm.page, PROT_READ | PROT_EXEC, name="[sigpage]")
+        mm.map(address, mm.page, PROT_READ | PROT_EXEC, name=SIGPAGE)
         machine.memory.load(address, code)
-        machine._sigreturn_page = address  # type: ignore[attr-defined]
     return address
 
 
@@ -85,10 +91,13 @@ def enter_handler(machine: "Machine", d: SignalDelivery) -> None:
     if frames is None:
         raise HandlerNotSupported(d.sig, d.action.handler)
     act = d.action
-    restorer = act.restorer if act.flags & SA_RESTORER else _sigreturn_trampoline(machine)
+    restorer = act.restorer if act.flags & SA_RESTORER else None
+    trampoline = 0
     if restorer is None:
-        raise ProcessExit(signal=SIGSEGV, reason=f"{signal_name(d.sig)}'s handler was installed without "
-                          "SA_RESTORER, which this arch needs to return from it (Linux: SIGSEGV)")
+        trampoline = _sigreturn_trampoline(machine) or 0
+        if not trampoline:
+            raise ProcessExit(signal=SIGSEGV, reason=f"{signal_name(d.sig)}'s handler was installed without "
+                              "SA_RESTORER, which this arch needs to return from it (Linux: SIGSEGV)")
     kernel = machine.kernel
     alt = kernel.signals.altstack
     sp = machine.reg(machine.arch.sp)
@@ -96,9 +105,9 @@ def enter_handler(machine: "Machine", d: SignalDelivery) -> None:
     if act.flags & SA_ONSTACK and alt.size and not on_altstack(alt, sp):
         top = alt.sp + alt.size
     request = FrameRequest(
-        top=top, sig=d.sig, siginfo=siginfo(d) if act.flags & SA_SIGINFO else None, saved_mask=d.saved_mask,
-        uc_stack=(alt.sp, _stack_flags(alt, sp), alt.size), handler=act.handler, restorer=restorer,
-        resume_pc=resume_pc(machine),
+        top=top, sig=d.sig, siginfo=siginfo(machine, d), sa_siginfo=bool(act.flags & SA_SIGINFO),
+        saved_mask=d.saved_mask, uc_stack=(alt.sp, _stack_flags(alt, sp), alt.size), handler=act.handler,
+        restorer=restorer, trampoline=trampoline, resume_pc=resume_pc(machine),
     )
     if alt.flags & SS_AUTODISARM:
         kernel.signals.altstack = AltStack()
@@ -112,27 +121,30 @@ def enter_handler(machine: "Machine", d: SignalDelivery) -> None:
     set_resume_pc(machine, act.handler)
 
 
-def return_from_handler(machine: "Machine") -> int:
-    """``rt_sigreturn``: restore the frame's registers, mask and alternate stack.
+def return_from_handler(machine: "Machine", rt: bool = True) -> int:
+    """``rt_sigreturn`` (``rt``) or ``sigreturn``: restore the frame's registers and mask, and
+    for the rt frame the alternate stack.
 
     Returns the value the call leaves in the return register (the restored one). A pending
     signal the restored mask lets in is delivered at once (its SignalDelivery propagates).
     """
+    call = "rt_sigreturn" if rt else "sigreturn"
     frames = machine.arch.signal_frame
     if frames is None:
-        raise ProcessExit(signal=SIGSEGV, reason="rt_sigreturn without a signal frame (Linux: SIGSEGV)")
+        raise ProcessExit(signal=SIGSEGV, reason=f"{call} without a signal frame (Linux: SIGSEGV)")
     try:
-        regs, pc, rest = frames.pop(machine)
+        regs, pc, rest = frames.pop(machine, rt)
     except BadFrame as e:
-        raise ProcessExit(signal=SIGSEGV, reason=f"rt_sigreturn found no valid signal frame ({e}) (Linux: SIGSEGV)") from None
+        raise ProcessExit(signal=SIGSEGV, reason=f"{call} found no valid signal frame ({e}) (Linux: SIGSEGV)") from None
     for name, value in regs.items():
         machine.set_reg(name, value)
     set_resume_pc(machine, pc)
-    ss_sp, ss_flags, ss_size = rest.uc_stack
     sp = regs.get(machine.arch.sp, machine.reg(machine.arch.sp))
     kernel = machine.kernel
     altstack = None
-    if not on_altstack(kernel.signals.altstack, sp):  # restoring it while on it is EPERM, which Linux ignores
+    # sigreturn's frames have no uc_stack; restoring it while on it is EPERM, which Linux ignores
+    if rest.uc_stack is not None and not on_altstack(kernel.signals.altstack, sp):
+        ss_sp, ss_flags, ss_size = rest.uc_stack
         mode = ss_flags & ~SS_AUTODISARM
         if mode == SS_DISABLE:
             altstack = AltStack()

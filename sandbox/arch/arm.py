@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicorn
 from unicorn import arm_const as ua
 
+from sandbox.arch.arm_frames import ARM_FRAME, ARM_SIGRETURN
 from sandbox.arch.base import Arch, Fault, InstructionSetBit, Trap, ascii_directive
 
 _GPRS = tuple(f"r{i}" for i in range(13)) + ("sp", "lr", "pc")
@@ -24,7 +25,10 @@ _REGISTERS.update(
     tpidruro=ua.UC_ARM_REG_C13_C0_3,
     fpexc=ua.UC_ARM_REG_FPEXC,
     cpacr=ua.UC_ARM_REG_C1_C0_2,
+    # the VFP state, for signal frames
+    fpscr=ua.UC_ARM_REG_FPSCR,
 )
+_REGISTERS.update({f"d{i}": getattr(ua, f"UC_ARM_REG_D{i}") for i in range(32)})
 _USER_MODE = 0x10  # CPSR.M for user mode: Unicorn starts in supervisor mode
 
 ARCH = Arch(
@@ -87,4 +91,6 @@ ARCH = Arch(
     stub_load=lambda reg, label: f"ldr r8, {label}_addr; ldr {reg}, [r8]",
     encoder="sandbox.arch.arm_encoder:ArmEncoder",
     align_is_log2=True,  # GAS on this arch reads `.align n` as 2**n bytes
+    signal_frame=ARM_FRAME,
+    sigreturn_trampoline=ARM_SIGRETURN,  # the signal page's sigreturn_codes
 )

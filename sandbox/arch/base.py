@@ -172,9 +172,10 @@ class Arch:
     # An instruction after which Unicorn stops without an error, though a Linux process would
     # get a signal (x86 ``hlt`` in user mode is SIGSEGV): its bytes and what it means.
     halt: tuple[bytes, Fault] | None = None
-    # How a signal frame is built and read back (sandbox.arch.signal_frames); None: this arch
-    # cannot run signal handlers yet. The trampoline is the vDSO's rt_sigreturn, for handlers
-    # installed without SA_RESTORER (None: Linux then kills the process with SIGSEGV).
+    # How a signal frame is built and read back (a sandbox.arch.signal_frames.SignalFrames);
+    # None: this arch cannot run signal handlers. The trampoline is the code the vDSO (or arm's
+    # signal page) has for returning from a handler installed without SA_RESTORER, mapped on
+    # a page of its own when first needed (None: Linux then kills the process with SIGSEGV).
     signal_frame: object | None = field(default=None, compare=False)
     sigreturn_trampoline: bytes | None = None
     # The registers as gdb's remote protocol lays them out (None: the gdb stub refuses the arch).

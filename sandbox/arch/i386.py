@@ -13,6 +13,7 @@ import unicorn
 from unicorn import x86_const as ux
 
 from sandbox.arch.base import Arch, DescriptorTable, Trap, ascii_directive
+from sandbox.arch.i386_frames import I386_FRAME, I386_SIGRETURN
 from sandbox.arch.x86_64 import HLT, PORT_IO, X86_FAULTS
 
 _GPRS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp")
@@ -27,16 +28,30 @@ _REGISTERS.update(
     es=ux.UC_X86_REG_ES,
     fs=ux.UC_X86_REG_FS,
     gs=ux.UC_X86_REG_GS,
+    # the x87 and SSE state, for signal frames
+    fpcw=ux.UC_X86_REG_FPCW,
+    fpsw=ux.UC_X86_REG_FPSW,
+    fptag=ux.UC_X86_REG_FPTAG,
+    fop=ux.UC_X86_REG_FOP,
+    fip=ux.UC_X86_REG_FIP,
+    fcs=ux.UC_X86_REG_FCS,
+    fdp=ux.UC_X86_REG_FDP,
+    fds=ux.UC_X86_REG_FDS,
+    mxcsr=ux.UC_X86_REG_MXCSR,
 )
+_REGISTERS.update({f"fp{i}": getattr(ux, f"UC_X86_REG_FP{i}") for i in range(8)})
+_REGISTERS.update({f"xmm{i}": getattr(ux, f"UC_X86_REG_XMM{i}") for i in range(8)})
 
 # Linux's flat user segments: GDT entry 14 is __USER_CS (0x73), entry 15 __USER_DS (0x7b); base
 # 0, limit 4 GiB, DPL 3. set_thread_area fills entries 6-8 (selectors 0x33, 0x3b, 0x43).
 # Unicorn runs guest code at privilege level 0, where ss may only hold a level-0 segment, so ss
 # is entry 13 (0x68: flat, 32-bit, DPL 0) where Linux has 0x7b. Loading any segment register
 # recomputes the stack's width from ss's descriptor, so ss must have one that says 32-bit.
-_USER_CODE = bytes.fromhex("ffff000000facf00")
-_USER_DATA = bytes.fromhex("ffff000000f2cf00")
-_STACK_DATA = bytes.fromhex("ffff00000092cf00")
+# The accessed bit is set in each, as in Linux's GDT: loading a selector whose descriptor lacks it
+# makes the CPU write the bit into the table, which is read-only here (a fault at the next load).
+_USER_CODE = bytes.fromhex("ffff000000fbcf00")
+_USER_DATA = bytes.fromhex("ffff000000f3cf00")
+_STACK_DATA = bytes.fromhex("ffff00000093cf00")
 
 ARCH = Arch(
     name="i386",
@@ -84,4 +99,6 @@ ARCH = Arch(
     ),
     halt=HLT,
     faulting_insns=PORT_IO,
+    signal_frame=I386_FRAME,
+    sigreturn_trampoline=I386_SIGRETURN,  # the vDSO's __kernel_sigreturn and __kernel_rt_sigreturn
 )

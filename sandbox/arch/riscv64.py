@@ -11,10 +11,13 @@ from unicorn import riscv_const as ur
 
 from sandbox.arch.base import Arch, Fault, Trap, ascii_directive
 from sandbox.arch.riscv_encoder import ABI_NAMES
+from sandbox.arch.riscv_frames import RISCV_FRAME, RISCV_SIGRETURN
 
 _REGISTERS = {name: getattr(ur, f"UC_RISCV_REG_X{i}") for i, name in enumerate(ABI_NAMES)}
 _REGISTERS.update({f"x{i}": getattr(ur, f"UC_RISCV_REG_X{i}") for i in range(32)})
 _REGISTERS.update(fp=ur.UC_RISCV_REG_X8, pc=ur.UC_RISCV_REG_PC, mstatus=ur.UC_RISCV_REG_MSTATUS, priv=ur.UC_RISCV_REG_PRIV)
+# the FP state, for signal frames
+_REGISTERS.update({f"f{i}": getattr(ur, f"UC_RISCV_REG_F{i}") for i in range(32)}, fcsr=ur.UC_RISCV_REG_FCSR)
 _FS_INITIAL = 0x2000  # mstatus.FS: the FPU is usable, as Linux leaves it for a new process
 _USER_MODE = 0  # Unicorn starts in machine mode, where privileged instructions would work
 
@@ -69,4 +72,6 @@ ARCH = Arch(
     stub_load=lambda reg, label: f"la t0, {label}; ld {reg}, 0(t0)",
     encoder="sandbox.arch.riscv_encoder:RiscvEncoder",
     align_is_log2=True,  # GAS on this arch reads `.align n` as 2**n bytes
+    signal_frame=RISCV_FRAME,
+    sigreturn_trampoline=RISCV_SIGRETURN,  # the vDSO's __vdso_rt_sigreturn
 )

@@ -1,17 +1,18 @@
 """Signal frames, per arch: how the registers are saved on the stack before a signal handler
-runs, and put back by ``rt_sigreturn``.
+runs, and put back by ``rt_sigreturn`` (or, on i386 and arm, the older ``sigreturn``).
 
-The layouts are the kernel's (``arch/x86/kernel/signal_64.c``, ``arch/arm64/kernel/signal.c``):
-a handler that looks at its ``ucontext_t`` finds what it would find on Linux, and one that
-changes it (a saved register, the saved mask) changes what ``rt_sigreturn`` restores.
-:mod:`sandbox.sigframe` does the arch-independent part and calls :meth:`push` and :meth:`pop`.
+The layouts are the kernel's (``arch/x86/kernel/signal_64.c``, ``arch/arm64/kernel/signal.c``
+here; i386, arm and riscv64 in modules of their own): a handler that looks at its
+``ucontext_t`` finds what it would find on Linux, and one that changes it (a saved register,
+the saved mask) changes what ``rt_sigreturn`` restores. :mod:`sandbox.sigframe` does the
+arch-independent part and calls :meth:`SignalFrames.push` and :meth:`SignalFrames.pop`.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from sandbox.engine import Machine
@@ -26,12 +27,18 @@ class FrameRequest:
 
     top: int  # the stack top the frame goes below (the alternate stack's, or sp - red zone)
     sig: int
-    siginfo: bytes | None  # written only with SA_SIGINFO, as Linux does
+    siginfo: bytes  # the siginfo_t, in the arch's layout; each frame writes it where Linux does
+    sa_siginfo: bool  # the handler was installed with SA_SIGINFO
     saved_mask: int
     uc_stack: tuple[int, int, int]  # ss_sp, ss_flags, ss_size as the frame records them
     handler: int
-    restorer: int
+    restorer: int | None  # SA_RESTORER's address, or None: return through the trampoline
+    trampoline: int  # where the arch's sigreturn trampoline is mapped (0: it has none)
     resume_pc: int  # where the interrupted code goes on (after the system call)
+
+    def return_address(self, offset: int = 0) -> int:
+        """Where the handler returns to: SA_RESTORER's code, else the trampoline's entry at ``offset``."""
+        return self.restorer if self.restorer is not None else self.trampoline + offset
 
 
 @dataclass
@@ -39,19 +46,114 @@ class RestoredFrame:
     """What ``rt_sigreturn`` read back besides the registers."""
 
     mask: int
-    uc_stack: tuple[int, int, int]
+    uc_stack: tuple[int, int, int] | None  # None: the frame has none to restore (the non-rt ones)
 
 
 class BadFrame(Exception):
     """The frame ``rt_sigreturn`` was asked to restore is not a valid one (Linux: SIGSEGV)."""
 
 
-def _write_wide(m: "Machine", name: str, value: int) -> None:
-    # Machine.set_reg keeps 64 bits; the vector registers are 128.
+class SignalFrames(Protocol):
+    """What an arch's signal-frame object offers :mod:`sandbox.sigframe` and the tracer."""
+
+    red_zone: int  # bytes below the stack pointer a frame must not overwrite
+
+    def push(self, m: "Machine", req: FrameRequest) -> dict[str, int]:
+        """Write the frame below ``req.top``; return the registers the handler starts with."""
+
+    def pop(self, m: "Machine", rt: bool) -> tuple[dict[str, int], int, RestoredFrame]:
+        """Read the frame at the stack pointer (``rt``: the rt one, else the one ``sigreturn``
+        returns from); return the registers, the pc, and the rest. BadFrame if it is not one."""
+
+    def restored_mask(self, m: "Machine", rt: bool) -> int:
+        """The signal mask the frame at the stack pointer holds (a GuestFault if unreadable)."""
+
+
+class FrameBase:
+    """What every frame shares: the mask the tracer shows comes from :meth:`mask_address`."""
+
+    def mask_address(self, m: "Machine") -> int:
+        """Where, in the rt frame ``rt_sigreturn`` is about to restore, the saved mask is."""
+        raise NotImplementedError
+
+    def restored_mask(self, m: "Machine", rt: bool) -> int:
+        """The signal mask the frame at the stack pointer holds (a GuestFault if unreadable)."""
+        return int.from_bytes(m.memory.read(self.mask_address(m), 8), "little")
+
+
+def read_frame(m: "Machine", address: int, size: int) -> bytes:
+    """Guest memory of a frame being restored; BadFrame where it cannot be read."""
+    try:
+        return m.memory.read(address, size)
+    except Exception as e:  # noqa: BLE001 - GuestFault: an unreadable frame
+        raise BadFrame(str(e)) from None
+
+
+def write_wide(m: "Machine", name: str, value: int) -> None:
+    """Write a register wider than 64 bits (Machine.set_reg keeps 64; vector registers are 128)."""
     m.uc.reg_write(m.arch.reg_id(name), value)
 
 
-class X86_64Frame:
+def read_registers(m: "Machine", names: tuple[str, ...]) -> list[int]:
+    """Several registers in one call into the engine."""
+    return list(m.uc.reg_read_batch([m.arch.reg_id(n) for n in names]))
+
+
+# -- the x87/SSE state, as fxsave lays it out (x86_64 and i386) ---------------------------------
+
+FXSAVE_SIZE = 512
+_FX64_HEAD = struct.Struct("<HHBxHQQII")  # fcw fsw ftw(abridged) fop rip rdp mxcsr mxcsr_mask
+_FX32_HEAD = struct.Struct("<HHBxHIHxxIHxxII")  # ... fip fcs fdp fds, for a 32-bit process
+MXCSR_DEFAULT, FCW_DEFAULT = 0x1F80, 0x037F
+
+
+def x87_stack(m: "Machine") -> bytes:
+    """ST(0)..ST(7), counted from the top of the stack, each as 10 bytes (fsave's order)."""
+    top = (m.reg("fpsw") >> 11) & 7
+    out = b""
+    for i in range(8):
+        mantissa, exponent = m.uc.reg_read(m.arch.reg_id(f"fp{(top + i) & 7}"))
+        out += struct.pack("<QH", mantissa, exponent)
+    return out
+
+
+def set_x87_stack(m: "Machine", fsw: int, regs: bytes, stride: int) -> None:
+    """Load ST(0)..ST(7) from 10-byte values ``stride`` bytes apart, the top as ``fsw`` says."""
+    top = (fsw >> 11) & 7
+    for i in range(8):
+        mantissa, exponent = struct.unpack_from("<QH", regs, stride * i)
+        m.uc.reg_write(m.arch.reg_id(f"fp{(top + i) & 7}"), (mantissa, exponent))
+
+
+def abridged_tags(full: int) -> int:
+    """fxsave's one bit per register (1: in use) from the x87 tag word (two bits, 3: empty)."""
+    return sum(1 << i for i in range(8) if (full >> (2 * i)) & 3 != 3)
+
+
+def fxsave(m: "Machine", xmm_count: int, wide: bool) -> bytes:
+    """The x87/SSE state in fxsave's 512-byte layout (``wide``: the 64-bit instruction pointers)."""
+    fcw, fsw, tags, fop, fip, fdp, mxcsr = read_registers(m, ("fpcw", "fpsw", "fptag", "fop", "fip", "fdp", "mxcsr"))
+    if wide:
+        out = _FX64_HEAD.pack(fcw, fsw, abridged_tags(tags), fop, fip, fdp, mxcsr, 0xFFFF)
+    else:
+        fcs, fds = read_registers(m, ("fcs", "fds"))
+        out = _FX32_HEAD.pack(fcw, fsw, abridged_tags(tags), fop, fip & 0xFFFFFFFF, fcs, fdp & 0xFFFFFFFF, fds,
+                              mxcsr, 0xFFFF)
+    stack = x87_stack(m)
+    out += b"".join(stack[10 * i : 10 * i + 10] + bytes(6) for i in range(8))
+    out += b"".join(m.reg(f"xmm{i}").to_bytes(16, "little") for i in range(xmm_count))
+    return out.ljust(FXSAVE_SIZE, b"\0")
+
+
+def fxrstor_sse(m: "Machine", fx: bytes, xmm_count: int) -> None:
+    """The SSE part of an fxsave image: mxcsr (its reserved bits dropped, as Linux does) and the xmm registers."""
+    mxcsr, = struct.unpack_from("<I", fx, 24)
+    m.set_reg("mxcsr", mxcsr & 0xFFFF)
+    for i in range(xmm_count):
+        write_wide(m, f"xmm{i}", int.from_bytes(fx[160 + 16 * i : 176 + 16 * i], "little"))
+
+
+class X86_64Frame(FrameBase):
     """``struct rt_sigframe`` of x86_64: pretcode, ucontext, siginfo; the fxsave area below."""
 
     red_zone = 128
@@ -75,10 +177,10 @@ class X86_64Frame:
         sigcontext += struct.pack("<QQQQQ", 0, 0, req.saved_mask, 0, fpstate) + bytes(64)
         uc = struct.pack("<QQ", self.uc_flags, 0) + STACK_T.pack(req.uc_stack[0], req.uc_stack[1], 0, req.uc_stack[2])
         uc += sigcontext + struct.pack("<Q", req.saved_mask)
-        m.memory.write(frame, struct.pack("<Q", req.restorer) + uc)
-        if req.siginfo is not None:
+        m.memory.write(frame, struct.pack("<Q", req.return_address()) + uc)
+        if req.sa_siginfo:
             m.memory.write(frame + 8 + len(uc), req.siginfo)
-        m.memory.write(fpstate, self._fxsave(m))
+        m.memory.write(fpstate, fxsave(m, 16, wide=True))
         return {
             "rdi": req.sig, "rsi": frame + 8 + len(uc), "rdx": frame + 8, "rax": 0, "rsp": frame,
             "eflags": m.reg("eflags") & ~self.entry_clear,
@@ -88,13 +190,10 @@ class X86_64Frame:
         """Where, in the frame rt_sigreturn is about to restore, the saved signal mask is."""
         return m.reg("rsp") - 8 + 8 + 296
 
-    def pop(self, m: "Machine") -> tuple[dict[str, int], int, RestoredFrame]:
+    def pop(self, m: "Machine", rt: bool = True) -> tuple[dict[str, int], int, RestoredFrame]:
         """Read the frame at the stack pointer; return the registers, the pc, and the rest."""
         frame = m.reg("rsp") - 8  # the handler's ret popped pretcode
-        try:
-            raw = m.memory.read(frame + 8, 304)
-        except Exception as e:  # noqa: BLE001 - GuestFault: an unreadable frame
-            raise BadFrame(str(e)) from None
+        raw = read_frame(m, frame + 8, 304)
         uc_stack = STACK_T.unpack_from(raw, 16)
         sc = 40
         values = struct.unpack_from("<16Q", raw, sc)
@@ -104,43 +203,20 @@ class X86_64Frame:
         regs = dict(zip(self.gprs, values))
         regs["eflags"] = (m.reg("eflags") & ~self.fix_eflags) | (eflags & self.fix_eflags)
         if fpstate:
-            try:
-                self._fxrstor(m, m.memory.read(fpstate, 512))
-            except Exception as e:  # noqa: BLE001 - GuestFault
-                raise BadFrame(str(e)) from None
+            self._fxrstor(m, read_frame(m, fpstate, FXSAVE_SIZE))
         return regs, rip, RestoredFrame(mask, (uc_stack[0], uc_stack[1], uc_stack[3]))
 
     @staticmethod
-    def _fxsave(m: "Machine") -> bytes:
-        """The x87/SSE state in the 512-byte fxsave layout."""
-        fsw = m.reg("fpsw")
-        top = (fsw >> 11) & 7
-        tags = m.reg("fptag")
-        abridged = sum(1 << i for i in range(8) if (tags >> (2 * i)) & 3 != 3)
-        out = struct.pack("<HHBxHQQII", m.reg("fpcw"), fsw, abridged, m.reg("fop"), m.reg("fip"), m.reg("fdp"),
-                          m.reg("mxcsr"), 0xFFFF)
-        for i in range(8):  # ST(i), counted from the top of the stack
-            mantissa, exponent = m.uc.reg_read(m.arch.reg_id(f"fp{(top + i) & 7}"))
-            out += struct.pack("<QH6x", mantissa, exponent)
-        out += b"".join(m.reg(f"xmm{i}").to_bytes(16, "little") for i in range(16))
-        return out + bytes(96)
-
-    @staticmethod
     def _fxrstor(m: "Machine", fx: bytes) -> None:
-        fcw, fsw, abridged, _fop, _fip, _fdp, mxcsr, _mask = struct.unpack_from("<HHBxHQQII", fx, 0)
+        fcw, fsw, abridged = struct.unpack_from("<HHB", fx, 0)
         m.set_reg("fpcw", fcw)
         m.set_reg("fpsw", fsw)
-        m.set_reg("mxcsr", mxcsr & 0xFFFF)
-        top = (fsw >> 11) & 7
         m.set_reg("fptag", sum((0 if abridged >> i & 1 else 3) << (2 * i) for i in range(8)))
-        for i in range(8):
-            mantissa, exponent = struct.unpack_from("<QH", fx, 32 + 16 * i)
-            m.uc.reg_write(m.arch.reg_id(f"fp{(top + i) & 7}"), (mantissa, exponent))
-        for i in range(16):
-            _write_wide(m, f"xmm{i}", int.from_bytes(fx[160 + 16 * i : 176 + 16 * i], "little"))
+        set_x87_stack(m, fsw, fx[32:160], 16)
+        fxrstor_sse(m, fx, 16)
 
 
-class Aarch64Frame:
+class Aarch64Frame(FrameBase):
     """``struct rt_sigframe`` of arm64: siginfo, then the ucontext whose ``__reserved`` area holds
     the FP/SIMD record; a frame record (x29, x30) above it for unwinders."""
 
@@ -162,11 +238,11 @@ class Aarch64Frame:
         fpsimd = struct.pack("<IIII", self.fpsimd_magic, self.fpsimd_size, m.reg("fpsr"), m.reg("fpcr"))
         fpsimd += b"".join(m.reg(f"q{i}").to_bytes(16, "little") for i in range(32))
         m.memory.write(frame + self.uc_offset, uc + mc + fpsimd + bytes(16))  # a zero record ends the list
-        if req.siginfo is not None:
+        if req.sa_siginfo:
             m.memory.write(frame, req.siginfo)
         m.memory.write(record, struct.pack("<QQ", regs[29], regs[30]))
-        out = {"x0": req.sig, "sp": frame, "x29": record, "x30": req.restorer}
-        if req.siginfo is not None:
+        out = {"x0": req.sig, "sp": frame, "x29": record, "x30": req.return_address()}
+        if req.sa_siginfo:
             out.update(x1=frame, x2=frame + self.uc_offset)
         return out
 
@@ -174,17 +250,14 @@ class Aarch64Frame:
         """Where, in the frame rt_sigreturn is about to restore, the saved signal mask is."""
         return m.reg("sp") + self.uc_offset + 40
 
-    def pop(self, m: "Machine") -> tuple[dict[str, int], int, RestoredFrame]:
+    def pop(self, m: "Machine", rt: bool = True) -> tuple[dict[str, int], int, RestoredFrame]:
         """Read the frame at the stack pointer; return the registers, the pc, and the rest."""
         frame = m.reg("sp")
         if frame & 15:
             raise BadFrame("misaligned stack pointer")
-        try:
-            uc = m.memory.read(frame + self.uc_offset, 176)
-            mc = m.memory.read(frame + self.mcontext, 288)
-            fp = m.memory.read(frame + self.reserved, self.fpsimd_size)
-        except Exception as e:  # noqa: BLE001 - GuestFault
-            raise BadFrame(str(e)) from None
+        uc = read_frame(m, frame + self.uc_offset, 176)
+        mc = read_frame(m, frame + self.mcontext, 288)
+        fp = read_frame(m, frame + self.reserved, self.fpsimd_size)
         uc_stack = STACK_T.unpack_from(uc, 16)
         mask, = struct.unpack_from("<Q", uc, 40)
         values = struct.unpack_from("<Q31QQQQ", mc, 0)
@@ -196,7 +269,7 @@ class Aarch64Frame:
             raise BadFrame("no FP/SIMD record")
         regs["fpsr"], regs["fpcr"] = fpsr, fpcr
         for i in range(32):
-            _write_wide(m, f"q{i}", int.from_bytes(fp[16 + 16 * i : 32 + 16 * i], "little"))
+            write_wide(m, f"q{i}", int.from_bytes(fp[16 + 16 * i : 32 + 16 * i], "little"))
         return regs, pc, RestoredFrame(mask, (uc_stack[0], uc_stack[1], uc_stack[3]))
 
 

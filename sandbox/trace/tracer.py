@@ -181,7 +181,7 @@ class Tracer:
             capture.memory = request.memory  # the calling task's address space
         captured = capture.at_entry(proto, values) if capture is not None else None
         if captured is not None and request.name in SIGRETURN_CALLS:
-            self._read_frame_mask(captured)
+            self._read_frame_mask(captured, request.name == "rt_sigreturn")
         shown = self._live and self._accepts(request.name)
         record = None
         tid = self._tid()
@@ -251,17 +251,15 @@ class Tracer:
         if self._signals:
             self._flush_signals()
 
-    def _read_frame_mask(self, captured: dict[str, Any]) -> None:
+    def _read_frame_mask(self, captured: dict[str, Any], rt: bool) -> None:
         # rt_sigreturn's only "argument" is the frame on the stack: strace shows the mask it restores.
         frames = getattr(self.arch, "signal_frame", None)
-        where = getattr(frames, "mask_address", None)
-        if where is None:
+        if frames is None:
             return
         try:
-            raw = self.machine.memory.read(where(self.machine), 8)
+            mask = frames.restored_mask(self.machine, rt)
         except GuestFault:
             return
-        mask = int.from_bytes(raw, "big" if self.arch.big_endian else "little")
         captured[FRAME_MASK] = [i + 1 for i in range(64) if mask >> i & 1]
 
     def signal_seen(self, sig: int, code: int, sender: "tuple[int, int, int] | None" = None) -> None:

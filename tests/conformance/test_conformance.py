@@ -38,7 +38,7 @@ NO_BAD_ARGUMENTS = {
     "pipe": "its one argument can only be a bad pointer",
 }
 # Calls whose checks would end the program: the program itself ends with exit_group(0).
-ENDS_THE_PROGRAM = {"exit", "exit_group", "rt_sigreturn"}
+ENDS_THE_PROGRAM = {"exit", "exit_group", "rt_sigreturn", "sigreturn"}
 # Calls whose good arguments do not fit one straight sequence of checks in one process: a new
 # process would run the rest of the checks too, a new program would replace them, and a
 # wait for a signal only another process could send never ends. Their bad arguments are
