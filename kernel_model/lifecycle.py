@@ -145,6 +145,7 @@ def _new_process(k: "Kernel", parent: Process, pid: int, flags: int, memory, exi
     child.pgid, child.sid = parent.pgid, parent.sid
     child.executable = parent.executable
     child.exit_signal = exit_signal
+    child.nice = parent.nice
     real_parent.children.append(child)
     k.processes.processes[pid] = child
     return child

@@ -16,6 +16,7 @@ from kernel_model.seam import KernelError, SyscallRequest
 
 if TYPE_CHECKING:
     from kernel_model.kernel import Kernel
+    from kernel_model.tasks import Process
 
 RLIM_INFINITY = (1 << 64) - 1
 (RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_CORE, RLIMIT_RSS, RLIMIT_NPROC, RLIMIT_NOFILE,
@@ -116,20 +117,32 @@ class ResourceLimits:
 
 
 def _check_pid(k: "Kernel", pid: int) -> None:
-    if pid not in (0, k.identity.pid):
-        raise KernelError(Errno.ESRCH)
+    _process_of(k, pid)
+
+
+def _process_of(k: "Kernel", pid: int) -> "Process":
+    """The live process ``pid`` names (0: the caller's; a thread's tid: its process), or ESRCH."""
+    if pid == 0:
+        return k.process
+    task = k.processes.tasks.get(pid)
+    if task is not None and task.state != "dead" and task.process.alive:
+        return task.process
+    raise KernelError(Errno.ESRCH)
 
 
 @syscall("prlimit64", partial="RLIMIT_NOFILE and RLIMIT_AS are enforced; the other limits are only remembered")
 def sys_prlimit64(k: "Kernel", req: SyscallRequest, pid: Pid, resource: UInt, new_limit: Ptr, old_limit: Ptr) -> int:
     layout = k.structs.rlimit64
     new = layout.unpack(k.memory.read(new_limit, layout.size)) if new_limit else None
-    _check_pid(k, pid)
+    target = _process_of(k, pid)
     if resource >= RLIM_NLIMITS:
         raise KernelError(Errno.EINVAL)
-    old = k.limits.get(resource)
+    if target is not k.process and target.identity.uid != k.identity.effective_uid and k.identity.effective_uid != 0:
+        raise KernelError(Errno.EPERM)  # another user's process
+    limits = target.limits
+    old = limits.get(resource)
     if new is not None:
-        k.limits.set(resource, new["rlim_cur"], new["rlim_max"])
+        limits.set(resource, new["rlim_cur"], new["rlim_max"])
     if old_limit:
         k.memory.write(old_limit, layout.pack(rlim_cur=old[0], rlim_max=old[1]))
     return 0
@@ -245,11 +258,53 @@ def sys_sched_getparam(k: "Kernel", req: SyscallRequest, pid: Pid, param: Ptr) -
 PRIO_PROCESS, PRIO_PGRP, PRIO_USER = 0, 1, 2
 
 
+def _priority_targets(k: "Kernel", which: int, who: int) -> "list[Process]":
+    """The processes getpriority/setpriority mean: a process, a process group, a user's."""
+    if which == PRIO_PROCESS:
+        return [_process_of(k, who)]
+    if which == PRIO_PGRP:
+        group = k.processes.group(who or k.process.pgid)
+        if not group:
+            raise KernelError(Errno.ESRCH)
+        return group
+    if which == PRIO_USER:
+        uid = who or k.identity.uid
+        mine = [p for p in k.processes.live() if p.identity.uid == uid]
+        if not mine:
+            raise KernelError(Errno.ESRCH)
+        return mine
+    raise KernelError(Errno.EINVAL)
+
+
 @syscall("getpriority")
 def sys_getpriority(k: "Kernel", req: SyscallRequest, which: Int, who: Int) -> int:
-    if which not in (PRIO_PROCESS, PRIO_PGRP, PRIO_USER):
-        raise KernelError(Errno.EINVAL)
-    me = {PRIO_PROCESS: k.identity.pid, PRIO_PGRP: k.identity.pid, PRIO_USER: k.identity.uid}[which]
-    if who not in (0, me):
-        raise KernelError(Errno.ESRCH)
-    return 20  # the kernel returns 20 - nice, so that it is never negative; nice is 0
+    # the kernel returns 20 - nice, so that it is never negative; the best of the targets
+    return 20 - min(p.nice for p in _priority_targets(k, which, who))
+
+
+def _set_nice(k: "Kernel", proc: "Process", nice: int) -> None:
+    nice = max(-20, min(19, nice))
+    ident = k.identity
+    if proc.identity.uid != ident.effective_uid and ident.effective_uid != 0:
+        raise KernelError(Errno.EPERM)  # another user's process
+    if nice < proc.nice and ident.effective_uid != 0:
+        raise KernelError(Errno.EACCES)  # lowering it takes CAP_SYS_NICE (RLIMIT_NICE is 0)
+    proc.nice = nice
+
+
+@syscall("setpriority")
+def sys_setpriority(k: "Kernel", req: SyscallRequest, which: Int, who: Int, prio: Int) -> int:
+    for proc in _priority_targets(k, which, who):
+        _set_nice(k, proc, prio)
+    return 0
+
+
+@syscall("nice")
+def sys_nice(k: "Kernel", req: SyscallRequest, inc: Int) -> int:
+    # i386 and arm: the older call; 0 on success (the C library reads the new value back)
+    inc = max(-40, min(40, inc))
+    try:
+        _set_nice(k, k.process, k.process.nice + inc)
+    except KernelError as e:
+        raise KernelError(Errno.EPERM if e.errno is Errno.EACCES else e.errno) from None
+    return 0

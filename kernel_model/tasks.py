@@ -144,6 +144,7 @@ class Process:
         self.cpu_ns = 0  # CPU time its tasks used (rusage)
         self.children_cpu_ns = 0
         self.execed = False  # it ran execve (setpgid may no longer move it)
+        self.nice = 0  # its nice value, -20..19 (a fork inherits it)
 
     def __repr__(self) -> str:
         return f"Process({self.pid}{', exited' if self.exit else ''})"

@@ -360,9 +360,10 @@ _GO = [
     ("hello", (), (), _GO_ARCHES),
     ("channels", (), (), _GO_ARCHES),
     ("mutex", (), (), ()),
-    ("timers", (), (), ()),
-    ("garbage", (), (), ()),
-    ("files", (), (), ()),
+    # time.Sleep and timers park goroutines on the runtime's poller; os files read through it
+    ("timers", (), ("epoll",), ()),
+    ("garbage", (), ("epoll",), ()),  # the collector's background workers sleep on timers
+    ("files", (), ("epoll",), ()),
     # os/exec reads the child's pipes through the runtime's network poller: epoll
     ("exec", ("{child}",), ("fork", "execve", "epoll"), ("x86_64",)),
     ("nil", (), ("fault-signals",), ("aarch64",)),

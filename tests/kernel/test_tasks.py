@@ -267,3 +267,29 @@ def test_the_memory_limit_holds_for_the_whole_process_tree():
     kh.end(ProcessExit(0))  # a zombie holds no memory
     kh.as_task(1000)
     assert kh.call("fork") > child  # its memory is free again
+
+
+def test_nice_values_are_per_process_and_inherited():
+    from kernel_model.process import Identity
+
+    kh = KernelHarness(identity=Identity(uid=1000, gid=1000))
+    assert kh.call("getpriority", 0, 0) == 20  # 20 - nice
+    assert kh.call("setpriority", 0, 0, 5) == 0
+    child = kh.call("fork")
+    assert kh.call("getpriority", 0, child) == 15  # inherited
+    assert kh.call("setpriority", 0, child, 10) == 0
+    assert kh.call("getpriority", 0, 0) == 15 and kh.call("getpriority", 0, child) == 10
+    assert kh.call("getpriority", 1, 0) == 15  # the group's best
+    assert kh.errno("setpriority", 0, 0, 0) is Errno.EACCES  # lowering it takes privilege
+    assert kh.errno("getpriority", 0, 4242) is Errno.ESRCH
+    assert kh.errno("getpriority", 7, 0) is Errno.EINVAL
+    assert kh.call("setpriority", 0, 0, 99) == 0 and kh.call("getpriority", 0, 0) == 1  # at most 19
+
+
+def test_the_old_nice_call_adds_to_the_nice_value():
+    from kernel_model.process import Identity
+    from kernel_model.seam import KernelArch
+
+    kh = KernelHarness(KernelArch("i386", 32, "i386"), identity=Identity(uid=1000, gid=1000))
+    assert kh.call("nice", 5) == 0 and kh.call("getpriority", 0, 0) == 15
+    assert kh.errno("nice", -1) is Errno.EPERM  # nice(2) says EPERM where setpriority says EACCES
