@@ -192,6 +192,28 @@ def clock_nanosleep(k: "Kernel", clockid: int, flags: int, read_request: Callabl
     return 0
 
 
+def write_remaining(k: "Kernel", req: SyscallRequest, deadline: int | None) -> None:
+    """A sleep a signal handler interrupted (EINTR): write the time it had left to ``rem``, as
+    ``nanosleep`` and a relative ``clock_nanosleep`` do (an absolute one has none to write)."""
+    if deadline is None:
+        return
+    layout = None
+    if req.name == "nanosleep":
+        rem = req.args[1]
+    elif req.name in ("clock_nanosleep", "clock_nanosleep_time64"):
+        if req.args[1] & TIMER_ABSTIME:
+            return
+        rem = req.args[3]
+        layout = k.structs.timespec64 if req.name.endswith("_time64") else None
+    else:
+        return
+    if rem:
+        try:
+            write_timespec(k, rem, max(deadline - k.monotonic(), 0), layout)
+        except KernelError:
+            pass  # an unwritable rem: Linux gives EFAULT only when it cannot; the EINTR stands
+
+
 @syscall("times")
 def sys_times(k: "Kernel", req: SyscallRequest, buf: Ptr) -> int:
     ticks = k.clock.now(CLOCK_PROCESS_CPUTIME_ID) * CLOCK_TICKS // NSEC

@@ -37,6 +37,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from kernel_model.clock import write_remaining
 from kernel_model.fsnodes import BytesHandle, StatInfo
 from kernel_model.lifecycle import ThreadExit
 from kernel_model.linux_errno import Errno
@@ -437,6 +438,7 @@ class System:
                 # the call goes on first (the signal comes on its way back), or it is a call
                 # that waits for the signal and takes it itself (sigsuspend)
                 return True
+            write_remaining(self.kernel, pending, task.call_state.get("deadline"))
             task.finish_call()
         try:
             state.deliver_pending("a signal", None)

@@ -248,3 +248,62 @@ def test_two_processes_take_turns_by_system_calls_the_same_way_every_run():
     assert out.count(b"p\n") == 200 and out.count(b"c\n") == 200
     # neither ran all its calls before the other had a turn
     assert out.index(b"c\n") < 2 * 200 and out.rindex(b"p\n") > out.index(b"c\n")
+
+
+# The parent handles SIGUSR1 and sleeps 5 s; its child sleeps 0.1 s and sends it SIGUSR1.
+# nanosleep ends with EINTR and writes the time left; the parent exits with rem.tv_sec (4)
+# if the call said EINTR, else 99.
+EINTR_SLEEP = """
+    mov eax, 13                 # rt_sigaction(SIGUSR1, &act, NULL, 8)
+    mov edi, 10
+    lea rsi, [rip + act]
+    xor edx, edx
+    mov r10d, 8
+    syscall
+    mov eax, 57
+    syscall
+    test rax, rax
+    jz child
+    mov eax, 35                 # nanosleep({5, 0}, &rem)
+    lea rdi, [rip + long]
+    lea rsi, [rip + rem]
+    syscall
+    mov edi, 99
+    cmp rax, -4                 # -EINTR
+    jne out
+    mov edi, [rip + rem]
+out:
+    mov eax, 231
+    syscall
+child:
+    mov eax, 35
+    lea rdi, [rip + short]
+    xor esi, esi
+    syscall
+    mov eax, 110                # getppid
+    syscall
+    mov rdi, rax
+    mov esi, 10
+    mov eax, 62                 # kill(ppid, SIGUSR1)
+    syscall
+    mov eax, 60
+    xor edi, edi
+    syscall
+handler:
+    ret
+restorer:
+    mov eax, 15
+    syscall
+    .align 8
+act: .quad handler, 0x04000000, restorer, 0
+long: .quad 5, 0
+short: .quad 0, 100000000
+rem: .quad 0, 0
+"""
+
+
+def test_a_sleep_a_handler_interrupts_says_how_long_it_had_left():
+    result = Sandbox("x86_64", timeout=20).run_asm(EINTR_SLEEP)
+    assert result.exit_status == 4
+    (sleep,) = [r for r in result.calls("nanosleep") if r.pid == 1000]
+    assert sleep.errno == "EINTR"
