@@ -223,6 +223,10 @@ def sys_sched_setaffinity(k: "Kernel", req: SyscallRequest, pid: Pid, cpusetsize
 
 @syscall("sched_yield")
 def sys_sched_yield(k: "Kernel", req: SyscallRequest) -> int:
+    from kernel_model.sched import Yield
+
+    if any(t is not k.current for t in k.scheduler.runnable()):
+        raise Yield(0)  # another task runs next; this one goes on after it
     return 0
 
 

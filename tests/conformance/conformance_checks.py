@@ -569,6 +569,12 @@ CHECKS: list[Check] = [
     Check("sched_getparam: no pointer", "sched_getparam", (0, 0), "EINVAL"),
     Check("getpriority: its own", "getpriority", (0, 0), "ok-any"),
     Check("getpriority: a bad which", "getpriority", (9, 0), "EINVAL"),
+    Check("setpriority: a higher nice value", "setpriority", (0, 0, 5), 0),
+    Check("getpriority: after it", "getpriority", (0, 0), 15),
+    Check("setpriority: a bad which", "setpriority", (9, 0, 5), "EINVAL"),
+    Check("setpriority: no such process", "setpriority", (0, 0x3FFFFFFF, 5), "ESRCH"),
+    Check("nice: one more", "nice", (1,), 0,
+          qemu_differs="qemu-user returns the host C library's nice(), the new value; Linux's call returns 0"),
     # -- owners, modes, times, lengths ---------------------------------------------------------------
     Check("chmod: a file", "chmod", (b"scratch.txt", 0o600), 0),
     Check("chmod: a missing file", "chmod", (b"missing", 0o600), "ENOENT"),

@@ -293,3 +293,15 @@ def test_the_old_nice_call_adds_to_the_nice_value():
     kh = KernelHarness(KernelArch("i386", 32, "i386"), identity=Identity(uid=1000, gid=1000))
     assert kh.call("nice", 5) == 0 and kh.call("getpriority", 0, 0) == 15
     assert kh.errno("nice", -1) is Errno.EPERM  # nice(2) says EPERM where setpriority says EACCES
+
+
+def test_sched_yield_gives_the_cpu_away_only_when_another_task_can_run():
+    from kernel_model.sched import Yield
+
+    kh = KernelHarness()
+    assert kh.call("sched_yield") == 0  # alone: it goes on
+    kh.call("clone", CLONE_THREAD_FLAGS, 0, 0, 0, 0)
+    req = SyscallRequest("x86_64", 24, "sched_yield", (0,) * 6, kh.memory, cpu=kh.cpu)
+    with pytest.raises(Yield) as y:
+        kh.kernel.dispatch(req)
+    assert y.value.result == 0
