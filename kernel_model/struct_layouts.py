@@ -33,7 +33,26 @@ def _itimer(inner: str) -> Callable[[KernelArch], list[tuple[str, str]]]:
     return fields
 
 
+def _siginfo(arch: KernelArch) -> list[tuple[str, str]]:
+    # The kernel's 128-byte siginfo_t: signo, errno, code, then (aligned to a word) the union,
+    # read as its SIGCHLD member (pid, uid, status, utime, stime); the other members alias it
+    # (si_addr is the word at si_pid, si_int is si_status, si_ptr the word there).
+    long_, _ = _word(arch)
+    head = [("si_signo", "i"), ("si_errno", "i"), ("si_code", "i")]
+    if arch.bits == 64:
+        return head + [("_pad", "i"), ("si_pid", "i"), ("si_uid", "I"), ("si_status", "i"), ("si_status_next", "i"),
+                       ("si_utime", long_), ("si_stime", long_), ("_rest", "80s")]
+    return head + [("si_pid", "i"), ("si_uid", "I"), ("si_status", "i"), ("si_utime", long_), ("si_stime", long_),
+                   ("_rest", "96s")]
+
+
 _EXTRA: dict[str, Callable[[KernelArch], list[tuple[str, str]]]] = {
+    "siginfo": _siginfo,
+    "wait_status": lambda arch: [("status", "i")],  # the int wait4 fills in, decoded as strace does
+    # clone3's struct clone_args as of Linux 5.3 (CLONE_ARGS_SIZE_VER0, 64 bytes); set_tid and
+    # cgroup came later and are read only when the size says so (strace shows them when set)
+    "clone_args": lambda arch: [(n, "Q") for n in ("flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack",
+                                                   "stack_size", "tls")],
     "tms": _tms,
     "timezone": lambda arch: [("tz_minuteswest", "i"), ("tz_dsttime", "i")],
     "sched_param": lambda arch: [("sched_priority", "i")],

@@ -49,6 +49,11 @@ DEPENDENT: dict[str, tuple[str, str, int, dict[str, dict[str, str]]]] = {
         **{c: {"arg2": "ulong"} for c in ("PR_SET_DUMPABLE", "PR_SET_KEEPCAPS", "PR_SET_TIMERSLACK")},
         "*": {"arg2": "hex", "arg3": "hex", "arg4": "hex", "arg5": "hex"},
     }),
+    # clone writes the child's tid to parent_tid only with CLONE_PARENT_SETTID (strace shows it then)
+    "clone": ("flags", "clone_flags", 0x100000, {
+        "CLONE_PARENT_SETTID": {"parent_tid": "int_ptr out"},
+        "*": {"parent_tid": "ptr"},
+    }),
     # strace's reading of futex(2): which of val, timeout, uaddr2 and val3 each command uses.
     "futex": ("futex_op", "futex_cmd", 127, {
         "FUTEX_WAIT": {"val": "uint", "timeout": "struct timespec in"},
@@ -298,12 +303,12 @@ getsid(pid_t pid) -> pid_t
 setsid() -> pid_t
 fork() -> pid_t
 vfork() -> pid_t
-clone(unsigned long flags {clone_flags}, void *stack, int *parent_tid {ptr}, int *child_tid {ptr}, unsigned long tls {hex}) -> pid_t
-clone@aarch64,arm,i386,riscv64(unsigned long flags {clone_flags}, void *stack, int *parent_tid {ptr}, unsigned long tls {hex}, int *child_tid {ptr}) -> pid_t
+clone(unsigned long flags {clone_flags}, void *stack, int *parent_tid {depends}, int *child_tid {ptr}, unsigned long tls {hex}) -> pid_t
+clone@aarch64,arm,i386,riscv64(unsigned long flags {clone_flags}, void *stack, int *parent_tid {depends}, unsigned long tls {hex}, int *child_tid {ptr}) -> pid_t
 clone3(struct clone_args *cl_args {in}, size_t size) -> pid_t
 execve(const char *pathname, char *const *argv {argv, in}, char *const *envp {envp, in}) -> int
 execveat(int dirfd, const char *pathname, char *const *argv {argv, in}, char *const *envp {envp, in}, int flags {at_flags}) -> int
-wait4(pid_t pid, int *wstatus, int options {wait_options}, struct rusage *rusage) -> pid_t
+wait4(pid_t pid, int *wstatus {struct wait_status}, int options {wait_options}, struct rusage *rusage) -> pid_t
 waitid(int idtype {idtype}, pid_t id, struct siginfo *infop, int options {wait_options}, struct rusage *rusage) -> int
 waitpid(pid_t pid, int *wstatus, int options {wait_options}) -> pid_t
 set_tid_address(int *tidptr {ptr}) -> pid_t
@@ -442,7 +447,7 @@ rt_sigaction(int signum {signal}, const struct sigaction *act, struct sigaction 
 rt_sigprocmask(int how {sig_how}, const sigset_t *set {len=sigsetsize}, sigset_t *oldset {len=sigsetsize}, size_t sigsetsize) -> int
 rt_sigpending(sigset_t *set {len=sigsetsize}, size_t sigsetsize) -> int
 rt_sigsuspend(const sigset_t *mask {len=sigsetsize}, size_t sigsetsize) -> int
-rt_sigtimedwait(const sigset_t *set {len=sigsetsize}, siginfo_t *info, const struct timespec *timeout, size_t sigsetsize) -> int {signal}
+rt_sigtimedwait(const sigset_t *set {len=sigsetsize}, siginfo_t *info {struct siginfo}, const struct timespec *timeout, size_t sigsetsize) -> int {signal}
 rt_sigtimedwait_time64 = rt_sigtimedwait
 rt_sigqueueinfo(pid_t tgid, int sig {signal}, siginfo_t *info {in}) -> int
 rt_tgsigqueueinfo(pid_t tgid, pid_t tid, int sig {signal}, siginfo_t *info {in}) -> int

@@ -1,8 +1,10 @@
 """Arguments and results as strace writes them: ``"Hello\\n"...``, ``O_RDONLY|O_CLOEXEC``, ``{st_mode=...}``.
 
 Each kind of argument (from the prototype table) has one way of being shown; nothing here
-knows which call it is rendering. The rules follow strace's own: strings are escaped with
-``\\n``/``\\t``/octal and cut at ``-s`` bytes with ``...`` after the closing quote, a NULL
+knows which call it is rendering, but for what strace decodes by hand: clone's named
+arguments (:meth:`Renderer.named_parts`) and the restart code a wait shows when a signal's
+handler ended it (:meth:`Renderer.restart_code`). The rules follow strace's own: strings are
+escaped with ``\\n``/``\\t``/octal and cut at ``-s`` bytes with ``...`` after the closing quote, a NULL
 pointer is ``NULL``, memory that could not be read (or that the call did not fill, because it
 failed) is shown as its address, flags are joined with ``|`` with unnamed bits in hex.
 """
@@ -203,9 +205,20 @@ class Renderer:
         return proto.decode(record.args, calling_convention(get_arch(record.arch)))
 
     def result(self, record: SyscallRecord) -> str:
-        """What follows ``= ``: the value, ``-1 EBADF (Bad file descriptor)``, or ``?``."""
+        """What follows ``= ``: the value, ``-1 EBADF (Bad file descriptor)``, or ``?``.
+
+        A call a signal's handler ended shows what the kernel returned before the signal was
+        delivered, as strace does: ``? ERESTARTNOHAND (To be restarted if no handler)`` for
+        pause (the guest sees EINTR, which the JSON record keeps).
+        """
         if record.ret is None:
+            if record.note and record.note.startswith(_RESTARTED_NOTE):
+                return _restart_text("ERESTARTSYS")  # made again after the handler (SA_RESTART)
             return "?"
+        if record.errno == "EINTR":
+            code = self.restart_code(record)
+            if code is not None:
+                return _restart_text(code)
         if record.errno is not None:
             text = f"-1 {record.errno} ({Errno[record.errno].message})"
             if not record.implemented:
@@ -222,6 +235,25 @@ class Renderer:
             text += f" ({record.note})"
         return text
 
+    def restart_code(self, record: SyscallRecord) -> str | None:
+        """The ``-ERESTART*`` code Linux's call returns when a signal comes while it waits (the
+        signal's delivery turns it into the EINTR the program sees), or None when the call
+        returns EINTR itself or is not one that waits."""
+        name = record.name
+        if name in _RESTART_NOHAND:
+            return "ERESTARTNOHAND"
+        values = self._view(record)[1]
+        if name in ("nanosleep", "clock_nanosleep", "clock_nanosleep_time64"):
+            # an absolute sleep is made again as it was; a relative one through a restart block
+            return "ERESTARTNOHAND" if values.get("flags", 0) & 1 else "ERESTART_RESTARTBLOCK"
+        if name == "poll":
+            return "ERESTART_RESTARTBLOCK" if values.get("timeout", -1) >= 0 else "ERESTARTNOHAND"
+        if name == "futex":
+            return "ERESTART_RESTARTBLOCK" if values.get("timeout") else "ERESTARTSYS"
+        if name in _RESTART_SYS:
+            return "ERESTARTSYS"
+        return None
+
     def returned(self, proto: Prototype, record: SyscallRecord) -> str:
         """A successful return value, in the call's return kind."""
         value = record.ret
@@ -235,7 +267,7 @@ class Renderer:
         if kind == "time":
             return f"{value} ({iso_time(value)})"
         if kind == "signal":
-            return signal_name(value)
+            return f"{value} ({signal_name(value)})"  # rt_sigtimedwait's: "17 (SIGCHLD)"
         if kind == "fcntl_ret":
             return self._fcntl_result(record, value)
         if kind == "poll":
@@ -417,6 +449,8 @@ class Renderer:
         return f"{text} /* {iso_time(f['tv_sec'], fraction, 9 if nsec else 6)} */"
 
     def _struct(self, data: Any, value: int, eff: Effective, record: SyscallRecord) -> str:
+        if eff.struct == "wait_status" and record.ret == 0:
+            return address(value)  # WNOHANG and no child changed: nothing was written
         if isinstance(data, list):
             return "[" + ", ".join(self.struct(s) for s in data) + "]"
         return self.struct(data)
@@ -507,9 +541,175 @@ class Renderer:
         return (f"{{ru_utime={_timeish('ru_utime.', f, 'tv_usec')}, "
                 f"ru_stime={_timeish('ru_stime.', f, 'tv_usec')}, ...}}")
 
+    def _wait_status(self, f: dict[str, Any]) -> str:
+        return f"[{wait_status(f['status'])}]"
+
+    def _siginfo(self, f: dict[str, Any]) -> str:
+        return siginfo(f, self.bits)
+
+    def _clone_args(self, f: dict[str, Any]) -> str:
+        # strace's clone3: the fields that mean something for these flags
+        flags = f["flags"]
+        parts = [f"flags={value_names('clone_flags', self.arch).render(flags) if flags else 0}"]
+        if flags & CLONE_PIDFD:
+            parts.append(f"pidfd={address(f['pidfd'])}")
+        if flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID):
+            parts.append(f"child_tid={address(f['child_tid'])}")
+        if flags & CLONE_PARENT_SETTID:
+            parts.append(f"parent_tid={address(f['parent_tid'])}")
+        signal = f["exit_signal"]
+        parts.append(f"exit_signal={signal_name(signal) if signal < 1 << 31 else signal}")
+        parts.append(f"stack={address(f['stack'])}")
+        parts.append(f"stack_size={hexa(f['stack_size'])}")
+        if flags & CLONE_SETTLS:
+            parts.append(f"tls={address(f['tls'])}")
+        return "{" + ", ".join(parts) + "}"
+
+    # -- calls strace shows with named arguments --------------------------------------------
+
+    def named_parts(self, record: SyscallRecord) -> tuple[list[str], list[str]] | None:
+        """For a call strace shows as ``name=value`` arguments (clone), those it prints at entry
+        and those it adds at exit (each after ", "); None for the others."""
+        if record.name != "clone":
+            return None
+        values = self._view(record)[1]
+        flags = values["flags"] & ((1 << self.bits) - 1)
+        signal, rest = flags & 0xFF, flags & ~0xFF
+        if rest:
+            shown = value_names("clone_flags", self.arch).render(rest) + (f"|{signal_name(signal)}" if signal else "")
+        else:
+            shown = signal_name(signal)
+        entry = [f"child_stack={address(values['stack'])}", f"flags={shown}"]
+        done = []
+        if rest & (CLONE_PARENT_SETTID | CLONE_PIDFD):
+            tid = (record.captured or {}).get("parent_tid")
+            done.append(f"parent_tid={f'[{tid}]' if isinstance(tid, int) else address(values['parent_tid'])}")
+        if rest & CLONE_SETTLS:
+            done.append(f"tls={address(values['tls'])}")
+        if rest & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID):
+            done.append(f"child_tidptr={address(values['child_tid'])}")
+        return entry, done
+
     def _pollfd(self, f: dict[str, Any]) -> str:
         events = value_names("poll_events", self.arch).render(f["events"] & 0xFFFF)
         return f"{{fd={f['fd']}, events={events}}}"
+
+
+CLONE_PIDFD, CLONE_SETTLS, CLONE_PARENT_SETTID = 0x1000, 0x80000, 0x100000
+CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID = 0x200000, 0x1000000
+
+
+def wait_status(status: int) -> str:
+    """A wait status as strace decodes it: ``{WIFEXITED(s) && WEXITSTATUS(s) == 3}``."""
+    status &= 0xFFFFFFFF
+    low = status & 0x7F
+    if status & 0xFF == 0x7F:  # stopped
+        sig = (status >> 8) & 0xFF
+        text = f"{{WIFSTOPPED(s) && WSTOPSIG(s) == {signal_name(sig & 0x7F)}{' | 0x80' if sig & 0x80 else ''}}}"
+        status &= ~((sig << 8) | 0x7F)
+    elif low and low != 0x7F:  # killed by a signal
+        text = f"{{WIFSIGNALED(s) && WTERMSIG(s) == {signal_name(low)}{' && WCOREDUMP(s)' if status & 0x80 else ''}}}"
+        status &= ~0xFF
+    elif status & 0xFFFF == 0xFFFF:
+        text = "{WIFCONTINUED(s)}"
+        status &= ~0xFFFF
+    elif not low:
+        text = f"{{WIFEXITED(s) && WEXITSTATUS(s) == {(status >> 8) & 0xFF}}}"
+        status &= ~0xFF00
+    else:
+        return hexa(status)
+    if status >> 16:
+        event = status >> 16
+        text += f" | {_PTRACE_EVENTS.get(event, hexa(event))} << 16"
+        status &= 0xFFFF
+    if status:
+        text += f" | {hexa(status)}"
+    return text
+
+
+_PTRACE_EVENTS = {1: "PTRACE_EVENT_FORK", 2: "PTRACE_EVENT_VFORK", 3: "PTRACE_EVENT_CLONE", 4: "PTRACE_EVENT_EXEC",
+                  5: "PTRACE_EVENT_VFORK_DONE", 6: "PTRACE_EVENT_EXIT", 7: "PTRACE_EVENT_SECCOMP",
+                  128: "PTRACE_EVENT_STOP"}
+_SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -3: "SI_MESGQ", -4: "SI_ASYNCIO",
+             -5: "SI_SIGIO", -6: "SI_TKILL", -7: "SI_DETHREAD", -60: "SI_ASYNCNL"}
+_SIGNAL_CODES = {
+    "SIGCHLD": ("CLD_EXITED", "CLD_KILLED", "CLD_DUMPED", "CLD_TRAPPED", "CLD_STOPPED", "CLD_CONTINUED"),
+    "SIGSEGV": ("SEGV_MAPERR", "SEGV_ACCERR", "SEGV_BNDERR", "SEGV_PKUERR", "SEGV_ACCADI", "SEGV_ADIDERR",
+                "SEGV_ADIPERR", "SEGV_MTEAERR", "SEGV_MTESERR", "SEGV_CPERR"),
+    "SIGBUS": ("BUS_ADRALN", "BUS_ADRERR", "BUS_OBJERR", "BUS_MCEERR_AR", "BUS_MCEERR_AO"),
+    "SIGILL": ("ILL_ILLOPC", "ILL_ILLOPN", "ILL_ILLADR", "ILL_ILLTRP", "ILL_PRVOPC", "ILL_PRVREG", "ILL_COPROC",
+               "ILL_BADSTK", "ILL_BADIADDR"),
+    "SIGFPE": ("FPE_INTDIV", "FPE_INTOVF", "FPE_FLTDIV", "FPE_FLTOVF", "FPE_FLTUND", "FPE_FLTRES", "FPE_FLTINV",
+               "FPE_FLTSUB", "FPE_FLTUNK", "FPE_CONDTRAP"),
+    "SIGTRAP": ("TRAP_BRKPT", "TRAP_TRACE", "TRAP_BRANCH", "TRAP_HWBKPT", "TRAP_UNK", "TRAP_PERF"),
+    "SIGIO": ("POLL_IN", "POLL_OUT", "POLL_MSG", "POLL_ERR", "POLL_PRI", "POLL_HUP"),
+    "SIGSYS": ("SYS_SECCOMP", "SYS_USER_DISPATCH"),
+}
+_FAULTS = ("SIGILL", "SIGFPE", "SIGBUS", "SIGSEGV", "SIGTRAP")
+
+
+def siginfo(f: dict[str, Any], bits: int = 64, big_endian: bool = False) -> str:
+    """A ``siginfo_t`` as strace prints it: ``{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=1001,
+    si_uid=0, si_status=3, si_utime=0, si_stime=0}`` (fields from the ``siginfo`` layout)."""
+    signo = f["si_signo"]
+    if not signo:
+        return "{}"
+    name = signal_name(signo)
+    code = f["si_code"]
+    codes = _SIGNAL_CODES.get(name, ())
+    code_name = _SI_CODES.get(code) or (codes[code - 1] if 0 < code <= len(codes) else str(code))
+    parts = [f"si_signo={name}", f"si_code={code_name}"]
+    if f["si_errno"]:
+        known = Errno._value2member_map_.get(f["si_errno"])
+        parts.append(f"si_errno={known.name if known is not None else f['si_errno']}")
+    pid, uid = f["si_pid"], f["si_uid"]
+    source = [f"si_pid={pid}", f"si_uid={uid}"]
+    def word(first: int, second: int) -> int:  # two ints of the union as the word they share
+        first, second = first & 0xFFFFFFFF, second & 0xFFFFFFFF
+        if bits != 64:
+            return first
+        return first << 32 | second if big_endian else second << 32 | first
+
+    si_addr = word(pid, uid)
+    si_ptr = word(f["si_status"], f.get("si_status_next", 0))
+    value = [f"si_int={f['si_status']}", f"si_ptr={address(si_ptr)}"]
+    if code <= 0:  # sent by a process: kill, tkill, sigqueue
+        parts += source
+        if code not in (0, -6) and si_ptr:
+            parts += value
+    elif name == "SIGCHLD":
+        status = f["si_status"]
+        parts += source + [f"si_status={status if code == 1 else signal_name(status)}",
+                           f"si_utime={f['si_utime']}", f"si_stime={f['si_stime']}"]
+    elif name in _FAULTS:
+        parts.append(f"si_addr={address(si_addr)}")
+    elif name != "SIGIO":
+        if pid or uid:
+            parts += source
+        if si_ptr:
+            parts += value
+    return "{" + ", ".join(parts) + "}"
+
+
+_RESTARTED_NOTE = "interrupted by a signal; made again"  # sandbox.engine's note on a restarted call
+_RESTART_MESSAGES = {
+    "ERESTARTSYS": "To be restarted if SA_RESTART is set", "ERESTARTNOINTR": "To be restarted",
+    "ERESTARTNOHAND": "To be restarted if no handler", "ERESTART_RESTARTBLOCK": "Interrupted by signal",
+}
+# The waits Linux ends with -ERESTARTNOHAND: made again only when the signal had no handler.
+_RESTART_NOHAND = frozenset({"pause", "rt_sigsuspend", "sigsuspend", "select", "_newselect", "old_select", "pselect6",
+                             "pselect6_time64", "ppoll", "ppoll_time64"})
+# The waits that end with -ERESTARTSYS: made again after a handler with SA_RESTART.
+_RESTART_SYS = frozenset({
+    "read", "readv", "pread64", "preadv", "preadv2", "write", "writev", "pwrite64", "pwritev", "pwritev2",
+    "wait4", "waitid", "waitpid", "accept", "accept4", "connect", "recvfrom", "recvmsg", "recvmmsg", "sendto",
+    "sendmsg", "sendmmsg", "open", "openat", "openat2", "creat", "flock", "fcntl", "fcntl64", "ioctl", "sendfile",
+    "sendfile64", "splice", "tee", "getrandom", "msgrcv", "msgsnd", "semop", "mq_timedreceive", "mq_timedsend",
+})
+
+
+def _restart_text(code: str) -> str:
+    return f"? {code} ({_RESTART_MESSAGES[code]})"
 
 
 def _cfield(raw: bytes) -> CString:
@@ -546,6 +746,7 @@ _STRUCTS: dict[str, Callable[[Renderer, dict[str, Any]], str]] = {
     "pollfd": Renderer._pollfd, "timespec": Renderer._timespec, "timeval": Renderer._timespec,
     "statfs": Renderer._statfs, "statx": Renderer._statx, "sysinfo": Renderer._sysinfo,
     "utimbuf": Renderer._utimbuf, "rusage": Renderer._rusage, "tms": Renderer._tms,
+    "wait_status": Renderer._wait_status, "siginfo": Renderer._siginfo, "clone_args": Renderer._clone_args,
 }
 # Return kinds shown as a plain number (any other kind names the value table of the result).
 _PLAIN_RETURNS = frozenset({"int", "long", "fd", "pid", "noreturn"})

@@ -154,6 +154,12 @@ class Tracer:
         self._unfinished.add(open_tid)
         self._open = None
 
+    def _indented(self, method: Any, record: SyscallRecord, prefix: str) -> str:
+        # strace counts a line's prefix in the column it aligns "= " at
+        if prefix and getattr(self.format, "indents", False):
+            return method(record, indent=len(prefix))
+        return method(record)
+
     def task_ended(self, tid: int, ex: ProcessExit) -> None:
         """A task other than the first process's last ended (strace -f's ``[pid N] +++ exited
         with 3 +++``), told by the CPU side."""
@@ -188,10 +194,11 @@ class Tracer:
         if shown and self._entry_text:
             assert self.format is not None and self.sink is not None
             record = self._record(request, values, captured, None, None, entering=True)
-            text = self.format.entry(record)
+            prefix = self._prefix(tid)
+            text = self._indented(self.format.entry, record, prefix)
             if text:
                 self._cut(tid)
-                self.sink.write(self._prefix(tid) + text)
+                self.sink.write(prefix + text)
                 self._open = tid
                 if self._flush_at_entry:
                     self.sink.flush()
@@ -237,15 +244,17 @@ class Tracer:
                 self._unfinished.discard(tid)
                 self._cut()
                 resumed = getattr(self.format, "resumed", None)
-                text = resumed(record) if resumed is not None else self.format.exit(record)
-                self.sink.write(self._prefix(tid) + text)
+                prefix = self._prefix(tid)
+                text = self._indented(resumed or self.format.exit, record, prefix)
+                self.sink.write(prefix + text)
             elif self._open == tid or not self._entry_text:
                 if not self._entry_text:
                     self._cut()  # a whole line at exit (JSON)
                 self.sink.write(self.format.exit(record))
             else:
                 self._cut()
-                self.sink.write(self._prefix(tid) + self.format.exit(record))
+                prefix = self._prefix(tid)
+                self.sink.write(prefix + self._indented(self.format.exit, record, prefix))
             self._open = None
             self.sink.flush()
         if self._signals:

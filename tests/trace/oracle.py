@@ -10,15 +10,40 @@ The lines must then agree exactly, once these are normalised (and nothing else):
 - addresses: hex numbers of 0x10000 and up outside strings (stack, mmap, brk and load
   addresses differ between a real process and the sandbox);
 - process ids in the results of getpid/gettid/getppid (the sandbox's pid is 1000);
-- clock readings: ``tv_sec``/``tv_nsec``/``tv_usec``/``tms_*`` values, the results of
-  ``time``/``times`` and the dates strace adds to them;
+- clock readings: ``tv_sec``/``tv_nsec``/``tv_usec``/``tms_*`` values, the CPU time a child
+  used (``si_utime``/``si_stime``), the results of ``time``/``times`` and the dates strace adds
+  to them;
 - the host name in ``uname``, and the bytes ``getrandom`` returned.
 
 qemu's ``-strace`` prints another format (``write(1,0x4000a0,12) = 12``, raw registers for
 calls it does not decode, ``errno=9``), so it is compared by value: each argument qemu shows is
 turned into a number (a flag like ``O_RDONLY|O_CLOEXEC`` through the sandbox's own value tables
-for that arch) and checked against the sandbox's register or decoded value, and each result
-and errno against the sandbox's.
+for that arch, ``child_stack=0x0`` by its value) and checked against the sandbox's register or
+decoded value, and each result and errno against the sandbox's.
+
+A case that makes more processes (``processes``) is traced natively with ``strace -f -o``, which
+begins every line with its pid. How the processes' lines interleave is the host's scheduling,
+different from run to run, so such a trace is compared process by process:
+
+- the lines are grouped per process: by their ``12198 `` or ``[pid  1001] `` prefix, and a line
+  without one (the sandbox's, while one task runs) is the only live task's;
+- a call another process cut (``wait4(-1,  <unfinished ...>`` and, later in that process,
+  ``<... wait4 resumed>[...], 0, NULL) = 1001``) is joined into one line, and the padding before
+  ``=`` is squeezed to one space (the prefix counts towards strace's column, and the prefixes
+  differ; the sandbox's own alignment is a test of test_tracer.py);
+- the processes are matched from the top: the first with the first, and each process's n-th
+  child (the n-th result of its clone, clone3, fork or vfork) with the other's n-th;
+- the native pids are then shown as the sandbox's wherever they appear: clone, fork and wait4
+  results, kill's argument, ``si_pid``, getppid's result; each process's lines must agree.
+
+qemu writes each process's lines to one stderr in pieces, which interleave within a line, so
+for such a case qemu itself runs under ``strace -f -e trace=write``: each piece is then known
+by the pid that wrote it, and the calls are compared per process as above, by value. The calls
+this qemu lacks (clone3: ``Unknown syscall 435``, ENOSYS) make no child there; the sandbox's
+child of it is not expected in qemu's trace, and the results that follow in its parent (which
+waits for it) are not compared, only the calls and their arguments. An execve qemu printed no
+result for ran the new program under a qemu without ``-strace`` (binfmt_misc): that process's
+calls after it are not compared.
 """
 
 from __future__ import annotations
@@ -59,6 +84,7 @@ class Case:
     stdin: bytes = b""
     libc: bool = False
     qemu: bool = True  # whether qemu-user's -strace can be its oracle (see CASES)
+    processes: bool = False  # it makes more processes: traced with strace -f, compared per process
 
     @property
     def arches(self) -> list[str]:
@@ -66,9 +92,9 @@ class Case:
         return list(self.files)
 
 
-def program_case(name: str, arches: tuple[str, ...]) -> Case:
+def program_case(name: str, arches: tuple[str, ...], processes: bool = False) -> Case:
     """A case for a committed program of tests/trace/programs."""
-    return Case(name, {a: PROGRAMS / f"{name}.{a}" for a in arches})
+    return Case(name, {a: PROGRAMS / f"{name}.{a}" for a in arches}, processes=processes)
 
 
 def _compiled(name: str) -> dict[str, Path]:
@@ -85,6 +111,8 @@ CASES = [
     program_case("legacy", ("x86_64",)),
     program_case("crash", ("x86_64", "aarch64")),
     program_case("misc", ("x86_64", "aarch64")),
+    program_case("tasks", ("x86_64", "aarch64"), processes=True),
+    program_case("legacy-tasks", ("x86_64",), processes=True),
     # The compiled programs of tests/programs: a -nostdlib one making some 300 calls, and glibc.
     # qemu-user is no oracle for them: it holds descriptors 3 and 4 itself (the guest's start at
     # 5) and answers several of their calls otherwise than Linux (see tests/e2e/test_programs.py).
@@ -129,24 +157,52 @@ def native_strace_available() -> str | None:
 
 
 def run_native_strace(program: Path, cwd: Path, args: list[str], stdin: bytes,
-                      env: dict[str, str] | None = None) -> tuple[list[str], int]:
-    """The lines ``strace`` writes for ``program`` run natively, and its exit status."""
+                      env: dict[str, str] | None = None, follow: bool = False) -> tuple[list[str], int]:
+    """The lines ``strace`` writes for ``program`` run natively, and its exit status.
+
+    ``follow``: ``strace -f``, whose lines (written to a file) each begin with their pid.
+    """
     out = cwd.parent / f"{cwd.name}.strace"
     proc = subprocess.run(
-        ["strace", "-o", str(out), str(program), *args], input=stdin, capture_output=True, cwd=cwd, env=env or {},
-        timeout=60, preexec_fn=_umask_022,
+        ["strace", *(["-f"] if follow else []), "-o", str(out), str(program), *args], input=stdin, capture_output=True,
+        cwd=cwd, env=env or {}, timeout=60, preexec_fn=_umask_022,
     )
     return out.read_text().splitlines(), proc.returncode
 
 
 def run_qemu_strace(arch: str, program: Path, cwd: Path, args: list[str], stdin: bytes,
-                    env: dict[str, str] | None = None) -> tuple[list[str], int]:
-    """The lines ``qemu-ARCH -strace`` writes (on stderr: a log file would take a guest fd)."""
+                    env: dict[str, str] | None = None, follow: bool = False) -> tuple[list[str], int]:
+    """The lines ``qemu-ARCH -strace`` writes (on stderr: a log file would take a guest fd).
+
+    ``follow``: the program makes more processes, each a qemu writing its lines to the same
+    stderr in pieces that interleave. Then qemu itself is run under native ``strace -f -e
+    trace=write``, which tells each piece's process: the lines are given per process, each
+    beginning with the pid qemu prints (see :func:`qemu_processes`).
+    """
+    command = [QEMU[arch], "-strace", str(program), *args]
+    if not follow:
+        proc = subprocess.run(command, input=stdin, capture_output=True, cwd=cwd, env=env or {}, timeout=60,
+                              preexec_fn=_umask_022)
+        return proc.stderr.decode("utf-8", "replace").splitlines(), proc.returncode
+    out = cwd.parent / f"{cwd.name}.writes"
+    command[0] = shutil.which(command[0]) or command[0]  # strace looks in the guest's (empty) PATH
     proc = subprocess.run(
-        [QEMU[arch], "-strace", str(program), *args], input=stdin, capture_output=True, cwd=cwd, env=env or {},
-        timeout=60, preexec_fn=_umask_022,
+        ["strace", "-f", "-qq", "-e", "trace=write", "-e", "signal=none", "-s", str(1 << 20), "-xx", "-o", str(out),
+         *command], input=stdin, capture_output=True, cwd=cwd, env=env or {}, timeout=60, preexec_fn=_umask_022,
     )
-    return proc.stderr.decode("utf-8", "replace").splitlines(), proc.returncode
+    pieces: dict[str, list[bytes]] = {}
+    for line in out.read_text().splitlines():
+        m = _WRITE_2.match(line)
+        if m:
+            pieces.setdefault(m.group(1), []).append(bytes.fromhex(m.group(2).replace("\\x", "")))
+    assert pieces, f"strace of qemu: {proc.stderr.decode(errors='replace')}\n{out.read_text()[:2000]}"
+    lines = []
+    for pid, data in pieces.items():
+        lines += [f"{pid}|{text}" for text in b"".join(data).decode("utf-8", "replace").splitlines()]
+    return lines, proc.returncode
+
+
+_WRITE_2 = re.compile(r'^(\d+) +write\(2, "((?:\\x[0-9a-f]{2})*)"')  # strace -f -o pads the pid to 5
 
 
 def run_sandbox_trace(program: Path, cwd: Path, args: list[str], stdin: bytes, fmt: str = "strace",
@@ -168,7 +224,8 @@ def run_sandbox_trace(program: Path, cwd: Path, args: list[str], stdin: bytes, f
 
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BIG_HEX = re.compile(r"0x[0-9a-f]{5,}")  # 0x10000 and up: ADDRESSES
-_TIME_FIELDS = re.compile(r"\b(tv_sec|tv_nsec|tv_usec|tms_utime|tms_stime|tms_cutime|tms_cstime)=\d+( /\* [0-9.]+ s \*/)?")
+_TIME_FIELDS = re.compile(r"\b(tv_sec|tv_nsec|tv_usec|tms_utime|tms_stime|tms_cutime|tms_cstime|si_utime|si_stime)=\d+"
+                          r"( /\* [0-9.]+ s \*/)?")
 _DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}")
 _PID_RESULTS = re.compile(r"^(?:getpid|gettid|getppid|set_tid_address)\(.*= (\d+)$")
 _ALIGNED = re.compile(r"^(.*\))( +)(= .*)$")
@@ -280,6 +337,122 @@ def normalise(line: str) -> str:
     return normalise_trace([line])[0]
 
 
+# -- several processes -------------------------------------------------------------------------
+
+_FILE_PREFIX = re.compile(r"^(\d+) +")  # strace -f -o FILE: "12198 " before every line
+_PID_PREFIX = re.compile(r"^\[pid +(\d+)\] ")  # strace -f on a terminal, and the sandbox
+_UNFINISHED = " <unfinished ...>"
+_RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>")
+CLONE_CALLS = ("clone", "clone3", "fork", "vfork")
+_CLONE_RESULT = re.compile(r"^(?:clone|clone3|fork|vfork)\(.*\) += (\d+)$")
+_RESUMED_CLONE = re.compile(r"^<\.\.\. (?:clone|clone3|fork|vfork) resumed>.*\) += (\d+)$")
+
+
+@dataclass
+class ProcessLines:
+    """One process's lines of a ``strace -f`` trace, a cut call's two parts joined into one."""
+
+    pid: str
+    lines: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)  # what its clone/fork calls returned, in order
+
+
+def split_processes(lines: list[str]) -> dict[str, ProcessLines]:
+    """A ``strace -f`` trace per process, the first process first.
+
+    Lines may begin with their pid (``12198 ``, strace -f -o FILE) or ``[pid  1001] ``; a line
+    without one is the only task's then (strace and the sandbox prefix lines once there are
+    two), which is followed from the clone results and the ``+++`` lines. A call cut by another
+    process's line (``wait4(-1,  <unfinished ...>`` ... ``<... wait4 resumed>[...], 0, NULL) =
+    1001``) is joined into one line again.
+    """
+    tagged: list[tuple[str | None, str]] = []
+    for line in lines:
+        m = _FILE_PREFIX.match(line) or _PID_PREFIX.match(line)
+        tagged.append((m.group(1), line[m.end():]) if m else (None, line))
+    made = {m.group(1) for _, text in tagged for m in [_CLONE_RESULT.match(text) or _RESUMED_CLONE.match(text)] if m}
+    first = next((pid for pid, _ in tagged if pid is not None and pid not in made), None) or "first"
+    procs: dict[str, ProcessLines] = {first: ProcessLines(first)}
+    live, ended = [first], set()
+    for pid, text in tagged:
+        if pid is None:
+            assert len(live) == 1, f"a line without a pid while {live} live: {text}"
+            pid = live[0]
+        elif pid not in live and pid not in ended:
+            live.append(pid)
+        proc = procs.setdefault(pid, ProcessLines(pid))
+        m = _RESUMED.match(text)
+        if m and proc.lines and proc.lines[-1].endswith(_UNFINISHED):
+            proc.lines[-1] = proc.lines[-1][:-len(_UNFINISHED)] + text[m.end():]
+        else:
+            proc.lines.append(text)
+        done = _CLONE_RESULT.match(proc.lines[-1])
+        if done:
+            proc.children.append(done.group(1))
+            if done.group(1) not in ended and done.group(1) not in live:
+                live.append(done.group(1))
+        if text.startswith("+++ "):
+            live.remove(pid)
+            ended.add(pid)
+    return procs
+
+
+def match_processes(theirs: dict[str, list[str]], ours: dict[str, list[str]], first: tuple[str, str]
+                    ) -> tuple[dict[str, str], list[str]]:
+    """Which of our processes is which of theirs: the first is the first, and a process's n-th
+    child (by its clone/fork results, in order) the other's n-th. Returns the map and what did
+    not match."""
+    pids, problems, todo = {first[0]: first[1]}, [], [first]
+    while todo:
+        a, b = todo.pop(0)
+        kids_a, kids_b = theirs.get(a, []), ours.get(b, [])
+        if len(kids_a) != len(kids_b):
+            problems.append(f"process {a} made children {kids_a}, the sandbox's {b} made {kids_b}")
+        for x, y in zip(kids_a, kids_b):
+            pids[x] = y
+            todo.append((x, y))
+    return pids, problems
+
+
+def _squeezed(line: str) -> str:
+    m = _ALIGNED.match(line)
+    return f"{m.group(1)} {m.group(3)}" if m else line
+
+
+def compare_processes(native: list[str], ours: list[str], deviations: list[ModelDeviation], drop_vdso: bool = False,
+                      transform: Any = None) -> list[str]:
+    """Two ``strace -f`` traces compared process by process (see :func:`split_processes`).
+
+    The processes are matched by :func:`match_processes`, and the native trace's pids shown as
+    the sandbox's (in clone results, wait4's, kill's arguments, ``si_pid``). Between processes
+    the order of lines is the host's scheduling, so only each process's own order is compared.
+    The padding before ``=`` is squeezed: each line's prefix (``12198 ``, ``[pid  1001] `` or
+    none) counts towards strace's column. ``transform`` rewrites each process's joined lines
+    before they are normalised.
+    """
+    a, b = split_processes(native), split_processes(ours)
+    pids, problems = match_processes({p: v.children for p, v in a.items()}, {p: v.children for p, v in b.items()},
+                                     (next(iter(a)), next(iter(b))))
+    theirs_ids, our_ids = process_ids(next(iter(a.values())).lines), process_ids(next(iter(b.values())).lines)
+    pids.update({theirs_ids[k]: our_ids[k] for k in theirs_ids if k in our_ids})
+    pids = {k: v for k, v in pids.items() if k != v}
+    for pid, proc in a.items():
+        mine = b.get(pids.get(pid, pid))
+        if mine is None:
+            problems.append(f"process {pid} has no match in the sandbox's trace")
+            continue
+        x, y = proc.lines, mine.lines
+        if transform is not None:
+            x, y = transform(x), transform(y)
+        x = [_squeezed(line.replace(PAD, " ")) for line in normalise_trace(x, drop_vdso, pids)]
+        y = [_squeezed(line.replace(PAD, " ")) for line in normalise_trace(y, drop_vdso)]
+        problems += [f"process {mine.pid} (natively {pid}):\n{p}" for p in compare_traces(x, y, deviations)]
+    unmatched = set(b) - {pids.get(p, p) for p in a}
+    if unmatched:
+        problems.append(f"the sandbox's processes {sorted(unmatched)} have no match in the native trace")
+    return problems
+
+
 @dataclass(frozen=True)
 class ModelDeviation:
     """Where the kernel model answers differently from Linux on purpose (its handler says so)."""
@@ -349,12 +522,27 @@ def split_top(text: str) -> list[str]:
 _QEMU_LINE = re.compile(r"^\d+ (\w+)\((.*)$")
 
 
-def parse_qemu(lines: list[str]) -> tuple[list[QemuCall], list[str]]:
-    """qemu's calls, and the signal/exit lines (``--- SIGSEGV {...} ---``)."""
+_QEMU_UNKNOWN = re.compile(r"^\d+ Unknown syscall (\d+)$")
+
+
+def parse_qemu(lines: list[str], arch: str | None = None) -> tuple[list[QemuCall], list[str]]:
+    """qemu's calls, and the signal/exit lines (``--- SIGSEGV {...} ---``).
+
+    A call qemu does not know it prints as ``Unknown syscall 435`` (and returns ENOSYS without
+    saying so): with ``arch``, that is a call of that name with no arguments and no result.
+    """
     calls, other = [], []
     for line in lines:
         if line.startswith("--- ") or line.startswith("+++ "):
             other.append(line)
+            continue
+        unknown = _QEMU_UNKNOWN.match(line)
+        if unknown and arch is not None:
+            from sandbox.arch import get_arch
+            from sandbox.arch.syscalls import syscall_table
+
+            name = syscall_table(get_arch(arch)).name(int(unknown.group(1))) or f"syscall_{unknown.group(1)}"
+            calls.append(QemuCall(name, [], None, None, line))
             continue
         m = _QEMU_LINE.match(line)
         if not m:
@@ -388,6 +576,9 @@ def parse_qemu(lines: list[str]) -> tuple[list[QemuCall], list[str]]:
 
 def _qemu_number(token: str, table: str | None, arch: str) -> int | None:
     token = token.strip()
+    named = re.match(r"^[a-z_]+=(?=\S)", token)  # clone's "child_stack=0x0000000000000000"
+    if named:
+        token = token[named.end():]
     if token == "NULL":
         return 0
     if token == "AT_FDCWD":
@@ -493,6 +684,66 @@ QEMU_SILENT = {"rseq"}
 # Results that differ from run to run or host to host: process ids, clock readings, the CPUs.
 _NOT_COMPARED = {"getpid", "gettid", "getppid", "times", "time", "getpgid", "getsid", "getpgrp", "set_tid_address",
                  "sched_getaffinity"}
+
+
+def qemu_processes(lines: list[str]) -> dict[str, list[str]]:
+    """The lines of :func:`run_qemu_strace` with ``follow`` per process (its pid), first first."""
+    out: dict[str, list[str]] = {}
+    for line in lines:
+        pid, _, text = line.partition("|")
+        out.setdefault(pid, []).append(text)
+    return out
+
+
+def compare_qemu_processes(arch: str, qemu: dict[str, list[str]], ours: list[dict[str, Any]],
+                           deviations: list[Deviation], lacks: dict[str, str]) -> list[str]:
+    """:func:`compare_with_qemu` for each process, qemu's matched to the sandbox's by
+    :func:`match_processes` (from the results of their clone calls) and its pids shown as the
+    sandbox's.
+
+    ``lacks`` names the calls this qemu does not have (it answers ENOSYS): where a process made
+    one, the child it would have made is not in qemu's trace, and the rest of that process's
+    results (waits for that child) are not compared, only its calls and their arguments. An
+    ``execve`` qemu printed no result for ran the new program under a qemu without -strace
+    (binfmt_misc): what the sandbox's process did after it has nothing to be compared with.
+    """
+    assert qemu and ours, "no calls to compare"
+    mine: dict[str, list[dict[str, Any]]] = {}
+    for record in ours:
+        mine.setdefault(str(record["pid"]), []).append(record)
+    kids_theirs = {pid: [str(c.ret) for c in parse_qemu(lines, arch)[0] if c.name in CLONE_CALLS and c.ret]
+                   for pid, lines in qemu.items()}
+    kids_ours: dict[str, list[str]] = {}
+    ignored: set[str] = set()  # children of the calls qemu lacks, which made none there
+    for pid, records in mine.items():
+        made = [r for r in records if r["name"] in CLONE_CALLS and r["ret"] and r["ret"] > 0]
+        kids_ours[pid] = [str(r["ret"]) for r in made if r["name"] not in lacks]
+        ignored |= {str(r["ret"]) for r in made if r["name"] in lacks}
+    pids, problems = match_processes({p: [k for k in kids if int(k) > 0] for p, kids in kids_theirs.items()},
+                                     kids_ours, (next(iter(qemu)), next(iter(mine))))
+    for pid, lines in qemu.items():
+        ours_pid = pids.get(pid)
+        if ours_pid is None or ours_pid not in mine:
+            problems.append(f"qemu's process {pid} has no match in the sandbox's trace")
+            continue
+        swap = re.compile(r"\b(" + "|".join(sorted(pids, key=len, reverse=True)) + r")\b")
+        calls, _ = parse_qemu([swap.sub(lambda m: pids[m.group(1)], line) for line in lines], arch)
+        records = [r for r in mine[ours_pid] if r["name"] not in QEMU_SILENT]
+        if calls and calls[-1].name in ("execve", "execveat") and calls[-1].ret is None:
+            exec_at = next(i for i in range(len(records) - 1, -1, -1) if records[i]["name"] == calls[-1].name)
+            records = records[:exec_at + 1]
+        lacked = next((i for i, c in enumerate(calls) if c.name in lacks), None)
+        if lacked is not None:
+            # compared up to the call qemu lacks; from there on, the calls and arguments only
+            problems += compare_with_qemu(arch, calls[:lacked], records[:lacked], deviations)
+            rest = [Deviation(c.name, re.escape(c.line), lacks[calls[lacked].name]) for c in calls[lacked:]]
+            problems += compare_with_qemu(arch, calls[lacked:], records[lacked:], rest)
+        else:
+            problems += compare_with_qemu(arch, calls, records, deviations)
+    unmatched = set(mine) - set(pids.values()) - ignored
+    if unmatched:
+        problems.append(f"the sandbox's processes {sorted(unmatched)} have no match in qemu's trace")
+    return problems
 
 
 def load_json_trace(lines: list[str]) -> list[dict[str, Any]]:

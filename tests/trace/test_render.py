@@ -121,3 +121,62 @@ def test_the_filter_is_stracelike():
 def test_a_bad_filter_is_one_clear_error(expr, message):
     with pytest.raises(SandboxError, match=message):
         TraceFilter.parse([expr])
+
+
+def test_processes_as_strace_shows_them():
+    fmt = StraceFormat("x86_64")
+    fork = record("clone", {"flags": 0x1200011, "stack": 0, "parent_tid": 0, "child_tid": 0x4c8a10, "tls": 0}, ret=1001)
+    assert fmt.line(fork) == \
+        "clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x4c8a10) = 1001"
+    # what strace prints at entry, and the rest (after its ", ") when the call returns
+    assert fmt.entry(fork) == "clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD"
+    assert fmt.resumed(fork) == "<... clone resumed>, child_tidptr=0x4c8a10) = 1001\n"
+    thread = record("clone", {"flags": 0x3d0f00, "stack": 0x7f00, "parent_tid": 0x7f10, "child_tid": 0x7f10,
+                              "tls": 0x7f20}, ret=1002, captured={"parent_tid": 1002})
+    assert fmt.line(thread).startswith(
+        "clone(child_stack=0x7f00, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM"
+        "|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, parent_tid=[1002], tls=0x7f20, child_tidptr=0x7f10)")
+    assert fmt.line(record("clone", {"flags": 17, "stack": 0, "parent_tid": 0, "child_tid": 0, "tls": 0}, ret=3)) \
+        .startswith("clone(child_stack=NULL, flags=SIGCHLD) ")
+    args = Struct("clone_args", {"flags": 0, "pidfd": 0, "child_tid": 0, "parent_tid": 0, "exit_signal": 17, "stack": 0,
+                                 "stack_size": 0, "tls": 0})
+    assert fmt.line(record("clone3", {"cl_args": 0x1000, "size": 64}, ret=5, captured={"cl_args": args})) == \
+        "clone3({flags=0, exit_signal=SIGCHLD, stack=NULL, stack_size=0}, 64) = 5"
+    status = lambda s: {"wstatus": Struct("wait_status", {"status": s})}  # noqa: E731
+
+    def wait4(s, ret=1001):
+        return record("wait4", {"pid": -1, "wstatus": 0x1000, "options": 0, "rusage": 0}, ret=ret, captured=status(s))
+
+    assert fmt.line(wait4(0x300)) == "wait4(-1, [{WIFEXITED(s) && WEXITSTATUS(s) == 3}], 0, NULL) = 1001"
+    assert fmt.line(wait4(0x8b)).startswith("wait4(-1, [{WIFSIGNALED(s) && WTERMSIG(s) == SIGSEGV && WCOREDUMP(s)}]")
+    assert fmt.line(wait4(0x137f)).startswith("wait4(-1, [{WIFSTOPPED(s) && WSTOPSIG(s) == SIGSTOP}]")
+    assert fmt.line(wait4(0xffff)).startswith("wait4(-1, [{WIFCONTINUED(s)}]")
+    assert fmt.line(wait4(0, ret=0)).startswith("wait4(-1, 0x1000, 0, NULL) ")  # WNOHANG, nothing to report
+
+
+def test_siginfo_and_the_waits_for_a_signal():
+    fmt = StraceFormat("x86_64")
+    info = Struct("siginfo", {"si_signo": 17, "si_errno": 0, "si_code": 1, "si_pid": 1001, "si_uid": 0,
+                              "si_status": 3, "si_status_next": 0, "si_utime": 0, "si_stime": 0})
+    line = fmt.line(record("rt_sigtimedwait", {"set": 0x1000, "info": 0x2000, "timeout": 0, "sigsetsize": 8}, ret=17,
+                           captured={"set": [17], "info": info}))
+    assert line == ("rt_sigtimedwait([CHLD], {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=1001, si_uid=0, "
+                    "si_status=3, si_utime=0, si_stime=0}, NULL, 8) = 17 (SIGCHLD)")
+    killed = Struct("siginfo", dict(info.fields, si_code=2, si_status=9))
+    assert "si_code=CLD_KILLED, si_pid=1001, si_uid=0, si_status=SIGKILL," in fmt.renderer.struct(killed)
+    user = Struct("siginfo", dict(info.fields, si_signo=10, si_code=0))
+    assert fmt.renderer.struct(user) == "{si_signo=SIGUSR1, si_code=SI_USER, si_pid=1001, si_uid=0}"
+    fault = Struct("siginfo", dict(info.fields, si_signo=11, si_code=1, si_pid=0x10, si_uid=0))
+    assert fmt.renderer.struct(fault) == "{si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10}"
+    assert fmt.renderer.struct(Struct("siginfo", dict(info.fields, si_signo=0))) == "{}"
+    # the waits a handler ends show the kernel's restart code, as strace sees it (the guest sees EINTR)
+    assert fmt.line(record("pause", {}, ret=-4, errno="EINTR")) == \
+        "pause()" + " " * 33 + "= ? ERESTARTNOHAND (To be restarted if no handler)"
+    assert fmt.line(record("rt_sigsuspend", {"mask": 0x1000, "sigsetsize": 8}, ret=-4, errno="EINTR",
+                           captured={"mask": []})).endswith("= ? ERESTARTNOHAND (To be restarted if no handler)")
+    assert fmt.line(record("nanosleep", {"req": 0, "rem": 0}, ret=-4, errno="EINTR")).endswith(
+        "= ? ERESTART_RESTARTBLOCK (Interrupted by signal)")
+    assert fmt.line(record("wait4", {"pid": -1, "wstatus": 0, "options": 0, "rusage": 0}, ret=-4, errno="EINTR")) \
+        .endswith("= ? ERESTARTSYS (To be restarted if SA_RESTART is set)")
+    # sigtimedwait returns EINTR itself, and rt_sigreturn's is the interrupted call's register
+    assert fmt.line(record("rt_sigreturn", {}, ret=-4, errno="EINTR")).endswith("= -1 EINTR (Interrupted system call)")

@@ -62,6 +62,20 @@ def test_live_output_is_the_same_lines_as_the_records(arch, tmp_path):
     assert len(tracer.records) > 50
 
 
+def test_several_processes_are_told_apart_as_strace_f_does(tmp_path):
+    sink = io.StringIO()
+    _, tracer, _ = run_program("tasks", "x86_64", tmp_path, sink=sink, format=StraceFormat("x86_64"))
+    lines = sink.getvalue().splitlines()
+    # a prefix once there are two tasks, counted in the column "= " is aligned at, as strace counts it
+    assert "[pid  1001] exit_group(3)               = ?" in lines
+    assert "[pid  1000] wait4(-1,  <unfinished ...>" in lines
+    assert "<... wait4 resumed>[{WIFEXITED(s) && WEXITSTATUS(s) == 3}], 0, NULL) = 1001" in lines
+    assert "[pid  1002] getppid()                   = 1000" in lines
+    assert "[pid  1003] +++ exited with 7 +++" in lines
+    # the records say whose call each is
+    assert {(r.name, r.pid) for r in tracer.records if r.name in ("exit", "kill")} == {("exit", 1003), ("kill", 1002)}
+
+
 def test_live_output_writes_the_inputs_at_entry(tmp_path):
     sink = io.StringIO()
     fmt = StraceFormat("x86_64")

@@ -10,6 +10,12 @@ sandbox can all run the very same file. Flag values come from the per-arch value
 
 The programs expect to run in a writable directory holding ``data.txt`` ("Hello world\\n") and
 ``sub/inner.txt``; file descriptors are predictable because Linux hands out the lowest free one.
+
+A program of several processes (``tasks``) is a list of calls too, with markers between them
+(:class:`Label`, :class:`IfChild`, :class:`IfArgs`, :class:`Return`) that become a branch or two
+per arch, so that a clone's child, a program run again by execve and a signal handler each go
+their own way. Each process's calls stay in a fixed order however the processes are scheduled:
+the signals they send each other are blocked except in the call that waits for them.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from sandbox.arch import Arch, get_arch  # noqa: E402
 from sandbox.arch.syscalls import syscall_table  # noqa: E402
 from sandbox.assembler import assemble  # noqa: E402
 from sandbox.elfwriter import build_elf  # noqa: E402
-from sandbox.stubs import Words, calls_program  # noqa: E402
+from sandbox.stubs import Words, _Program, _show, calls_program  # noqa: E402
 
 AT_FDCWD = -100
 ARCHES = ("x86_64", "aarch64")
@@ -46,6 +52,104 @@ class Values:
 
 
 Calls = list[tuple[str, tuple]]
+
+
+# -- programs with more than one way through -----------------------------------------------------
+# A program of several processes is still a list of calls, with a few markers between them:
+# where a clone's child goes, what the program does when it runs again through execve, and a
+# signal handler. Each marker becomes an instruction or two per arch (BRANCHES).
+
+
+@dataclass(frozen=True)
+class Label:
+    """A place in the program: a child's first call, a handler."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class IfChild:
+    """Go to ``label`` when the call before returned 0: in the child of a clone, fork or vfork."""
+
+    label: str
+
+
+@dataclass(frozen=True)
+class IfArgs:
+    """Go to ``label`` when the program was started with ``count`` arguments (argv[0] included)."""
+
+    count: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Return:
+    """Return from a signal handler (to its sa_restorer)."""
+
+
+@dataclass(frozen=True)
+class CodeAddress:
+    """A label's address as an item of :class:`Words` (a handler in a struct sigaction)."""
+
+    label: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class Returned:
+    """An argument: what the call before returned (``kill(getppid(), ...)``)."""
+
+
+BRANCHES = {
+    "x86_64": {IfChild: "test rax, rax\njz {label}", IfArgs: "cmp qword ptr [rsp], {count}\nje {label}",
+               Return: "ret"},
+    "aarch64": {IfChild: "cbz x0, {label}", IfArgs: "ldr x9, [sp]\ncmp x9, #{count}\nb.eq {label}",
+                Return: "ret"},
+}
+Flow = list["tuple[str, tuple] | Label | IfChild | IfArgs | Return"]
+
+
+class _FlowProgram(_Program):
+    """sandbox.stubs' program with the markers above, and code addresses and results as arguments."""
+
+    def place(self, label: str, value: bytes | bytearray | str | Words) -> None:
+        if isinstance(value, Words) and any(isinstance(i, CodeAddress) for i in value.items):
+            words = [i.label if isinstance(i, CodeAddress) else str(i & self.arch.word_mask) for i in value.items]
+            directive = {8: ".quad", 4: ".long"}[self.arch.word_size]
+            self.data.append(f".balign {self.arch.word_size}")
+            self.data.append(f"{label}: {directive} {', '.join(words)}")
+            return
+        super().place(label, value)
+
+    def call(self, index: int, name_or_number: str | int, args: tuple) -> tuple[str, int, dict[int, tuple[str, int]]]:
+        regs, start = self.arch.arg_regs, len(self.code)
+        returned = [i for i, a in enumerate(args) if isinstance(a, Returned)]
+        result = super().call(index, name_or_number, [0 if i in returned else a for i, a in enumerate(args)])
+        body = self.code[start + 1:]
+        for i in returned:
+            body.remove(self.arch.stub_immediate(regs[i], 0))  # type: ignore[misc]
+        # the result is moved first, before the register it is in gets an argument of its own
+        moves = [f"mov {regs[i]}, {self.arch.ret_reg}" for i in returned if regs[i] != self.arch.ret_reg]
+        shown = ", ".join("<result>" if i in returned else _show(a) for i, a in enumerate(args))
+        self.code[start:] = [self.comment(f"{result[0]}({shown})"), *moves, *body]
+        return result
+
+
+def flow_program(arch: Arch, flow: Flow, title: str) -> str:
+    """Assembly for a list of calls and markers (see :class:`Label` and the others)."""
+    prog = _FlowProgram(arch)
+    prog.code.extend(prog.comment(line) for line in title.splitlines())
+    prog.code.append("_start:")
+    for index, item in enumerate(flow):
+        if isinstance(item, Label):
+            prog.code.append(f"{item.name}:")
+        elif isinstance(item, tuple):
+            prog.call(index + 1, item[0], item[1])
+        else:
+            prog.code.extend(BRANCHES[arch.name][type(item)].format(**item.__dict__).splitlines())
+    return prog.text()
 
 
 def files(v: Values) -> Calls:
@@ -316,6 +420,100 @@ def legacy(v: Values) -> Calls:
     ]
 
 
+def tasks(v: Values) -> Flow:
+    """Processes: clone as fork and as vfork, execveat and execve, wait4, signal waits, clone3."""
+    sig = lambda name: v("signal", name)  # noqa: E731
+    mask = lambda *names: Words(sum(1 << (sig(n) - 1) for n in names))  # noqa: E731
+    flags = lambda text: v("clone_flags", text) | sig("SIGCHLD")  # noqa: E731
+
+    def clone(f: int, tid: int | Words = 0) -> tuple[str, tuple]:
+        # the child's tid pointer is clone's 4th argument on x86_64 and its 5th elsewhere
+        return "clone", (f, 0, 0, tid, 0) if v.arch.name == "x86_64" else (f, 0, 0, 0, tid)
+
+    handler = Words(CodeAddress("handler"), v("sa_flags", "SA_RESTORER"), CodeAddress("restorer"), 0)
+    no_env = Words(0)
+    return [
+        IfArgs(2, "again"),
+        # SIGCHLD and SIGUSR1 are blocked but where a call waits for them: they come when the
+        # program asks, whatever the order the processes run in.
+        ("rt_sigprocmask", (v("sig_how", "SIG_BLOCK"), mask("SIGCHLD", "SIGUSR1"), 0, 8)),
+        ("rt_sigaction", (sig("SIGCHLD"), handler, 0, 8)),
+        ("rt_sigaction", (sig("SIGUSR1"), handler, 0, 8)),
+        # a child as glibc's fork makes one; it exits 3, and its SIGCHLD reaches the handler
+        clone(flags("CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID"), Words(0)),
+        IfChild("first"),
+        ("wait4", (-1, bytearray(4), 0, 0)),
+        ("rt_sigsuspend", (mask(), 8)),
+        # a child as vfork makes one: it runs this program again, which sends SIGUSR1 and exits 5
+        clone(flags("CLONE_VM|CLONE_VFORK")),
+        IfChild("second"),
+        ("rt_sigsuspend", (mask("SIGCHLD"), 8)),
+        ("wait4", (-1, bytearray(4), 0, 0)),
+        ("rt_sigtimedwait", (mask("SIGCHLD"), bytearray(128), 0, 8)),
+        ("rt_sigtimedwait", (mask("SIGCHLD"), 0, Words(0, 0), 8)),
+        # clone3's child ends with exit (not exit_group); its SIGCHLD is taken by sigtimedwait
+        # (last, and waiting for nothing: qemu-user 7.2 has no clone3)
+        ("clone3", (Words(0, 0, 0, 0, sig("SIGCHLD"), 0, 0, 0), 64)),
+        IfChild("third"),
+        ("wait4", (-1, 0, 0, 0)),
+        ("rt_sigtimedwait", (mask("SIGCHLD"), bytearray(128), Words(0, 0), 8)),
+        ("exit_group", (0,)),
+        Label("first"),
+        ("exit_group", (3,)),
+        Label("second"),
+        ("execveat", (AT_FDCWD, "sub", Words(b"tasks", 0), no_env, 0)),
+        ("execve", ("/proc/self/exe", Words(b"tasks", b"again", 0), no_env)),
+        # where execve failed (qemu-user's), the child goes on as the new program would
+        Label("again"),
+        ("getppid", ()),
+        ("kill", (Returned(), sig("SIGUSR1"))),
+        ("exit_group", (5,)),
+        Label("third"),
+        ("exit", (7,)),
+        Label("handler"),
+        Return(),
+        Label("restorer"),
+        ("rt_sigreturn", ()),
+    ]
+
+
+def legacy_tasks(v: Values) -> Flow:
+    """The x86_64 calls for processes that clone and rt_sigsuspend replaced: fork, vfork, pause."""
+    sig = lambda name: v("signal", name)  # noqa: E731
+    handler = Words(CodeAddress("handler"), v("sa_flags", "SA_RESTORER"), CodeAddress("restorer"), 0)
+    return [
+        ("rt_sigprocmask", (v("sig_how", "SIG_BLOCK"), Words(1 << (sig("SIGCHLD") - 1)), 0, 8)),
+        ("rt_sigaction", (sig("SIGUSR1"), handler, 0, 8)),
+        ("fork", ()),
+        IfChild("forked"),
+        ("wait4", (-1, bytearray(4), 0, 0)),
+        ("vfork", ()),
+        IfChild("vforked"),
+        ("wait4", (-1, bytearray(4), 0, 0)),
+        # pause ends with the SIGUSR1 a child sends once it has slept long enough for its parent
+        # to be in pause (a tenth of a second; there is no way to wait for that without polling)
+        ("fork", ()),
+        IfChild("signaller"),
+        ("pause", ()),
+        ("wait4", (-1, 0, 0, 0)),
+        ("exit_group", (0,)),
+        Label("forked"),
+        ("exit_group", (4,)),
+        Label("vforked"),
+        ("execve", ("missing", Words(b"missing", 0), Words(0))),
+        ("exit", (6,)),
+        Label("signaller"),
+        ("nanosleep", (Words(0, 100_000_000), 0)),
+        ("getppid", ()),
+        ("kill", (Returned(), sig("SIGUSR1"))),
+        ("exit_group", (0,)),
+        Label("handler"),
+        Return(),
+        Label("restorer"),
+        ("rt_sigreturn", ()),
+    ]
+
+
 # Programs that end by a fault rather than a call: a write, then a load from address 0x10.
 CRASH = {
     "x86_64": "mov eax, 1; mov edi, 1; lea rsi, [rip + msg]; mov edx, 6; syscall; mov rax, qword ptr [0x10]\n"
@@ -333,13 +531,22 @@ class Program:
     calls: Callable[[Values], Calls] = lambda v: []
     arches: tuple[str, ...] = ARCHES
     raw: dict[str, str] = field(default_factory=dict)
+    flow: Callable[[Values], Flow] | None = None  # calls with branches, instead of ``calls``
 
     def source(self, arch: Arch) -> str:
         """The assembly for ``arch``."""
         if self.raw:
             return f"// {self.name}: a write, then a load from an unmapped address (SIGSEGV).\n{self.raw[arch.name]}\n"
-        title = f"{self.name}: {self.calls.__doc__}\nGenerated by tests/trace/programs/build.py; do not edit."
+        doc = (self.flow or self.calls).__doc__
+        title = f"{self.name}: {doc}\nGenerated by tests/trace/programs/build.py; do not edit."
+        if self.flow is not None:
+            return flow_program(arch, self.flow(Values(arch)), title)
         return calls_program(arch, self.calls(Values(arch)), title=title)
+
+    def call_names(self, arch: Arch) -> list[str]:
+        """The calls the program's text makes, in the order they are written."""
+        items = self.flow(Values(arch)) if self.flow is not None else self.calls(Values(arch))
+        return [item[0] for item in items if isinstance(item, tuple)]
 
 
 PROGRAMS = [
@@ -351,6 +558,8 @@ PROGRAMS = [
     Program("misc", misc),
     Program("legacy", legacy, arches=("x86_64",)),
     Program("crash", raw=CRASH),
+    Program("tasks", flow=tasks),
+    Program("legacy-tasks", flow=legacy_tasks, arches=("x86_64",)),
 ]
 
 
@@ -360,7 +569,7 @@ def build() -> list[Path]:
     for prog in PROGRAMS:
         for name in prog.arches:
             arch = get_arch(name)
-            missing = [c for c, _ in prog.calls(Values(arch)) if syscall_table(arch).number(c) is None]
+            missing = [c for c in prog.call_names(arch) if syscall_table(arch).number(c) is None]
             if missing:
                 raise SystemExit(f"{prog.name}: {name} has no {', '.join(missing)}")
             text = prog.source(arch)
