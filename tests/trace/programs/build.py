@@ -344,6 +344,7 @@ def misc(v: Values) -> Calls:
         ("close", (5,)), ("close", (4,)),
         ("getpgid", (0,)), ("getsid", (0,)), ("setpgid", (0, 0)), ("setsid", ()),
         ("getpriority", (v("which_prio", "PRIO_PROCESS"), 0)),
+        ("setpriority", (v("which_prio", "PRIO_PROCESS"), 0, 0)),  # the nice value it has: allowed
         ("getgroups", (0, 0)),
         ("setgroups", (-1, 0)),
         ("prlimit64", (0, v("rlimit_resource", "RLIMIT_NOFILE"), 0, bytearray(16))),
