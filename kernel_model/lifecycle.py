@@ -679,6 +679,8 @@ def post_signal(k: "Kernel", proc: Process, sig: int, code: int, sender_pid: int
         task = next((t for t in live if not t.signals.blocked & bit), proc.main_thread() or live[0])
     state = task.signals
     if state.ignores(sig) and not state.blocked & (1 << (sig - 1)):
+        if state.watch is not None:
+            state.dropped.append((sig, code, (sender_pid, sender_uid, status)))
         return  # dropped now, as Linux drops an ignored signal at sending time
     state.post(sig, code, sender_pid, sender_uid, how, status)
     if sig in DEFAULT_STOP or sig == SIGSTOP:

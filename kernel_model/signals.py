@@ -183,6 +183,10 @@ class SignalState:
     # or None when the process sent it itself).
     watch: Callable[[int, int, "tuple[int, int, int] | None"], None] | None = field(default=None, compare=False,
                                                                                      repr=False)
+    # Signals another task sent that were dropped as ignored, while something watches: a
+    # traced Linux process takes them (a tracer sees them) on its way back to user mode, so
+    # the watch is told of them there (sig, si_code, (pid, uid, si_status)).
+    dropped: list[tuple[int, int, tuple[int, int, int]]] = field(default_factory=list, compare=False, repr=False)
 
     def action(self, sig: int) -> SigAction:
         """The disposition of ``sig`` (the default one unless changed)."""
@@ -250,6 +254,8 @@ class SignalState:
         A handler to run stops the loop (its SignalDelivery propagates); the rest stay pending
         until the handler returns and the mask is restored.
         """
+        if self.dropped:
+            self.report_dropped()
         ready = self.pending & ~self.blocked
         while ready:
             sig = (ready & -ready).bit_length()
@@ -262,6 +268,13 @@ class SignalState:
             else:
                 pid, uid, sent_how, status = posted
                 self.deliver(sig, sent_how, code, result, (pid, uid, status))
+
+    def report_dropped(self) -> None:
+        """Tell the watch of the ignored signals dropped since the last return to user mode."""
+        dropped, self.dropped = self.dropped, []
+        if self.watch is not None:
+            for sig, code, sender in dropped:
+                self.watch(sig, code, sender)
 
     def after_handler(self, mask: int, altstack: AltStack | None) -> None:
         """What ``rt_sigreturn`` does once the registers are back: the frame's mask and altstack."""

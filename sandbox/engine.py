@@ -497,7 +497,8 @@ class Machine:
                         self.task_ids))
             if len(log) > log.high:
                 log.trim()
-        if self.stop_at_syscall_exit is None:
+        dropped = signals.dropped
+        if self.stop_at_syscall_exit is None and not dropped:
             if observer is None:
                 return True
             if not getattr(observer, "reads_registers", True):
@@ -507,6 +508,8 @@ class Machine:
         _WRITE_BATCH(self._uch, self._write_ids, self._write_ptrs, self._n_write)
         if observer is not None:
             observer.syscall_exit(req, value, err)
+        if dropped:
+            signals.report_dropped()  # a tracer shows them after the call, as strace -f does
         if self.stop_at_syscall_exit is not None and self.stop_at_syscall_exit(req):
             self._request_stop(Stop.SYSCALL_EXIT)
         return False
