@@ -74,7 +74,7 @@ def test_gdb_steps_hello_and_catches_its_write(arch):
     assert register_value(out, a0) == 1 and register_value(out, a2) == 12
     assert register_value(out, a1) == 0x400000 + (0x21 if arch == "x86_64" else 0x20)  # msg
     assert "Catchpoint 2 (returned from syscall write)" in out
-    assert "[Inferior 1 (Remote target) exited normally]" in out
+    assert "[Inferior 1 (process 1000) exited normally]" in out
     assert (status, guest) == (0, "Hello world\n")
 
 
@@ -95,7 +95,7 @@ def test_gdb_reverse_steps_and_continues_through_cat(arch):
     # monitor fds: offset back to 0 (O_LARGEFILE, 0o100000, is set by open on 64-bit arches, as on Linux)
     assert re.search(r"^\s+3\s+r\s+0\s+0o100000\s+\S*README\.md", out, re.M), out
     assert "openat(dirfd=AT_FDCWD" in out and "read(fd=3" not in out.split("monitor syscalls")[-1]
-    assert "[Inferior 1 (Remote target) killed]" in out
+    assert "[Inferior 1 (process 1000) killed]" in out
     assert status == 137 and guest == ""
 
 
