@@ -129,8 +129,8 @@ class History:
         checkpoint = Checkpoint(dbg.snapshots.take(pc=resume), nr=req.nr, name=req.name, trap_pc=req.pc)
         if self.gap is not None:
             # one task is left: a new recording begins after this call
-            self.restarted = (f"the recording began again at call #{self._call_number()} ({req.name}), when one "
-                              f"task was left ({self.gap})")
+            self.restarted = (f"the recording began again after call #{self._call_number()} ({req.name}), once "
+                              f"one task was left ({self.gap})")
             self.gap = None
             self.checkpoints = [checkpoint]
             self.segment, self.count = 0, 0

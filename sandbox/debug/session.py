@@ -112,7 +112,7 @@ class Debugger:
         self._ignored_pids: dict[int, bool] = {}  # pid -> whether it descends from an ignored one
         self._muted = False  # replaying history: hooks do nothing, every trap stops
         self._watch_muted = False
-        self._skip_at: "tuple[Task | None, int] | None" = None
+        self._skip_at: dict[int, int] = {}  # tid -> the breakpoint address it resumes from
         self._bp_hit: int | None = None
         self._accesses: list[tuple[Watchpoint, bool, int, int, bytes]] = []
         self._kernel_watch: WatchHit | None = None
@@ -181,7 +181,9 @@ class Debugger:
             for t in self.live_tasks():  # in tid order, so that numbers follow creation
                 if t.tid not in self._thread_numbers:
                     self._thread_numbers[t.tid] = next(self._next_thread)
-            number = self._thread_numbers.setdefault(task.tid, next(self._next_thread))
+            number = self._thread_numbers.get(task.tid)
+            if number is None:
+                number = self._thread_numbers[task.tid] = next(self._next_thread)
         return number
 
     def task_by_number(self, number: int) -> "Task":
@@ -566,8 +568,8 @@ class Debugger:
         if self._muted:
             return
         task = self.task
-        if self._skip_at is not None and self._skip_at == (task, address):
-            self._skip_at = None  # resuming from this very address: let it run once
+        if self._skip_at and self._skip_at.get(task.tid) == address:
+            del self._skip_at[task.tid]  # resuming from this very address: let it run once
             return
         if not any(b.address == address and self._applies(b, task) for b in self.breakpoints.values()):
             return  # another process's or task's breakpoint
@@ -814,8 +816,14 @@ class Debugger:
         self._step_exit = self._vforkdone = False
         self._exit_event = None
         if skip_breakpoint and self.breakpoints:
-            pc = self.machine.pc
-            self._skip_at = (self.task, pc) if any(b.address == pc for b in self.breakpoints.values()) else None
+            # every task resumes from where it stopped: one at a breakpoint goes past it (gdb
+            # steps each such thread over its breakpoint first)
+            addresses = {b.address for b in self.breakpoints.values()}
+            tasks = self.live_tasks() if self.system is not None else [self.task]
+            for t in tasks:
+                pc = self.task_pc(t)
+                if pc in addresses:
+                    self._skip_at[t.tid] = pc
         self._step_rule = count == 1 and self._step_task is not None
         try:
             # Watched, so that Ctrl-C stops a guest that loops without system calls (Unicorn
@@ -829,7 +837,7 @@ class Debugger:
             first.forget_stop()  # the watchdog's requests to stop, now answered
             return Stop.STOPPED
         finally:
-            self._skip_at = None
+            self._skip_at.clear()
             self._step_rule = False
             first.forget_stop()  # a request (an interrupt) that machines which did not run left
             system = self.system
@@ -976,12 +984,12 @@ class Debugger:
         pc = m.pc
         task = self.task
         self._watch_muted = True
-        self._skip_at = (task, pc)
+        self._skip_at[task.tid] = pc
         try:
             stop = self.first.run(count=1)
         finally:
             self._watch_muted = False
-            self._skip_at = None
+            self._skip_at.clear()
         self._stepped_over_access = True
         if stop is Stop.EXITED or self._ended():
             return self._end_event()

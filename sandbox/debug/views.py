@@ -285,8 +285,9 @@ def _headline(dbg: Debugger, event: StopEvent) -> str:
     if reason == "interrupted":
         return f"Interrupted at {where}"
     if reason == "history-start":
-        why = f" ({dbg.history.restarted})" if dbg.history is not None and dbg.history.restarted else ""
-        return f"No more reverse-execution history: at the start of the recording{why}, {where}"
+        if dbg.history is not None and dbg.history.restarted:
+            return f"No more reverse-execution history: {dbg.history.restarted}; at {where}"
+        return f"No more reverse-execution history: at the start of the recording, {where}"
     if reason in ("fork", "vfork") and event.child is not None:
         return f"{reason.capitalize()}ed pid {event.child[0]}, at {where}"
     if reason == "vforkdone":
