@@ -119,7 +119,8 @@ class Debugger:
         self._until_syscalls: frozenset[int] | None = None
         self._until_any_syscall = False
         self._stepped_over_access = False
-        self._step_task: "Task | None" = None  # the task a step is of
+        # the tid of the task a step is of (a tid: a restored snapshot makes new Task objects)
+        self._step_tid: int | None = None
         self._step_rule = False  # this run is one instruction of it: its call's return ends it
         self._step_exit = False  # ... and that is what stopped the run
         self._vforkdone = False
@@ -600,7 +601,7 @@ class Debugger:
             if req.name == "clone" and req.args[0] & _CLONE_THREAD:
                 return False  # a thread: no new process
             return bool({"fork", "vfork"} & self.stop_events) or (
-                self.follow_fork == "child" and task is self._step_task)
+                self.follow_fork == "child" and task.tid == self._step_tid)
         return req.name in EXEC_CALLS and "exec" in self.stop_events
 
     def _on_syscall_entry(self, req: SyscallRequest) -> bool:
@@ -610,7 +611,7 @@ class Debugger:
         if self.ignored and self.is_ignored(task):
             return False
         if self._until_any_syscall or (self._until_syscalls is not None and req.nr in self._until_syscalls):
-            if self._step_task is None or task is self._step_task:
+            if self._step_tid is None or task.tid == self._step_tid:
                 return True
         if (self.stop_events or self.follow_fork == "child") and self._wants_event(req, task):
             return True
@@ -639,7 +640,7 @@ class Debugger:
                 and to_signed(self.machine.reg(self.arch.ret_reg), self.arch.bits) > 0:
             self._vforkdone = True  # the vfork's wait is over (the child exec'd or exited)
             stop = True
-        if self._step_rule and task is self._step_task:
+        if self._step_rule and task.tid == self._step_tid:
             # the stepped instruction was this call (it may have waited while others ran)
             if not stop:
                 self._step_exit = True
@@ -658,7 +659,7 @@ class Debugger:
         wants_exit = (
             any(c.exit for c in self.catchpoints.values()) or h is not None
             or any(w.kind != "read" for w in self.watchpoints.values())
-            or self._step_task is not None or "vfork" in self.stop_events
+            or self._step_tid is not None or "vfork" in self.stop_events
         )
         for m in self.machines():
             m.stop_at_syscall_entry = self._on_syscall_entry if wants_entry else None
@@ -732,13 +733,13 @@ class Debugger:
 
     def _go(self, *, count: int | None = None, until: int | None = None, of_task: bool = False) -> StopEvent:
         task = self.task
-        self._step_task = task if (count is not None or until is not None or of_task) else None
+        self._step_tid = task.tid if (count is not None or until is not None or of_task) else None
         temp = self.break_at(until, _internal=True, task=task) if until is not None else None
         self._sync_predicates()
         try:
             event = self._forward(count)
         finally:
-            self._step_task = None
+            self._step_tid = None
             if temp is not None and temp.number in self.breakpoints:
                 self.delete(temp.number)
             self._refresh_watch_values()
@@ -762,8 +763,8 @@ class Debugger:
                 event, completed = self._leave_syscall_entry()
                 if event is not None:
                     return event
-                if completed and (self._step_task is None or task is self._step_task
-                                  or self._step_task is self.task):
+                if completed and (self._step_tid is None or task.tid == self._step_tid
+                                  or self.task.tid == self._step_tid):
                     done += 1
                     if count is not None and done >= count:
                         return self._event("step")
@@ -824,7 +825,7 @@ class Debugger:
                 pc = self.task_pc(t)
                 if pc in addresses:
                     self._skip_at[t.tid] = pc
-        self._step_rule = count == 1 and self._step_task is not None
+        self._step_rule = count == 1 and self._step_tid is not None
         try:
             # Watched, so that Ctrl-C stops a guest that loops without system calls (Unicorn
             # holds Python's signal handling off inside emu_start): it is then an interruption,
@@ -859,7 +860,7 @@ class Debugger:
             assert req is not None
             catch = next((c for c in self.catchpoints.values() if c.entry and c.matches(req.nr)), None)
             wanted = self._until_any_syscall or (self._until_syscalls is not None and req.nr in self._until_syscalls)
-            wanted = wanted and (self._step_task is None or self.task is self._step_task)
+            wanted = wanted and (self._step_tid is None or self.task.tid == self._step_tid)
             if catch is None and not wanted:
                 return None  # a trap in the past to be replayed from history, or a fork or exec to report
             if catch is not None:
@@ -944,9 +945,9 @@ class Debugger:
                 if bp.processes is not None and parent.process.pid in bp.processes:
                     bp.processes.add(child.pid)
             return self._event(kind, syscall=req, child=(child.pid, child_task.tid))
-        if self.follow_fork == "child" and parent is self._step_task:
+        if self.follow_fork == "child" and parent.tid == self._step_tid:
             self.select(child_task)
-            self._step_task = child_task
+            self._step_tid = child_task.tid
             for bp in self.breakpoints.values():
                 if bp.internal and bp.tid == parent.tid:
                     bp.tid = child_task.tid
