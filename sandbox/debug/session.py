@@ -11,10 +11,11 @@ snapshots; and, when recording, steps and continues backwards (see
 
 With several tasks (threads, processes) the debugger looks at one of them, the *selected*
 task: the one that stopped last, or one picked with :meth:`Debugger.select`. Selecting a task
-makes it the one the CPU holds (the others' registers stay saved), so registers, memory,
-disassembly and the kernel's views are that task's. Steps are the selected task's: while it
-waits in a system call the others run, and the step ends when its call returns. A
-breakpoint, catchpoint or watchpoint stops whichever task hits it.
+makes it the one the CPU holds (the others' registers stay saved in their contexts), so
+registers, memory, disassembly and the kernel's views are that task's. Steps are the
+selected task's: while it waits in a system call the others run, and the step ends when its
+call returns. A continue runs every task, the one that stopped first (as if nobody had looked
+at another). A breakpoint, catchpoint or watchpoint stops whichever task hits it.
 
 None of this costs anything until it is used: a machine with no breakpoint, watchpoint or
 catchpoint runs exactly as without a debugger.
@@ -121,6 +122,7 @@ class Debugger:
         self._stepped_over_access = False
         # the tid of the task a step is of (a tid: a restored snapshot makes new Task objects)
         self._step_tid: int | None = None
+        self._stopped_tid: int | None = None  # the task the last stop was of
         self._step_rule = False  # this run is one instruction of it: its call's return ends it
         self._step_exit = False  # ... and that is what stopped the run
         self._vforkdone = False
@@ -732,6 +734,8 @@ class Debugger:
         self.first.request_stop()
 
     def _go(self, *, count: int | None = None, until: int | None = None, of_task: bool = False) -> StopEvent:
+        if count is None and until is None and not of_task:
+            self._back_to_stopped()
         task = self.task
         self._step_tid = task.tid if (count is not None or until is not None or of_task) else None
         temp = self.break_at(until, _internal=True, task=task) if until is not None else None
@@ -744,8 +748,17 @@ class Debugger:
                 self.delete(temp.number)
             self._refresh_watch_values()
             self._sync_predicates()
+            self._stopped_tid = self.task.tid
         self.last_stop = event
         return event
+
+    def _back_to_stopped(self) -> None:
+        # A continue runs every task: the one that stopped goes on first, as if nobody had
+        # looked at another meanwhile (selecting one does not change the order tasks run in)
+        stopped = self.first.kernel.processes.tasks.get(self._stopped_tid) if self._stopped_tid is not None else None
+        if stopped is not None and stopped is not self.task and stopped.state != "dead" and not self._ended():
+            with contextlib.suppress(SandboxError):
+                self.select(stopped)
 
     def _ended(self) -> bool:
         return self.first.exit is not None
