@@ -273,19 +273,21 @@ class TerminalDebugger:
         self.show_stop(self._running(lambda: self.dbg.run_until(pc=rest)))
 
     def _cmd_rsi(self, args: list[str], rest: str) -> None:
-        self.show_stop(self._running(lambda: self.dbg.reverse_step()))
+        self.show_stop(self._running(lambda: self.dbg.reverse_step(), notes=False))
 
     def _cmd_rc(self, args: list[str], rest: str) -> None:
-        self.show_stop(self._running(lambda: self.dbg.reverse_continue(syscall_entries=True)))
+        self.show_stop(self._running(lambda: self.dbg.reverse_continue(syscall_entries=True), notes=False))
 
-    def _running(self, op: Callable[[], StopEvent]) -> StopEvent:
+    def _running(self, op: Callable[[], StopEvent], *, notes: bool = True) -> StopEvent:
         before = self._task_ids()
         self.dbg.ended_tasks.clear()
         try:
             with CtrlCStopsTheGuest(self.dbg):
                 return op()
         finally:
-            self._task_notes(before)
+            if notes:  # going back in time, tasks that come and go are the past's, not news
+                self._task_notes(before)
+            self.dbg.ended_tasks.clear()
 
     def _task_ids(self) -> dict[int, tuple[int, int]]:
         return {t.tid: (t.process.pid, t.tid) for t in self.dbg.tasks()}

@@ -191,6 +191,10 @@ def test_reverse_execution_refuses_past_a_fork_in_one_line_then_records_again(ar
     assert "(wait4), once one task was left (pid 1000 forked pid 1001" in back
     assert s("si")  # forward again through the replayed past
     assert s("c").startswith("Entering system call write")
+    s("delete")
+    assert s("c").endswith("[the process exited with status 0]\n")
+    back = s("rc")  # from the end, back to the exit's entry: no task is news there
+    assert back.startswith("(backwards) Entering system call exit") and "[New" not in back
 
 
 # -- the gdb stub -------------------------------------------------------------------------------
