@@ -890,6 +890,13 @@ class Debugger:
             bp = self._breakpoint_at(self._bp_hit)
             if bp is not None:
                 return self._breakpoint_event(bp)
+        if self.ignored and self.is_ignored(self.task):
+            # interrupted while a detached process ran: the stop is shown in one still debugged
+            visible = self.tasks()
+            if visible:
+                with contextlib.suppress(SandboxError):
+                    self.select(visible[0])
+            m = self.machine
         return StopEvent("interrupted", m.pc, signal="SIGINT", **self._ids())
 
     def _leave_syscall_entry(self) -> tuple[StopEvent | None, bool]:

@@ -313,3 +313,16 @@ def test_reverse_execution_past_a_fork_says_why_on_gdbs_console():
     text = bytes.fromhex(data[2:data.index(b"#")].decode()).decode()
     assert text == ("sandbox: reverse execution covers one task: pid 1000 forked pid 1001 at call #0 (fork); "
                     "it records again once one task is left\n")
+
+
+def test_an_interrupt_while_a_detached_child_runs_stops_in_a_debugged_thread():
+    import threading
+
+    loop = FORK["x86_64"].replace("child:\n", "child:\n    jmp child\n", 1)
+    stub, sb, theirs = stub_for("x86_64", loop, "multiprocess+;fork-events+")
+    assert stub.handle(b"vCont;c") == "T05fork:p3e9.3e9;thread:p3e8.3e8;"
+    assert stub.handle(b"D;3e9") == "OK"
+    threading.Timer(0.3, lambda: theirs.sendall(b"\x03")).start()
+    assert stub.handle(b"vCont;c") == "T02thread:p3e8.3e8;"  # the parent waits in wait4; the child loops
+    assert stub.handle(b"qfThreadInfo") == "mp3e8.3e8"
+    assert stub.handle(b"vKill;3e8") == "OK" and stub.killed
