@@ -35,8 +35,7 @@ from sandbox.arch.gdb import GdbRegister
 from sandbox.debug.history import HistoryError
 from sandbox.debug.points import StopEvent
 from sandbox.debug.session import Debugger
-from sandbox.debug.views import task_state
-from sandbox.debug.views import card_lines, fd_lines, map_lines, syscall_lines, where_line
+from sandbox.debug.views import card_lines, fd_lines, map_lines, syscall_lines, task_state, where_line
 from sandbox.errors import SandboxError
 
 if TYPE_CHECKING:
@@ -217,7 +216,7 @@ class GdbStub:
         self._catch: int | None = None
         self._files: dict[int, bytes] = {}
         self.multiprocess = False  # gdb said multiprocess+: thread ids name their process
-        self._step_task: "Task | None" = None  # Hc: the task `s` steps (None: the selected one)
+        self._step_tid: int | None = None  # Hc: the task `s` steps (None: the selected one)
         self._known: set[int] = set()  # the pids gdb was told of and not yet told the end of
         self._xml = self._target_xml().encode()
 
@@ -352,7 +351,8 @@ class GdbStub:
         if head in ("c", "C"):
             return self._resume("c")
         if head in ("s", "S"):
-            return self._resume("s", self._step_task)
+            step = self.dbg.first.kernel.processes.tasks.get(self._step_tid) if self._step_tid is not None else None
+            return self._resume("s", step)
         if text in ("bs", "bc"):
             return self._reverse(text)
         return ""  # not supported: the empty reply tells gdb so
@@ -500,7 +500,7 @@ class GdbStub:
             self.dbg.select(task)
         elif kind == "c":
             _, tid = self._parse_id(text)
-            self._step_task = None if tid in (None, 0, -1) else task
+            self._step_tid = None if tid in (None, 0, -1) else task.tid
         return "OK"
 
     def _kill(self, spec: str) -> str:

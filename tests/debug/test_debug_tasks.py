@@ -326,3 +326,14 @@ def test_an_interrupt_while_a_detached_child_runs_stops_in_a_debugged_thread():
     assert stub.handle(b"vCont;c") == "T02thread:p3e8.3e8;"  # the parent waits in wait4; the child loops
     assert stub.handle(b"qfThreadInfo") == "mp3e8.3e8"
     assert stub.handle(b"vKill;3e8") == "OK" and stub.killed
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_hc_picks_the_thread_an_old_style_step_steps(arch):
+    stub, sb, _ = stub_for(arch, THREADS[arch], "swbreak+")
+    stub.handle(f"Z0,{sb.machine.symbols['thread']:x},1".encode())
+    assert stub.handle(b"c") == "T05swbreak:;thread:3e9;"
+    assert stub.handle(b"Hc3e8") == "OK"
+    assert stub.handle(b"s") == "T05thread:3e8;"  # thread 1's futex returned once thread 2 had exited
+    assert stub.handle(b"qfThreadInfo") == "m3e8" and sb.stdout == b"thread\n"
+    assert stub.handle(b"Hc-1") == "OK" and stub.handle(b"c") == "W00"
