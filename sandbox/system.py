@@ -156,7 +156,7 @@ class System:
             sliced = not slice_ and len(kernel.scheduler.runnable()) > 1
             if sliced:
                 slice_ = self._slice()
-            self._in_task, self._sliced = True, sliced
+            self._in_task, self._sliced = True, bool(slice_)  # a count bounds the run as a slice does
             try:
                 stop = machine.run_task(slice_, timeout_us, until if task is until_task else None)
             finally:
