@@ -784,11 +784,13 @@ class Debugger:
                 if completed:
                     continue
             # One instruction at a time when a stop can come back without reporting (a write
-            # that did not change a watched value, a system call replayed from history), so
-            # that ``count`` stays exact; and with several tasks, so that the step's own
-            # instruction is known to be over when its call returns (it may wait meanwhile).
-            single = count is not None and (bool(self.watchpoints) or (h is not None and h.in_past)
-                                            or self.multitask)
+            # that did not change a watched value, a system call replayed from history, a fork
+            # or exec served to see what it did), so that ``count`` stays exact; and with
+            # several tasks, so that the step's own instruction is known to be over when its
+            # call returns (it may wait meanwhile).
+            single = count is not None and (
+                bool(self.watchpoints) or (h is not None and h.in_past) or self.multitask
+                or self.follow_fork == "child" or bool(self.stop_events & {"fork", "vfork", "exec"}))
             n = 0 if count is None else (1 if single else count - done)
             checkpoints = len(h.checkpoints) if h is not None else 0
             # A breakpoint at the pc the guest stopped at is not hit again by resuming (gdb's rule).

@@ -168,6 +168,26 @@ def test_follow_fork_mode_decides_where_a_step_over_fork_goes_on(arch, mode):
     assert rows(s("info threads"))["2" if mode == "child" else "1"].startswith("*")
 
 
+@pytest.mark.parametrize("arch", ARCHES)
+@pytest.mark.parametrize("mode", ["parent", "child"])
+def test_stepi_n_over_a_fork_lands_where_n_single_steps_do(arch, mode):
+    steps = len(FORK[arch].split("parent:")[0].strip().splitlines()) + 1  # past the fork and its branch
+    # (a breakpoint in the child's path, which the parent's steps must not run into)
+    extra = "b child" if mode == "parent" else "info threads"
+    one = Session(arch, FORK[arch])
+    one(f"set follow-fork-mode {mode}")
+    one(extra)
+    for _ in range(steps):
+        one("si")
+    where = (one.dbg.task.process.pid, one.sb.reg("pc"))
+    many = Session(arch, FORK[arch])
+    many(f"set follow-fork-mode {mode}")
+    many(extra)
+    many(f"si {steps}")
+    assert (many.dbg.task.process.pid, many.sb.reg("pc")) == where
+    assert where[0] == (1001 if mode == "child" else 1000)
+
+
 def test_set_follow_fork_mode_takes_parent_or_child():
     s = Session("x86_64", FORK["x86_64"])
     assert "parent or child" in s.error("set follow-fork-mode sideways")
