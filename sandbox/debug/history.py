@@ -96,11 +96,12 @@ class History:
         """Forget the recorded history; it begins again at the current state."""
         self.segment = 0
         self.count = 0
+        self.restarted = None
         if self.debugger.multitask:
             self.checkpoints = []
             if self.gap is None:
                 tasks = self.debugger.live_tasks()
-                self.gap = f"the guest had {len(tasks)} tasks ({', '.join(t.name() for t in tasks)}) when it began"
+                self.gap = f"the guest had {len(tasks)} tasks ({', '.join(t.name() for t in tasks)}) when recording began"
             return
         self.gap = None
         self.checkpoints = [Checkpoint(self.debugger.snapshots.take())]

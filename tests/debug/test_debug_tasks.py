@@ -357,3 +357,22 @@ def test_hc_picks_the_thread_an_old_style_step_steps(arch):
     assert stub.handle(b"s") == "T05thread:3e8;"  # thread 1's futex returned once thread 2 had exited
     assert stub.handle(b"qfThreadInfo") == "m3e8" and sb.stdout == b"thread\n"
     assert stub.handle(b"Hc-1") == "OK" and stub.handle(b"c") == "W00"
+
+
+def test_recording_begun_with_two_threads_refuses_until_one_is_left():
+    from sandbox.debug.history import HistoryError
+
+    sb = Sandbox("x86_64")
+    sb.load_asm(THREADS["x86_64"])
+    sb.break_at("thread")
+    sb.cont()
+    sb.record()
+    with pytest.raises(HistoryError, match=r"^reverse execution covers one task: the guest had 2 tasks "
+                                           r"\(pid 1000, pid 1000 thread 1001\) when recording began; "):
+        sb.reverse_step()
+    sb.delete()
+    sb.catch_syscall("write")
+    assert sb.cont().tid == 1001  # the thread's write
+    sb.cont()
+    assert sb.cont().tid == 1000  # main's, alone: recorded again
+    assert sb.reverse_continue().reason == "history-start"
