@@ -35,7 +35,7 @@ import random
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from kernel_model.clock import write_remaining
 from kernel_model.fsnodes import BytesHandle, StatInfo
@@ -112,6 +112,11 @@ class System:
         self._in_task = False  # a task's instructions run (Machine.run_task)
         self._sliced = False  # ... and they have a time slice
         self._alarm: _Alarm | None = None  # wakes a task whose deadline comes while another runs
+        # A debugger's: told of each new machine (to hook it too) and of each task's end, and
+        # asking the loop to stop before the next task runs (see run)
+        self.on_new_machine: "Callable[[Machine], None] | None" = None
+        self.on_task_end: "Callable[[int, ProcessExit], None] | None" = None
+        self.stop_requested = False
         self.kernel.preempt = self._preempt
         self.kernel.scheduler.on_runnable = self._on_runnable
 
@@ -136,8 +141,10 @@ class System:
     def run(self, count: int = 0, timeout_us: int = 0, until: int | None = None) -> "Stop":
         """Run tasks until the first process ends or a stop a caller asked for comes.
 
-        ``count`` (single steps) and ``until`` concern the current task; a debugger's stops
-        (syscall entry/exit, breakpoints) come from whichever machine hits them.
+        ``count`` (single steps) and ``until`` concern the current task: the others run as without
+        them, and a count is over when its task ends. A debugger's stops (syscall entry/exit,
+        breakpoints) come from whichever machine hits them; ``stop_requested`` stops the loop
+        before the next task runs.
         """
         from sandbox.engine import Stop
 
@@ -146,6 +153,7 @@ class System:
         # ``until`` is an address in the code of the task that runs now: another task passing
         # there (a forked child running the same code) goes on
         until_task = self.running if until is not None else None
+        count_task = self.running if count else None
         while True:
             if self.ended:
                 return Stop.EXITED
@@ -162,12 +170,17 @@ class System:
             if task.state != "runnable":
                 self._next_task()
                 continue
+            if self.stop_requested:
+                self.stop_requested = False
+                return Stop.STOPPED
+            if count_task is not None and count_task.state == "dead":
+                return Stop.COUNT  # the task the count was of ended: so did its steps
             if not self._deliver_signals(task, machine):
                 continue
-            slice_ = count
+            slice_ = count if count_task is None or task is count_task else 0
             sliced = False
             machine.calls_left = None
-            if not count:
+            if not slice_:
                 others = [t for t in kernel.scheduler.runnable() if t is not task]
                 if self._threaded(task.process):
                     # threads race on memory: count instructions, and once counting, keep
@@ -175,8 +188,8 @@ class System:
                     slice_, sliced = self._slice(), True
                 elif others:
                     machine.calls_left = CALL_SLICE
-            self._in_task, self._sliced = True, sliced
-            alarm = self._arm_alarm(machine) if not count else None
+            self._in_task, self._sliced = True, bool(slice_)  # a count bounds the run as a slice does
+            alarm = self._arm_alarm(machine) if not slice_ or sliced else None
             try:
                 stop = machine.run_task(slice_, timeout_us, until if task is until_task else None)
             finally:
@@ -338,6 +351,8 @@ class System:
         ended = getattr(observer, "task_ended", None)
         if ended is not None:
             ended(tid, ex)
+        if self.on_task_end is not None:
+            self.on_task_end(tid, ex)
 
     def _end_run(self, ex: ProcessExit) -> None:
         """The run is over: the first process ended (or the run was killed); the others go."""
@@ -499,6 +514,8 @@ class System:
         m.insn_budget = like.insn_budget
         m._insn_budget_given = like._insn_budget_given
         self.machines.append(m)
+        if self.on_new_machine is not None:
+            self.on_new_machine(m)
         return m
 
     def check_program(self, machine: "Machine", image: bytes) -> None:

@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="step through a program in a terminal debugger",
         description="Load a program (ELF, .s or .bin) and stop at its first instruction. Commands as in gdb: "
         "si, ni, c, b LOCATION, catch syscall [NAME], watch LOCATION, info registers, x/NFU ADDRESS, disas, where, "
-        "set $REG = VALUE, info fds, info maps, rsi, rc, q (help lists them all).",
+        "set $REG = VALUE, info fds, info maps, info threads, thread N, info inferiors, set follow-fork-mode, rsi, rc, "
+        "q (help lists them all).",
     )
     p.add_argument("--commands", "-x", metavar="FILE", help="run the commands in FILE first (then read more from stdin)")
     p.add_argument("--stdin", metavar="FILE", help="the guest's stdin (default: empty; the terminal is the debugger's)")

@@ -37,7 +37,7 @@ class DebuggingMethods:
         machine = self.machine
         if machine is None:
             raise SandboxError("nothing is loaded: use load_code, load_asm or load_file first")
-        if self._debugger is None or self._debugger.machine is not machine:
+        if self._debugger is None or self._debugger.first is not machine:
             from sandbox.debug.session import Debugger
 
             self._debugger = Debugger(machine)

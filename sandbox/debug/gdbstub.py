@@ -10,7 +10,15 @@ continuing (``s c vCont``), syscall catchpoints (``QCatchSyscalls``, with ``sysc
 the program file (``qXfer:exec-file``, ``vFile``: for an assembly file, an ELF made with its
 labels as symbols), kill and detach, and reports the guest's exit (``W``/``X``).
 
-Everything is in all-stop mode with one thread (thread 1): the guest is one process.
+Threads and processes: every live task is a thread, named ``p<pid>.<tid>`` when gdb says
+``multiprocess+`` (so gdb shows one inferior per process) and ``<tid>`` otherwise
+(``qfThreadInfo``, ``qThreadExtraInfo``, ``qC``, ``T``, ``thread:`` in stop replies). ``Hg``
+selects the task registers and memory are read from (and breakpoints go to, per process),
+``Hc`` and ``vCont;s:<id>`` the one a step is of (while it waits in a call the others run;
+a continue runs all of them). Where gdb offers them, forks, vforks and execs are stop events
+(``fork:``, ``vfork:`` with ``vforkdone``, ``exec:``), ``D;<pid>`` detaches one process (it
+runs on, and nothing of its stops), and the end of a process other than the first is
+``W..;process:<pid>``. Everything is in all-stop mode.
 """
 
 from __future__ import annotations
@@ -21,16 +29,18 @@ import struct
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
 from sandbox.arch.gdb import GdbRegister
 from sandbox.debug.history import HistoryError
 from sandbox.debug.points import StopEvent
 from sandbox.debug.session import Debugger
-from sandbox.debug.views import card_lines, fd_lines, map_lines, syscall_lines, where_line
+from sandbox.debug.views import card_lines, fd_lines, map_lines, syscall_lines, task_state, where_line
 from sandbox.errors import SandboxError
 
-THREAD = "1"
+if TYPE_CHECKING:
+    from kernel_model.tasks import Task
+
 _EFAULT = "E0e"
 _EINVAL = "E16"
 _ENOENT = 2
@@ -202,9 +212,12 @@ class GdbStub:
         self.detached = False
         self.killed = False
         self._breakpoints: dict[tuple[str, int], int] = {}  # (kind, address) -> debugger number
-        self._watchpoints: dict[tuple[str, int, int], int] = {}  # (kind, address, length) -> number
+        self._watchpoints: dict[tuple[str, int, int, int | None], int] = {}  # (kind, address, length, pid) -> number
         self._catch: int | None = None
         self._files: dict[int, bytes] = {}
+        self.multiprocess = False  # gdb said multiprocess+: thread ids name their process
+        self._step_tid: int | None = None  # Hc: the task `s` steps (None: the selected one)
+        self._known: set[int] = set()  # the pids gdb was told of and not yet told the end of
         self._xml = self._target_xml().encode()
 
     # -- serving ---------------------------------------------------------------------------
@@ -230,7 +243,11 @@ class GdbStub:
         if self.log is not None:
             self.log.write(f"gdb> {text[:200]}\n")
         try:
-            return self._dispatch(text, packet)
+            reply = self._dispatch(text, packet)
+            if self.log is not None and reply is not None:
+                shown = reply if isinstance(reply, str) else reply.decode("latin-1")
+                self.log.write(f"  -> {shown[:120]}\n")
+            return reply
         except (SandboxError, ValueError, IndexError, KeyError) as e:
             if self.log is not None:
                 self.log.write(f"     error: {e}\n")
@@ -246,9 +263,7 @@ class GdbStub:
         if text == "?":
             return self._stop_reply(self.last_stop)
         if text.startswith("qSupported"):
-            reverse = "ReverseStep+;ReverseContinue+;" if self.dbg.history is not None else ""
-            return ("PacketSize=20000;qXfer:features:read+;qXfer:exec-file:read+;QStartNoAckMode+;"
-                    f"QCatchSyscalls+;{reverse}swbreak+;hwbreak+;vContSupported+")
+            return self._supported(text[len("qSupported:"):].split(";"))
         if text == "QStartNoAckMode":
             assert self.conn is not None
             self.conn.send("OK")
@@ -260,22 +275,33 @@ class GdbStub:
                 return "E00"
             return self._xfer(self._xml, span)
         if text.startswith("qXfer:exec-file:read:"):
-            if self.exec_file is None:
+            annex, _, span = text[len("qXfer:exec-file:read:"):].partition(":")
+            name = self._program_name(int(annex, 16) if annex else None)
+            if name is None:
                 return "E00"
-            span = text[len("qXfer:exec-file:read:"):].partition(":")[2]
-            return self._xfer(self.exec_file.name.encode(), span)
+            return self._xfer(name.encode(), span)
         if text.startswith("vFile:"):
             return self._vfile(text[6:], packet)
-        if text in ("qfThreadInfo",):
-            return "m" + THREAD
+        if text == "qfThreadInfo":
+            tasks = self.dbg.tasks()
+            self._known.update(t.process.pid for t in tasks)
+            return "m" + ",".join(self._thread_id(t) for t in tasks) if tasks else "l"
         if text == "qsThreadInfo":
             return "l"
+        if text.startswith("qThreadExtraInfo,"):
+            task = self._task(text[len("qThreadExtraInfo,"):])
+            if task is None:
+                return "E01"
+            return task_state(self.dbg, task).encode().hex()
         if text == "qC":
-            return "QC" + THREAD
+            return "QC" + self._thread_id(self.dbg.task)
         if text.startswith("qAttached"):
             return "1"
-        if text.startswith("H") or text.startswith("T"):
-            return "OK"
+        if head == "H" and len(text) > 1:
+            return self._select(text[1], text[2:])
+        if head == "T":
+            task = self._task(text[1:])
+            return "OK" if task is not None else "E01"
         if text.startswith("qSymbol"):
             return "OK"
         if text == "vCont?":
@@ -283,14 +309,12 @@ class GdbStub:
         if text.startswith("vCont;"):
             return self._vcont(text[6:])
         if text.startswith("vKill"):
-            self.killed = True
-            return "OK"
+            return self._kill(text[len("vKill;"):])
         if text == "k":
             self.killed = True
             return None
         if head == "D":
-            self.detached = True
-            return "OK"
+            return self._detach(text[2:] if text.startswith("D;") else "")
         if text.startswith("qRcmd,"):
             return self._monitor(bytes.fromhex(text[6:]).decode("utf-8", "replace"))
         if text.startswith("QCatchSyscalls:"):
@@ -327,7 +351,8 @@ class GdbStub:
         if head in ("c", "C"):
             return self._resume("c")
         if head in ("s", "S"):
-            return self._resume("s")
+            step = self.dbg.first.kernel.processes.tasks.get(self._step_tid) if self._step_tid is not None else None
+            return self._resume("s", step)
         if text in ("bs", "bc"):
             return self._reverse(text)
         return ""  # not supported: the empty reply tells gdb so
@@ -361,10 +386,11 @@ class GdbStub:
             return "F0"
         if op == "open":
             name = bytes.fromhex(args.split(",")[0]).decode("utf-8", "replace")
-            if self.exec_file is None or name != self.exec_file.name:
+            data = self._program_data(name)
+            if data is None:
                 return f"F-1,{_ENOENT:x}"
             fd = max(self._files, default=2) + 1
-            self._files[fd] = self.exec_file.data
+            self._files[fd] = data
             return f"F{fd:x}"
         if op == "pread":
             fd, count, offset = (int(x, 16) for x in args.split(","))
@@ -385,6 +411,124 @@ class GdbStub:
             return f"F{len(st):x};".encode() + escape(st)
         return ""
 
+    def _program_name(self, pid: int | None) -> str | None:
+        """The program file of a process (the first one's by default), as gdb opens it."""
+        processes = self.dbg.first.kernel.processes
+        proc = processes.processes.get(pid if pid is not None else processes.first_pid)
+        if proc is None:
+            return None
+        if (proc.pid == processes.first_pid and not proc.execed) or proc.executable is None:
+            return self.exec_file.name if self.exec_file is not None else None
+        return proc.executable.path
+
+    def _program_data(self, name: str) -> bytes | None:
+        """The bytes of a program file gdb asks for: the first program's, or one a process exec'd."""
+        if self.exec_file is not None and name == self.exec_file.name:
+            return self.exec_file.data
+        for proc in self.dbg.first.kernel.processes.processes.values():
+            exe = proc.executable
+            if exe is not None and exe.path == name and proc.execed:
+                handle = exe.open()
+                size = exe.stat().size
+                return handle.pread(size, 0)
+        return None
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def _supported(self, features: list[str]) -> str:
+        """qSupported: what gdb offers decides thread ids and the fork, vfork and exec events."""
+        offered = {f[:-1] for f in features if f.endswith("+")}
+        dbg = self.dbg
+        self.multiprocess = "multiprocess" in offered
+        events = []
+        if self.multiprocess:
+            dbg.stop_events.add("process-exit")
+            for feature, event in (("fork-events", "fork"), ("vfork-events", "vfork"), ("exec-events", "exec")):
+                if feature in offered:
+                    dbg.stop_events.add(event)
+                    events.append(f"{feature}+;")
+        dbg._sync_predicates()
+        reverse = "ReverseStep+;ReverseContinue+;" if dbg.history is not None else ""
+        multi = "multiprocess+;" if self.multiprocess else ""
+        return ("PacketSize=20000;qXfer:features:read+;qXfer:exec-file:read+;QStartNoAckMode+;"
+                f"QCatchSyscalls+;{reverse}{multi}{''.join(events)}swbreak+;hwbreak+;vContSupported+")
+
+    def _thread_id(self, task: "Task") -> str:
+        """How the protocol names a task: ``p<pid>.<tid>`` (multiprocess) or ``<tid>``, in hex."""
+        if self.multiprocess:
+            return f"p{task.process.pid:x}.{task.tid:x}"
+        return f"{task.tid:x}"
+
+    def _event_thread(self, event: StopEvent | None) -> str:
+        if event is not None and event.pid is not None and event.tid is not None:
+            return f"p{event.pid:x}.{event.tid:x}" if self.multiprocess else f"{event.tid:x}"
+        return self._thread_id(self.dbg.task)
+
+    @staticmethod
+    def _parse_id(text: str) -> tuple[int | None, int | None]:
+        """``p<pid>.<tid>``, ``p<pid>``, ``<tid>``, ``-1`` (all), ``0`` (any): (pid, tid)."""
+        def number(t: str) -> int:
+            return -1 if t == "-1" else int(t, 16)
+
+        if text.startswith("p"):
+            pid, _, tid = text[1:].partition(".")
+            return number(pid), (number(tid) if tid else None)
+        return None, number(text) if text else None
+
+    def _task(self, text: str) -> "Task | None":
+        """The visible task a thread id names (for ``any``: the selected one, or its process's main thread)."""
+        pid, tid = self._parse_id(text)
+        tasks = self.dbg.tasks()
+        if pid not in (None, 0, -1):
+            tasks = [t for t in tasks if t.process.pid == pid]
+        if tid in (None, 0, -1):
+            if not tasks:
+                return None
+            current = self.dbg.task
+            if current in tasks:
+                return current
+            main = [t for t in tasks if t.tid == t.process.pid]
+            return main[0] if main else tasks[0]
+        return next((t for t in tasks if t.tid == tid), None)
+
+    def _select(self, kind: str, text: str) -> str:
+        """``Hg``: the task registers, memory and breakpoints are of; ``Hc``: the one ``s`` steps."""
+        task = self._task(text)
+        if task is None:
+            return "E01"
+        if kind == "g":
+            self.dbg.select(task)
+        elif kind == "c":
+            _, tid = self._parse_id(text)
+            self._step_tid = None if tid in (None, 0, -1) else task.tid
+        return "OK"
+
+    def _kill(self, spec: str) -> str:
+        """vKill: the first process's kill ends the run; another process gets SIGKILL."""
+        dbg = self.dbg
+        first_pid = dbg.first.kernel.processes.first_pid
+        pid = int(spec, 16) if spec else first_pid
+        if pid == first_pid or dbg.first.exit is not None:
+            self.killed = True
+            return "OK"
+        dbg.kill_process(pid)
+        if not dbg.tasks():
+            self.killed = True
+        return "OK"
+
+    def _detach(self, spec: str) -> str:
+        """D: detach from everything (the program runs on); D;<pid>: from one process only."""
+        dbg = self.dbg
+        if not spec or dbg.first.exit is not None:
+            self.detached = True
+            return "OK"
+        pid = int(spec, 16)
+        dbg.detach_process(pid)
+        self._known.discard(pid)
+        if not dbg.tasks():
+            self.detached = True  # nothing left to debug: the program runs on
+        return "OK"
+
     # -- registers and memory --------------------------------------------------------------
 
     def _read_register(self, reg: GdbRegister) -> bytes:
@@ -400,8 +544,13 @@ class GdbStub:
 
     def _syscall_number(self) -> int:
         stop = self.last_stop
-        if stop is not None and stop.reason in ("syscall-entry", "syscall-return") and stop.syscall is not None:
-            return stop.syscall.nr
+        task = self.dbg.task
+        of_task = stop is not None and (stop.tid is None or stop.tid == task.tid)
+        if of_task and stop.reason in ("syscall-entry", "syscall-return") and stop.syscall is not None:  # type: ignore[union-attr]
+            return stop.syscall.nr  # type: ignore[union-attr]
+        pending = self.dbg.task_call(task)
+        if pending is not None and not of_task:
+            return pending.nr  # a task that waits in a call
         return -1
 
     def _write_register(self, reg: GdbRegister, data: bytes) -> None:
@@ -438,22 +587,33 @@ class GdbStub:
         kind, address_text, length_text = text[1:].split(",")[:3]
         address = int(address_text, 16)
         length = int(length_text.split(";")[0], 16)
+        dbg = self.dbg
+        # with several processes a breakpoint is in the memory of the selected one (as
+        # gdbserver's): a fork's child gets copies, an exec loses them
+        pid = dbg.task.process.pid if self.multiprocess else None
         if kind in ("0", "1"):
             key = ("hw" if kind == "1" else "sw", address)
+            number = self._breakpoints.get(key)
+            bp = dbg.breakpoints.get(number) if number is not None else None
             if insert:
-                if key not in self._breakpoints:
-                    self._breakpoints[key] = self.dbg.break_at(address).number
-            elif key in self._breakpoints:
-                self.dbg.delete(self._breakpoints.pop(key))
+                if bp is None:
+                    self._breakpoints[key] = dbg.break_at(address, processes=None if pid is None else {pid}).number
+                elif bp.processes is not None and pid is not None:
+                    bp.processes.add(pid)
+            elif bp is not None:
+                if bp.processes is not None and pid is not None:
+                    bp.processes.discard(pid)
+                if bp.processes is None or not bp.processes:
+                    dbg.delete(self._breakpoints.pop(key))
             return "OK"
         if kind in ("2", "3", "4"):
             watch_kind = {"2": "write", "3": "read", "4": "access"}[kind]
-            wkey = (watch_kind, address, length)
+            wkey = (watch_kind, address, length, pid)
             if insert:
                 if wkey not in self._watchpoints:
-                    self._watchpoints[wkey] = self.dbg.watch(address, length, watch_kind).number
+                    self._watchpoints[wkey] = dbg.watch(address, length, watch_kind).number
             elif wkey in self._watchpoints:
-                self.dbg.delete(self._watchpoints.pop(wkey))
+                dbg.delete(self._watchpoints.pop(wkey))
             return "OK"
         return ""
 
@@ -470,22 +630,32 @@ class GdbStub:
     # -- running ---------------------------------------------------------------------------
 
     def _vcont(self, actions: str) -> bytes | str | None:
+        step: "Task | None" = None
+        cont = False
         for action in actions.split(";"):
             verb, _, thread = action.partition(":")
-            if thread and thread not in (THREAD, "-1", "p1.1", "p1.-1"):
-                continue
-            if verb[:1] in ("c", "C"):
-                return self._resume("c")
+            task = self._task(thread) if thread else self.dbg.task
+            if task is None:
+                continue  # a thread that is gone (or detached)
             if verb[:1] in ("s", "S"):
-                return self._resume("s")
+                step = step or task
+            elif verb[:1] in ("c", "C"):
+                cont = True
+        if step is not None:
+            return self._resume("s", step)  # the others are held (they run while it waits)
+        if cont:
+            return self._resume("c")
         return "E01"
 
-    def _resume(self, how: str) -> str:
-        if self.dbg.machine.exit is not None:
+    def _resume(self, how: str, task: "Task | None" = None) -> str:
+        dbg = self.dbg
+        if dbg.first.exit is not None:
             return self._stop_reply(self.last_stop)
         assert self.conn is not None
-        with _InterruptWatcher(self.conn, self.dbg.interrupt):
-            event = self.dbg.step() if how == "s" else self.dbg.cont()
+        if task is not None:
+            dbg.select(task)
+        with _InterruptWatcher(self.conn, dbg.interrupt):
+            event = dbg.step() if how == "s" else dbg.cont()
         self.last_stop = event
         return self._stop_reply(event)
 
@@ -498,20 +668,50 @@ class GdbStub:
         except HistoryError as e:
             if self.log is not None:
                 self.log.write(f"     reverse: {e}\n")
+            assert self.conn is not None
+            self.conn.send("O" + f"sandbox: {e}\n".encode().hex())  # gdb shows why, then the error
             return "E01"
         self.last_stop = event
         return self._stop_reply(event)
 
     def _stop_reply(self, event: StopEvent | None) -> str:
-        thread = f"thread:{THREAD};"
+        thread = f"thread:{self._event_thread(event)};"
         if event is None:
             return "T05" + thread
+        first_pid = self.dbg.first.kernel.processes.first_pid
+        process = f";process:{first_pid:x}" if self.multiprocess else ""
+        if event.ended and self.multiprocess and first_pid in self.dbg.ignored:
+            # gdb detached from the first process (it followed a child): the run's end is the
+            # end of the processes it still debugs, killed with the rest
+            others = sorted(self._known - {first_pid})
+            if others:
+                self._known.discard(others[0])
+                return f"X09;process:{others[0]:x}"
         if event.reason == "exited":
-            return f"W{(event.exit_status or 0) & 0xFF:02x}"
+            return f"W{(event.exit_status or 0) & 0xFF:02x}{process}"
         if event.reason == "signal":
             from kernel_model.signals import signal_number
 
-            return f"X{signal_number(event.signal or 'SIGKILL'):02x}"
+            return f"X{signal_number(event.signal or 'SIGKILL'):02x}{process}"
+        if event.reason == "process-exited" and event.ended_pid is not None:
+            self._known.discard(event.ended_pid)
+            which = f";process:{event.ended_pid:x}"
+            if event.signal:
+                from kernel_model.signals import signal_number
+
+                return f"X{signal_number(event.signal):02x}{which}"
+            return f"W{(event.exit_status or 0) & 0xFF:02x}{which}"
+        if event.pid is not None:
+            self._known.add(event.pid)
+        if event.reason in ("fork", "vfork") and event.child is not None:
+            pid, tid = event.child
+            self._known.add(pid)
+            child = f"p{pid:x}.{tid:x}" if self.multiprocess else f"{tid:x}"
+            return f"T05{event.reason}:{child};" + thread
+        if event.reason == "vforkdone":
+            return "T05vforkdone:;" + thread
+        if event.reason == "exec":
+            return f"T05exec:{(event.path or '').encode().hex()};" + thread
         if event.reason == "breakpoint":
             hw = event.breakpoint is not None and ("hw", event.breakpoint.address) in self._breakpoints
             return "T05" + ("hwbreak:;" if hw else "swbreak:;") + thread

@@ -20,6 +20,11 @@ restores the recorded checkpoint instead of serving the call again: no output is
 twice, and the results are the recorded ones even for calls that are not deterministic (the
 host clock, host files). Changing registers or memory, or restoring a snapshot, starts a new
 history from that point: the future that was recorded no longer follows from it.
+
+A checkpoint holds the first machine and the kernel: that is the whole guest only while it
+has one task. So the recording covers one task: once a fork or a new thread makes a second
+one, going back is refused (saying which call made it), and checkpoints are no longer
+taken; when one task is left again, a new recording starts there.
 """
 
 from __future__ import annotations
@@ -76,20 +81,36 @@ class History:
 
     def __init__(self, debugger: "Debugger", limit: int) -> None:
         self.debugger = debugger
-        self.machine = debugger.machine
+        self.machine = debugger.first
         self.limit = max(limit, 2)
         self.checkpoints: list[Checkpoint] = []
         self.segment = 0
         self.count: int | None = 0
+        self.gap: str | None = None  # why there is no recording now: the guest has several tasks
+        self.restarted: str | None = None  # why the recording began where it did, if not at the start
         self.restart()
 
     # -- recording -------------------------------------------------------------------------
 
     def restart(self) -> None:
         """Forget the recorded history; it begins again at the current state."""
-        self.checkpoints = [Checkpoint(self.debugger.snapshots.take())]
         self.segment = 0
         self.count = 0
+        self.restarted = None
+        if self.debugger.multitask:
+            self.checkpoints = []
+            if self.gap is None:
+                tasks = self.debugger.live_tasks()
+                self.gap = f"the guest had {len(tasks)} tasks ({', '.join(t.name() for t in tasks)}) when recording began"
+            return
+        self.gap = None
+        self.checkpoints = [Checkpoint(self.debugger.snapshots.take())]
+
+    def refusal(self) -> str | None:
+        """Why reverse execution cannot go back now (None: it can)."""
+        if self.gap is None:
+            return None
+        return f"reverse execution covers one task: {self.gap}; it records again once one task is left"
 
     @property
     def in_past(self) -> bool:
@@ -98,14 +119,46 @@ class History:
 
     def on_syscall_served(self, req: SyscallRequest) -> None:
         """Take the checkpoint after a live system call (called from the trap path)."""
+        dbg = self.debugger
+        if dbg.multitask:
+            if self.gap is None:
+                self.gap = self._made_a_task(req)
+                self.checkpoints = []
+                self.segment, self.count = 0, None
+            return
         resume = resume_pc(self.machine)  # after the trap, or in the signal handler it entered
-        self.checkpoints.append(
-            Checkpoint(self.debugger.snapshots.take(pc=resume), nr=req.nr, name=req.name, trap_pc=req.pc)
-        )
+        checkpoint = Checkpoint(dbg.snapshots.take(pc=resume), nr=req.nr, name=req.name, trap_pc=req.pc)
+        if self.gap is not None:
+            # one task is left: a new recording begins after this call
+            self.restarted = (f"the recording began again after call #{self._call_number()} ({req.name}), once "
+                              f"one task was left ({self.gap})")
+            self.gap = None
+            self.checkpoints = [checkpoint]
+            self.segment, self.count = 0, 0
+            return
+        self.checkpoints.append(checkpoint)
         if len(self.checkpoints) > self.limit:
             del self.checkpoints[0]  # the oldest moment can no longer be reached
         self.segment = len(self.checkpoints) - 1
         self.count = 0
+
+    def _call_number(self) -> int:
+        # the call's number in the log (`info syscalls`): it is logged before this is called
+        log = self.machine.log
+        return len(log) - 1 if log is not None else 0
+
+    def _made_a_task(self, req: SyscallRequest) -> str:
+        dbg = self.debugger
+        task = dbg.task
+        new = max(dbg.live_tasks(), key=lambda t: t.tid)
+        proc = new.process
+        if new.tid != proc.pid:
+            maker, made = f"pid {proc.pid}", f"made thread {new.tid}"
+        else:
+            maker, made = (f"pid {proc.parent.pid}" if proc.parent is not None else "a task"), f"forked pid {proc.pid}"
+        if new is not task and task.name() == maker:
+            return f"{maker} {made} at call #{self._call_number()} ({req.name})"
+        return f"{maker} {made}, and the recording ended at call #{self._call_number()} ({req.name})"
 
     def replay_syscall(self, req: SyscallRequest) -> bool:
         """In the past, at a trap: move to the recorded result instead of serving it again.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kernel_model.seam import SyscallRequest
 from sandbox.engine import FaultReport
@@ -24,6 +25,10 @@ class Breakpoint:
     hits: int = 0
     temporary: bool = False
     internal: bool = False
+    # The processes (pids) it stops; None: every one. ``tid`` (the debugger's own, for
+    # ``until`` and ``next``): only that task.
+    processes: set[int] | None = None
+    tid: int | None = None
 
 
 @dataclass(eq=False)
@@ -63,6 +68,7 @@ class Watchpoint:
     value: bytes = b""
     hits: int = 0
     handle: int | None = field(default=None, repr=False)
+    machine: Any = field(default=None, repr=False)  # a weak reference to the address space it watches
 
 
 @dataclass
@@ -84,9 +90,13 @@ class StopEvent:
     """Why the guest stopped and where.
 
     ``reason`` is one of ``step``, ``breakpoint``, ``watchpoint``, ``syscall-entry``,
-    ``syscall-return``, ``exited``, ``signal``, ``interrupted``, ``history-start``.
+    ``syscall-return``, ``exited``, ``signal``, ``interrupted``, ``history-start``, and for
+    a guest of several processes ``fork``, ``vfork``, ``vforkdone``, ``exec`` and
+    ``process-exited`` (a process other than the first ended), when asked for.
     ``pc`` is the program counter's value, as gdb shows it: at a system call's entry and
     return, the address after the trap instruction (``syscall.pc`` is the trap's address).
+    ``pid`` and ``tid`` name the task that stopped; ``child`` is a fork's new task (pid,
+    tid), ``path`` the program an exec started, ``ended_pid`` the process that ended.
     """
 
     reason: str
@@ -101,6 +111,11 @@ class StopEvent:
     signal: str | None = None
     fault: FaultReport | None = None
     reverse: bool = False
+    pid: int | None = None
+    tid: int | None = None
+    child: tuple[int, int] | None = None
+    path: str | None = None
+    ended_pid: int | None = None
 
     @property
     def ended(self) -> bool:
@@ -115,7 +130,7 @@ class StopEvent:
             parts.append(f"watch={self.watch.watchpoint.number}")
         if self.syscall is not None:
             parts.append(f"syscall={self.syscall.name!r}")
-        for name in ("result", "errno", "exit_status", "signal"):
+        for name in ("result", "errno", "exit_status", "signal", "child", "path", "ended_pid"):
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value!r}")

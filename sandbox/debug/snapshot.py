@@ -278,7 +278,7 @@ class Snapshotter:
             if id(buf) not in kept:
                 self._spare.setdefault(buf.size, []).append(buf)
 
-    def _kernel_memo(self) -> dict[int, Any]:
+    def _kernel_memo(self, state: dict[str, Any] | None = None) -> dict[int, Any]:
         m = self.machine
         kernel = m.kernel
         # The kernel object itself and the guest memory stay the live ones: a restore puts the
@@ -292,6 +292,13 @@ class Snapshotter:
             for machine in (m, *system.machines):
                 memo[id(machine)] = machine
                 memo[id(machine.memory)] = machine.memory
+        # ... and so is every process's memory, a zombie's too (whose machine may be closed)
+        tables = [kernel.processes] + ([state["processes"]] if state is not None and "processes" in state else [])
+        for table in tables:
+            for proc in table.processes.values():
+                memory = getattr(proc, "memory", None)
+                if memory is not None:
+                    memo[id(memory)] = memory
         for name in _SHARED_KERNEL_ATTRS:
             value = kernel.__dict__.get(name)
             if value is not None:
@@ -329,7 +336,7 @@ class Snapshotter:
         # the kept image no longer matches what is in memory: the next snapshot reads it whole
         self._images_of = None
         if kernel:
-            state = copy.deepcopy(snap.kernel_state, self._kernel_memo())
+            state = copy.deepcopy(snap.kernel_state, self._kernel_memo(snap.kernel_state))
             m.kernel.__dict__.clear()
             m.kernel.__dict__.update(state)
             if m.system is not None:

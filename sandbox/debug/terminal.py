@@ -13,18 +13,23 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Callable, Iterable, TextIO
+from typing import TYPE_CHECKING, Callable, Iterable, TextIO
+
+from kernel_model.signals import signal_name
 
 from sandbox.api import Sandbox
 from sandbox.debug.expressions import parse_number
 from sandbox.debug.points import StopEvent
-from sandbox.debug.session import Debugger
+from sandbox.debug.session import FOLLOW_FORK_MODES, Debugger
 from sandbox.debug.snapshot import Snapshot
 from sandbox.debug.views import (
-    card_lines, fd_lines, frame_lines, listing_lines, map_lines, register_lines, stop_lines, syscall_lines,
-    where_line,
+    card_lines, fd_lines, frame_lines, inferior_lines, listing_lines, map_lines, register_lines, stop_lines,
+    syscall_lines, thread_lines, where_line,
 )
 from sandbox.errors import SandboxError
+
+if TYPE_CHECKING:
+    from kernel_model.tasks import Task
 
 PROMPT = "(sandbox) "
 
@@ -43,6 +48,10 @@ looking      info registers [REG ...]   x/NFU ADDRESS (F: x d u o t c a s i, U: 
              disas [ADDRESS] [N]   where (pc, symbol, last system call)   p[/x d u o t a c] EXPRESSION
              info frame   info fds   info maps   info syscalls [N]   info symbol ADDRESS
              card (the register card of the call at hand)
+tasks        info threads          every thread of every process; * marks the selected one
+             thread N              look at (and step) thread N: registers, memory, disas are its
+             info inferiors        every process: pid, parent, state, program;  inferior N
+             set follow-fork-mode parent|child   after a fork, a step goes on in the parent or the child
 changing     set $REG = VALUE (or: set REG VALUE)   snapshot   restore N
              q (quit)"""
 
@@ -128,6 +137,7 @@ class TerminalDebugger:
             (("where", "bt", "backtrace"), self._cmd_where), (("p", "print"), self._cmd_print),
             (("set",), self._cmd_set), (("card",), self._cmd_card), (("snapshot", "checkpoint"), self._cmd_snapshot),
             (("restore",), self._cmd_restore), (("help", "h"), self._cmd_help),
+            (("thread", "t"), self._cmd_thread), (("inferior",), self._cmd_inferior), (("show",), self._cmd_show),
         ):
             for name in names:
                 self._commands[name] = fn
@@ -263,17 +273,50 @@ class TerminalDebugger:
         self.show_stop(self._running(lambda: self.dbg.run_until(pc=rest)))
 
     def _cmd_rsi(self, args: list[str], rest: str) -> None:
-        self.show_stop(self._running(lambda: self.dbg.reverse_step()))
+        self.show_stop(self._running(lambda: self.dbg.reverse_step(), notes=False))
 
     def _cmd_rc(self, args: list[str], rest: str) -> None:
-        self.show_stop(self._running(lambda: self.dbg.reverse_continue(syscall_entries=True)))
+        self.show_stop(self._running(lambda: self.dbg.reverse_continue(syscall_entries=True), notes=False))
 
-    def _running(self, op: Callable[[], StopEvent]) -> StopEvent:
-        with CtrlCStopsTheGuest(self.dbg):
-            return op()
+    def _running(self, op: Callable[[], StopEvent], *, notes: bool = True) -> StopEvent:
+        before = self._task_ids()
+        self.dbg.ended_tasks.clear()
+        try:
+            with CtrlCStopsTheGuest(self.dbg):
+                return op()
+        finally:
+            if notes:  # going back in time, tasks that come and go are the past's, not news
+                self._task_notes(before)
+            self.dbg.ended_tasks.clear()
+
+    def _task_ids(self) -> dict[int, tuple[int, int]]:
+        return {t.tid: (t.process.pid, t.tid) for t in self.dbg.tasks()}
+
+    def _task_notes(self, before: dict[int, tuple[int, int]]) -> None:
+        """What happened to the guest's tasks meanwhile: new processes and threads, and ends."""
+        dbg = self.dbg
+        notes = []
+        for tid, (pid, _) in self._task_ids().items():
+            if tid not in before:
+                notes.append(f"[New process {pid}]" if tid == pid else f"[New thread {tid} of pid {pid}]")
+        first_pid = dbg.first.kernel.processes.first_pid
+        for tid, ex in dbg.ended_tasks:
+            if tid == first_pid and dbg.first.exit is not None:
+                continue  # the end of the run, which the stop itself says
+            pid = before.get(tid, (tid, tid))[0]
+            proc = dbg.first.kernel.processes.processes.get(pid)
+            if pid != tid or (proc is not None and proc.exit is None):
+                notes.append(f"[thread {tid} of pid {pid} exited]")
+                continue
+            how = f"was killed by {signal_name(ex.signal)}" if ex.signal else f"exited with status {ex.status}"
+            notes.append(f"[pid {tid} {how}]")
+        dbg.ended_tasks.clear()
+        if notes:
+            self.show_guest_output()
+            self.say(*notes)
 
     def _ensure_alive(self) -> None:
-        if self.dbg.machine.exit is not None:
+        if self.dbg.first.exit is not None:
             raise CommandError("the process has ended (rsi and rc can still go back)")
 
     # -- stops -----------------------------------------------------------------------------
@@ -343,6 +386,10 @@ class TerminalDebugger:
         elif what in ("syscalls", "sys"):
             last = self._count(args[1:]) if len(args) > 1 else None
             self.say(*(syscall_lines(self.dbg, last) or ["no system call made yet"]))
+        elif what in ("threads", "thread"):
+            self.say(*thread_lines(self.dbg))
+        elif what in ("inferiors", "inferior"):
+            self.say(*inferior_lines(self.dbg))
         elif what == "symbol":
             if len(args) < 2:
                 raise CommandError("info symbol needs an address: info symbol $pc")
@@ -351,7 +398,8 @@ class TerminalDebugger:
             self.say(f"{sym.replace('+', ' + ')}" if sym else f"no symbol matches {address:#x}")
         else:
             said = f"unknown info command {what!r}; " if what else ""
-            raise CommandError(f"{said}info takes: registers, breakpoints, frame, fds, maps, syscalls, symbol")
+            raise CommandError(f"{said}info takes: registers, breakpoints, frame, fds, maps, syscalls, symbol, threads, "
+                               "inferiors")
 
     def _stop_list(self) -> list[str]:
         dbg = self.dbg
@@ -489,8 +537,62 @@ class TerminalDebugger:
 
     # -- changing --------------------------------------------------------------------------
 
+    def _cmd_thread(self, args: list[str], rest: str) -> None:
+        dbg = self.dbg
+        if not args:
+            if dbg.first.exit is not None:
+                raise CommandError("no threads: the program has ended")
+            task = dbg.task
+            self.say(f"[Current thread is {dbg.thread_number(task)} ({task.name()})]")
+            return
+        n = parse_number(args[0])
+        if n is None:
+            raise CommandError(f"expected a thread number (info threads lists them), not {args[0]!r}")
+        if dbg.first.exit is not None:
+            raise CommandError("no threads: the program has ended")
+        self._switch(dbg.task_by_number(n))
+
+    def _switch(self, task: "Task") -> None:
+        dbg = self.dbg
+        dbg.select(task)
+        self.say(f"[Switching to thread {dbg.thread_number(task)} ({task.name()})]")
+        self.say(*listing_lines(dbg))
+
+    def _cmd_inferior(self, args: list[str], rest: str) -> None:
+        dbg = self.dbg
+        if dbg.first.exit is not None:
+            raise CommandError("no processes: the program has ended")
+        if not args:
+            proc = dbg.task.process
+            self.say(f"[Current inferior is {dbg.inferior_number(proc.pid)} (pid {proc.pid})]")
+            return
+        n = parse_number(args[0])
+        procs = dbg.first.kernel.processes.processes
+        match = [p for p in procs.values() if dbg.inferior_number(p.pid) == n] or (
+            [procs[n]] if n is not None and n in procs else [])
+        if not match:
+            raise CommandError(f"no inferior {args[0]} (info inferiors lists them)")
+        task = match[0].main_thread()
+        if task is None:
+            raise CommandError(f"pid {match[0].pid} has ended (a zombie has no thread to look at)")
+        self._switch(task)
+
+    def _cmd_show(self, args: list[str], rest: str) -> None:
+        if args and args[0] == "follow-fork-mode":
+            self.say(f"Debugger response to a program call of fork or vfork is \"{self.dbg.follow_fork}\".")
+            return
+        raise CommandError("show takes: follow-fork-mode")
+
     def _cmd_set(self, args: list[str], rest: str) -> None:
         text = rest.strip()
+        if args and args[0] == "follow-fork-mode":
+            mode = args[1] if len(args) > 1 else ""
+            if mode not in FOLLOW_FORK_MODES:
+                raise CommandError("set follow-fork-mode takes parent or child")
+            self.dbg.follow_fork = mode
+            self.dbg._sync_predicates()
+            self.say(f"follow-fork-mode is {mode}: after a fork, a step goes on in the {mode}")
+            return
         if text.startswith("var "):
             text = text[4:].strip()
         if "=" in text:

@@ -96,24 +96,24 @@ def test_catch_syscalls_breakpoints_and_the_exit(arch):
     stub, sb, _ = stub_for(arch)
     nr = {"x86_64": 1, "aarch64": 64}[arch]
     assert stub.handle(f"QCatchSyscalls:1;{nr:x}".encode()) == "OK"
-    assert stub.handle(b"vCont;c") == f"T05syscall_entry:{nr:x};thread:1;"
+    assert stub.handle(b"vCont;c") == f"T05syscall_entry:{nr:x};thread:3e8;"
     if arch == "x86_64":
         assert stub.handle(b"p39") == (1).to_bytes(8, "little").hex()  # orig_rax at the entry
-    assert stub.handle(b"c") == f"T05syscall_return:{nr:x};thread:1;"
-    assert stub.handle(b"bc") == f"T05syscall_entry:{nr:x};thread:1;"  # backwards: the entry is next
+    assert stub.handle(b"c") == f"T05syscall_return:{nr:x};thread:3e8;"
+    assert stub.handle(b"bc") == f"T05syscall_entry:{nr:x};thread:3e8;"  # backwards: the entry is next
     stub.handle(b"QCatchSyscalls:0")
-    assert stub.handle(b"Z0,400000,1") == "OK" and stub.handle(b"bc") == "T05swbreak:;thread:1;"
+    assert stub.handle(b"Z0,400000,1") == "OK" and stub.handle(b"bc") == "T05swbreak:;thread:3e8;"
     assert stub.handle(b"z0,400000,1") == "OK" and not sb.debugger.breakpoints
-    assert stub.handle(b"bs") == "T05replaylog:begin;thread:1;"
-    assert stub.handle(b"s") == "T05thread:1;" and sb.reg("pc") != 0x400000
-    assert stub.handle(b"vCont;c:1") == "W00"
+    assert stub.handle(b"bs") == "T05replaylog:begin;thread:3e8;"
+    assert stub.handle(b"s") == "T05thread:3e8;" and sb.reg("pc") != 0x400000
+    assert stub.handle(b"vCont;c:3e8") == "W00"
 
 
 def test_an_interrupt_stops_a_running_guest():
     stub, sb, theirs = stub_for("x86_64", "loop: jmp loop")
     threading.Timer(0.3, lambda: theirs.sendall(b"\x03")).start()
     t = time.perf_counter()
-    assert stub.handle(b"c") == "T02thread:1;"
+    assert stub.handle(b"c") == "T02thread:3e8;"
     assert time.perf_counter() - t < 10
 
 

@@ -74,7 +74,7 @@ def test_gdb_steps_hello_and_catches_its_write(arch):
     assert register_value(out, a0) == 1 and register_value(out, a2) == 12
     assert register_value(out, a1) == 0x400000 + (0x21 if arch == "x86_64" else 0x20)  # msg
     assert "Catchpoint 2 (returned from syscall write)" in out
-    assert "[Inferior 1 (Remote target) exited normally]" in out
+    assert "[Inferior 1 (process 1000) exited normally]" in out
     assert (status, guest) == (0, "Hello world\n")
 
 
@@ -95,7 +95,7 @@ def test_gdb_reverse_steps_and_continues_through_cat(arch):
     # monitor fds: offset back to 0 (O_LARGEFILE, 0o100000, is set by open on 64-bit arches, as on Linux)
     assert re.search(r"^\s+3\s+r\s+0\s+0o100000\s+\S*README\.md", out, re.M), out
     assert "openat(dirfd=AT_FDCWD" in out and "read(fd=3" not in out.split("monitor syscalls")[-1]
-    assert "[Inferior 1 (Remote target) killed]" in out
+    assert "[Inferior 1 (process 1000) killed]" in out
     assert status == 137 and guest == ""
 
 
@@ -138,3 +138,49 @@ def test_gdb_and_the_stub_agree_on_the_pc_at_a_syscall_entry(arch):
     assert register_value(out, pc_name) == after_trap
     assert re.search(rf"=> 0x{after_trap:x} <_start\+\d+>:", out), out
     assert f"pc {after_trap:#x} <_start+" in out and "in the system call write (entered, not yet served)" in out
+
+
+# -- threads and processes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_gdb_info_threads_on_a_two_thread_program(arch, tmp_path):
+    from task_programs import THREADS
+
+    program = tmp_path / f"threads.{arch}.s"
+    program.write_text(THREADS[arch])
+    pc = REGS[arch][0]
+    out, status, guest = gdb_session(str(program), [
+        "break thread", "continue", "info threads", "thread 1", f"info registers {pc}", "continue",
+    ])
+    assert "[New Thread 1000.1001]" in out and "Thread 2 hit Breakpoint 1, " in out
+    assert re.search(r"^\*\s+2\s+Thread 1000\.1001 \(runnable\)\s+0x0*[0-9a-f]+ in thread \(\)", out, re.M), out
+    assert re.search(r"^\s+1\s+Thread 1000\.1000 \(waiting in futex \(for the futex at 0x[0-9a-f]+\)\)\s+"
+                     r"0x0*[0-9a-f]+ in wait \(\)", out, re.M), out
+    assert "[Switching to thread 1 (Thread 1000.1000)]" in out
+    assert re.search(rf"^{pc}\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <wait\+\d+>", out, re.M), out
+    assert "[Inferior 1 (process 1000) exited normally]" in out
+    assert (status, guest) == (0, "thread\nmain\n")
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+@pytest.mark.parametrize("mode", ["parent", "child"])
+def test_gdb_follows_a_fork(arch, mode, tmp_path):
+    from task_programs import FORK
+
+    program = tmp_path / f"fork.{arch}.s"
+    program.write_text(FORK[arch])
+    out, status, guest = gdb_session(str(program), [
+        f"set follow-fork-mode {mode}", "break parent", "break child", "continue", "info inferiors", "continue",
+    ])
+    if mode == "parent":
+        assert "[Detaching after fork from child process 1001]" in out
+        assert "Breakpoint 1, " in out and " in parent ()" in out and "child ()" not in out.split("continue")[-1]
+        assert "[Inferior 1 (process 1000) exited normally]" in out
+    else:
+        assert "[Attaching after Thread 1000.1000 fork to child Thread 1001.1001]" in out
+        assert "[Detaching after fork from parent process 1000]" in out
+        assert "Thread 2.1 hit Breakpoint 2, " in out and " in child ()" in out
+        assert "[Inferior 2 (process 1001) exited with code 03]" in out
+    assert "internal-error" not in out
+    assert (status, guest) == (0, "child\nparent\n")  # a detached process runs on to its end
