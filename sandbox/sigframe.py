@@ -63,8 +63,8 @@ def resume_pc(machine: "Machine") -> int:
 
 def siginfo(machine: "Machine", d: SignalDelivery) -> bytes:
     """The ``siginfo_t`` of a delivered signal, in the arch's layout: signo, errno, code, then
-    the sender's pid and uid (and a child's status for SIGCHLD)."""
-    return siginfo_bytes(machine.kernel, d.sig, d.code, d.pid, d.uid, d.status)
+    the sender's pid and uid (and a child's status for SIGCHLD), or a fault's address."""
+    return siginfo_bytes(machine.kernel, d.sig, d.code, d.pid, d.uid, d.status, d.addr)
 
 
 def _sigreturn_trampoline(machine: "Machine") -> int | None:
