@@ -29,7 +29,8 @@ from kernel_model.kernel import Kernel, KernelConfig
 from kernel_model.linux_errno import Errno
 from kernel_model.lifecycle import ThreadExit
 from kernel_model.sched import Blocked, Yield
-from kernel_model.seam import PROT_EXEC, Backend, Exec, KernelArch, KernelError, ProcessExit, SyscallRequest
+from kernel_model.mm import file_fault
+from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE, Backend, Exec, KernelArch, KernelError, ProcessExit, SyscallRequest
 from kernel_model.signals import DESCRIPTIONS, ProcessStop, SignalDelivery, SignalReturn, signal_number
 from sandbox import sigframe, trampoline
 from sandbox.arch import Arch, Fault
@@ -131,6 +132,10 @@ _UC_ERROR_FAULTS = {
 
 # _emulate's answer when a fault's signal entered the guest's handler: the run goes on.
 _HANDLER_ENTERED: "Stop" = object()  # type: ignore[assignment]
+
+
+_PROT_ERRORS = frozenset({unicorn.UC_ERR_READ_PROT, unicorn.UC_ERR_WRITE_PROT, unicorn.UC_ERR_FETCH_PROT})
+_PROT_NEEDED = {"read": PROT_READ, "write": PROT_WRITE, "execute": PROT_EXEC}
 
 
 class Stop(enum.Enum):
@@ -285,6 +290,7 @@ class Machine:
         # A fault a hook or a Unicorn error reported in the run that just stopped, and how far
         # past its instruction the pc saved for a handler is: taken in _emulate (see _fault).
         self._fault_pending: tuple[FaultReport, int] | None = None
+        self._fault_retry = False  # the fault was the kernel's to resolve: the guest goes on
         self._build_trap()
         self._install_hooks()
         # the registers of a fresh CPU, which execve starts the new program from
@@ -1230,6 +1236,11 @@ class Machine:
         if self._take_kill():
             self._fault_pending = None
             return Stop.EXITED
+        if self._fault_retry:
+            self._fault_retry = False
+            if self._stop_reason is not None:
+                return self._take_stop()
+            return _HANDLER_ENTERED
         pending = self._fault_pending
         if pending is not None:
             self._fault_pending = None
@@ -1349,6 +1360,16 @@ class Machine:
                 report.access, report.address = access
                 if self._below_stack(access[1]):
                     report.what += " just below the stack (a stack overflow)"
+        if error.errno in _PROT_ERRORS and report.address is not None:
+            # a page of a file mapping past the file's end (see kernel_model.mm.hide_past_eof)
+            past = file_fault(self.kernel.mm, report.address, _PROT_NEEDED.get(report.access or "", PROT_READ))
+            if past == "filled":  # the file grew: the access is made again, and succeeds
+                self._fault_pending = None
+                self._fault_retry = True
+                return
+            if past == "SIGBUS":
+                report.signal, report.code = "SIGBUS", "BUS_ADRERR"
+                report.what = f"{report.access or 'access'} of a page past the end of the mapped file"
         self._fault_pending = (report, fault.resume_offset)
 
     def _below_stack(self, address: int) -> bool:
