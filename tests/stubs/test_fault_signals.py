@@ -430,3 +430,136 @@ def test_riscv64_blocked_segv_still_kills(tmp_path):
     li a1, 16"""
     text = riscv64_program(SIGSEGV, SEGV_MAPERR, "li t2, 16", block, "ld a0, 0(a1)", "", after="")
     _check("riscv64", text, 139, tmp_path)
+
+
+# -- i386 and arm ------------------------------------------------------------------------------
+# i386: the handler's arguments on the stack (sig, &info, &uc); uc_mcontext at 20 (ecx at 60,
+# eip at 76); si_addr at 12. arm: r0 = sig, r1 = &info, r2 = &uc; uc_mcontext at 20 (trap_no,
+# error_code, oldmask, r0..r10 from 32: r6 at 56, fp, ip, sp, lr, pc at 92). Both return
+# through the [sigpage] trampoline (no SA_RESTORER).
+
+def i386_program(sig: int, code: int, addr: str, setup: str, fault: str, fix: str, after: str = "mov ebx, 42") -> str:
+    return f"""
+    lea eax, [handler]
+    mov [act], eax
+    mov eax, 174
+    mov ebx, {sig}
+    lea ecx, [act]
+    xor edx, edx
+    mov esi, 8
+    int 0x80
+{setup}
+fault:
+    {fault}
+resume:
+    {after}
+    mov eax, 1
+    int 0x80
+handler:
+    mov esi, [esp + 8]
+    mov edi, [esp + 12]
+    mov ebx, 3
+    cmp dword ptr [esp + 4], {sig}
+    jne bad
+    cmp dword ptr [esi], {sig}
+    jne bad
+    mov ebx, 4
+    cmp dword ptr [esi + 8], {code}
+    jne bad
+    mov ebx, 5
+    {addr}
+    cmp [esi + 12], eax
+    jne bad
+    mov ebx, 6
+    lea eax, [fault]
+    cmp [edi + 76], eax
+    jne bad
+{fix}
+    ret
+bad:
+    mov eax, 1
+    int 0x80
+good: .long 42
+act: .long 0, {SA_SIGINFO}, 0, 0, 0
+"""
+
+
+def test_i386_segv_maperr_handler_fixes_the_register_or_skips(tmp_path):
+    text = i386_program(SIGSEGV, SEGV_MAPERR, "mov eax, 0x10", "    mov ecx, 0x10", "mov ebx, [ecx]",
+                        "    lea eax, [good]\n    mov [edi + 60], eax", after="")
+    assert Sandbox("i386").run_asm(text).exit_status == 42
+    # under qemu-i386 7.2 the ecx the handler wrote did not come back as written: compare a skip
+    skip = i386_program(SIGSEGV, SEGV_MAPERR, "mov eax, 0x10", "    mov ecx, 0x10", "mov ebx, [ecx]",
+                        "    add dword ptr [edi + 76], 2")
+    _check("i386", skip, 42, tmp_path)
+
+
+def test_i386_sigfpe_on_division_by_zero(tmp_path):
+    text = i386_program(SIGFPE, FPE_INTDIV, "lea eax, [fault]", "    mov eax, 10\n    xor ecx, ecx\n    xor edx, edx",
+                        "div ecx", "    add dword ptr [edi + 76], 2")
+    _check("i386", text, 42, tmp_path)
+
+
+def arm_program(sig: int, code: int, addr: str, setup: str, fault: str, fix: str, after: str = "mov r0, #42") -> str:
+    return f"""
+    adr r0, handler
+    adr r1, act
+    str r0, [r1]
+    mov r7, #174
+    mov r0, #{sig}
+    mov r2, #0
+    mov r3, #8
+    svc #0
+{setup}
+fault:
+    {fault}
+resume:
+    {after}
+    mov r7, #1
+    svc #0
+handler:
+    mov r4, #3
+    cmp r0, #{sig}
+    bne bad
+    ldr r3, [r1]
+    cmp r3, #{sig}
+    bne bad
+    mov r4, #4
+    ldr r3, [r1, #8]
+    cmp r3, #{code}
+    bne bad
+    mov r4, #5
+    {addr}
+    ldr r3, [r1, #12]
+    cmp r3, r5
+    bne bad
+    mov r4, #6
+    ldr r3, [r2, #92]
+    adr r5, fault
+    cmp r3, r5
+    bne bad
+{fix}
+    bx lr
+bad:
+    mov r0, r4
+    mov r7, #1
+    svc #0
+good: .long 42
+act: .long 0, {SA_SIGINFO}, 0, 0, 0
+"""
+
+
+def test_arm_segv_maperr_handler_fixes_the_register(tmp_path):
+    text = arm_program(SIGSEGV, SEGV_MAPERR, "mov r5, #0x10", "    mov r6, #0x10", "ldr r0, [r6]",
+                       "    adr r3, good\n    str r3, [r2, #56]", after="")
+    _check("arm", text, 42, tmp_path)
+
+
+def test_arm_sigill_from_an_undefined_instruction(tmp_path):
+    def text(code: int) -> str:
+        return arm_program(SIGILL, code, "adr r5, fault", "", ".long 0xe7f000f0",
+                           "    ldr r3, [r2, #92]\n    add r3, r3, #4\n    str r3, [r2, #92]")
+
+    # arm's do_undefinstr: SIGILL with ILL_ILLOPC; qemu-arm 7.2 says ILL_ILLOPN
+    assert Sandbox("arm").run_asm(text(ILL_ILLOPC)).exit_status == 42
+    assert _qemu_status("arm", text(ILL_ILLOPN), tmp_path) in (None, 42)
