@@ -113,7 +113,7 @@ class I386Frame(FrameBase):
         gs, fs, es, ds, cs, eflags = read_registers(m, ("gs", "fs", "es", "ds", "cs", "eflags"))
         gprs = read_registers(m, SC_GPRS)
         return SIGCONTEXT.pack(gs, fs, es, ds, *gprs, 0, 0, req.resume_pc, cs, eflags, gprs[3], USER_DS, fpstate,
-                               req.saved_mask & 0xFFFFFFFF, 0)
+                               req.saved_mask & 0xFFFFFFFF, req.fault_address)
 
     @staticmethod
     def _fsave_header(m: "Machine") -> bytes:

@@ -563,3 +563,12 @@ def test_arm_sigill_from_an_undefined_instruction(tmp_path):
     # arm's do_undefinstr: SIGILL with ILL_ILLOPC; qemu-arm 7.2 says ILL_ILLOPN
     assert Sandbox("arm").run_asm(text(ILL_ILLOPC)).exit_status == 42
     assert _qemu_status("arm", text(ILL_ILLOPN), tmp_path) in (None, 42)
+
+
+def test_the_sigcontext_keeps_the_fault_address(tmp_path):
+    # x86_64's sc.cr2 (uc + 216) and arm64's uc_mcontext.fault_address (uc + 176), as Linux
+    # fills them for a page fault (the Go runtime reads arm64's)
+    x86 = dict(X86_MAPERR, fix="    mov r12d, 7\n    cmp qword ptr [rdx + 216], 0x10\n    jne bad\n" + X86_MAPERR["fix"])
+    _check("x86_64", x86_64_program(**x86), 42, tmp_path)
+    a64 = dict(A64_MAPERR, fix="    mov x19, #7\n    ldr x3, [x2, #176]\n    cmp x3, #0x10\n    b.ne bad\n" + A64_MAPERR["fix"])
+    _check("aarch64", aarch64_program(**a64), 42, tmp_path)
