@@ -572,3 +572,44 @@ def test_the_sigcontext_keeps_the_fault_address(tmp_path):
     _check("x86_64", x86_64_program(**x86), 42, tmp_path)
     a64 = dict(A64_MAPERR, fix="    mov x19, #7\n    ldr x3, [x2, #176]\n    cmp x3, #0x10\n    b.ne bad\n" + A64_MAPERR["fix"])
     _check("aarch64", aarch64_program(**a64), 42, tmp_path)
+
+
+def test_a_threads_fault_goes_to_that_thread(tmp_path):
+    # The main thread blocks SIGSEGV, then starts a thread (qemu-user's CLONE_THREAD set of
+    # flags: VM, FS, FILES, SIGHAND, THREAD, SYSVSEM) that unblocks it for
+    # itself and faults: its handler runs in it, and it ends the process with exit_group(42).
+    # Were the signal the main thread's, its mask would make the fault kill (139).
+    setup = """
+    mov qword ptr [rip + set], 1024
+    mov eax, 14
+    xor edi, edi
+    lea rsi, [rip + set]
+    xor edx, edx
+    mov r10d, 8
+    syscall
+    mov eax, 56
+    mov edi, 0x50f00
+    lea rsi, [rip + stack_top]
+    xor edx, edx
+    xor r10d, r10d
+    xor r8d, r8d
+    syscall
+    mov r12d, 9
+    test rax, rax
+    js bad
+    jz child
+spin:
+    mov eax, 24
+    syscall
+    jmp spin
+child:
+    mov eax, 14
+    mov edi, 1
+    lea rsi, [rip + set]
+    xor edx, edx
+    mov r10d, 8
+    syscall
+    mov ebx, 0x10"""
+    text = x86_64_program(**dict(X86_MAPERR, setup=setup, after="mov eax, 231\n    syscall"))
+    text += "set: .quad 0\n.space 8192\n.balign 16\nstack_top: .quad 0\n"
+    _check("x86_64", text, 42, tmp_path)
