@@ -613,3 +613,11 @@ child:
     text = x86_64_program(**dict(X86_MAPERR, setup=setup, after="mov eax, 231\n    syscall"))
     text += "set: .quad 0\n.space 8192\n.balign 16\nstack_top: .quad 0\n"
     _check("x86_64", text, 42, tmp_path)
+
+
+def test_a_fault_repeated_for_ever_uses_up_an_instruction_budget():
+    # the handler fixes nothing and returns: the load faults again and again, each time
+    # charged to the budget, which ends the run rather than letting it spin
+    text = x86_64_program(**dict(X86_MAPERR, fix=""))
+    r = Sandbox("x86_64", max_insns=1_000_000, timeout=60).run_asm(text)
+    assert r.limit == "max_insns", r.reason
