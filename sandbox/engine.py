@@ -30,7 +30,9 @@ from kernel_model.linux_errno import Errno
 from kernel_model.lifecycle import ThreadExit
 from kernel_model.sched import Blocked, Yield
 from kernel_model.mm import file_fault
-from kernel_model.seam import PROT_EXEC, PROT_READ, PROT_WRITE, Backend, Exec, KernelArch, KernelError, ProcessExit, SyscallRequest
+from kernel_model.seam import (
+    PROT_EXEC, PROT_READ, PROT_WRITE, Backend, Exec, KernelArch, KernelError, ProcessExit, SyscallRequest,
+)
 from kernel_model.signals import DESCRIPTIONS, ProcessStop, SignalDelivery, SignalReturn, signal_number
 from sandbox import sigframe, trampoline
 from sandbox.arch import Arch, Fault

@@ -144,7 +144,8 @@ def test_x86_64_segv_accerr_handler_makes_the_page_writable(tmp_path):
 
 
 def test_x86_64_sigfpe_on_division_by_zero(tmp_path):
-    text = x86_64_program(SIGFPE, FPE_INTDIV, "lea rax, [rip + fault]", "    mov eax, 10\n    xor ecx, ecx\n    xor edx, edx",
+    setup = "    mov eax, 10\n    xor ecx, ecx\n    xor edx, edx"
+    text = x86_64_program(SIGFPE, FPE_INTDIV, "lea rax, [rip + fault]", setup,
                           "div ecx", "    add qword ptr [rdx + 168], 2")  # past the 2-byte div
     _check("x86_64", text, 42, tmp_path)
 
@@ -568,9 +569,11 @@ def test_arm_sigill_from_an_undefined_instruction(tmp_path):
 def test_the_sigcontext_keeps_the_fault_address(tmp_path):
     # x86_64's sc.cr2 (uc + 216) and arm64's uc_mcontext.fault_address (uc + 176), as Linux
     # fills them for a page fault (the Go runtime reads arm64's)
-    x86 = dict(X86_MAPERR, fix="    mov r12d, 7\n    cmp qword ptr [rdx + 216], 0x10\n    jne bad\n" + X86_MAPERR["fix"])
+    check = "    mov r12d, 7\n    cmp qword ptr [rdx + 216], 0x10\n    jne bad\n"
+    x86 = dict(X86_MAPERR, fix=check + X86_MAPERR["fix"])
     _check("x86_64", x86_64_program(**x86), 42, tmp_path)
-    a64 = dict(A64_MAPERR, fix="    mov x19, #7\n    ldr x3, [x2, #176]\n    cmp x3, #0x10\n    b.ne bad\n" + A64_MAPERR["fix"])
+    check = "    mov x19, #7\n    ldr x3, [x2, #176]\n    cmp x3, #0x10\n    b.ne bad\n"
+    a64 = dict(A64_MAPERR, fix=check + A64_MAPERR["fix"])
     _check("aarch64", aarch64_program(**a64), 42, tmp_path)
 
 
