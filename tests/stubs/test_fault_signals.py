@@ -624,3 +624,9 @@ def test_a_fault_repeated_for_ever_uses_up_an_instruction_budget():
     text = x86_64_program(**dict(X86_MAPERR, fix=""))
     r = Sandbox("x86_64", max_insns=1_000_000, timeout=60).run_asm(text)
     assert r.limit == "max_insns", r.reason
+
+
+def test_x86_64_hlt_is_a_general_protection_fault(tmp_path):
+    # a privileged instruction: SIGSEGV with SI_KERNEL and no address, rip at the hlt itself
+    text = x86_64_program(SIGSEGV, SI_KERNEL, "xor eax, eax", "", "hlt", "    add qword ptr [rdx + 168], 1")
+    _check("x86_64", text, 42, tmp_path)
