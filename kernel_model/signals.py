@@ -139,6 +139,8 @@ class SignalDelivery(Exception):
         self.uid = uid
         self.status = status  # si_status (SIGCHLD: the child's exit status or signal)
         self.addr: int | None = None  # si_addr, for the signal of a CPU fault
+        # the CPU's trap number and error code for that fault (x86's sigcontext keeps them)
+        self.trap: tuple[int, int] = (0, 0)
 
 
 class ProcessStop(Exception):

@@ -166,6 +166,8 @@ class FaultReport:
     access: str | None = None
     registers: dict[str, int] = field(default_factory=dict)
     code: str = ""  # the si_code the arch names for it (see sandbox.faults); empty: the usual one
+    # x86's trap number and error code, which a handler finds in its sigcontext (trapno, err)
+    trap: tuple[int, int] = (0, 0)
 
     @property
     def signo(self) -> int:
@@ -937,7 +939,11 @@ class Machine:
             fault = Fault("SIGBUS", "misaligned instruction address (pc alignment fault)", code="BUS_ADRALN")
         # The exception left the translated block: no instruction after it runs before the
         # stop. The fault's signal is taken once emu_start has returned (see _emulate).
-        self._fault_pending = (self._report(fault, pc), fault.resume_offset)
+        report = self._report(fault, pc)
+        if self.arch.name in ("x86_64", "i386"):
+            # an `int n` without a user gate is #GP with the gate's selector as error code
+            report.trap = (intno, 0) if intno < 32 else (13, intno << 3 | 2)
+        self._fault_pending = (report, fault.resume_offset)
         uclib.uc_emu_stop(self._uch)
 
     def _fault(self, report: FaultReport, resume_offset: int = 0) -> bool:
@@ -948,6 +954,7 @@ class Machine:
         try:
             self.kernel.signals.force_fault(report.signo, SI_CODES.get(code, 0x80), addr)
         except SignalDelivery as delivery:
+            delivery.trap = report.trap
             self._enter_fault_handler(delivery, report.pc + resume_offset)
             if self.exit is None:
                 return True
@@ -1342,7 +1349,9 @@ class Machine:
             return None
         if before != insn:
             return None
-        return self._report(fault, pc + fault.pc_offset)
+        report = self._report(fault, pc + fault.pc_offset)
+        report.trap = (13, 0)  # hlt in user mode: a general protection fault
+        return report
 
     def _crash(self, error: unicorn.UcError) -> None:
         if self.exit is not None:  # the rest of a block after a fatal instruction hook
@@ -1362,6 +1371,10 @@ class Machine:
                 report.access, report.address = access
                 if self._below_stack(access[1]):
                     report.what += " just below the stack (a stack overflow)"
+        if report.address is not None and self.arch.name in ("x86_64", "i386"):
+            # a page fault (#PF, 14); its error code: protection (not absent), write, user, fetch
+            pf = 4 | (1 if error.errno in _PROT_ERRORS else 0) | {"write": 2, "execute": 16}.get(report.access or "", 0)
+            report.trap = (14, pf)
         if error.errno in _PROT_ERRORS and report.address is not None:
             # a page of a file mapping past the file's end (see kernel_model.mm.hide_past_eof)
             past = file_fault(self.kernel.mm, report.address, _PROT_NEEDED.get(report.access or "", PROT_READ))

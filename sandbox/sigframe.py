@@ -108,7 +108,7 @@ def enter_handler(machine: "Machine", d: SignalDelivery) -> None:
         top=top, sig=d.sig, siginfo=siginfo(machine, d), sa_siginfo=bool(act.flags & SA_SIGINFO),
         saved_mask=d.saved_mask, uc_stack=(alt.sp, _stack_flags(alt, sp), alt.size), handler=act.handler,
         restorer=restorer, trampoline=trampoline, resume_pc=resume_pc(machine),
-        fault_address=d.addr if d.addr is not None and d.sig in (SIGSEGV, SIGBUS) else 0,
+        fault_address=d.addr if d.addr is not None and d.sig in (SIGSEGV, SIGBUS) else 0, trap=d.trap,
     )
     if alt.flags & SS_AUTODISARM:
         kernel.signals.altstack = AltStack()

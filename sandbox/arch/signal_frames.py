@@ -38,6 +38,7 @@ class FrameRequest:
     # the address a memory fault's SIGSEGV or SIGBUS is for, which the arch's sigcontext
     # also keeps (x86's cr2, arm's and arm64's fault_address); 0 for any other signal
     fault_address: int = 0
+    trap: tuple[int, int] = (0, 0)  # x86's sc.trapno and sc.err for a CPU fault's signal
 
     def return_address(self, offset: int = 0) -> int:
         """Where the handler returns to: SA_RESTORER's code, else the trampoline's entry at ``offset``."""
@@ -177,7 +178,8 @@ class X86_64Frame(FrameBase):
         regs = [m.reg(name) for name in self.gprs]
         sigcontext = struct.pack("<16Q", *regs) + struct.pack("<QQ", req.resume_pc, m.reg("eflags"))
         sigcontext += struct.pack("<HHHH", self.user_cs, 0, 0, self.user_ss)
-        sigcontext += struct.pack("<QQQQQ", 0, 0, req.saved_mask, req.fault_address, fpstate) + bytes(64)
+        trapno, err = req.trap
+        sigcontext += struct.pack("<QQQQQ", err, trapno, req.saved_mask, req.fault_address, fpstate) + bytes(64)
         uc = struct.pack("<QQ", self.uc_flags, 0) + STACK_T.pack(req.uc_stack[0], req.uc_stack[1], 0, req.uc_stack[2])
         uc += sigcontext + struct.pack("<Q", req.saved_mask)
         m.memory.write(frame, struct.pack("<Q", req.return_address()) + uc)

@@ -630,3 +630,23 @@ def test_x86_64_hlt_is_a_general_protection_fault(tmp_path):
     # a privileged instruction: SIGSEGV with SI_KERNEL and no address, rip at the hlt itself
     text = x86_64_program(SIGSEGV, SI_KERNEL, "xor eax, eax", "", "hlt", "    add qword ptr [rdx + 168], 1")
     _check("x86_64", text, 42, tmp_path)
+
+
+@pytest.mark.parametrize("case", ["read", "write", "divide"])
+def test_x86_64_sigcontext_has_the_trap_number_and_error_code(case):
+    # sc.err at uc + 192, sc.trapno at uc + 200, as Linux's setup_sigcontext writes the
+    # thread's trap_nr and error_code: a page fault is trap 14 with its error code (user 4,
+    # write 2, protection 1), a division by zero trap 0. (qemu-user 7.2 writes other numbers.)
+    program, trapno, err = {
+        "read": (X86_MAPERR, 14, 4),
+        "write": (dict(X86_MAPERR, setup="    mov ebx, 0x10\n    mov edi, 1", fault="mov [rbx], rdi",
+                       after="mov rdi, [rbx]"), 14, 6),
+        "divide": (dict(sig=SIGFPE, code=FPE_INTDIV, addr="lea rax, [rip + fault]",
+                        setup="    mov eax, 10\n    xor ecx, ecx\n    xor edx, edx", fault="div ecx",
+                        fix="    add qword ptr [rdx + 168], 2"), 0, 0),
+    }[case]
+    check = f"    mov r12d, 7\n    cmp qword ptr [rdx + 200], {trapno}\n    jne bad\n"
+    check += f"    mov r12d, 8\n    cmp qword ptr [rdx + 192], {err}\n    jne bad\n"
+    text = x86_64_program(**dict(program, fix=check + program["fix"]))
+    expected = 1 if case == "write" else 42  # the store went to ``good`` once fixed
+    assert Sandbox("x86_64").run_asm(text).exit_status == expected
