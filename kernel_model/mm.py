@@ -248,7 +248,9 @@ class AddressSpace:
         for v in self._split(start, start + size):
             self.memory.protect(v.start, v.size, prot)
             self._remove(v)
-            self._insert(replace(v, prot=prot))
+            new = replace(v, prot=prot)
+            self._insert(new)
+            hide_past_eof(self, new)
 
     def find_free(self, size: int, hint: int = 0) -> int:
         """An address for ``size`` bytes: the hint when it is free, else top-down below mmap_top."""
@@ -337,7 +339,46 @@ def do_mmap(k: "Kernel", addr: int, length: int, prot: int, flags: int, fd: int,
         except BaseException:
             mm.unmap(start, size)
             raise
+        vma = mm.find(start)
+        if vma is not None:
+            hide_past_eof(mm, vma)
     return start
+
+
+def hide_past_eof(mm: AddressSpace, vma: Vma) -> None:
+    """Leave the pages of a file mapping that lie wholly past the file's end inaccessible in
+    guest memory (the mapping keeps its protection): on Linux an access there is SIGBUS, so
+    here it faults, and the CPU side asks :func:`file_fault` what the fault is."""
+    handle = vma.file
+    if handle is None or getattr(handle, "maps_as_zeros", False) or not vma.prot:
+        return
+    try:
+        size = handle.stat().size
+    except Exception:  # noqa: BLE001 - a file that cannot say its size: left as mapped
+        return
+    first = max(vma.start, vma.start + mm.round_up(size) - vma.offset)
+    if first < vma.end:
+        mm.memory.protect(first, vma.end - first, 0)
+
+
+def file_fault(mm: AddressSpace, address: int, prot: int) -> str | None:
+    """What a fault at ``address`` (an access needing ``prot``) is, when a page
+    :func:`hide_past_eof` hid is the cause: ``"SIGBUS"`` (the page is still past the file's
+    end: BUS_ADRERR), ``"filled"`` (the file has grown: the page now holds its part of the
+    file and may be accessed again), or None (an ordinary fault)."""
+    vma = mm.find(address)
+    handle = vma.file if vma is not None else None
+    if vma is None or handle is None or getattr(handle, "maps_as_zeros", False) or vma.prot & prot != prot:
+        return None
+    page = address & ~(mm.page - 1)
+    position = vma.offset + page - vma.start
+    if position >= mm.round_up(handle.stat().size):
+        return "SIGBUS"
+    mm.memory.protect(page, mm.page, vma.prot)
+    data = handle.pread(mm.page, position)
+    if data:
+        mm.memory.load(page, data)
+    return "filled"
 
 
 # A mapped file is read in pieces of this size, so no second copy of a big file is ever held.

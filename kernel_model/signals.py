@@ -138,6 +138,9 @@ class SignalDelivery(Exception):
         self.pid = pid  # the sender, for siginfo
         self.uid = uid
         self.status = status  # si_status (SIGCHLD: the child's exit status or signal)
+        self.addr: int | None = None  # si_addr, for the signal of a CPU fault
+        # the CPU's trap number and error code for that fault (x86's sigcontext keeps them)
+        self.trap: tuple[int, int] = (0, 0)
 
 
 class ProcessStop(Exception):
@@ -180,9 +183,8 @@ class SignalState:
     pending_senders: dict[int, tuple[int, int, str, int]] = field(default_factory=dict)
     # Told of each signal as it is delivered, ignored ones included (a tracer shows them, as
     # strace does): called with the signal, its si_code and who sent it ((pid, uid, si_status),
-    # or None when the process sent it itself).
-    watch: Callable[[int, int, "tuple[int, int, int] | None"], None] | None = field(default=None, compare=False,
-                                                                                     repr=False)
+    # or None when the process sent it itself); for a CPU fault's signal also with its si_addr.
+    watch: Callable[..., None] | None = field(default=None, compare=False, repr=False)
     # Signals another task sent that were dropped as ignored, while something watches: a
     # traced Linux process takes them (a tracer sees them) on its way back to user mode, so
     # the watch is told of them there (sig, si_code, (pid, uid, si_status)).
@@ -234,6 +236,26 @@ class SignalState:
         """
         if self.watch is not None:
             self.watch(sig, code, sender)
+        self._act(sig, how, code, result, sender)
+
+    def force_fault(self, sig: int, code: int, addr: int) -> bool:
+        """The signal of a CPU fault in the current task (Linux's force_sig_fault): its handler
+        runs (the SignalDelivery propagates, with ``addr`` as si_addr), or False when the
+        signal is blocked, ignored or left to its default action: the fault then ends the
+        process, as on Linux, where a blocked or ignored fault signal is reset to SIG_DFL."""
+        act = self.action(sig)
+        if self.blocked & _bit(sig) or act.handler in (SIG_DFL, SIG_IGN):
+            return False
+        if self.watch is not None:
+            self.watch(sig, code, None, addr)
+        try:
+            self._act(sig, "a CPU fault", code, None, None)
+        except SignalDelivery as delivery:
+            delivery.addr = addr
+            raise
+        return False
+
+    def _act(self, sig: int, how: str, code: int, result: int | None, sender: tuple[int, int, int] | None) -> None:
         if self.ignores(sig):
             return
         act = self.action(sig)
@@ -351,13 +373,17 @@ def sys_rt_sigprocmask(k: "Kernel", req: SyscallRequest, how: Int, set: Ptr, old
 SIGNAL_WAITS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait", "rt_sigtimedwait_time64"})
 
 
-def siginfo_bytes(k: "Kernel", sig: int, code: int, pid: int, uid: int, status: int = 0) -> bytes:
+def siginfo_bytes(k: "Kernel", sig: int, code: int, pid: int, uid: int, status: int = 0,
+                  addr: int | None = None) -> bytes:
     """A 128-byte ``siginfo_t``: signo, errno, code, then the sender's pid and uid (and for
-    SIGCHLD the child's status)."""
+    SIGCHLD the child's status), or for a CPU fault's signal the faulting address (si_addr)."""
     import struct
 
     head = struct.pack(k.structs.endian + "iii", sig, 0, code) + bytes(4 if k.arch.word_size == 8 else 0)
-    body = struct.pack(k.structs.endian + "iIi", pid, uid, status)
+    if addr is not None:
+        body = struct.pack(k.structs.endian + ("Q" if k.arch.word_size == 8 else "I"), addr)
+    else:
+        body = struct.pack(k.structs.endian + "iIi", pid, uid, status)
     return (head + body).ljust(128, b"\0")
 
 

@@ -29,13 +29,17 @@ from kernel_model.kernel import Kernel, KernelConfig
 from kernel_model.linux_errno import Errno
 from kernel_model.lifecycle import ThreadExit
 from kernel_model.sched import Blocked, Yield
-from kernel_model.seam import PROT_EXEC, Backend, Exec, KernelArch, KernelError, ProcessExit, SyscallRequest
+from kernel_model.mm import file_fault
+from kernel_model.seam import (
+    PROT_EXEC, PROT_READ, PROT_WRITE, Backend, Exec, KernelArch, KernelError, ProcessExit, SyscallRequest,
+)
 from kernel_model.signals import DESCRIPTIONS, ProcessStop, SignalDelivery, SignalReturn, signal_number
 from sandbox import sigframe, trampoline
 from sandbox.arch import Arch, Fault
 from sandbox.arch.base import DescriptorTable
 from sandbox.arch.syscalls import syscall_table, unknown_name
 from sandbox.errors import SandboxError
+from sandbox.faults import SI_CODES, fault_siginfo
 from sandbox.limits import budget_exit
 from sandbox.memory import UnicornMemory
 from sandbox.records import CallLog
@@ -104,6 +108,8 @@ _INSN_HOOK_TYPES = {
 # nothing of how far a stopped run got, so a run stopped for another reason (a host signal,
 # a debugger) is charged nothing, and the budget is off by at most one slice per such stop.
 INSN_SLICE = 1 << 24
+# What a fault whose signal runs a handler costs a budget (the run it stopped does not say).
+FAULT_CHARGE = 1 << 10
 
 _MEM_ACCESS = {
     unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
@@ -124,6 +130,14 @@ _UC_ERROR_FAULTS = {
     unicorn.UC_ERR_FETCH_UNALIGNED: Fault("SIGBUS", "misaligned instruction fetch"),
     unicorn.UC_ERR_EXCEPTION: Fault("SIGILL", "unhandled CPU exception"),
 }
+
+
+# _emulate's answer when a fault's signal entered the guest's handler: the run goes on.
+_HANDLER_ENTERED: "Stop" = object()  # type: ignore[assignment]
+
+
+_PROT_ERRORS = frozenset({unicorn.UC_ERR_READ_PROT, unicorn.UC_ERR_WRITE_PROT, unicorn.UC_ERR_FETCH_PROT})
+_PROT_NEEDED = {"read": PROT_READ, "write": PROT_WRITE, "execute": PROT_EXEC}
 
 
 class Stop(enum.Enum):
@@ -151,6 +165,9 @@ class FaultReport:
     address: int | None = None
     access: str | None = None
     registers: dict[str, int] = field(default_factory=dict)
+    code: str = ""  # the si_code the arch names for it (see sandbox.faults); empty: the usual one
+    # x86's trap number and error code, which a handler finds in its sigcontext (trapno, err)
+    trap: tuple[int, int] = (0, 0)
 
     @property
     def signo(self) -> int:
@@ -274,6 +291,10 @@ class Machine:
         self._lock = threading.Lock()
         self._closed = False
         self._killed: ProcessExit | None = None
+        # A fault a hook or a Unicorn error reported in the run that just stopped, and how far
+        # past its instruction the pc saved for a handler is: taken in _emulate (see _fault).
+        self._fault_pending: tuple[FaultReport, int] | None = None
+        self._fault_retry = False  # the fault was the kernel's to resolve: the guest goes on
         self._build_trap()
         self._install_hooks()
         # the registers of a fresh CPU, which execve starts the new program from
@@ -918,10 +939,45 @@ class Machine:
         if pc % align:
             # A jump to a misaligned address: Linux reports the pc alignment fault as SIGBUS,
             # whatever the CPU made of the bytes there.
-            fault = Fault("SIGBUS", "misaligned instruction address (pc alignment fault)")
-        self.fault = self._report(fault, pc)
-        self.exit = ProcessExit(signal=fault_signal(fault), reason=self.fault.line())
-        self._request_stop(Stop.EXITED)
+            fault = Fault("SIGBUS", "misaligned instruction address (pc alignment fault)", code="BUS_ADRALN")
+        # The exception left the translated block: no instruction after it runs before the
+        # stop. The fault's signal is taken once emu_start has returned (see _emulate).
+        report = self._report(fault, pc)
+        if self.arch.name in ("x86_64", "i386"):
+            # an `int n` without a user gate is #GP with the gate's selector as error code
+            report.trap = (intno, 0) if intno < 32 else (13, intno << 3 | 2)
+        self._fault_pending = (report, fault.resume_offset)
+        uclib.uc_emu_stop(self._uch)
+
+    def _fault(self, report: FaultReport, resume_offset: int = 0) -> bool:
+        """The signal of a CPU fault, as Linux's force_sig_fault sends it: the guest's handler
+        runs (True; its frame saves the registers of the faulting instruction, and the pc
+        ``resume_offset`` bytes past it), or the process ends with the report (False)."""
+        code, addr = fault_siginfo(self.arch.name, report, lambda a: self.memory.accessible(a, 1, 0) == 1)
+        try:
+            self.kernel.signals.force_fault(report.signo, SI_CODES.get(code, 0x80), addr)
+        except SignalDelivery as delivery:
+            delivery.trap = report.trap
+            self._enter_fault_handler(delivery, report.pc + resume_offset)
+            if self.exit is None:
+                return True
+            return False
+        except ProcessExit as ex:  # not raised today: a fault signal with a handler runs it
+            self.exit = _detached(ex)
+            return False
+        self.fault = report
+        self.exit = ProcessExit(signal=report.signo, reason=report.line())
+        return False
+
+    def _enter_fault_handler(self, delivery: SignalDelivery, pc: int) -> None:
+        # the frame code takes the pc as a trap hook sees it (see deliver_outside_trap)
+        trap = self.arch.trap
+        adjust = trap.length + trap.pc_offset
+        thumb = self.thumb_bit
+        self.pc = (pc - adjust) | thumb
+        self._enter_handler(delivery)
+        if self.exit is None:
+            self.pc = (self.pc + adjust) | self.thumb_bit
 
     # -- tasks: what sandbox.system asks of a machine --------------------------------------
 
@@ -1128,6 +1184,18 @@ class Machine:
         while True:
             slice_ = min(self.insn_budget, INSN_SLICE, remaining or INSN_SLICE) if budgeted else count  # type: ignore[type-var]
             stop = self._emulate(slice_, timeout_us, until)
+            if stop is _HANDLER_ENTERED:
+                # A fault's signal runs the guest's handler. How far the slice got is not known:
+                # a budget is charged a little for it, so that a fault repeated for ever ends.
+                if budgeted:
+                    self.insn_budget -= FAULT_CHARGE  # type: ignore[operator]
+                    if self.insn_budget <= 0:  # type: ignore[operator]
+                        self.budget_used_up = True
+                        self.exit = budget_exit(self._insn_budget_given or 0)
+                        return Stop.EXITED
+                if count:
+                    return Stop.COUNT
+                continue
             if stop is not None:
                 return stop
             # Unicorn returned of its own accord: the count is used up, or a halting
@@ -1146,7 +1214,10 @@ class Machine:
                 continue
             if count:
                 return Stop.COUNT
-            if self._halt_fault() is not None:
+            halt = self._halt_fault()
+            if halt is not None:
+                if self._fault(halt):
+                    continue
                 return Stop.EXITED
             if self._after_hint():
                 continue
@@ -1172,9 +1243,25 @@ class Machine:
             sys.unraisablehook = previous_hook
         if self._hook_error is not None:
             err, self._hook_error = self._hook_error, None
+            self._fault_pending = None
             raise err
         if self._take_kill():
+            self._fault_pending = None
             return Stop.EXITED
+        if self._fault_retry:
+            self._fault_retry = False
+            if self._stop_reason is not None:
+                return self._take_stop()
+            return _HANDLER_ENTERED
+        pending = self._fault_pending
+        if pending is not None:
+            self._fault_pending = None
+            if not self._fault(*pending):
+                self._stop_reason = None
+                return Stop.EXITED
+            if self._stop_reason is not None:
+                return self._take_stop()
+            return _HANDLER_ENTERED
         if self._stop_reason is not None:
             return self._take_stop()
         if self.exit is not None:  # a crash
@@ -1265,9 +1352,9 @@ class Machine:
             return None
         if before != insn:
             return None
-        self.fault = self._report(fault, pc + fault.pc_offset)
-        self.exit = ProcessExit(signal=fault_signal(fault), reason=self.fault.line())
-        return self.fault
+        report = self._report(fault, pc + fault.pc_offset)
+        report.trap = (13, 0)  # hlt in user mode: a general protection fault
+        return report
 
     def _crash(self, error: unicorn.UcError) -> None:
         if self.exit is not None:  # the rest of a block after a fatal instruction hook
@@ -1287,8 +1374,21 @@ class Machine:
                 report.access, report.address = access
                 if self._below_stack(access[1]):
                     report.what += " just below the stack (a stack overflow)"
-        self.fault = report
-        self.exit = ProcessExit(signal=fault_signal(fault), reason=report.line())
+        if report.address is not None and self.arch.name in ("x86_64", "i386"):
+            # a page fault (#PF, 14); its error code: protection (not absent), write, user, fetch
+            pf = 4 | (1 if error.errno in _PROT_ERRORS else 0) | {"write": 2, "execute": 16}.get(report.access or "", 0)
+            report.trap = (14, pf)
+        if error.errno in _PROT_ERRORS and report.address is not None:
+            # a page of a file mapping past the file's end (see kernel_model.mm.hide_past_eof)
+            past = file_fault(self.kernel.mm, report.address, _PROT_NEEDED.get(report.access or "", PROT_READ))
+            if past == "filled":  # the file grew: the access is made again, and succeeds
+                self._fault_pending = None
+                self._fault_retry = True
+                return
+            if past == "SIGBUS":
+                report.signal, report.code = "SIGBUS", "BUS_ADRERR"
+                report.what = f"{report.access or 'access'} of a page past the end of the mapped file"
+        self._fault_pending = (report, fault.resume_offset)
 
     def _below_stack(self, address: int) -> bool:
         # Within Linux's stack guard gap (256 pages) under the stack: what deep recursion hits.
@@ -1338,7 +1438,7 @@ class Machine:
     def _report(self, fault: Fault, pc: int) -> FaultReport:
         return FaultReport(
             signal=fault.signal, what=fault.what, pc=pc, instruction=self.disassemble_one(pc),
-            registers=self.registers(),
+            registers=self.registers(), code=fault.code,
         )
 
     # -- inspection ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from sandbox.arch.signal_frames import BadFrame, FrameRequest
 if TYPE_CHECKING:
     from sandbox.engine import Machine
 
-SIGSEGV = 11
+SIGBUS, SIGSEGV = 7, 11
 SIGPAGE = "[sigpage]"  # the trampoline's mapping, as /proc/PID/maps names arm's signal page
 
 
@@ -63,8 +63,8 @@ def resume_pc(machine: "Machine") -> int:
 
 def siginfo(machine: "Machine", d: SignalDelivery) -> bytes:
     """The ``siginfo_t`` of a delivered signal, in the arch's layout: signo, errno, code, then
-    the sender's pid and uid (and a child's status for SIGCHLD)."""
-    return siginfo_bytes(machine.kernel, d.sig, d.code, d.pid, d.uid, d.status)
+    the sender's pid and uid (and a child's status for SIGCHLD), or a fault's address."""
+    return siginfo_bytes(machine.kernel, d.sig, d.code, d.pid, d.uid, d.status, d.addr)
 
 
 def _sigreturn_trampoline(machine: "Machine") -> int | None:
@@ -108,6 +108,7 @@ def enter_handler(machine: "Machine", d: SignalDelivery) -> None:
         top=top, sig=d.sig, siginfo=siginfo(machine, d), sa_siginfo=bool(act.flags & SA_SIGINFO),
         saved_mask=d.saved_mask, uc_stack=(alt.sp, _stack_flags(alt, sp), alt.size), handler=act.handler,
         restorer=restorer, trampoline=trampoline, resume_pc=resume_pc(machine),
+        fault_address=d.addr if d.addr is not None and d.sig in (SIGSEGV, SIGBUS) else 0, trap=d.trap,
     )
     if alt.flags & SS_AUTODISARM:
         kernel.signals.altstack = AltStack()

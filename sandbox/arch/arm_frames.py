@@ -71,7 +71,7 @@ class ArmFrame(FrameBase):
         cpsr = m.reg("cpsr")
         regs = [m.reg(name) for name in SC_GPRS]
         mask = req.saved_mask & 0xFFFFFFFFFFFFFFFF
-        sc = SIGCONTEXT.pack(0, 0, mask & 0xFFFFFFFF, *regs, req.resume_pc, cpsr, 0)
+        sc = SIGCONTEXT.pack(0, 0, mask & 0xFFFFFFFF, *regs, req.resume_pc, cpsr, req.fault_address)
         if rt:
             head = struct.pack("<II", 0, 0) + struct.pack("<IiI", req.uc_stack[0], req.uc_stack[1], req.uc_stack[2])
         else:

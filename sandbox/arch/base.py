@@ -72,6 +72,12 @@ class Fault:
     signal: str  # "SIGTRAP", "SIGILL", ...
     what: str  # a few words for the report: "breakpoint", "division by zero"
     pc_offset: int = 0  # added to the pc the hook sees to get the faulting instruction's address
+    # The si_code Linux gives it, by name ("SI_KERNEL"); empty: the usual one for the signal
+    # (see sandbox.faults).
+    code: str = ""
+    # A trap rather than a fault: the pc a handler's context saves is this many bytes past the
+    # instruction (x86 int3 and into), where the guest goes on when the handler returns.
+    resume_offset: int = 0
 
 
 @dataclass(frozen=True)

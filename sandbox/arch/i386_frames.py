@@ -112,8 +112,9 @@ class I386Frame(FrameBase):
     def _sigcontext(self, m: "Machine", req: FrameRequest, fpstate: int) -> bytes:
         gs, fs, es, ds, cs, eflags = read_registers(m, ("gs", "fs", "es", "ds", "cs", "eflags"))
         gprs = read_registers(m, SC_GPRS)
-        return SIGCONTEXT.pack(gs, fs, es, ds, *gprs, 0, 0, req.resume_pc, cs, eflags, gprs[3], USER_DS, fpstate,
-                               req.saved_mask & 0xFFFFFFFF, 0)
+        trapno, err = req.trap
+        return SIGCONTEXT.pack(gs, fs, es, ds, *gprs, trapno, err, req.resume_pc, cs, eflags, gprs[3], USER_DS, fpstate,
+                               req.saved_mask & 0xFFFFFFFF, req.fault_address)
 
     @staticmethod
     def _fsave_header(m: "Machine") -> bytes:

@@ -35,6 +35,10 @@ class FrameRequest:
     restorer: int | None  # SA_RESTORER's address, or None: return through the trampoline
     trampoline: int  # where the arch's sigreturn trampoline is mapped (0: it has none)
     resume_pc: int  # where the interrupted code goes on (after the system call)
+    # the address a memory fault's SIGSEGV or SIGBUS is for, which the arch's sigcontext
+    # also keeps (x86's cr2, arm's and arm64's fault_address); 0 for any other signal
+    fault_address: int = 0
+    trap: tuple[int, int] = (0, 0)  # x86's sc.trapno and sc.err for a CPU fault's signal
 
     def return_address(self, offset: int = 0) -> int:
         """Where the handler returns to: SA_RESTORER's code, else the trampoline's entry at ``offset``."""
@@ -174,7 +178,8 @@ class X86_64Frame(FrameBase):
         regs = [m.reg(name) for name in self.gprs]
         sigcontext = struct.pack("<16Q", *regs) + struct.pack("<QQ", req.resume_pc, m.reg("eflags"))
         sigcontext += struct.pack("<HHHH", self.user_cs, 0, 0, self.user_ss)
-        sigcontext += struct.pack("<QQQQQ", 0, 0, req.saved_mask, 0, fpstate) + bytes(64)
+        trapno, err = req.trap
+        sigcontext += struct.pack("<QQQQQ", err, trapno, req.saved_mask, req.fault_address, fpstate) + bytes(64)
         uc = struct.pack("<QQ", self.uc_flags, 0) + STACK_T.pack(req.uc_stack[0], req.uc_stack[1], 0, req.uc_stack[2])
         uc += sigcontext + struct.pack("<Q", req.saved_mask)
         m.memory.write(frame, struct.pack("<Q", req.return_address()) + uc)
@@ -234,7 +239,7 @@ class Aarch64Frame(FrameBase):
         regs = [m.reg(f"x{i}") for i in range(31)]
         uc = struct.pack("<QQ", 0, 0) + STACK_T.pack(req.uc_stack[0], req.uc_stack[1], 0, req.uc_stack[2])
         uc += struct.pack("<Q", req.saved_mask) + bytes(120 + 8)  # __unused, then alignment to 16
-        mc = struct.pack("<Q31QQQQ", 0, *regs, m.reg("sp"), req.resume_pc, m.reg("nzcv")) + bytes(8)
+        mc = struct.pack("<Q31QQQQ", req.fault_address, *regs, m.reg("sp"), req.resume_pc, m.reg("nzcv")) + bytes(8)
         fpsimd = struct.pack("<IIII", self.fpsimd_magic, self.fpsimd_size, m.reg("fpsr"), m.reg("fpcr"))
         fpsimd += b"".join(m.reg(f"q{i}").to_bytes(16, "little") for i in range(32))
         m.memory.write(frame + self.uc_offset, uc + mc + fpsimd + bytes(16))  # a zero record ends the list

@@ -105,29 +105,32 @@ _REGISTERS.update({f"xmm{i}": getattr(ux, f"UC_X86_REG_XMM{i}") for i in range(1
 # CPU exceptions as Linux reports them, shared with i386.
 X86_FAULTS = {
     0: Fault("SIGFPE", "integer division by zero"),
-    1: Fault("SIGTRAP", "debug exception"),
-    3: Fault("SIGTRAP", "breakpoint (int3)", pc_offset=-1),
-    4: Fault("SIGSEGV", "overflow trap (into)", pc_offset=-1),
-    5: Fault("SIGSEGV", "bound range exceeded"),
-    6: Fault("SIGILL", "invalid opcode"),
-    13: Fault("SIGSEGV", "general protection fault"),
+    1: Fault("SIGTRAP", "debug exception", code="TRAP_TRACE"),
+    # do_int3_user and do_trap: a plain force_sig, so SI_KERNEL and no address; the saved rip
+    # is after the trapping instruction
+    3: Fault("SIGTRAP", "breakpoint (int3)", pc_offset=-1, code="SI_KERNEL", resume_offset=1),
+    4: Fault("SIGSEGV", "overflow trap (into)", pc_offset=-1, code="SI_KERNEL", resume_offset=1),
+    5: Fault("SIGSEGV", "bound range exceeded", code="SI_KERNEL"),
+    6: Fault("SIGILL", "invalid opcode", code="ILL_ILLOPN"),
+    13: Fault("SIGSEGV", "general protection fault", code="SI_KERNEL"),
     14: Fault("SIGSEGV", "page fault"),
-    16: Fault("SIGFPE", "x87 floating-point exception"),
-    17: Fault("SIGBUS", "alignment check"),
-    19: Fault("SIGFPE", "SIMD floating-point exception"),
+    16: Fault("SIGFPE", "x87 floating-point exception", code="FPE_FLTINV"),
+    17: Fault("SIGBUS", "alignment check", code="BUS_ADRALN"),
+    19: Fault("SIGFPE", "SIMD floating-point exception", code="FPE_FLTINV"),
     # `int n` reaches only the gates Linux opens to user mode (3, 4, and 0x80 where it is the
     # system call gate); any other vector is a general protection fault. The hook sees the pc
     # after the 2-byte `int`.
-    **{n: Fault("SIGSEGV", f"int {n:#x}: no user-mode interrupt gate (general protection fault)", pc_offset=-2)
+    **{n: Fault("SIGSEGV", f"int {n:#x}: no user-mode interrupt gate (general protection fault)", pc_offset=-2,
+                code="SI_KERNEL")
        for n in range(32, 256)},
 }
 # Port I/O needs IOPL 3, which Linux never gives a process (without iopl/ioperm): a general
 # protection fault. Shared with i386.
 PORT_IO = (
-    InsnFault(ux.UC_X86_INS_IN, "in", Fault("SIGSEGV", "privileged instruction (port input)")),
-    InsnFault(ux.UC_X86_INS_OUT, "out", Fault("SIGSEGV", "privileged instruction (port output)")),
+    InsnFault(ux.UC_X86_INS_IN, "in", Fault("SIGSEGV", "privileged instruction (port input)", code="SI_KERNEL")),
+    InsnFault(ux.UC_X86_INS_OUT, "out", Fault("SIGSEGV", "privileged instruction (port output)", code="SI_KERNEL")),
 )
-HLT = (b"\xf4", Fault("SIGSEGV", "privileged instruction (hlt)", pc_offset=-1))
+HLT = (b"\xf4", Fault("SIGSEGV", "privileged instruction (hlt)", pc_offset=-1, code="SI_KERNEL"))
 
 ARCH = Arch(
     name="x86_64",

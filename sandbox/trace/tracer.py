@@ -18,6 +18,7 @@ from kernel_model.prototypes import Prototype, prototype
 from kernel_model.seam import GuestFault, ProcessExit, SyscallRequest
 from kernel_model.signals import signal_name
 from sandbox.engine import FaultReport, Machine, kernel_arch
+from sandbox.faults import code_name, fault_siginfo
 from sandbox.records import DEFAULT_RECORDS, SyscallRecord, calling_convention, to_signed
 from sandbox.trace.capture import FRAME_MASK, Capture
 from sandbox.trace.filter import TraceFilter
@@ -271,12 +272,18 @@ class Tracer:
             return
         captured[FRAME_MASK] = [i + 1 for i in range(64) if mask >> i & 1]
 
-    def signal_seen(self, sig: int, code: int, sender: "tuple[int, int, int] | None" = None) -> None:
+    def signal_seen(self, sig: int, code: int, sender: "tuple[int, int, int] | None" = None,
+                    addr: int | None = None) -> None:
         """A signal is being delivered (the kernel model tells): strace's ``--- SIGUSR1 {...} ---``.
 
-        It is written after the line of the call that raised it, as strace writes it.
+        It is written after the line of the call that raised it, as strace writes it. A CPU
+        fault's signal, on its way to a handler, comes with its si_addr.
         """
         if self.sink is None or self.format is None or self.format.name == "json":
+            return
+        if addr is not None:
+            self._signals.append(f"{self._prefix(self._tid())}--- {fault_info_line(sig, code, addr)} ---\n")
+            self._flush_signals()
             return
         state = getattr(self.machine.kernel, "signals", None)
         pid, uid = (state.pid, state.uid) if state is not None else (0, 0)
@@ -332,18 +339,17 @@ def signal_info(machine: Machine | None, signal: str | None, fault: FaultReport 
     """
     if signal is None or fault is None:
         return None
-    code, where = "SI_KERNEL", None
-    if signal == "SIGSEGV" and fault.address is not None:
-        mapped = machine is not None and machine.memory.accessible(fault.address, 1, 0) == 1
-        code, where = ("SEGV_ACCERR" if mapped else "SEGV_MAPERR"), fault.address
-    elif signal == "SIGILL":
-        code, where = "ILL_ILLOPN", fault.pc
-    elif signal == "SIGFPE":
-        code, where = "FPE_INTDIV", fault.pc
-    elif signal == "SIGBUS":
-        code, where = "BUS_ADRALN", fault.address if fault.address is not None else fault.pc
+    arch = machine.arch.name if machine is not None else ""
+    code, where = fault_siginfo(arch, fault, lambda a: machine is not None and machine.memory.accessible(a, 1, 0) == 1)
     addr = "NULL" if not where else f"{where:#x}"
     return f"{signal} {{si_signo={signal}, si_code={code}, si_addr={addr}}}"
+
+
+def fault_info_line(sig: int, code: int, addr: int) -> str:
+    """strace's ``SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10}`` from the numbers."""
+    name = signal_name(sig)
+    text = code_name(name, code)
+    return f"{name} {{si_signo={name}, si_code={text}, si_addr={'NULL' if not addr else f'{addr:#x}'}}}"
 
 
 _SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -6: "SI_TKILL"}
