@@ -24,6 +24,7 @@ from kernel_model import process as _process_calls  # noqa: F401
 from kernel_model import signals as _signal_calls  # noqa: F401
 from kernel_model import sockets as _socket_calls  # noqa: F401
 from kernel_model import threads as _thread_calls  # noqa: F401
+from kernel_model import xattr as _xattr_calls  # noqa: F401
 from kernel_model.abi import O_RDONLY, O_WRONLY, abi_for
 from kernel_model.clock import Clock
 from kernel_model.fdtable import FdTable, OpenFile
