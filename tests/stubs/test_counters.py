@@ -94,3 +94,23 @@ def test_riscv64_an_illegal_instruction_that_is_no_time_read_is_still_sigill():
     # csrrw of the read-only time CSR: illegal
     r = Sandbox("riscv64").run_asm(".word 0xc0159573\n")
     assert r.signal == "SIGILL"
+
+
+def test_aarch64_without_the_native_filter_the_python_hook_answers(monkeypatch):
+    from sandbox import trampoline
+
+    monkeypatch.setattr(trampoline, "_entries", [None])  # a host without the trampoline
+    sb = Sandbox("aarch64", virtual_time=True)
+    m = sb.load_asm("msr tpidr_el0, x5\nmrs x1, tpidr_el0\nmrs x2, cntvct_el0\nmrs x3, cntfrq_el0\n")
+    m.set_reg("x5", 77)
+    assert m.run(count=4) is Stop.COUNT
+    assert (m.reg("x1"), m.reg("x3")) == (77, CNTFRQ_HZ) and m.reg("x2") > 0
+
+
+def test_the_native_filter_passes_on_only_the_generic_timer():
+    from sandbox import trampoline
+
+    entries = trampoline.entry_points()
+    if entries is None:
+        pytest.skip("no trampoline on this host")
+    assert trampoline._filters(entries)
