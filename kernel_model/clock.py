@@ -39,6 +39,12 @@ _NO_NSLEEP = {CLOCK_THREAD_CPUTIME_ID, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARS
 TIMER_ABSTIME = 1
 NSEC = 1_000_000_000
 CLOCK_TICKS = 100  # USER_HZ, what times() counts in
+# The frequencies of the counters user code reads without a system call (see
+# Clock.counter), as the machines they stand for have them: an x86 TSC of a 3 GHz CPU, the
+# aarch64 generic timer of QEMU's virt board (cntfrq_el0), and its riscv timebase.
+TSC_HZ = 3_000_000_000
+CNTFRQ_HZ = 62_500_000
+RISCV_TIMEBASE_HZ = 10_000_000
 
 
 def _host_clock(clock_id: int) -> int:
@@ -85,6 +91,13 @@ class Clock:
             return cpu - self._cpu0
         # The guest's monotonic clocks count from the sandbox's start, like a freshly booted box.
         return time.monotonic_ns() - self._mono0 + NSEC
+
+    def counter(self, hz: int) -> int:
+        """The monotonic clock as a counter ticking ``hz`` times a second: what x86 ``rdtsc``,
+        aarch64 ``cntvct_el0`` and riscv ``rdtime`` read. It agrees with
+        ``clock_gettime(CLOCK_MONOTONIC)`` scaled by ``hz``, never goes back, and on a
+        virtual clock it is as reproducible as the clock (each reading is one tick later)."""
+        return self.now(CLOCK_MONOTONIC) * hz // NSEC
 
     def advance_to(self, monotonic_ns: int) -> None:
         """A virtual clock: let time pass until its monotonic reading is ``monotonic_ns``."""

@@ -24,6 +24,7 @@ from kernel_model.fsnodes import (
     S_IFDIR,
     S_IFLNK,
     S_IFREG,
+    BytesHandle,
     DirEntry,
     Handle,
     StatInfo,
@@ -597,6 +598,35 @@ class DeviceFilesystem(Filesystem):
         handle = DeviceHandle(self._device_stat(rel[0]), reader, writer)
         handle.maps_as_zeros = rel[0] == "zero"  # the one device here with an mmap
         return handle
+
+
+class FileOfItsOwn(Filesystem):
+    """One read-only file, mounted at a path of its own (a filesystem whose root is the file):
+    the guest's ``/etc/passwd`` and ``/etc/group`` where nothing else provides them."""
+
+    read_only = True
+
+    def __init__(self, data: bytes, ino: int) -> None:
+        self.dev = makedev(0, 6)
+        self._data = data
+        self._born = now_ns()
+        self._st = StatInfo(mode=S_IFREG | 0o644, ino=ino, dev=self.dev, size=len(data), atime_ns=self._born,
+                            mtime_ns=self._born, ctime_ns=self._born, blksize=4096, blocks=(len(data) + 511) // 512)
+
+    def lstat(self, rel: Rel) -> StatInfo:
+        if rel:
+            raise KernelError(Errno.ENOTDIR)
+        return self._st
+
+    def readlink(self, rel: Rel, at: Node | None = None) -> bytes:
+        self.lstat(rel)
+        raise KernelError(Errno.EINVAL)
+
+    def open(self, rel: Rel, flags: int, mode: int, exists: bool, at: Node | None = None) -> Handle:
+        self.lstat(rel)
+        if wants_write(flags) or flags & O_TRUNC:
+            raise KernelError(Errno.EROFS)
+        return BytesHandle(self._data, self._st)
 
 
 class _ListingHandle(Handle):

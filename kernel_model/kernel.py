@@ -24,11 +24,12 @@ from kernel_model import process as _process_calls  # noqa: F401
 from kernel_model import signals as _signal_calls  # noqa: F401
 from kernel_model import sockets as _socket_calls  # noqa: F401
 from kernel_model import threads as _thread_calls  # noqa: F401
+from kernel_model import xattr as _xattr_calls  # noqa: F401
 from kernel_model.abi import O_RDONLY, O_WRONLY, abi_for
 from kernel_model.clock import Clock
 from kernel_model.fdtable import FdTable, OpenFile
 from kernel_model.denials import DenialLog
-from kernel_model.filesystems import DeviceFilesystem
+from kernel_model.filesystems import DeviceFilesystem, FileOfItsOwn
 from kernel_model.fsnodes import Handle, LimitedOutputHandle, OutputLimit, StreamHandle
 from kernel_model.limits import RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_NPROC, ResourceLimits, default_limits
 from kernel_model.linux_errno import Errno
@@ -342,6 +343,11 @@ class Kernel:
         self.ns.ungranted_rule = world.ungranted_rule
         self.ns.mount("/dev", DeviceFilesystem(self.random_bytes, self._open_tty))
         self.ns.mount("/proc", ProcFilesystem(self))
+        # /etc/passwd and /etc/group, unless the rootfs, a mount or a rule of the world has them
+        for ino, (name, text) in enumerate(accounts(self.identity).items(), start=2):
+            path = "/etc/" + name
+            if not self.ns.provides(path):
+                self.ns.mount(path, FileOfItsOwn(text, ino=ino))
 
     def _deny_calls(self, world: World) -> None:
         """Put each call the rules deny in front of its handler: it fails before any runs."""
@@ -503,3 +509,20 @@ def stream_reader(data: bytes) -> Callable[[int], bytes]:
 
 def _nothing() -> None:
     """The preemption of a kernel with no CPU side: there is nothing to stop."""
+
+
+ACCOUNT_NAME = "sandbox"  # the name of a non-root guest user: the host user's own is host information
+
+
+def accounts(identity: Identity) -> dict[str, bytes]:
+    """The guest's ``/etc/passwd`` and ``/etc/group`` (where neither the rootfs nor a mount
+    has them): root, and the guest's own user and group as ``sandbox``, so that ``id``,
+    ``ls -l`` and ``tar tv`` show names as on a Linux system."""
+    uid, gid = identity.uid, identity.gid
+    passwd = "root:x:0:0:root:/root:/bin/sh\n"
+    if uid != 0:
+        passwd += f"{ACCOUNT_NAME}:x:{uid}:{gid}:{ACCOUNT_NAME}:/home/{ACCOUNT_NAME}:/bin/sh\n"
+    group = "root:x:0:\n"
+    if gid != 0:
+        group += f"{ACCOUNT_NAME}:x:{gid}:\n"
+    return {"passwd": passwd.encode(), "group": group.encode()}

@@ -146,6 +146,22 @@ class Namespace:
         self._hidden_inodes[(dev, ino)] = (guest, rule)
         self._hidden_directories |= directory
 
+    def provides(self, guest_path: str) -> bool:
+        """Whether something is at ``guest_path`` (a link counts), or a rule of the world speaks
+        for it (hidden, or outside every grant where what no rule grants does not exist).
+        Asked quietly: nothing is recorded as a denial."""
+        path = split_path(guest_path)
+        if self._hidden_rule(path) is not None or self.ungranted_rule is not None and self._covering(path) is None:
+            return True
+        log, self.log = self.log, None
+        try:
+            self.resolve(guest_path, (), follow=False)
+            return True
+        except KernelError:
+            return False
+        finally:
+            self.log = log
+
     def mounts(self) -> list[tuple[str, Filesystem]]:
         """The mount table, shortest path first."""
         return [(join_path(p), fs) for p, fs in sorted(self._mounts.items(), key=lambda kv: len(kv[0]))]

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 import unicorn
+from unicorn import arm64_const as ua64
+from unicorn import x86_const as ux
 from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
 from kernel_model.compat import GDT_ENTRY_TLS_ENTRIES, GDT_ENTRY_TLS_MIN
@@ -36,7 +38,7 @@ from kernel_model.seam import (
 from kernel_model.signals import DESCRIPTIONS, ProcessStop, SignalDelivery, SignalReturn, signal_number
 from sandbox import sigframe, trampoline
 from sandbox.arch import Arch, Fault
-from sandbox.arch.base import DescriptorTable
+from sandbox.arch.base import Counters, DescriptorTable
 from sandbox.arch.syscalls import syscall_table, unknown_name
 from sandbox.errors import SandboxError
 from sandbox.faults import SI_CODES, fault_siginfo
@@ -65,6 +67,9 @@ _REG_BATCH_ADDRESS = (
 )
 
 _HOOK_INSN_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+# x86 rdtsc and rdtscp hooks: (uc, user data) -> skip the instruction's own answer?
+_HOOK_RDTSC_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+_CSR_TIME = 0xC01  # riscv's time CSR, what rdtime reads
 _HOOK_INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 _HOOK_MEM_INVALID_CB = ctypes.CFUNCTYPE(
     ctypes.c_bool, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
@@ -847,11 +852,104 @@ class Machine:
             }[insn.signature]
             self._add_hook(unicorn.UC_HOOK_INSN, _INSN_HOOK_TYPES[insn.signature], callback, insn.insn_id)
 
+        if arch.counters is not None:
+            self._install_counters(machine, arch.counters)
         self._install_tlb_fill(machine)
 
         # No memory hook here: on aarch64 a UC_HOOK_MEM_INVALID hook alone makes Unicorn's
         # generated code several times slower. A fault's address is found afterwards instead,
         # by replaying the one faulting instruction with such a hook (see _faulting_access).
+
+    def _install_counters(self, machine: "weakref.ref[Machine]", counters: Counters) -> None:
+        # The counters a process reads without a system call count the kernel model's clock
+        # (the virtual one with --virtual-time), not the host's: Unicorn would answer rdtsc
+        # from the host's TSC and cntvct_el0 from the host's clock, and has no riscv time CSR.
+        # Each hook runs for its own instructions only (riscv's is the exception path).
+        clock = self.kernel.clock
+        hz = counters.hz
+        if counters.kind == "x86":
+            low, high, aux = (self.arch.reg_id(r) for r in counters.registers)
+            uc = self.uc
+
+            def read(with_aux: bool) -> int:
+                count = clock.counter(hz)
+                uc.reg_write(low, count & 0xFFFFFFFF)
+                uc.reg_write(high, (count >> 32) & 0xFFFFFFFF)
+                if with_aux:
+                    uc.reg_write(aux, 0)  # TSC_AUX: Linux keeps the cpu number there; cpu 0
+                return 1  # the instruction's own answer is skipped
+
+            for insn_id, with_aux in ((ux.UC_X86_INS_RDTSC, False), (ux.UC_X86_INS_RDTSCP, True)):
+                def on_rdtsc(h: object, ud: object, with_aux: bool = with_aux) -> int:
+                    try:
+                        return read(with_aux)
+                    except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                        machine()._hook_failed(e)  # type: ignore[union-attr]
+                        return 1
+
+                self._add_hook(unicorn.UC_HOOK_INSN, _HOOK_RDTSC_CB, on_rdtsc, insn_id)
+        elif counters.kind == "sysreg":
+            def on_sysreg(h: object, reg: int, cp: int, ud: object) -> int:
+                try:
+                    return machine()._timer_register(reg, trampoline.CpReg.from_address(cp))  # type: ignore[union-attr]
+                except BaseException as e:  # noqa: BLE001 - re-raised by run()
+                    machine()._hook_failed(e)  # type: ignore[union-attr]
+                    return 1
+
+            entries = trampoline.entry_points()
+            if entries is not None:
+                # The native filter calls Python for the generic timer's registers only.
+                self._sysreg_block = trampoline.SysregBlock(
+                    callback=self._callback_address(trampoline.SYSREG_ENTRY, on_sysreg)
+                )
+                self._add_native_hook(
+                    unicorn.UC_HOOK_INSN, entries.sysreg, ctypes.addressof(self._sysreg_block), ua64.UC_ARM64_INS_MRS
+                )
+            else:
+                def on_any_sysreg(h: object, reg: int, cp: int, ud: object) -> int:
+                    r = trampoline.CpReg.from_address(cp)
+                    return on_sysreg(h, reg, cp, ud) if (r.op0, r.op1, r.crn) == (3, 3, 14) else 0
+
+                self._add_hook(unicorn.UC_HOOK_INSN, trampoline.SYSREG_ENTRY, on_any_sysreg, ua64.UC_ARM64_INS_MRS)
+
+    def _timer_register(self, reg: int, cp: "trampoline.CpReg") -> int:
+        """An aarch64 read of a generic timer register (op0 3, op1 3, CRn 14) from user code:
+        the counter and its frequency as Linux lets EL0 read them, SIGILL for the rest (the
+        physical counter, the timers), whose reads trap to a Linux kernel that answers none.
+        Returns 1: the instruction's own read is skipped."""
+        counters = self.arch.counters
+        assert counters is not None
+        if (cp.crm, cp.op2) == (0, 0):  # cntfrq_el0
+            value = counters.hz
+        elif (cp.crm, cp.op2) in ((0, 2), (0, 6)):  # cntvct_el0, cntvctss_el0
+            value = self.kernel.clock.counter(counters.hz)
+        else:
+            self._instruction_fault(Fault("SIGILL", "read of a generic timer register user code may not read"))
+            return 1
+        if reg != ua64.UC_ARM64_REG_XZR:
+            self.uc.reg_write(reg, value)
+        return 1
+
+    def _counter_csr(self, pc: int) -> bool:
+        """riscv: whether the illegal instruction before ``pc`` (the exception hook sees the pc
+        after it) reads the ``time`` CSR (``rdtime``: csrrs/csrrc with x0, csrrsi/csrrci with
+        0); then its destination register gets the counter and the guest goes on at ``pc``.
+        ``cycle`` and ``instret`` stay illegal, as Linux leaves them (scounteren)."""
+        counters = self.arch.counters
+        if counters is None or counters.kind != "csr":
+            return False
+        try:
+            insn = int.from_bytes(self.memory.peek(pc - 4, 4), "little")
+        except Exception:  # noqa: BLE001 - nothing mapped there: not a CSR read
+            return False
+        funct3 = (insn >> 12) & 7
+        if insn & 0x7F != 0x73 or funct3 not in (2, 3, 6, 7) or (insn >> 15) & 0x1F or insn >> 20 != _CSR_TIME:
+            return False
+        rd = (insn >> 7) & 0x1F
+        value = self.kernel.clock.counter(counters.hz)
+        if rd:
+            self.uc.reg_write(self.arch.reg_id(f"x{rd}"), value)
+        return True
 
     def _install_tlb_fill(self, machine: "weakref.ref[Machine]") -> None:
         # Stores: Unicorn 2.1.4 treats every page as executable when the guest has no paging,
@@ -933,6 +1031,8 @@ class Machine:
             self._request_stop(Stop.EXITED)
             return
         fault = self.arch.faults.get(intno, Fault("SIGILL", f"unexpected CPU exception {intno}"))
+        if fault.signal == "SIGILL" and self._counter_csr(self.pc):
+            return
         pc = self.pc + fault.pc_offset
         # arm's Thumb code is 2-byte aligned, whatever the arch's usual alignment
         align = 2 if self.arch.thumb is not None and self.resume_address & 1 else self.arch.insn_align

@@ -153,6 +153,40 @@ and the fill, as the x86_64 one::
            ldp x29, x30, [sp], #16      fd7bc1a8
            mov w0, #1                   20008052
            ret                          c0035fd6
+
+A third piece answers aarch64 guests' ``mrs`` hook (Unicorn calls it for every read of a
+system register, ``mrs x0, tpidr_el0`` included, which C code does on every TLS access):
+``sysreg(uc, reg, cp_reg, block)`` (a :class:`SysregBlock`) passes only the generic timer's
+registers (op0 3, op1 3, CRn 14: cntvct_el0, cntfrq_el0, ...) on to ``block.callback`` with
+the same arguments, a tail call, and answers 0 (let the instruction run) for any other, so
+that Python runs only for the counters (see ``Machine._install_counters``). x86_64::
+
+           endbr64                      f30f1efa
+           cmp dword [rdx+8], 3         837a0803    cp_reg->op0
+           jne other                    750d
+           cmp dword [rdx+12], 3        837a0c03    cp_reg->op1
+           jne other                    7507
+           cmp dword [rdx], 14          833a0e      cp_reg->crn
+           jne other                    7502
+           jmp [rcx]                    ff21        block.callback(uc, reg, cp_reg, block)
+    other: xor eax, eax                 31c0
+           ret                          c3
+
+aarch64 (x16: an indirect branch that may land on a ``bti c``)::
+
+           ldr w9, [x2, #8]             490840b9
+           cmp w9, #3                   3f0d0071
+           b.ne other                   21010054
+           ldr w9, [x2, #12]            490c40b9
+           cmp w9, #3                   3f0d0071
+           b.ne other                   c1000054
+           ldr w9, [x2]                 490040b9
+           cmp w9, #14                  3f390071
+           b.ne other                   61000054
+           ldr x16, [x3]                700040f9
+           br x16                       00021fd6
+    other: mov w0, #0                   00008052
+           ret                          c0035fd6
 """
 
 from __future__ import annotations
@@ -189,6 +223,14 @@ FILL: dict[str, bytes] = {
     ),
 }
 FILL_OFFSET = 256
+# The system-register filter per host machine (see above), placed at SYSREG_OFFSET.
+SYSREG: dict[str, bytes] = {
+    "x86_64": bytes.fromhex("f30f1efa837a0803750d837a0c037507833a0e7502ff2131c0c3"),
+    "aarch64": bytes.fromhex(
+        "490840b93f0d007121010054490c40b93f0d0071c1000054490040b93f39007161000054700040f900021fd600008052c0035fd6"
+    ),
+}
+SYSREG_OFFSET = 448
 _HOST_NAMES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 # The C types of the three functions the trampoline calls, and of its entry points.
@@ -199,6 +241,21 @@ INTR_ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_v
 FILL_ENTRY = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int, ctypes.c_void_p,
                               ctypes.c_void_p)
 GROW = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+# Unicorn's uc_cb_insn_sys_t: (uc, register, cp_reg, user data) -> skip the instruction?
+SYSREG_ENTRY = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+
+
+class CpReg(ctypes.Structure):
+    """Unicorn's uc_arm64_cp_reg: a system register's encoding and value."""
+
+    _fields_ = [("crn", ctypes.c_uint32), ("crm", ctypes.c_uint32), ("op0", ctypes.c_uint32),
+                ("op1", ctypes.c_uint32), ("op2", ctypes.c_uint32), ("val", ctypes.c_uint64)]
+
+
+class SysregBlock(ctypes.Structure):
+    """What the system-register filter reads: the callback it passes the timer's registers to."""
+
+    _fields_ = [("callback", ctypes.c_void_p)]  # 0: SYSREG_ENTRY
 
 
 class TrapBlock(ctypes.Structure):
@@ -240,6 +297,7 @@ class EntryPoints:
         self.intr = base
         self.insn = base + insn_offset
         self.fill = base + FILL_OFFSET
+        self.sysreg = base + SYSREG_OFFSET
 
 
 _entries: list[EntryPoints | None] = []
@@ -263,6 +321,8 @@ def _make() -> EntryPoints | None:
         memory.write(code)
         memory.seek(FILL_OFFSET)
         memory.write(FILL[host])
+        memory.seek(SYSREG_OFFSET)
+        memory.write(SYSREG[host])
         base = ctypes.addressof(ctypes.c_char.from_buffer(memory))
         libc = ctypes.CDLL(None, use_errno=True)
         libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
@@ -271,7 +331,7 @@ def _make() -> EntryPoints | None:
     except (OSError, ValueError, AttributeError):
         return None
     entries = EntryPoints(memory, base, insn_offset)
-    return entries if _works(entries) and _fills(entries) else None
+    return entries if _works(entries) and _fills(entries) and _filters(entries) else None
 
 
 def _works(entries: EntryPoints) -> bool:
@@ -323,3 +383,21 @@ def _fills(entries: EntryPoints) -> bool:
     return seen == [
         (True, (1 << 30) + 5 * 4096, 3), (True, (1 << 30) + 6 * 4096, 4), (True, 5 << 30, 2),
     ] and grown == [0x1234] and block.fills == 3
+
+
+def _filters(entries: EntryPoints) -> bool:
+    """Ask the system-register filter about a timer register and two others."""
+    seen: list[tuple] = []
+
+    def callback(uc: int, reg: int, cp: int, block: int) -> int:
+        r = CpReg.from_address(cp)
+        seen.append((uc, reg, r.crn, r.op2, block))
+        return 7
+
+    function = SYSREG_ENTRY(callback)
+    block = SysregBlock(callback=ctypes.cast(function, ctypes.c_void_p).value)
+    sysreg = SYSREG_ENTRY(entries.sysreg)
+    # cntvct_el0, tpidr_el0, an EL1 register
+    regs = [(reg, CpReg(crn=crn, crm=0, op0=3, op1=op1, op2=2)) for reg, crn, op1 in ((5, 14, 3), (6, 13, 3), (7, 14, 0))]
+    answers = [sysreg(0x1234, reg, ctypes.addressof(cp), ctypes.addressof(block)) for reg, cp in regs]
+    return answers == [7, 0, 0] and seen == [(0x1234, 5, 14, 2, ctypes.addressof(block))]

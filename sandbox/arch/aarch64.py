@@ -5,7 +5,8 @@ from __future__ import annotations
 import unicorn
 from unicorn import arm64_const as ua
 
-from sandbox.arch.base import Arch, Fault, Trap, ascii_directive
+from kernel_model.clock import CNTFRQ_HZ
+from sandbox.arch.base import Arch, Counters, Fault, Trap, ascii_directive
 from sandbox.arch.signal_frames import AARCH64_FRAME, AARCH64_SIGRETURN
 from sandbox.arch.gdb import GdbFeature, GdbRegister, GdbTarget, registers_like
 
@@ -128,4 +129,7 @@ ARCH = Arch(
     # Linux sets SCTLR_EL1.nTWI and nTWE: wfi and wfe run in user mode as hints; Unicorn stops at wfi.
     hints=(bytes.fromhex("7f2003d5"),),  # wfi
     align_is_log2=True,
+    # Linux lets EL0 read the virtual counter and its frequency (CNTKCTL_EL1.EL0VCTEN); the
+    # physical counter and the timers trap, and it answers SIGILL.
+    counters=Counters("sysreg", CNTFRQ_HZ),
 )

@@ -129,6 +129,25 @@ class InsnFault:
 
 
 @dataclass(frozen=True)
+class Counters:
+    """The counters Linux lets user code read without a system call (x86 ``rdtsc``, aarch64
+    ``cntvct_el0``, riscv's ``time`` CSR), answered from the kernel model's monotonic clock
+    counting at ``hz``, never from the host's (see ``Machine._install_counters``).
+
+    ``kind`` says how their instructions are caught: ``"x86"`` (instruction hooks on ``rdtsc``
+    and ``rdtscp``, which write the count's halves to ``registers[0:2]`` and rdtscp's
+    TSC_AUX, the cpu number, to ``registers[2]``), ``"sysreg"`` (aarch64: the hook on reads of
+    the generic timer's system registers; ``cntfrq_el0`` answers ``hz``) or ``"csr"`` (riscv:
+    Unicorn has no ``time`` CSR and raises an illegal-instruction exception, which is
+    answered instead).
+    """
+
+    kind: str
+    hz: int
+    registers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Arch:
     """Everything the CPU side needs to know about one arch; data, not code.
 
@@ -215,6 +234,8 @@ class Arch:
     # Instructions after which Unicorn stops though Linux lets user code go on (they are
     # hints there, like aarch64 ``wfi``): their bytes, just before the pc.
     hints: tuple[bytes, ...] = ()
+    # The counters user code reads without a system call; None: none is modelled.
+    counters: Counters | None = None
     # Whether the assembler's ``.align N`` means 2**N bytes (GAS on arm, aarch64 and riscv) or N bytes (x86).
     align_is_log2: bool = False
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import unicorn
 from unicorn import x86_const as ux
 
-from sandbox.arch.base import Arch, DescriptorTable, Trap, ascii_directive
+from kernel_model.clock import TSC_HZ
+from sandbox.arch.base import Arch, Counters, DescriptorTable, Trap, ascii_directive
 from sandbox.arch.i386_frames import I386_FRAME, I386_SIGRETURN
 from sandbox.arch.x86_64 import HLT, PORT_IO, X86_FAULTS
 
@@ -98,6 +99,7 @@ ARCH = Arch(
         selectors=(("ss", 0x68), ("cs", 0x73), ("ds", 0x7B), ("es", 0x7B)), segment_registers=("gs", "fs"),
     ),
     halt=HLT,
+    counters=Counters("x86", TSC_HZ, ("eax", "edx", "ecx")),
     faulting_insns=PORT_IO,
     signal_frame=I386_FRAME,
     sigreturn_trampoline=I386_SIGRETURN,  # the vDSO's __kernel_sigreturn and __kernel_rt_sigreturn

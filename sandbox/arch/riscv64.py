@@ -9,7 +9,8 @@ from __future__ import annotations
 import unicorn
 from unicorn import riscv_const as ur
 
-from sandbox.arch.base import Arch, Fault, Trap, ascii_directive
+from kernel_model.clock import RISCV_TIMEBASE_HZ
+from sandbox.arch.base import Arch, Counters, Fault, Trap, ascii_directive
 from sandbox.arch.riscv_encoder import ABI_NAMES
 from sandbox.arch.riscv_frames import RISCV_FRAME, RISCV_SIGRETURN
 
@@ -74,4 +75,7 @@ ARCH = Arch(
     align_is_log2=True,  # GAS on this arch reads `.align n` as 2**n bytes
     signal_frame=RISCV_FRAME,
     sigreturn_trampoline=RISCV_SIGRETURN,  # the vDSO's __vdso_rt_sigreturn
+    # Linux's scounteren lets user code read only the time CSR (rdtime); cycle and instret
+    # are SIGILL unless perf events allow them.
+    counters=Counters("csr", RISCV_TIMEBASE_HZ),
 )

@@ -81,7 +81,7 @@ class RiscvEncoder(Encoder):
 
     arch_name = "riscv64"
     complete = True
-    supported = "RV64I, the M extension and the usual pseudo-instructions (li, la, mv, call, ret, beqz...)"
+    supported = "RV64I, the M extension and the usual pseudo-instructions (li, la, mv, call, ret, beqz, rdtime...)"
 
     def __init__(self) -> None:
         m: dict = {}
@@ -108,6 +108,8 @@ class RiscvEncoder(Encoder):
             mv=self.mv, neg=self.neg, negw=self.neg,
             seqz=self.compare_zero, snez=self.compare_zero, sltz=self.compare_zero, sgtz=self.compare_zero,
         )
+        for name, csr in (("rdcycle", 0xC00), ("rdtime", 0xC01), ("rdinstret", 0xC02)):
+            m[name] = self.counter_read(csr)
         m["fence.i"] = self.fixed(0x0000100F)
         m["sext.w"] = self.sext_w
         m["not"] = self.not_
@@ -118,6 +120,15 @@ class RiscvEncoder(Encoder):
         """The machine code of one instruction (or pseudo-instruction)."""
         self._mnemonic = mnemonic
         return super().encode(mnemonic, operands, ctx)
+
+    def counter_read(self, csr: int):  # type: ignore[no-untyped-def]
+        """``rdtime rd`` and its kin: ``csrrs rd, csr, x0``."""
+
+        def encode(ops: list[str], ctx: Context) -> bytes:
+            self.count(ops, 1, ctx, "rd")
+            return self.i_type(0x73, 2, self.reg(ops[0], ctx), 0, csr)
+
+        return encode
 
     # -- operands ----------------------------------------------------------------------------
 

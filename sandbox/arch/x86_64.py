@@ -9,7 +9,8 @@ from __future__ import annotations
 import unicorn
 from unicorn import x86_const as ux
 
-from sandbox.arch.base import Arch, Clobber, Fault, InsnFault, Trap, ascii_directive
+from kernel_model.clock import TSC_HZ
+from sandbox.arch.base import Arch, Clobber, Counters, Fault, InsnFault, Trap, ascii_directive
 from sandbox.arch.signal_frames import X86_64_FRAME
 from sandbox.arch.gdb import GdbFeature, GdbRegister, GdbTarget, registers_like
 
@@ -183,4 +184,5 @@ ARCH = Arch(
     stub_load=lambda reg, label: f"mov {reg}, qword ptr [rip + {label}]",
     encoder="sandbox.arch.x86_encoder:X86_64Encoder",
     halt=HLT,
+    counters=Counters("x86", TSC_HZ, ("rax", "rdx", "rcx")),
 )

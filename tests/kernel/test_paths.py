@@ -92,14 +92,16 @@ def test_writing_the_read_only_cwd_is_erofs(kh):
 
 
 def test_outside_the_mounts_nothing_exists(kh):
-    assert err_open(kh, "/etc/passwd") is Errno.ENOENT
+    assert err_open(kh, "/etc/shadow") is Errno.ENOENT
     assert stat_size(kh, "/usr") is Errno.ENOENT
+    # /etc holds only the model's own passwd and group, never the host's
+    assert listing(kh, "/etc") == [".", "..", "group", "passwd"]
 
 
 def test_dotdot_stops_at_the_guest_root(kh, hostdir):
     depth = len(str(hostdir).strip("/").split("/"))
     up = "../" * (depth + 5)
-    assert err_open(kh, up + "etc/passwd") is Errno.ENOENT
+    assert err_open(kh, up + "etc/shadow") is Errno.ENOENT
     # a path that climbs above the root and comes back down still lands on the mount
     assert stat_size(kh, up + str(hostdir).lstrip("/") + "/data.txt") == 12
 
@@ -108,7 +110,7 @@ def test_the_root_lists_only_the_way_to_the_mounts(kh, hostdir):
     top = str(hostdir).strip("/").split("/")[0]
     names = listing(kh, "/")
     assert names[:2] == [".", ".."]
-    assert set(names[2:]) == {top, "tmp", "dev", "proc"}
+    assert set(names[2:]) == {top, "tmp", "dev", "proc", "etc"}
 
 
 def test_symlinks_resolve_in_the_guest_view(tmp_path):
@@ -116,8 +118,8 @@ def test_symlinks_resolve_in_the_guest_view(tmp_path):
     root.mkdir()
     (root / "real.txt").write_bytes(b"data")
     os.symlink("real.txt", root / "rel")
-    os.symlink("/etc/passwd", root / "abs_out")
-    os.symlink("../../../../../../../../etc/passwd", root / "dotdot_out")
+    os.symlink("/etc/shadow", root / "abs_out")
+    os.symlink("../../../../../../../../etc/shadow", root / "dotdot_out")
     os.symlink(str(root / "real.txt"), root / "abs_in")
     os.symlink("loop2", root / "loop1")
     os.symlink("loop1", root / "loop2")
@@ -135,7 +137,7 @@ def test_symlinks_resolve_in_the_guest_view(tmp_path):
 def test_a_symlink_created_in_tmp_cannot_lead_out():
     kh = KernelHarness()
     assert kh.call("symlinkat", kh.put("/etc"), AT_FDCWD, kh.put("/tmp/etc")) == 0
-    assert err_open(kh, "/tmp/etc/passwd") is Errno.ENOENT
+    assert err_open(kh, "/tmp/etc/shadow") is Errno.ENOENT
     buf = kh.buffer(64)
     n = kh.call("readlinkat", AT_FDCWD, kh.put("/tmp/etc"), buf, 64)
     assert kh.read(buf, n) == b"/etc"
