@@ -62,6 +62,7 @@ class Entry:
         self.set(events, data)
 
     def set(self, events: int, data: int) -> None:
+        """Ask for ``events`` with ``data`` (ADD, MOD); ERR and HUP are always asked for."""
         self.events = events | EPOLLERR | EPOLLHUP
         self.data = data
         self.fresh = True  # not reported since added or modified: an edge is due if it is ready
@@ -70,6 +71,7 @@ class Entry:
 
     @property
     def handle(self) -> Handle:
+        """The handle of the watched open file."""
         return self.file.handle
 
     def pending(self) -> int:
@@ -111,6 +113,7 @@ class Epoll(AnonHandle):
         return list(self.entries.values())
 
     def ready(self, maxevents: int) -> list[tuple[Entry, int]]:
+        """Up to ``maxevents`` entries with the events each would report now (nothing is reported yet)."""
         out = []
         for entry in self.live():
             events = entry.pending()
@@ -124,6 +127,7 @@ class Epoll(AnonHandle):
         return out
 
     def report(self, got: list[tuple[Entry, int]]) -> None:
+        """These entries were reported: edges and one-shots are spent, level ones go to the back."""
         for entry, events in got:
             entry.reported(events)
             if not entry.events & (EPOLLET | EPOLLONESHOT):
@@ -131,6 +135,7 @@ class Epoll(AnonHandle):
                 self.entries[key] = self.entries.pop(key)  # to the back: the others' turn next
 
     def sources(self) -> list[tuple[Handle, int]]:
+        """The handles a wait waits on, with the events asked of each."""
         return [(e.handle, e.events & ~PRIVATE_BITS) for e in self.live() if e.events & ~PRIVATE_BITS]
 
     # -- as a file, watched by poll, select or another epoll ------------------------------
@@ -240,11 +245,12 @@ def _check_sigmask(k: "Kernel", sigmask: int, sigsetsize: int) -> None:
 
 
 def do_epoll_wait(k: "Kernel", epfd: int, events: int, maxevents: int, timeout_ns: int | None, what: str) -> int:
+    """epoll_wait's body: wait for up to ``maxevents`` events and copy them to ``events``."""
     fmt, size = event_layout(k)
     if maxevents <= 0 or maxevents > INT_MAX // size:
         raise KernelError(Errno.EINVAL)
     ep = _epoll(k, epfd)
-    got, _ = wait_until(k, lambda: ep.ready(maxevents), bool, ep.sources, timeout_ns, what)
+    got, _ = wait_until(k, lambda: ep.ready(maxevents), bool, lambda: [(ep, EPOLLIN)], timeout_ns, what)
     if got:
         out = b"".join(struct.pack(fmt, *((ev, e.data) if len(fmt) == 3 else (ev, 0, e.data))) for e, ev in got)
         try:

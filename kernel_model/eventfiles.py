@@ -159,6 +159,7 @@ class TimerFd(AnonHandle):
         self.changed = WaitQueue("a timerfd to be set")
 
     def now(self) -> int:
+        """The timer's clock now (ns)."""
         return self.kernel.clock.now(self.clock_id)
 
     def update(self) -> None:
@@ -178,6 +179,7 @@ class TimerFd(AnonHandle):
         self.total += n
 
     def set(self, value_ns: int, interval_ns: int, absolute: bool) -> None:
+        """Arm (or with 0, disarm) the timer; the expirations not read are dropped."""
         self.ticks = 0
         self.interval = interval_ns
         if value_ns == 0:
@@ -255,6 +257,7 @@ def _write_itimerspec(k: "Kernel", ptr: int, value: int, interval: int, layout) 
 
 
 def timerfd_settime(k: "Kernel", fd: int, flags: int, new: int, old: int, layout) -> int:  # type: ignore[no-untyped-def]
+    """timerfd_settime's body, with the arch's timespec ``layout`` (or timespec64's)."""
     value, interval = _read_itimerspec(k, new, layout)
     if flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET):
         raise KernelError(Errno.EINVAL)
@@ -269,6 +272,7 @@ def timerfd_settime(k: "Kernel", fd: int, flags: int, new: int, old: int, layout
 
 
 def timerfd_gettime(k: "Kernel", fd: int, cur: int, layout) -> int:  # type: ignore[no-untyped-def]
+    """timerfd_gettime's body, with the arch's timespec ``layout``."""
     value, interval = _timerfd(k, fd).remaining()
     _write_itimerspec(k, cur, value, interval, layout)
     return 0
