@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from kernel_model.abi import O_CLOEXEC
 from kernel_model.clock import read_timespec
+from kernel_model.compat import read_timespec64
 from kernel_model.eventfiles import AnonHandle, install_anon
 from kernel_model.fdtable import OpenFile
 from kernel_model.fsnodes import READABLE, Handle
@@ -280,6 +281,9 @@ def sys_epoll_pwait(k: "Kernel", req: SyscallRequest, epfd: Fd, events: Ptr, max
 @syscall("epoll_pwait2", partial="the signal mask is checked and read, but not put in place while waiting")
 def sys_epoll_pwait2(k: "Kernel", req: SyscallRequest, epfd: Fd, events: Ptr, maxevents: Int, timeout: Ptr,
                      sigmask: Ptr, sigsetsize: Size) -> int:
-    timeout_ns = read_timespec(k, timeout) if timeout else None
+    # a struct __kernel_timespec (64-bit seconds) on every arch
+    timeout_ns = None
+    if timeout:
+        timeout_ns = read_timespec64(k, timeout) if k.arch.bits == 32 else read_timespec(k, timeout)
     _check_sigmask(k, sigmask, sigsetsize)
     return do_epoll_wait(k, epfd, events, maxevents, timeout_ns, "epoll_pwait2")
