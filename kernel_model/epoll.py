@@ -174,7 +174,7 @@ class Epoll(AnonHandle):
 
 
 def _epoll(k: "Kernel", fd: int) -> Epoll:
-    handle = k.fds.get(fd).handle
+    handle = k.fds.get_io(fd).handle
     if not isinstance(handle, Epoll):
         raise KernelError(Errno.EINVAL)
     return handle
@@ -195,15 +195,16 @@ def sys_epoll_create(k: "Kernel", req: SyscallRequest, size: Int) -> int:
     return sys_epoll_create1(k, req, 0)
 
 
-@syscall("epoll_ctl", partial="EPOLLEXCLUSIVE is accepted; a wake wakes every waiter")
+@syscall("epoll_ctl", partial="EPOLLEXCLUSIVE is accepted, but a wake wakes every waiter; an edge-triggered "
+         "host descriptor (a terminal, a host socket) has an edge only when new events appear, not on each arrival")
 def sys_epoll_ctl(k: "Kernel", req: SyscallRequest, epfd: Fd, op: Int, fd: Fd, event: Ptr) -> int:
     fmt, size = event_layout(k)
     events = data = 0
     if op != EPOLL_CTL_DEL:
         fields = struct.unpack(fmt, k.memory.read(event, size))
         events, data = fields[0], fields[-1]
-    ep_file = k.fds.get(epfd)
-    target = k.fds.get(fd)
+    ep_file = k.fds.get_io(epfd)  # an O_PATH descriptor is EBADF here, as fdget makes it
+    target = k.fds.get_io(fd)
     if not target.handle.pollable:
         raise KernelError(Errno.EPERM)
     ep = ep_file.handle

@@ -228,7 +228,7 @@ class TimerFd(AnonHandle):
 
 
 def _timerfd(k: "Kernel", fd: int) -> TimerFd:
-    handle = k.fds.get(fd).handle
+    handle = k.fds.get_io(fd).handle
     if not isinstance(handle, TimerFd):
         raise KernelError(Errno.EINVAL)
     return handle
@@ -362,7 +362,7 @@ def sys_signalfd4(k: "Kernel", req: SyscallRequest, fd: Int, mask: Ptr, sizemask
     cloexec, nonblock = _create_flags(k, flags)
     if fd == -1:
         return install_anon(k, SignalFd(k, wanted), cloexec, nonblock)
-    handle = k.fds.get(fd).handle
+    handle = k.fds.get_io(fd).handle
     if not isinstance(handle, SignalFd):
         raise KernelError(Errno.EINVAL)
     handle.mask = wanted

@@ -6,14 +6,18 @@ leaves its task parked, another task's call wakes it, and the call is made again
 
 from __future__ import annotations
 
+import os
 import struct
 
 from fakes import AARCH64, KernelHarness
 
 from kernel_model.clock import Clock
+from kernel_model.fsnodes import HostStreamHandle, StreamHandle
+from kernel_model.kernel import stream_reader
 from kernel_model.linux_errno import Errno
 from kernel_model.sched import Blocked
 from kernel_model.seam import ProcessExit, SyscallRequest
+from kernel_model.waits import HostWaits
 
 O_NONBLOCK, O_CLOEXEC, O_RDWR, O_CREAT = 0o4000, 0o2000000, 2, 0o100
 AT_FDCWD = -100
@@ -484,3 +488,40 @@ def test_a_signal_from_another_process_wakes_a_signalfd_reader():
     signo, _errno, code, pid = struct.unpack("<IiiI", kh.read(buf, 16))
     assert (signo, pid) == (SIGCHLD, child) and code == 1  # CLD_EXITED
     assert struct.unpack("<i", kh.read(buf + 40, 4))[0] == 3  # ssi_status
+
+
+# -- host descriptors and captured stdin ------------------------------------------------------
+
+
+def test_epoll_on_a_captured_stdin_sees_data_then_its_end():
+    kh = KernelHarness(stdin=StreamHandle(stream_reader(b"hi"), None))
+    ep = kh.call("epoll_create1", 0)
+    assert ctl(kh, ep, ADD, 0, EPOLLIN | EPOLLRDHUP) == 0
+    assert wait(kh, ep) == [(EPOLLIN, 0)]
+    kh.call("read", 0, kh.buffer(8), 8)
+    assert wait(kh, ep) == [(EPOLLHUP, 0)]  # the writer has gone
+
+
+def test_epoll_waits_on_a_host_stream_through_the_host():
+    r, w = os.pipe()
+    waits = HostWaits()
+    try:
+        kh = KernelHarness(stdin=HostStreamHandle(r, waits), waits=waits)
+        ep = kh.call("epoll_create1", 0)
+        assert ctl(kh, ep, ADD, 0, EPOLLIN | EPOLLET) == 0
+        blocked = start(kh, "epoll_wait", ep, kh.buffer(12), 1, -1)
+        assert isinstance(blocked, Blocked) and blocked.wait.host == {r: EPOLLIN | EPOLLERR | EPOLLHUP}
+        os.write(w, b"x")
+        kh.kernel.scheduler.check_waits()  # the host descriptor is ready: the task is woken
+        assert kh.task(1000).state == "runnable"
+        assert start(kh, "epoll_wait", ep, kh.buffer(12), 1, -1) == 1
+        assert wait(kh, ep) == []  # edge-triggered: no new data, no new edge
+        os.write(w, b"y")
+        assert wait(kh, ep) == []  # still readable as before: the host shows no edge
+        kh.call("read", 0, kh.buffer(8), 8)
+        assert wait(kh, ep) == []
+        os.write(w, b"z")
+        assert wait(kh, ep) == [(EPOLLIN, 0)]
+    finally:
+        os.close(r)
+        os.close(w)
