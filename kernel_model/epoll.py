@@ -17,7 +17,7 @@ until ``EPOLL_CTL_MOD``. An entry goes away when its open file is closed for the
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from kernel_model.abi import O_CLOEXEC
 from kernel_model.clock import read_timespec
@@ -28,9 +28,9 @@ from kernel_model.fsnodes import READABLE, Handle
 from kernel_model.linux_errno import Errno
 from kernel_model.poll import wait_until
 from kernel_model.registry import Fd, Int, Ptr, Size, syscall
-from kernel_model.sched import WaitQueue
+from kernel_model.sched import Blocked, WaitQueue
 from kernel_model.seam import GuestFault, KernelError, SyscallRequest
-from kernel_model.signals import SIGSET_SIZE
+from kernel_model.signals import _UNBLOCKABLE, SIGSET_SIZE, SignalDelivery
 
 if TYPE_CHECKING:
     from kernel_model.kernel import Kernel
@@ -239,20 +239,54 @@ def sys_epoll_ctl(k: "Kernel", req: SyscallRequest, epfd: Fd, op: Int, fd: Fd, e
     return 0
 
 
-def _check_sigmask(k: "Kernel", sigmask: int, sigsetsize: int) -> None:
-    if sigmask:
+def _with_sigmask(k: "Kernel", sigmask: int, sigsetsize: int, body: Callable[[], int]) -> int:
+    """Run ``body`` (a wait) with the signal mask at ``sigmask`` in place, as epoll_pwait does:
+    the mask is put in place once, kept across the call's restarts, and the one from before
+    comes back when the call returns; a handler that interrupts the wait returns to it too
+    (its frame saves the mask from before)."""
+    state = k.signals
+    kept = k.current.call_state
+    if sigmask and "pwait_mask" not in kept:
         if sigsetsize != SIGSET_SIZE:
             raise KernelError(Errno.EINVAL)
-        k.memory.read(sigmask, SIGSET_SIZE)
+        new = int.from_bytes(k.memory.read(sigmask, SIGSET_SIZE), k.structs.byteorder) & ~_UNBLOCKABLE
+        kept["pwait_mask"] = state.blocked
+        state.blocked = new
+    saved = kept.get("pwait_mask")
+    try:
+        result = body()
+    except Blocked:
+        raise  # the mask stays in place while the task waits
+    except SignalDelivery as delivery:
+        if saved is not None:
+            delivery.saved_mask = saved
+        raise
+    except BaseException:
+        if saved is not None:
+            state.blocked = saved
+        raise
+    if saved is not None:
+        state.blocked = saved
+    return result
 
 
-def do_epoll_wait(k: "Kernel", epfd: int, events: int, maxevents: int, timeout_ns: int | None, what: str) -> int:
-    """epoll_wait's body: wait for up to ``maxevents`` events and copy them to ``events``."""
+def do_epoll_wait(k: "Kernel", epfd: int, events: int, maxevents: int, timeout_ns: int | None, what: str,
+                  takes_signals: bool = False) -> int:
+    """epoll_wait's body: wait for up to ``maxevents`` events and copy them to ``events``.
+
+    ``takes_signals``: a signal that may be delivered ends the wait with EINTR here, its
+    handler run as the call returns (epoll_pwait, made again when a signal comes)."""
     fmt, size = event_layout(k)
     if maxevents <= 0 or maxevents > INT_MAX // size:
         raise KernelError(Errno.EINVAL)
     ep = _epoll(k, epfd)
-    got, _ = wait_until(k, lambda: ep.ready(maxevents), bool, lambda: [(ep, EPOLLIN)], timeout_ns, what)
+
+    def interrupted() -> None:
+        if takes_signals and k.signals.deliverable():
+            k.signals.deliver_pending(f"a signal that came during {what}", -int(Errno.EINTR))
+
+    got, _ = wait_until(k, lambda: ep.ready(maxevents), bool, lambda: [(ep, EPOLLIN)], timeout_ns, what,
+                        before_wait=interrupted)
     if got:
         out = b"".join(struct.pack(fmt, *((ev, e.data) if len(fmt) == 3 else (ev, 0, e.data))) for e, ev in got)
         try:
@@ -272,19 +306,19 @@ def sys_epoll_wait(k: "Kernel", req: SyscallRequest, epfd: Fd, events: Ptr, maxe
     return do_epoll_wait(k, epfd, events, maxevents, _ms(timeout), "epoll_wait")
 
 
-@syscall("epoll_pwait", partial="the signal mask is checked and read, but not put in place while waiting")
+@syscall("epoll_pwait")
 def sys_epoll_pwait(k: "Kernel", req: SyscallRequest, epfd: Fd, events: Ptr, maxevents: Int, timeout: Int,
                     sigmask: Ptr, sigsetsize: Size) -> int:
-    _check_sigmask(k, sigmask, sigsetsize)
-    return do_epoll_wait(k, epfd, events, maxevents, _ms(timeout), "epoll_pwait")
+    return _with_sigmask(k, sigmask, sigsetsize,
+                         lambda: do_epoll_wait(k, epfd, events, maxevents, _ms(timeout), "epoll_pwait", True))
 
 
-@syscall("epoll_pwait2", partial="the signal mask is checked and read, but not put in place while waiting")
+@syscall("epoll_pwait2")
 def sys_epoll_pwait2(k: "Kernel", req: SyscallRequest, epfd: Fd, events: Ptr, maxevents: Int, timeout: Ptr,
                      sigmask: Ptr, sigsetsize: Size) -> int:
     # a struct __kernel_timespec (64-bit seconds) on every arch
     timeout_ns = None
     if timeout:
         timeout_ns = read_timespec64(k, timeout) if k.arch.bits == 32 else read_timespec(k, timeout)
-    _check_sigmask(k, sigmask, sigsetsize)
-    return do_epoll_wait(k, epfd, events, maxevents, timeout_ns, "epoll_pwait2")
+    return _with_sigmask(k, sigmask, sigsetsize,
+                         lambda: do_epoll_wait(k, epfd, events, maxevents, timeout_ns, "epoll_pwait2", True))

@@ -43,14 +43,16 @@ def _ready(k: "Kernel", wanted: list[tuple[int, int]]) -> list[int]:
 
 
 def wait_until(k: "Kernel", check: Callable[[], T], ready: Callable[[T], bool],
-               sources: Callable[[], list[tuple["Handle", int]]], timeout_ns: int | None, what: str) -> tuple[T, int]:
+               sources: Callable[[], list[tuple["Handle", int]]], timeout_ns: int | None, what: str,
+               before_wait: Callable[[], None] | None = None) -> tuple[T, int]:
     """The one way poll, select and epoll wait: ``check()`` says what is true now; when
     ``ready`` says nothing is and the caller may wait, the task waits on what each
     (handle, events) of ``sources()`` names (wait queues, host descriptors, a timer's
     deadline) and on the timeout, and the call is made again when one of them changes.
 
     Returns ``check()``'s answer and the nanoseconds of the timeout left (0 when it ran out).
-    Nothing is changed before the wait: the call is made again from its start.
+    Nothing is changed before the wait: the call is made again from its start. ``before_wait``
+    runs when the call would wait (epoll_pwait ends it there for a signal it lets in).
     """
     k.resumed()
     got = check()
@@ -64,6 +66,8 @@ def wait_until(k: "Kernel", check: Callable[[], T], ready: Callable[[T], bool],
         if deadline is None:
             return got, timeout_ns  # ready at once: none of the timeout was used
         return got, max(deadline - now, 0)
+    if before_wait is not None:
+        before_wait()
     if deadline is None and timeout_ns is not None:
         deadline = kept["deadline"] = now + max(timeout_ns, 0)
     queues: list = []

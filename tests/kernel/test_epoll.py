@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import struct
 
+import pytest
 from fakes import AARCH64, KernelHarness
 
 from kernel_model.clock import Clock
@@ -525,3 +526,42 @@ def test_epoll_waits_on_a_host_stream_through_the_host():
     finally:
         os.close(r)
         os.close(w)
+
+
+# -- epoll_pwait's signal mask ----------------------------------------------------------------
+
+
+def test_epoll_pwait_lets_in_a_signal_for_the_wait_only():
+    from kernel_model.signals import SigAction, SignalDelivery
+
+    kh = KernelHarness()
+    kh.kernel.process.handlers[SIGUSR1] = SigAction(handler=0x400000)
+    kh.call("rt_sigprocmask", SIG_BLOCK, kh.put(struct.pack("<Q", sigset(SIGUSR1))), 0, 8)
+    ep = kh.call("epoll_create1", 0)
+    efd = kh.call("eventfd2", 0, 0)
+    ctl(kh, ep, ADD, efd)
+    empty = kh.put(struct.pack("<Q", 0))
+    child = kh.call("fork")
+    out = kh.buffer(12)
+    assert isinstance(start(kh, "epoll_pwait", ep, out, 1, -1, empty, 8), Blocked)
+    assert kh.kernel.signals.blocked == 0  # the wait's mask is in place while it waits
+    kh.as_task(child)
+    assert kh.call("kill", 1000, SIGUSR1) == 0
+    assert kh.task(1000).state == "runnable"  # the mask let it in: the wait ends
+    kh.as_task(1000)
+    with pytest.raises(SignalDelivery) as d:
+        start(kh, "epoll_pwait", ep, out, 1, -1, empty, 8)
+    assert d.value.result == -Errno.EINTR and d.value.saved_mask == sigset(SIGUSR1)  # the handler returns to it
+
+
+def test_epoll_pwait_returns_events_before_a_signal_and_puts_the_mask_back():
+    kh = KernelHarness()
+    kh.call("rt_sigprocmask", SIG_BLOCK, kh.put(struct.pack("<Q", sigset(SIGUSR1))), 0, 8)
+    kh.call("kill", 1000, SIGUSR1)  # pending, blocked
+    ep = kh.call("epoll_create1", 0)
+    efd = kh.call("eventfd2", 1, 0)
+    ctl(kh, ep, ADD, efd)
+    assert kh.call("epoll_pwait", ep, kh.buffer(12), 1, -1, kh.put(struct.pack("<Q", 0)), 8) == 1
+    assert kh.kernel.signals.blocked == sigset(SIGUSR1) and kh.kernel.signals.pending == sigset(SIGUSR1)
+    assert kh.errno("epoll_pwait", 99, kh.buffer(12), 1, 0, kh.put(struct.pack("<Q", 0)), 8) is Errno.EBADF
+    assert kh.kernel.signals.blocked == sigset(SIGUSR1)  # a failed call leaves it as it was
