@@ -565,3 +565,17 @@ def test_epoll_pwait_returns_events_before_a_signal_and_puts_the_mask_back():
     assert kh.kernel.signals.blocked == sigset(SIGUSR1) and kh.kernel.signals.pending == sigset(SIGUSR1)
     assert kh.errno("epoll_pwait", 99, kh.buffer(12), 1, 0, kh.put(struct.pack("<Q", 0)), 8) is Errno.EBADF
     assert kh.kernel.signals.blocked == sigset(SIGUSR1)  # a failed call leaves it as it was
+
+
+def test_epoll_on_a_socket_pair_sees_the_peer_shut_down():
+    kh = KernelHarness()
+    sv = kh.buffer(8)
+    assert kh.call("socketpair", 1, 1, 0, sv) == 0
+    a, b = struct.unpack("<ii", kh.read(sv, 8))
+    ep = kh.call("epoll_create1", 0)
+    assert ctl(kh, ep, ADD, a, EPOLLIN | EPOLLRDHUP) == 0
+    assert wait(kh, ep) == []
+    kh.call("write", b, kh.put(b"hi"), 2)
+    assert wait(kh, ep, 4, 1000) == [(EPOLLIN, a)]
+    kh.call("shutdown", b, 1)  # SHUT_WR: a reads the end of the stream
+    assert wait(kh, ep, 4, 1000) == [(EPOLLIN | EPOLLRDHUP, a)]
