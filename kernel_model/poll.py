@@ -58,7 +58,7 @@ def wait_until(k: "Kernel", check: Callable[[], T], ready: Callable[[T], bool],
     got = check()
     kept = k.current.call_state
     deadline = kept.get("deadline")
-    now = k.monotonic()
+    now = k.monotonic() if deadline is not None else 0  # a virtual clock moves at each reading
     timed_out = deadline is not None and deadline <= now
     if ready(got) or timeout_ns == 0 or timed_out:
         if timeout_ns is None or timed_out:
@@ -69,7 +69,7 @@ def wait_until(k: "Kernel", check: Callable[[], T], ready: Callable[[T], bool],
     if before_wait is not None:
         before_wait()
     if deadline is None and timeout_ns is not None:
-        deadline = kept["deadline"] = now + max(timeout_ns, 0)
+        deadline = kept["deadline"] = k.monotonic() + max(timeout_ns, 0)
     queues: list = []
     host: dict[int, int] = {}
     wake_at = deadline
