@@ -64,7 +64,7 @@ class OpenFile:
             raise e
         from kernel_model.sched import Blocked, Wait
 
-        raise Blocked(Wait(tuple(e.queues), None, dict(e.host), e.what)) from None
+        raise Blocked(Wait(tuple(e.queues), e.deadline, dict(e.host), e.what)) from None
 
     def write(self, data: bytes, offset: int | None = None) -> int:
         """Write at the file offset (advancing it; at the end with O_APPEND) or at ``offset``."""

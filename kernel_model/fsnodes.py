@@ -30,6 +30,7 @@ S_IFIFO = 0o010000
 # poll(2) event bits (the generic values; x86_64 and aarch64 use them).
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 POLLRDNORM, POLLRDBAND, POLLWRNORM, POLLWRBAND = 0x40, 0x80, 0x100, 0x200
+POLLRDHUP = 0x2000
 READABLE = POLLIN | POLLRDNORM
 WRITABLE = POLLOUT | POLLWRNORM
 
@@ -166,11 +167,13 @@ class WouldBlock(KernelError):
     woken (another task wrote to the pipe) or a descriptor in ``host`` is ready (a host FIFO).
     """
 
-    def __init__(self, what: str, queues: tuple = (), host: dict[int, int] | None = None) -> None:
+    def __init__(self, what: str, queues: tuple = (), host: dict[int, int] | None = None,
+                 deadline: int | None = None) -> None:
         super().__init__(Errno.EAGAIN, what)
         self.what = what
         self.queues = queues  # the wait queues (kernel_model.sched.WaitQueue) a change wakes
         self.host = host or {}  # or the host descriptors whose events end the wait
+        self.deadline = deadline  # or this time (monotonic ns), when time alone ends it (a timer)
 
 
 class Handle:
@@ -230,6 +233,28 @@ class Handle:
         """The wait queues woken when this handle's readiness may have changed (a poll waits
         on them); none for a handle that is always ready or whose readiness is the host's."""
         return ()
+
+    @property
+    def pollable(self) -> bool:
+        """Whether epoll may watch it: streams, pipes, sockets and event files are; regular
+        files, directories and plain devices have no poll of their own (``EPERM``)."""
+        return not self.seekable and not self.is_directory
+
+    def wait_sources(self, events: int) -> tuple[tuple, dict[int, int], int | None]:
+        """What a wait for ``events`` of this handle waits on: its wait queues, host
+        descriptors with their events, and a deadline (monotonic ns) when time alone makes it
+        ready (a timer). poll, select and epoll all wait through this."""
+        host_fd = self.wait_fd()
+        return self.waiters(), ({host_fd: events} if host_fd is not None else {}), None
+
+    def poll_generation(self) -> int | None:
+        """A number that changes whenever the handle's readiness may have changed (each wake
+        of its wait queues), for an edge-triggered epoll; None when only the host knows (an
+        edge is then a change of the events seen)."""
+        queues = self.waiters()
+        if not queues:
+            return None
+        return sum(q.generation for q in queues)
 
     def bytes_available(self) -> int | None:
         """What FIONREAD reports for a stream (None: not a stream that counts)."""
@@ -375,7 +400,7 @@ def host_bytes_available(fd: int) -> int | None:
 _HOST_POLL_BITS = (
     ("POLLIN", POLLIN), ("POLLPRI", POLLPRI), ("POLLOUT", POLLOUT), ("POLLERR", POLLERR), ("POLLHUP", POLLHUP),
     ("POLLNVAL", POLLNVAL), ("POLLRDNORM", POLLRDNORM), ("POLLRDBAND", POLLRDBAND), ("POLLWRNORM", POLLWRNORM),
-    ("POLLWRBAND", POLLWRBAND),
+    ("POLLWRBAND", POLLWRBAND), ("POLLRDHUP", POLLRDHUP),
 )
 
 
@@ -469,6 +494,15 @@ class LimitedOutputHandle(Handle):
 
     def wait_fd(self) -> int | None:
         return self.inner.wait_fd()
+
+    def waiters(self) -> tuple:
+        return self.inner.waiters()
+
+    def wait_sources(self, events: int) -> tuple[tuple, dict[int, int], int | None]:
+        return self.inner.wait_sources(events)
+
+    def poll_generation(self) -> int | None:
+        return self.inner.poll_generation()
 
     def bytes_available(self) -> int | None:
         return self.inner.bytes_available()

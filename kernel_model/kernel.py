@@ -12,6 +12,8 @@ from typing import Callable
 from kernel_model import attrs as _attr_calls  # noqa: F401
 from kernel_model import clock as _clock_calls  # noqa: F401
 from kernel_model import compat as _compat_calls  # noqa: F401
+from kernel_model import epoll as _epoll_calls  # noqa: F401
+from kernel_model import eventfiles as _event_file_calls  # noqa: F401
 from kernel_model import files as _file_calls  # noqa: F401
 from kernel_model import fsinfo as _fsinfo_calls  # noqa: F401
 from kernel_model import lifecycle as _lifecycle_calls  # noqa: F401

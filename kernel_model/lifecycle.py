@@ -683,6 +683,7 @@ def post_signal(k: "Kernel", proc: Process, sig: int, code: int, sender_pid: int
             state.dropped.append((sig, code, (sender_pid, sender_uid, status)))
         return  # dropped now, as Linux drops an ignored signal at sending time
     state.post(sig, code, sender_pid, sender_uid, how, status)
+    proc.signal_events.wake()  # a signalfd (the signal blocked, pending) reads it
     if sig in DEFAULT_STOP or sig == SIGSTOP:
         pass  # a stop takes effect when the thread takes the signal
     if task.state == "blocked" and not state.blocked & (1 << (sig - 1)):

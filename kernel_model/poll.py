@@ -8,18 +8,22 @@ timeout; when no task could ever make one ready, the scheduler reports a deadloc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from kernel_model.clock import NSEC, read_timespec, write_timespec
 from kernel_model.fsnodes import POLLERR, POLLHUP, POLLNVAL, POLLPRI, READABLE, WRITABLE
 from kernel_model.limits import RLIMIT_NOFILE
 from kernel_model.linux_errno import Errno
 from kernel_model.registry import Int, Ptr, Size, UInt, syscall
+from kernel_model.sched import Blocked, Wait
 from kernel_model.seam import KernelError, SyscallRequest
 from kernel_model.signals import SIGSET_SIZE
 
 if TYPE_CHECKING:
+    from kernel_model.fsnodes import Handle
     from kernel_model.kernel import Kernel
+
+T = TypeVar("T")
 
 ALWAYS = POLLERR | POLLHUP | POLLNVAL  # reported whether asked for or not
 
@@ -38,33 +42,57 @@ def _ready(k: "Kernel", wanted: list[tuple[int, int]]) -> list[int]:
     return out
 
 
+def wait_until(k: "Kernel", check: Callable[[], T], ready: Callable[[T], bool],
+               sources: Callable[[], list[tuple["Handle", int]]], timeout_ns: int | None, what: str,
+               before_wait: Callable[[], None] | None = None) -> tuple[T, int]:
+    """The one way poll, select and epoll wait: ``check()`` says what is true now; when
+    ``ready`` says nothing is and the caller may wait, the task waits on what each
+    (handle, events) of ``sources()`` names (wait queues, host descriptors, a timer's
+    deadline) and on the timeout, and the call is made again when one of them changes.
+
+    Returns ``check()``'s answer and the nanoseconds of the timeout left (0 when it ran out).
+    Nothing is changed before the wait: the call is made again from its start. ``before_wait``
+    runs when the call would wait (epoll_pwait ends it there for a signal it lets in).
+    """
+    k.resumed()
+    got = check()
+    kept = k.current.call_state
+    deadline = kept.get("deadline")
+    now = k.monotonic() if deadline is not None else 0  # a virtual clock moves at each reading
+    timed_out = deadline is not None and deadline <= now
+    if ready(got) or timeout_ns == 0 or timed_out:
+        if timeout_ns is None or timed_out:
+            return got, 0
+        if deadline is None:
+            return got, timeout_ns  # ready at once: none of the timeout was used
+        return got, max(deadline - now, 0)
+    if before_wait is not None:
+        before_wait()
+    if deadline is None and timeout_ns is not None:
+        deadline = kept["deadline"] = k.monotonic() + max(timeout_ns, 0)
+    queues: list = []
+    host: dict[int, int] = {}
+    wake_at = deadline
+    for handle, events in sources():
+        q, h, due = handle.wait_sources(events)
+        queues.extend(q)
+        for fd, ev in h.items():
+            host[fd] = host.get(fd, 0) | ev
+        if due is not None:
+            wake_at = due if wake_at is None else min(wake_at, due)
+    raise Blocked(Wait(tuple(queues), wake_at, host, f"{what} (its descriptors to be ready)"))
+
+
 def wait_for(k: "Kernel", wanted: list[tuple[int, int]], timeout_ns: int | None, what: str) -> tuple[list[int], int]:
     """Wait until an event in ``wanted`` is true or the timeout passes.
 
     Returns the events per entry and the nanoseconds of the timeout left (0 when it ran out).
-    The task waits on the wait queues of the polled objects and on the host descriptors
-    behind them, and the call is made again when one of them changes.
     """
-    reason = k.resumed()
-    got = _ready(k, wanted)
-    if any(got) or timeout_ns == 0 or reason == "timeout":
-        deadline = k.current.call_state.get("deadline")
-        if timeout_ns is None or reason == "timeout":
-            return got, 0
-        if deadline is None:
-            return got, timeout_ns  # ready at once: none of the timeout was used
-        return got, max(deadline - k.monotonic(), 0)
-    queues: list = []
-    host: dict[int, int] = {}
-    for fd, events in wanted:
-        if fd >= 0 and fd in k.fds:
-            handle = k.fds.get(fd).handle
-            queues.extend(handle.waiters())
-            host_fd = handle.wait_fd()
-            if host_fd is not None:
-                host[host_fd] = host.get(host_fd, 0) | events
-    k.wait_for(f"{what} (its descriptors to be ready)", tuple(queues), timeout_ns, host)
-    raise AssertionError("wait_for returns only after a wait")  # pragma: no cover
+
+    def sources() -> list[tuple["Handle", int]]:
+        return [(k.fds.get(fd).handle, events) for fd, events in wanted if fd >= 0 and fd in k.fds]
+
+    return wait_until(k, lambda: _ready(k, wanted), any, sources, timeout_ns, what)
 
 
 def _poll(k: "Kernel", fds: int, nfds: int, timeout_ns: int | None, what: str) -> tuple[int, int]:

@@ -93,6 +93,15 @@ class BorrowedHandle(Handle):
     def wait_fd(self) -> int | None:
         return self._inner.wait_fd()
 
+    def waiters(self) -> tuple:
+        return self._inner.waiters()
+
+    def wait_sources(self, events: int) -> tuple[tuple, dict[int, int], int | None]:
+        return self._inner.wait_sources(events)
+
+    def poll_generation(self) -> int | None:
+        return self._inner.poll_generation()
+
     def bytes_available(self) -> int | None:
         return self._inner.bytes_available()
 

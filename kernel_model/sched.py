@@ -32,11 +32,13 @@ if TYPE_CHECKING:
 class WaitQueue:
     """The tasks waiting for something of one kernel object (a pipe's data, a futex word)."""
 
-    __slots__ = ("waiters", "name")
+    __slots__ = ("waiters", "name", "generation")
 
     def __init__(self, name: str = "") -> None:
         self.waiters: list["Task"] = []
         self.name = name
+        # Counts the wakes, waiters or not: an edge-triggered epoll sees a change by it.
+        self.generation = 0
 
     def __repr__(self) -> str:
         return f"WaitQueue({self.name or id(self)}: {len(self.waiters)} waiting)"
@@ -44,6 +46,7 @@ class WaitQueue:
     def wake(self, count: int | None = None, match: Callable[["Task"], bool] | None = None) -> int:
         """Wake up to ``count`` waiters (all with None), oldest first; how many were woken."""
         woken = 0
+        self.generation += 1
         for task in list(self.waiters):
             if count is not None and woken >= count:
                 break

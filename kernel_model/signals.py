@@ -370,7 +370,8 @@ def sys_rt_sigprocmask(k: "Kernel", req: SyscallRequest, how: Int, set: Ptr, old
 # The calls that wait for a signal themselves: when one comes, the call is made again and
 # takes it (a handler runs as it returns EINTR, or sigtimedwait dequeues it), rather than
 # being interrupted from outside like any other wait.
-SIGNAL_WAITS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait", "rt_sigtimedwait_time64"})
+SIGNAL_WAITS = frozenset({"pause", "rt_sigsuspend", "rt_sigtimedwait", "rt_sigtimedwait_time64", "epoll_pwait",
+                          "epoll_pwait2"})
 
 
 def siginfo_bytes(k: "Kernel", sig: int, code: int, pid: int, uid: int, status: int = 0,

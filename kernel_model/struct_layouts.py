@@ -58,6 +58,9 @@ _EXTRA: dict[str, Callable[[KernelArch], list[tuple[str, str]]]] = {
     "sched_param": lambda arch: [("sched_priority", "i")],
     "itimerspec": _itimer("timespec"),
     "itimerval": _itimer("timeval"),
+    # packed on x86_64 (and i386, whose u64 aligns to 4): 12 bytes; a padded u64 elsewhere
+    "epoll_event": lambda arch: [("events", "I"), ("data", "Q")] if arch.name in ("x86_64", "i386")
+    else [("events", "I"), ("_pad", "I"), ("data", "Q")],
     "utimbuf": lambda arch: [("actime", _word(arch)[0]), ("modtime", _word(arch)[0])],
     "rusage": lambda arch: [(f"ru_{t}.{f}", _word(arch)[0]) for t in ("utime", "stime") for f in ("tv_sec", "tv_usec")]
     + [(f"ru_{n}", _word(arch)[0]) for n in ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap",

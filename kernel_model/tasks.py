@@ -139,6 +139,7 @@ class Process:
         self.exit: ProcessExit | None = None  # set when the whole group has ended (a zombie until reaped)
         self.child_events = WaitQueue(f"the children of pid {pid}")  # wait4 in this process waits here
         self.vfork_done = WaitQueue(f"the vfork of pid {pid}")  # a vfork parent waits here
+        self.signal_events = WaitQueue(f"a signal for pid {pid}")  # the readers of its signalfds wait here
         self.stopped: int | None = None  # the signal that stopped it (job control), or None
         self.reported: str | None = None  # "stopped"/"continued": a change wait4 has not reported yet
         self.cpu_ns = 0  # CPU time its tasks used (rusage)

@@ -16,7 +16,7 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from kernel_model.fsnodes import READABLE, S_IFSOCK, WRITABLE, StatInfo, WouldBlock, host_call, host_errno, host_poll
+from kernel_model.fsnodes import POLLRDHUP, READABLE, S_IFSOCK, WRITABLE, StatInfo, WouldBlock, host_call, host_errno, host_poll
 from kernel_model.linux_errno import Errno
 from kernel_model.seam import KernelError
 from kernel_model.sockets import AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, SOCK_STREAM, Address, SocketHandle
@@ -94,7 +94,7 @@ class HostSocketHandle(SocketHandle):
         return StatInfo(mode=S_IFSOCK | 0o777, ino=self._ino, blksize=4096)
 
     def poll(self) -> int:
-        return host_poll({self.sock.fileno(): READABLE | WRITABLE}, 0).get(self.sock.fileno(), 0)
+        return host_poll({self.sock.fileno(): READABLE | WRITABLE | POLLRDHUP}, 0).get(self.sock.fileno(), 0)
 
     def wait_fd(self) -> int | None:
         return self.sock.fileno()

@@ -41,6 +41,7 @@ NOWHERE = 16  # an address nothing is mapped at: EFAULT
 RDONLY, WRONLY = OpenFlags("O_RDONLY"), OpenFlags("O_WRONLY")
 THE_32_BIT = ("i386", "arm")
 _NO_EXECVEAT = "qemu-user 7.2 has no execveat (ENOSYS)"
+_NO_PWAIT2 = "qemu-user 7.2 has no epoll_pwait2 (ENOSYS)"
 
 
 def _layout(arch: Arch, name: str):  # noqa: ANN202 - a StructLayout
@@ -77,6 +78,26 @@ def _statx_varies(arch: Arch) -> list[tuple[int, int]]:
 
 def _pollfd(fd: int, events: int) -> bytes:
     return struct.pack("<iHH", fd, events, 0)  # every arch here is little-endian
+
+
+EPOLLIN, EPOLLOUT, EPOLLEXCLUSIVE, EPOLLONESHOT, EPOLLET = 0x1, 0x4, 1 << 28, 1 << 30, 1 << 31
+WORDS4 = 32  # an itimerspec: four words on 64-bit arches (two 32-bit timespecs take 16 on the others)
+NONBLOCK = OpenFlags("O_NONBLOCK")
+
+
+def _epoll_ctl(what: str, epfd: int, op: int, fd: int, events: int, data: int, expect: str | int) -> list[Check]:
+    # struct epoll_event is packed on x86 (12 bytes), a padded u64 on the others (16)
+    x86 = ("x86_64", "i386")
+    return [
+        Check(f"epoll_ctl: {what}", "epoll_ctl", (epfd, op, fd, struct.pack("<IQ", events & 0xFFFFFFFF, data)), expect,
+              only=x86),
+        Check(f"epoll_ctl: {what}", "epoll_ctl", (epfd, op, fd, Quads(events & 0xFFFFFFFF, data)), expect, not_on=x86),
+    ]
+
+
+def _signal_sender(arch: Arch) -> list[tuple[int, int]]:
+    # ssi_pid and ssi_uid are the run's own
+    return [(12, 8)]
 
 
 def _fd_set(*fds: int) -> bytes:
@@ -714,6 +735,95 @@ CHECKS: list[Check] = [
     Check("socket: an unknown family", "socket", (999, 1, 0), "EAFNOSUPPORT"),
     Check("close: the pair's first socket", "close", (6,), 0),
     Check("close: the pair's second socket", "close", (7,), 0),
+    # -- an eventfd (6), an epoll (7), a timerfd (8) and a signalfd (9) --------------------------------
+    Check("eventfd2: a count of 2", "eventfd2", (2, 0), 6),
+    Check("eventfd2: a bad flag", "eventfd2", (0, 0x10), "EINVAL"),
+    Check("eventfd2: every bit set", "eventfd2", (0, -1), "EINVAL"),
+    Check("write: 3 to the eventfd", "write", (6, Quads(3), 8), 8),
+    Check("write: 4 bytes to the eventfd", "write", (6, Quads(3), 4), "EINVAL"),
+    Check("write: the largest count to the eventfd", "write", (6, Quads(2**64 - 1), 8), "EINVAL"),
+    Check("read: 4 bytes of the eventfd", "read", (6, Out(8), 4), "EINVAL"),
+    Check("read: the eventfd's count", "read", (6, Out(8), 8), 8),
+    Check("poll: the eventfd is writable, not readable", "poll", (Out(8, init=_pollfd(6, 5)), 1, 0), 1),
+    Check("write: 1 to the eventfd", "write", (6, Quads(1), 8), 8),
+    Check("epoll_create1: an epoll", "epoll_create1", (0,), 7),
+    Check("epoll_create1: a bad flag", "epoll_create1", (1,), "EINVAL"),
+    Check("epoll_create: a size of 0", "epoll_create", (0,), "EINVAL"),
+    *_epoll_ctl("add the eventfd", 7, 1, 6, EPOLLIN, 0x6666, 0),
+    *_epoll_ctl("add it again", 7, 1, 6, EPOLLIN, 0, "EEXIST"),
+    *_epoll_ctl("modify a descriptor not added", 7, 3, 1, EPOLLIN, 0, "ENOENT"),
+    *_epoll_ctl("a regular file", 7, 1, 3, EPOLLIN, 0, "EPERM"),
+    *_epoll_ctl("a directory", 7, 1, 4, EPOLLIN, 0, "EPERM"),
+    *_epoll_ctl("the epoll itself", 7, 1, 7, EPOLLIN, 0, "EINVAL"),
+    *_epoll_ctl("not an epoll", 6, 1, 1, EPOLLIN, 0, "EINVAL"),
+    *_epoll_ctl("a bad descriptor", 7, 1, 99, EPOLLIN, 0, "EBADF"),
+    *_epoll_ctl("a bad epoll descriptor", 99, 1, 6, EPOLLIN, 0, "EBADF"),
+    *_epoll_ctl("a bad op", 7, 9, 6, EPOLLIN, 0, "EINVAL"),
+    *_epoll_ctl("EPOLLEXCLUSIVE with EPOLLONESHOT", 7, 1, 1, EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT, 0, "EINVAL"),
+    *_epoll_ctl("EPOLLEXCLUSIVE on a modify", 7, 3, 6, EPOLLIN | EPOLLEXCLUSIVE, 0, "EINVAL"),
+    Check("epoll_ctl: delete a descriptor not added", "epoll_ctl", (7, 2, 1, 0), "ENOENT"),
+    Check("epoll_ctl: a bad event pointer", "epoll_ctl", (7, 1, 1, NOWHERE), "EFAULT"),
+    Check("epoll_wait: the eventfd is readable", "epoll_wait", (7, Out(32), 2, 0), 1),
+    Check("epoll_wait: no room", "epoll_wait", (7, Out(32), 0, 0), "EINVAL"),
+    Check("epoll_pwait: the eventfd is readable", "epoll_pwait", (7, Out(32), 2, 0, 0, 8), 1),
+    Check("epoll_pwait: a bad sigset size", "epoll_pwait", (7, Out(32), 2, 0, Quads(0), 4), "EINVAL"),
+    Check("epoll_pwait: no room", "epoll_pwait", (7, Out(32), 0, 0, 0, 8), "EINVAL"),
+    Check("epoll_pwait: not an epoll", "epoll_pwait", (6, Out(32), 1, 0, 0, 8), "EINVAL"),
+    Check("epoll_pwait: a bad descriptor", "epoll_pwait", (99, Out(32), 1, 0, 0, 8), "EBADF"),
+    Check("epoll_pwait2: the eventfd is readable", "epoll_pwait2", (7, Out(32), 2, Quads(0, 0), 0, 8), 1,
+          qemu_differs=_NO_PWAIT2),
+    Check("epoll_pwait2: a bad timeout", "epoll_pwait2", (7, Out(32), 2, Quads(0, 10**9), 0, 8), "EINVAL",
+          qemu_differs=_NO_PWAIT2),
+    *_epoll_ctl("modify it to writable, edge-triggered", 7, 3, 6, EPOLLOUT | EPOLLET, 0x6767, 0),
+    Check("epoll_pwait: the edge", "epoll_pwait", (7, Out(32), 2, 0, 0, 8), 1),
+    Check("epoll_pwait: no edge since", "epoll_pwait", (7, Out(32), 2, 0, 0, 8), 0),
+    Check("epoll_ctl: delete the eventfd", "epoll_ctl", (7, 2, 6, 0), 0),
+    Check("epoll_pwait: nothing watched", "epoll_pwait", (7, Out(32), 2, 0, 0, 8), 0),
+    Check("timerfd_create: monotonic", "timerfd_create", (1, 0), 8),
+    Check("timerfd_create: a bad clock", "timerfd_create", (3, 0), "EINVAL"),
+    Check("timerfd_create: a bad flag", "timerfd_create", (1, 1), "EINVAL"),
+    *_epoll_ctl("add the timerfd", 7, 1, 8, EPOLLIN, 0x8888, 0),
+    Check("timerfd_settime: in 100 s", "timerfd_settime", (8, 0, Words(0, 0, 100, 0), Out(WORDS4)), 0),
+    Check("timerfd_gettime: armed", "timerfd_gettime", (8, Out(WORDS4, _everything)), 0),
+    Check("epoll_pwait: the timer has not expired", "epoll_pwait", (7, Out(32), 2, 0, 0, 8), 0),
+    Check("timerfd_settime: a bad flag", "timerfd_settime", (8, 4, Words(0, 0, 1, 0), 0), "EINVAL"),
+    Check("timerfd_settime: nanoseconds out of range", "timerfd_settime", (8, 0, Words(0, 0, 0, 10**9), 0),
+          "EINVAL"),
+    Check("timerfd_settime: not a timerfd", "timerfd_settime", (6, 0, Words(0, 0, 1, 0), 0), "EINVAL"),
+    Check("timerfd_settime: a bad descriptor", "timerfd_settime", (99, 0, Words(0, 0, 1, 0), 0), "EBADF"),
+    Check("timerfd_settime: a bad pointer", "timerfd_settime", (8, 0, NOWHERE, 0), "EFAULT"),
+    Check("timerfd_settime: an instant long past", "timerfd_settime", (8, 1, Words(0, 0, 0, 1), Out(WORDS4, _everything)),
+          0),
+    Check("epoll_pwait: the timer has expired", "epoll_pwait", (7, Out(32), 2, 0, 0, 8), 1),
+    Check("read: the timer's expirations", "read", (8, Out(8), 8), 8),
+    Check("read: 4 bytes of the timerfd", "read", (8, Out(8), 4), "EINVAL"),
+    Check("timerfd_gettime: expired, disarmed", "timerfd_gettime", (8, Out(WORDS4)), 0),
+    Check("timerfd_gettime: not a timerfd", "timerfd_gettime", (6, Out(WORDS4)), "EINVAL"),
+    Check("timerfd_gettime: a bad pointer", "timerfd_gettime", (8, NOWHERE), "EFAULT"),
+    Check("timerfd_settime64: in 100 s", "timerfd_settime64", (8, 0, Quads(0, 0, 100, 0), Out(32)), 0),
+    Check("timerfd_gettime64: armed", "timerfd_gettime64", (8, Out(32, _everything)), 0),
+    Check("timerfd_settime64: a bad flag", "timerfd_settime64", (8, 4, Quads(0, 0, 1, 0), 0), "EINVAL"),
+    Check("timerfd_gettime64: not a timerfd", "timerfd_gettime64", (6, 0), "EINVAL"),
+    Check("rt_sigprocmask: block SIGUSR1 for a signalfd", "rt_sigprocmask", (0, Quads(1 << 9), 0, 8), 0),
+    Check("signalfd4: SIGUSR1, non-blocking", "signalfd4", (-1, Quads(1 << 9), 8, NONBLOCK), 9),
+    Check("signalfd4: a bad flag", "signalfd4", (-1, Quads(1 << 9), 8, 1), "EINVAL"),
+    Check("signalfd4: not a signalfd", "signalfd4", (6, Quads(1 << 9), 8, 0), "EINVAL"),
+    Check("signalfd4: a bad descriptor", "signalfd4", (99, Quads(1 << 9), 8, 0), "EBADF"),
+    Check("signalfd4: a bad mask pointer", "signalfd4", (-1, NOWHERE, 8, 0), "EFAULT"),
+    Check("signalfd: not a signalfd", "signalfd", (6, Quads(1 << 9), 8), "EINVAL"),
+    Check("signalfd4: the same mask again", "signalfd4", (9, Quads(1 << 9), 8, 0), 9),
+    Check("read: nothing pending on the signalfd", "read", (9, Out(128), 128), "EAGAIN"),
+    Check("read: 64 bytes of the signalfd", "read", (9, Out(128), 64), "EINVAL"),
+    *_epoll_ctl("add the signalfd", 7, 1, 9, EPOLLIN, 0x9999, 0),
+    Check("kill: SIGUSR1 to itself, for the signalfd", "kill", (Ret("getpid: for kill"), 10), 0),
+    Check("epoll_pwait: the signalfd is readable", "epoll_pwait", (7, Out(32), 2, 0, 0, 8), 1),
+    Check("read: SIGUSR1 from the signalfd", "read", (9, Out(128, _signal_sender), 128), 128),
+    Check("rt_sigprocmask: unblock SIGUSR1 after the signalfd", "rt_sigprocmask", (1, Quads(1 << 9), 0, 8), 0),
+    Check("epoll_pwait: nothing ready after the reads", "epoll_pwait", (7, Out(32), 2, 0, 0, 8), 0),
+    Check("close: the signalfd", "close", (9,), 0),
+    Check("close: the timerfd", "close", (8,), 0),
+    Check("close: the epoll", "close", (7,), 0),
+    Check("close: the eventfd", "close", (6,), 0),
     Check("sendfile: to stdout", "sendfile", (1, 3, Words(0), 5), 5),
     Check("sendfile: from a bad descriptor", "sendfile", (1, 99, 0, 5), "EBADF"),
     Check("sendfile: to a read-only descriptor", "sendfile", (3, 3, 0, 5), "EBADF"),
@@ -725,7 +835,15 @@ CHECKS: list[Check] = [
     Check("open: a file", "open", (b"data.txt", RDONLY, 0)),
     Check("creat: a file", "creat", (b"created.txt", 0o600)),
     Check("dup: a descriptor", "dup", (3,)),
+    Check("eventfd: a counter", "eventfd", (0,)),
+    Check("epoll_create: an epoll", "epoll_create", (1,)),
+    Check("signalfd: SIGUSR2", "signalfd", (-1, Quads(1 << 11), 8)),
     # qemu-user leaves the two descriptors of a pipe open when it cannot store their numbers
     Check("pipe2: a bad pointer", "pipe2", (NOWHERE, 0), "EFAULT"),
     Check("pipe: a bad pointer", "pipe", (NOWHERE,), "EFAULT"),
+    # qemu-user makes a signalfd whatever the mask's size: the descriptors it leaks come last
+    Check("signalfd4: a bad mask size", "signalfd4", (-1, Quads(1 << 9), 4, 0), "EINVAL",
+          qemu_differs="qemu-user does not check the mask's size"),
+    Check("signalfd: a bad mask size", "signalfd", (-1, Quads(1 << 9), 4), "EINVAL",
+          qemu_differs="qemu-user does not check the mask's size"),
 ]

@@ -37,6 +37,7 @@ NO_BAD_ARGUMENTS = {
     "set_tls": "every value is a valid thread pointer",
     "set_tid_address": "every address is accepted (it is only written when the thread ends)",
     "pipe": "its one argument can only be a bad pointer",
+    "eventfd": "every initial count is accepted",
 }
 # Calls whose checks would end the program: the program itself ends with exit_group(0).
 ENDS_THE_PROGRAM = {"exit", "exit_group", "rt_sigreturn", "sigreturn"}
