@@ -15,6 +15,7 @@ from kernel_model import compat as _compat_calls  # noqa: F401
 from kernel_model import epoll as _epoll_calls  # noqa: F401
 from kernel_model import eventfiles as _event_file_calls  # noqa: F401
 from kernel_model import files as _file_calls  # noqa: F401
+from kernel_model import itimers as _itimer_calls  # noqa: F401
 from kernel_model import fsinfo as _fsinfo_calls  # noqa: F401
 from kernel_model import lifecycle as _lifecycle_calls  # noqa: F401
 from kernel_model import limits as _limit_calls  # noqa: F401
@@ -171,9 +172,11 @@ class Kernel:
             now=lambda: self.clock.now(CLOCK_MONOTONIC), poll=self.waits.poll, sleep=self.waits.sleep,
             advance=self.clock.advance_to if self.clock.virtual else None, seed=config.schedule_seed,
         )
+        self.scheduler.timers = _itimer_calls.Timers(self)
         self._futexes: dict[tuple[int, int], WaitQueue] = {}
         # Asks the CPU side to stop the running task after the call it is in (the first process
-        # ended under another's hand); the CPU side sets it, nothing happens without one.
+        # ended under another's hand, an interval timer was armed); the CPU side sets it, nothing
+        # happens without one.
         self.preempt: Callable[[], None] = _nothing
         first = self._first_process(config, memory)
         self.switch_to(first.threads[0])

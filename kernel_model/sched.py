@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from kernel_model.seam import ProcessExit
 
@@ -120,6 +120,9 @@ class Scheduler:
         # Told when a task becomes runnable (woken, or new) while another may be running: the
         # CPU side then gives the running one a time slice, so that the two take turns.
         self.on_runnable: Callable[["Task"], None] | None = None
+        # The processes' interval timers (kernel_model.itimers.Timers): their expiries are
+        # deadlines too, which send a signal rather than wake one task.
+        self.timers: Any = None
 
     # -- the set of tasks ------------------------------------------------------------------
 
@@ -173,6 +176,9 @@ class Scheduler:
         for t in blocked:
             for fd, events in t.wait.host.items():  # type: ignore[union-attr]
                 host[fd] = host.get(fd, 0) | events
+        timer = self.timers.next_deadline() if self.timers is not None else None
+        if timer is not None:
+            deadlines.append(timer)
         if not deadlines and not host:
             raise Deadlock(self.describe_waits(blocked))
         now = self._now()
@@ -206,6 +212,9 @@ class Scheduler:
             if wait.deadline is not None and self._advance is None:
                 soonest = wait.deadline if soonest is None else min(soonest, wait.deadline)
             host = host or bool(wait.host)
+        timer = self.timers.next_deadline() if self.timers is not None and self._advance is None else None
+        if timer is not None:
+            soonest = timer if soonest is None else min(soonest, timer)
         due = None if soonest is None else max(soonest - self._now(), 0)
         if host:
             due = poll_ns if due is None else min(due, poll_ns)
@@ -227,8 +236,10 @@ class Scheduler:
                     t.wake("event")
 
     def expire(self) -> None:
-        """Wake the blocked tasks whose deadline has passed."""
+        """Wake the blocked tasks whose deadline has passed, and fire the expired interval timers."""
         now = self._now()
+        if self.timers is not None:
+            self.timers.fire(now)
         for t in self.tasks:
             if t.state == "blocked" and t.wait is not None and t.wait.deadline is not None and t.wait.deadline <= now:
                 t.wake("timeout")

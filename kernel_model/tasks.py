@@ -146,6 +146,7 @@ class Process:
         self.children_cpu_ns = 0
         self.execed = False  # it ran execve (setpgid may no longer move it)
         self.nice = 0  # its nice value, -20..19 (a fork inherits it)
+        self.itimers: dict[int, Any] = {}  # its interval timers (kernel_model.itimers); a fork's child has none
 
     def __repr__(self) -> str:
         return f"Process({self.pid}{', exited' if self.exit else ''})"

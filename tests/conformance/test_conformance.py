@@ -33,6 +33,7 @@ QEMU = {"x86_64": "qemu-x86_64", "aarch64": "qemu-aarch64", "i386": "qemu-i386",
 NO_BAD_ARGUMENTS = {
     "brk": "brk never fails: it returns the current break",
     "umask": "every mask is accepted",
+    "alarm": "every number of seconds is accepted (0 disarms)",
     "nice": "every increment is accepted (clamped); only a lower value can fail, for want of privilege",
     "set_tls": "every value is a valid thread pointer",
     "set_tid_address": "every address is accepted (it is only written when the thread ends)",

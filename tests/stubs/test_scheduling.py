@@ -307,3 +307,69 @@ def test_a_sleep_a_handler_interrupts_says_how_long_it_had_left():
     assert result.exit_status == 4
     (sleep,) = [r for r in result.calls("nanosleep") if r.pid == 1000]
     assert sleep.errno == "EINTR"
+
+
+# setitimer(ITIMER_REAL, 0.2 s), then spin without a system call: SIGALRM ends it (142)
+ALARM_SPIN = {
+    "x86_64": """
+    mov eax, 38
+    xor edi, edi
+    lea rsi, [rip + value]
+    xor edx, edx
+    syscall
+spin: jmp spin
+    .align 8
+value: .quad 0, 0, 0, 200000
+""",
+    "aarch64": """
+    mov x8, #103
+    mov x0, #0
+    adr x1, value
+    mov x2, #0
+    svc #0
+spin: b spin
+    .align 3
+value: .quad 0, 0, 0, 200000
+""",
+}
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_an_interval_timer_ends_a_loop_that_makes_no_system_call(arch):
+    started = time.monotonic()
+    result = Sandbox(arch, timeout=20).run_asm(ALARM_SPIN[arch])
+    assert result.exit_status == 128 + 14 and result.signal == "SIGALRM"
+    assert time.monotonic() - started < 10
+
+
+# alarm(1), then pause() with a SIGALRM handler: pause ends with EINTR; exit with -result (4)
+ALARM_PAUSE = """
+    mov eax, 13
+    mov edi, 14
+    lea rsi, [rip + act]
+    xor edx, edx
+    mov r10d, 8
+    syscall
+    mov eax, 37
+    mov edi, 1
+    syscall
+    mov eax, 34
+    syscall
+    neg eax
+    mov edi, eax
+    mov eax, 231
+    syscall
+handler:
+    ret
+restorer:
+    mov eax, 15
+    syscall
+    .align 8
+act: .quad handler, 0x04000000, restorer, 0
+"""
+
+
+@pytest.mark.parametrize("virtual", [False, True], ids=["real time", "virtual time"])
+def test_pause_ends_when_an_alarm_comes(virtual):
+    result = Sandbox("x86_64", timeout=20, virtual_time=virtual).run_asm(ALARM_PAUSE)
+    assert result.exit_status == 4  # EINTR

@@ -574,6 +574,21 @@ def parse_qemu(lines: list[str], arch: str | None = None) -> tuple[list[QemuCall
     return calls, other
 
 
+def _qemu_fields(token: str) -> dict[str, str]:
+    """The numbers of a struct qemu printed, by dotted name as the sandbox records them:
+    ``{it_value={tv_sec = 1,...},}`` gives ``{"it_value.tv_sec": "1", ...}``."""
+    fields: dict[str, str] = {}
+    path: list[str] = []
+    for m in re.finditer(r"(\w+)=\{|(\w+) = (-?\d+)|(\})", token):
+        if m.group(1):
+            path.append(m.group(1))
+        elif m.group(2):
+            fields[".".join([*path, m.group(2)])] = m.group(3)
+        elif path:
+            path.pop()
+    return fields
+
+
 def _qemu_number(token: str, table: str | None, arch: str) -> int | None:
     token = token.strip()
     named = re.match(r"^[a-z_]+=(?=\S)", token)  # clone's "child_stack=0x0000000000000000"
@@ -643,7 +658,7 @@ def compare_with_qemu(arch: str, qemu: list[QemuCall], ours: list[dict[str, Any]
                     problems.append(f"{q.line}: argument {i} {token} but the sandbox read {captured!r}")
                 continue
             if token.startswith("{"):
-                fields = dict(re.findall(r"(\w+) = (-?\d+)", token))
+                fields = _qemu_fields(token)
                 if isinstance(captured, dict) and any(int(v) != captured.get(k) for k, v in fields.items()):
                     problems.append(f"{q.line}: argument {i} {token} but the sandbox read {captured}")
                 continue

@@ -345,6 +345,10 @@ def misc(v: Values) -> Calls:
         ("getpgid", (0,)), ("getsid", (0,)), ("setpgid", (0, 0)), ("setsid", ()),
         ("getpriority", (v("which_prio", "PRIO_PROCESS"), 0)),
         ("setpriority", (v("which_prio", "PRIO_PROCESS"), 0, 0)),  # the nice value it has: allowed
+        # an interval timer far ahead, then disarmed: no SIGALRM comes
+        ("setitimer", (v("itimer_which", "ITIMER_REAL"), Words(0, 0, 100, 0), bytearray(32))),
+        ("getitimer", (v("itimer_which", "ITIMER_REAL"), bytearray(32))),
+        ("setitimer", (v("itimer_which", "ITIMER_REAL"), Words(0, 0, 0, 0), 0)),
         ("getgroups", (0, 0)),
         ("setgroups", (-1, 0)),
         ("prlimit64", (0, v("rlimit_resource", "RLIMIT_NOFILE"), 0, bytearray(16))),
@@ -387,6 +391,7 @@ def legacy(v: Values) -> Calls:
     o = lambda text: v("open_flags", text)  # noqa: E731
     return [
         ("open", ("data.txt", o("O_RDONLY"), 0)),
+        ("alarm", (100,)), ("alarm", (0,)),  # setitimer's older form, far ahead, then disarmed
         ("dup2", (3, 9)),
         ("creat", ("new.tmp", 0o600)),
         ("stat", ("data.txt", bytearray(256))),

@@ -7,80 +7,88 @@ mov rsi, 0x0
 mov rdx, 0x0
 mov rax, 0x2
 syscall
+# alarm(100)
+mov rdi, 0x64
+mov rax, 0x25
+syscall
+# alarm(0)
+mov rdi, 0x0
+mov rax, 0x25
+syscall
 # dup2(3, 9)
 mov rdi, 0x3
 mov rsi, 0x9
 mov rax, 0x21
 syscall
 # creat("new.tmp", 384)
-lea rdi, [rip + call3_arg0]
+lea rdi, [rip + call5_arg0]
 mov rsi, 0x180
 mov rax, 0x55
 syscall
 # stat("data.txt", <256-byte buffer>)
-lea rdi, [rip + call4_arg0]
-lea rsi, [rip + call4_arg1]
+lea rdi, [rip + call6_arg0]
+lea rsi, [rip + call6_arg1]
 mov rax, 0x4
 syscall
 # lstat("sub", <256-byte buffer>)
-lea rdi, [rip + call5_arg0]
-lea rsi, [rip + call5_arg1]
+lea rdi, [rip + call7_arg0]
+lea rsi, [rip + call7_arg1]
 mov rax, 0x6
 syscall
 # access("data.txt", 6)
-lea rdi, [rip + call6_arg0]
+lea rdi, [rip + call8_arg0]
 mov rsi, 0x6
 mov rax, 0x15
 syscall
 # access("missing", 0)
-lea rdi, [rip + call7_arg0]
+lea rdi, [rip + call9_arg0]
 mov rsi, 0x0
 mov rax, 0x15
 syscall
 # mkdir("dir.tmp", 448)
-lea rdi, [rip + call8_arg0]
+lea rdi, [rip + call10_arg0]
 mov rsi, 0x1c0
 mov rax, 0x53
 syscall
 # symlink("data.txt", "dir.tmp/link")
-lea rdi, [rip + call9_arg0]
-lea rsi, [rip + call9_arg1]
+lea rdi, [rip + call11_arg0]
+lea rsi, [rip + call11_arg1]
 mov rax, 0x58
 syscall
 # readlink("dir.tmp/link", <64-byte buffer>, 64)
-lea rdi, [rip + call10_arg0]
-lea rsi, [rip + call10_arg1]
+lea rdi, [rip + call12_arg0]
+lea rsi, [rip + call12_arg1]
 mov rdx, 0x40
 mov rax, 0x59
 syscall
 # link("new.tmp", "dir.tmp/hard")
-lea rdi, [rip + call11_arg0]
-lea rsi, [rip + call11_arg1]
+lea rdi, [rip + call13_arg0]
+lea rsi, [rip + call13_arg1]
 mov rax, 0x56
 syscall
 # rename("dir.tmp/hard", "dir.tmp/hard2")
-lea rdi, [rip + call12_arg0]
-lea rsi, [rip + call12_arg1]
+lea rdi, [rip + call14_arg0]
+lea rsi, [rip + call14_arg1]
 mov rax, 0x52
 syscall
 # unlink("dir.tmp/hard2")
-lea rdi, [rip + call13_arg0]
-mov rax, 0x57
-syscall
-# unlink("dir.tmp/link")
-lea rdi, [rip + call14_arg0]
-mov rax, 0x57
-syscall
-# unlink("new.tmp")
 lea rdi, [rip + call15_arg0]
 mov rax, 0x57
 syscall
-# rmdir("dir.tmp")
+# unlink("dir.tmp/link")
 lea rdi, [rip + call16_arg0]
+mov rax, 0x57
+syscall
+# unlink("new.tmp")
+lea rdi, [rip + call17_arg0]
+mov rax, 0x57
+syscall
+# rmdir("dir.tmp")
+lea rdi, [rip + call18_arg0]
 mov rax, 0x54
 syscall
 # rmdir("dir.tmp")
-lea rdi, [rip + call17_arg0]
+lea rdi, [rip + call19_arg0]
 mov rax, 0x54
 syscall
 # time(0)
@@ -88,51 +96,51 @@ mov rdi, 0x0
 mov rax, 0xc9
 syscall
 # time(<8-byte buffer>)
-lea rdi, [rip + call19_arg0]
+lea rdi, [rip + call21_arg0]
 mov rax, 0xc9
 syscall
 # chmod("data.txt", 420)
-lea rdi, [rip + call20_arg0]
+lea rdi, [rip + call22_arg0]
 mov rsi, 0x1a4
 mov rax, 0x5a
 syscall
 # chown("data.txt", -1, -1)
-lea rdi, [rip + call21_arg0]
+lea rdi, [rip + call23_arg0]
 mov rsi, 0xffffffffffffffff
 mov rdx, 0xffffffffffffffff
 mov rax, 0x5c
 syscall
 # lchown("data.txt", -1, -1)
-lea rdi, [rip + call22_arg0]
+lea rdi, [rip + call24_arg0]
 mov rsi, 0xffffffffffffffff
 mov rdx, 0xffffffffffffffff
 mov rax, 0x5e
 syscall
 # utime("data.txt", {1000000000, 1000000000})
-lea rdi, [rip + call23_arg0]
-lea rsi, [rip + call23_arg1]
+lea rdi, [rip + call25_arg0]
+lea rsi, [rip + call25_arg1]
 mov rax, 0x84
 syscall
 # utimes("data.txt", {1000000000, 0, 1000000000, 0})
-lea rdi, [rip + call24_arg0]
-lea rsi, [rip + call24_arg1]
+lea rdi, [rip + call26_arg0]
+lea rsi, [rip + call26_arg1]
 mov rax, 0xeb
 syscall
 # futimesat(-100, "data.txt", 0)
 mov rdi, 0xffffffffffffff9c
-lea rsi, [rip + call25_arg1]
+lea rsi, [rip + call27_arg1]
 mov rdx, 0x0
 mov rax, 0x105
 syscall
 # open("sub", 65536, 0)
-lea rdi, [rip + call26_arg0]
+lea rdi, [rip + call28_arg0]
 mov rsi, 0x10000
 mov rdx, 0x0
 mov rax, 0x2
 syscall
 # getdents(4, <4096-byte buffer>, 4096)
 mov rdi, 0x4
-lea rsi, [rip + call27_arg1]
+lea rsi, [rip + call29_arg1]
 mov rdx, 0x1000
 mov rax, 0x4e
 syscall
@@ -140,11 +148,11 @@ syscall
 mov rax, 0x6f
 syscall
 # pipe(<8-byte buffer>)
-lea rdi, [rip + call29_arg0]
+lea rdi, [rip + call31_arg0]
 mov rax, 0x16
 syscall
 # poll({4294967301}, 1, 0)
-lea rdi, [rip + call30_arg0]
+lea rdi, [rip + call32_arg0]
 mov rsi, 0x1
 mov rdx, 0x0
 mov rax, 0x7
@@ -154,7 +162,7 @@ mov rdi, 0x0
 mov rsi, 0x0
 mov rdx, 0x0
 mov r10, 0x0
-lea r8, [rip + call31_arg4]
+lea r8, [rip + call33_arg4]
 mov rax, 0x17
 syscall
 # exit_group(0)
@@ -163,42 +171,42 @@ mov rax, 0xe7
 syscall
 stub_end:
 call1_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
-call3_arg0: .byte 110, 101, 119, 46, 116, 109, 112, 0
-call4_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
-call4_arg1: .zero 257
-call5_arg0: .byte 115, 117, 98, 0
-call5_arg1: .zero 257
+call5_arg0: .byte 110, 101, 119, 46, 116, 109, 112, 0
 call6_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
-call7_arg0: .byte 109, 105, 115, 115, 105, 110, 103, 0
-call8_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 0
-call9_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
-call9_arg1: .byte 100, 105, 114, 46, 116, 109, 112, 47, 108, 105, 110, 107, 0
-call10_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 47, 108, 105, 110, 107, 0
-call10_arg1: .zero 65
-call11_arg0: .byte 110, 101, 119, 46, 116, 109, 112, 0
-call11_arg1: .byte 100, 105, 114, 46, 116, 109, 112, 47, 104, 97, 114, 100, 0
-call12_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 47, 104, 97, 114, 100, 0
-call12_arg1: .byte 100, 105, 114, 46, 116, 109, 112, 47, 104, 97, 114, 100, 50, 0
-call13_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 47, 104, 97, 114, 100, 50, 0
-call14_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 47, 108, 105, 110, 107, 0
-call15_arg0: .byte 110, 101, 119, 46, 116, 109, 112, 0
-call16_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 0
-call17_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 0
-call19_arg0: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
-call20_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
-call21_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
+call6_arg1: .zero 257
+call7_arg0: .byte 115, 117, 98, 0
+call7_arg1: .zero 257
+call8_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
+call9_arg0: .byte 109, 105, 115, 115, 105, 110, 103, 0
+call10_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 0
+call11_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
+call11_arg1: .byte 100, 105, 114, 46, 116, 109, 112, 47, 108, 105, 110, 107, 0
+call12_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 47, 108, 105, 110, 107, 0
+call12_arg1: .zero 65
+call13_arg0: .byte 110, 101, 119, 46, 116, 109, 112, 0
+call13_arg1: .byte 100, 105, 114, 46, 116, 109, 112, 47, 104, 97, 114, 100, 0
+call14_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 47, 104, 97, 114, 100, 0
+call14_arg1: .byte 100, 105, 114, 46, 116, 109, 112, 47, 104, 97, 114, 100, 50, 0
+call15_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 47, 104, 97, 114, 100, 50, 0
+call16_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 47, 108, 105, 110, 107, 0
+call17_arg0: .byte 110, 101, 119, 46, 116, 109, 112, 0
+call18_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 0
+call19_arg0: .byte 100, 105, 114, 46, 116, 109, 112, 0
+call21_arg0: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
 call22_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
 call23_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
-.balign 8
-call23_arg1: .quad 1000000000, 1000000000
 call24_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
+call25_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
 .balign 8
-call24_arg1: .quad 1000000000, 0, 1000000000, 0
-call25_arg1: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
-call26_arg0: .byte 115, 117, 98, 0
-call27_arg1: .zero 4097
-call29_arg0: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
+call25_arg1: .quad 1000000000, 1000000000
+call26_arg0: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
 .balign 8
-call30_arg0: .quad 4294967301
+call26_arg1: .quad 1000000000, 0, 1000000000, 0
+call27_arg1: .byte 100, 97, 116, 97, 46, 116, 120, 116, 0
+call28_arg0: .byte 115, 117, 98, 0
+call29_arg1: .zero 4097
+call31_arg0: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
 .balign 8
-call31_arg4: .quad 0, 0
+call32_arg0: .quad 4294967301
+.balign 8
+call33_arg4: .quad 0, 0

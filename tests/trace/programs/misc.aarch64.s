@@ -133,6 +133,23 @@ movz x1, #0x0
 movz x2, #0x0
 movz x8, #0x8c
 svc #0
+// setitimer(0, {0, 0, 100, 0}, <32-byte buffer>)
+movz x0, #0x0
+adr x1, call24_arg1
+adr x2, call24_arg2
+movz x8, #0x67
+svc #0
+// getitimer(0, <32-byte buffer>)
+movz x0, #0x0
+adr x1, call25_arg1
+movz x8, #0x66
+svc #0
+// setitimer(0, {0, 0, 0, 0}, 0)
+movz x0, #0x0
+adr x1, call26_arg1
+movz x2, #0x0
+movz x8, #0x67
+svc #0
 // getgroups(0, 0)
 movz x0, #0x0
 movz x1, #0x0
@@ -147,22 +164,22 @@ svc #0
 movz x0, #0x0
 movz x1, #0x7
 movz x2, #0x0
-adr x3, call26_arg3
+adr x3, call29_arg3
 movz x8, #0x105
 svc #0
 // getrlimit(7, <16-byte buffer>)
 movz x0, #0x7
-adr x1, call27_arg1
+adr x1, call30_arg1
 movz x8, #0xa3
 svc #0
 // setrlimit(7, {1024, 1024})
 movz x0, #0x7
-adr x1, call28_arg1
+adr x1, call31_arg1
 movz x8, #0xa4
 svc #0
 // getrusage(0, <144-byte buffer>)
 movz x0, #0x0
-adr x1, call29_arg1
+adr x1, call32_arg1
 movz x8, #0xa5
 svc #0
 // sched_getscheduler(0)
@@ -171,32 +188,32 @@ movz x8, #0x78
 svc #0
 // sched_getparam(0, <4-byte buffer>)
 movz x0, #0x0
-adr x1, call31_arg1
+adr x1, call34_arg1
 movz x8, #0x79
 svc #0
 // sched_setaffinity(0, 8, {1})
 movz x0, #0x0
 movz x1, #0x8
-adr x2, call32_arg2
+adr x2, call35_arg2
 movz x8, #0x7a
 svc #0
 // sched_getaffinity(0, 128, <128-byte buffer>)
 movz x0, #0x0
 movz x1, #0x80
-adr x2, call33_arg2
+adr x2, call36_arg2
 movz x8, #0x7b
 svc #0
 // sched_yield()
 movz x8, #0x7c
 svc #0
 // getcpu(<4-byte buffer>, <4-byte buffer>, 0)
-adr x0, call35_arg0
-adr x1, call35_arg1
+adr x0, call38_arg0
+adr x1, call38_arg1
 movz x2, #0x0
 movz x8, #0xa8
 svc #0
 // sysinfo(<112-byte buffer>)
-adr x0, call36_arg0
+adr x0, call39_arg0
 movz x8, #0xb3
 svc #0
 // prctl(3, 0, 0, 0, 0)
@@ -209,7 +226,7 @@ movz x8, #0xa7
 svc #0
 // prctl(15, "traced-by-test", 0, 0, 0)
 movz x0, #0xf
-adr x1, call38_arg1
+adr x1, call41_arg1
 movz x2, #0x0
 movz x3, #0x0
 movz x4, #0x0
@@ -217,36 +234,36 @@ movz x8, #0xa7
 svc #0
 // prctl(16, <16-byte buffer>, 0, 0, 0)
 movz x0, #0x10
-adr x1, call39_arg1
+adr x1, call42_arg1
 movz x2, #0x0
 movz x3, #0x0
 movz x4, #0x0
 movz x8, #0xa7
 svc #0
 // set_tid_address({0})
-adr x0, call40_arg0
+adr x0, call43_arg0
 movz x8, #0x60
 svc #0
 // rseq({0, 0, 0, 0}, 32, 0, 1392848979)
-adr x0, call41_arg0
+adr x0, call44_arg0
 movz x1, #0x20
 movz x2, #0x0
 movz x3, #0x3053; movk x3, #0x5305, lsl #16
 movz x8, #0x125
 svc #0
 // set_robust_list({0, 0, 0}, 24)
-adr x0, call42_arg0
+adr x0, call45_arg0
 movz x1, #0x18
 movz x8, #0x63
 svc #0
 // get_robust_list(0, <8-byte buffer>, <8-byte buffer>)
 movz x0, #0x0
-adr x1, call43_arg1
-adr x2, call43_arg2
+adr x1, call46_arg1
+adr x2, call46_arg2
 movz x8, #0x64
 svc #0
 // futex({0}, 129, 1, 0, 0, 0)
-adr x0, call44_arg0
+adr x0, call47_arg0
 movz x1, #0x81
 movz x2, #0x1
 movz x3, #0x0
@@ -255,17 +272,17 @@ movz x5, #0x0
 movz x8, #0x62
 svc #0
 // futex({0}, 128, 1, {0, 0}, 0, 0)
-adr x0, call45_arg0
+adr x0, call48_arg0
 movz x1, #0x80
 movz x2, #0x1
-adr x3, call45_arg3
+adr x3, call48_arg3
 movz x4, #0x0
 movz x5, #0x0
 movz x8, #0x62
 svc #0
 // rt_sigaction(10, {1, 0, 0, 0}, 0, 8)
 movz x0, #0xa
-adr x1, call46_arg1
+adr x1, call49_arg1
 movz x2, #0x0
 movz x3, #0x8
 movz x8, #0x86
@@ -273,14 +290,14 @@ svc #0
 // rt_sigaction(10, 0, <32-byte buffer>, 8)
 movz x0, #0xa
 movz x1, #0x0
-adr x2, call47_arg2
+adr x2, call50_arg2
 movz x3, #0x8
 movz x8, #0x86
 svc #0
 // rt_sigprocmask(0, {2048}, <8-byte buffer>, 8)
 movz x0, #0x0
-adr x1, call48_arg1
-adr x2, call48_arg2
+adr x1, call51_arg1
+adr x2, call51_arg2
 movz x3, #0x8
 movz x8, #0x87
 svc #0
@@ -301,18 +318,18 @@ movz x1, #0x0
 movz x8, #0x82
 svc #0
 // rt_sigpending(<8-byte buffer>, 8)
-adr x0, call52_arg0
+adr x0, call55_arg0
 movz x1, #0x8
 movz x8, #0x88
 svc #0
 // sigaltstack(0, <24-byte buffer>)
 movz x0, #0x0
-adr x1, call53_arg1
+adr x1, call56_arg1
 movz x8, #0x84
 svc #0
 // wait4(-1, <4-byte buffer>, 0, 0)
 movz x0, #0xffff; movk x0, #0xffff, lsl #16; movk x0, #0xffff, lsl #32; movk x0, #0xffff, lsl #48
-adr x1, call54_arg1
+adr x1, call57_arg1
 movz x2, #0x0
 movz x3, #0x0
 movz x8, #0x104
@@ -320,14 +337,14 @@ svc #0
 // waitid(0, 0, <128-byte buffer>, 4, 0)
 movz x0, #0x0
 movz x1, #0x0
-adr x2, call55_arg2
+adr x2, call58_arg2
 movz x3, #0x4
 movz x4, #0x0
 movz x8, #0x5f
 svc #0
 // unlinkat(-100, "f.tmp", 0)
 movz x0, #0xff9c; movk x0, #0xffff, lsl #16; movk x0, #0xffff, lsl #32; movk x0, #0xffff, lsl #48
-adr x1, call56_arg1
+adr x1, call59_arg1
 movz x2, #0x0
 movz x8, #0x23
 svc #0
@@ -358,42 +375,48 @@ call13_arg2: .quad 0, 0
 call14_arg2: .quad 0
 .balign 8
 call15_arg4: .quad 0, 0
-call26_arg3: .zero 17
-call27_arg1: .zero 17
 .balign 8
-call28_arg1: .quad 1024, 1024
-call29_arg1: .zero 145
-call31_arg1: .byte 0, 0, 0, 0, 0
+call24_arg1: .quad 0, 0, 100, 0
+call24_arg2: .zero 33
+call25_arg1: .zero 33
 .balign 8
-call32_arg2: .quad 1
-call33_arg2: .zero 129
-call35_arg0: .byte 0, 0, 0, 0, 0
-call35_arg1: .byte 0, 0, 0, 0, 0
-call36_arg0: .zero 113
-call38_arg1: .byte 116, 114, 97, 99, 101, 100, 45, 98, 121, 45, 116, 101, 115, 116, 0
-call39_arg1: .zero 17
+call26_arg1: .quad 0, 0, 0, 0
+call29_arg3: .zero 17
+call30_arg1: .zero 17
 .balign 8
-call40_arg0: .quad 0
+call31_arg1: .quad 1024, 1024
+call32_arg1: .zero 145
+call34_arg1: .byte 0, 0, 0, 0, 0
 .balign 8
-call41_arg0: .quad 0, 0, 0, 0
+call35_arg2: .quad 1
+call36_arg2: .zero 129
+call38_arg0: .byte 0, 0, 0, 0, 0
+call38_arg1: .byte 0, 0, 0, 0, 0
+call39_arg0: .zero 113
+call41_arg1: .byte 116, 114, 97, 99, 101, 100, 45, 98, 121, 45, 116, 101, 115, 116, 0
+call42_arg1: .zero 17
 .balign 8
-call42_arg0: .quad 0, 0, 0
-call43_arg1: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
-call43_arg2: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
+call43_arg0: .quad 0
 .balign 8
-call44_arg0: .quad 0
+call44_arg0: .quad 0, 0, 0, 0
 .balign 8
-call45_arg0: .quad 0
+call45_arg0: .quad 0, 0, 0
+call46_arg1: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
+call46_arg2: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
 .balign 8
-call45_arg3: .quad 0, 0
+call47_arg0: .quad 0
 .balign 8
-call46_arg1: .quad 1, 0, 0, 0
-call47_arg2: .zero 33
+call48_arg0: .quad 0
 .balign 8
-call48_arg1: .quad 2048
-call48_arg2: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
-call52_arg0: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
-call53_arg1: .zero 25
-call54_arg1: .byte 0, 0, 0, 0, 0
-call55_arg2: .zero 129
-call56_arg1: .byte 102, 46, 116, 109, 112, 0
+call48_arg3: .quad 0, 0
+.balign 8
+call49_arg1: .quad 1, 0, 0, 0
+call50_arg2: .zero 33
+.balign 8
+call51_arg1: .quad 2048
+call51_arg2: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
+call55_arg0: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
+call56_arg1: .zero 25
+call57_arg1: .byte 0, 0, 0, 0, 0
+call58_arg2: .zero 129
+call59_arg1: .byte 102, 46, 116, 109, 112, 0

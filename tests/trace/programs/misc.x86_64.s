@@ -133,6 +133,23 @@ mov rsi, 0x0
 mov rdx, 0x0
 mov rax, 0x8d
 syscall
+# setitimer(0, {0, 0, 100, 0}, <32-byte buffer>)
+mov rdi, 0x0
+lea rsi, [rip + call24_arg1]
+lea rdx, [rip + call24_arg2]
+mov rax, 0x26
+syscall
+# getitimer(0, <32-byte buffer>)
+mov rdi, 0x0
+lea rsi, [rip + call25_arg1]
+mov rax, 0x24
+syscall
+# setitimer(0, {0, 0, 0, 0}, 0)
+mov rdi, 0x0
+lea rsi, [rip + call26_arg1]
+mov rdx, 0x0
+mov rax, 0x26
+syscall
 # getgroups(0, 0)
 mov rdi, 0x0
 mov rsi, 0x0
@@ -147,22 +164,22 @@ syscall
 mov rdi, 0x0
 mov rsi, 0x7
 mov rdx, 0x0
-lea r10, [rip + call26_arg3]
+lea r10, [rip + call29_arg3]
 mov rax, 0x12e
 syscall
 # getrlimit(7, <16-byte buffer>)
 mov rdi, 0x7
-lea rsi, [rip + call27_arg1]
+lea rsi, [rip + call30_arg1]
 mov rax, 0x61
 syscall
 # setrlimit(7, {1024, 1024})
 mov rdi, 0x7
-lea rsi, [rip + call28_arg1]
+lea rsi, [rip + call31_arg1]
 mov rax, 0xa0
 syscall
 # getrusage(0, <144-byte buffer>)
 mov rdi, 0x0
-lea rsi, [rip + call29_arg1]
+lea rsi, [rip + call32_arg1]
 mov rax, 0x62
 syscall
 # sched_getscheduler(0)
@@ -171,32 +188,32 @@ mov rax, 0x91
 syscall
 # sched_getparam(0, <4-byte buffer>)
 mov rdi, 0x0
-lea rsi, [rip + call31_arg1]
+lea rsi, [rip + call34_arg1]
 mov rax, 0x8f
 syscall
 # sched_setaffinity(0, 8, {1})
 mov rdi, 0x0
 mov rsi, 0x8
-lea rdx, [rip + call32_arg2]
+lea rdx, [rip + call35_arg2]
 mov rax, 0xcb
 syscall
 # sched_getaffinity(0, 128, <128-byte buffer>)
 mov rdi, 0x0
 mov rsi, 0x80
-lea rdx, [rip + call33_arg2]
+lea rdx, [rip + call36_arg2]
 mov rax, 0xcc
 syscall
 # sched_yield()
 mov rax, 0x18
 syscall
 # getcpu(<4-byte buffer>, <4-byte buffer>, 0)
-lea rdi, [rip + call35_arg0]
-lea rsi, [rip + call35_arg1]
+lea rdi, [rip + call38_arg0]
+lea rsi, [rip + call38_arg1]
 mov rdx, 0x0
 mov rax, 0x135
 syscall
 # sysinfo(<112-byte buffer>)
-lea rdi, [rip + call36_arg0]
+lea rdi, [rip + call39_arg0]
 mov rax, 0x63
 syscall
 # prctl(3, 0, 0, 0, 0)
@@ -209,7 +226,7 @@ mov rax, 0x9d
 syscall
 # prctl(15, "traced-by-test", 0, 0, 0)
 mov rdi, 0xf
-lea rsi, [rip + call38_arg1]
+lea rsi, [rip + call41_arg1]
 mov rdx, 0x0
 mov r10, 0x0
 mov r8, 0x0
@@ -217,36 +234,36 @@ mov rax, 0x9d
 syscall
 # prctl(16, <16-byte buffer>, 0, 0, 0)
 mov rdi, 0x10
-lea rsi, [rip + call39_arg1]
+lea rsi, [rip + call42_arg1]
 mov rdx, 0x0
 mov r10, 0x0
 mov r8, 0x0
 mov rax, 0x9d
 syscall
 # set_tid_address({0})
-lea rdi, [rip + call40_arg0]
+lea rdi, [rip + call43_arg0]
 mov rax, 0xda
 syscall
 # rseq({0, 0, 0, 0}, 32, 0, 1392848979)
-lea rdi, [rip + call41_arg0]
+lea rdi, [rip + call44_arg0]
 mov rsi, 0x20
 mov rdx, 0x0
 mov r10, 0x53053053
 mov rax, 0x14e
 syscall
 # set_robust_list({0, 0, 0}, 24)
-lea rdi, [rip + call42_arg0]
+lea rdi, [rip + call45_arg0]
 mov rsi, 0x18
 mov rax, 0x111
 syscall
 # get_robust_list(0, <8-byte buffer>, <8-byte buffer>)
 mov rdi, 0x0
-lea rsi, [rip + call43_arg1]
-lea rdx, [rip + call43_arg2]
+lea rsi, [rip + call46_arg1]
+lea rdx, [rip + call46_arg2]
 mov rax, 0x112
 syscall
 # futex({0}, 129, 1, 0, 0, 0)
-lea rdi, [rip + call44_arg0]
+lea rdi, [rip + call47_arg0]
 mov rsi, 0x81
 mov rdx, 0x1
 mov r10, 0x0
@@ -255,17 +272,17 @@ mov r9, 0x0
 mov rax, 0xca
 syscall
 # futex({0}, 128, 1, {0, 0}, 0, 0)
-lea rdi, [rip + call45_arg0]
+lea rdi, [rip + call48_arg0]
 mov rsi, 0x80
 mov rdx, 0x1
-lea r10, [rip + call45_arg3]
+lea r10, [rip + call48_arg3]
 mov r8, 0x0
 mov r9, 0x0
 mov rax, 0xca
 syscall
 # rt_sigaction(10, {1, 0, 0, 0}, 0, 8)
 mov rdi, 0xa
-lea rsi, [rip + call46_arg1]
+lea rsi, [rip + call49_arg1]
 mov rdx, 0x0
 mov r10, 0x8
 mov rax, 0xd
@@ -273,14 +290,14 @@ syscall
 # rt_sigaction(10, 0, <32-byte buffer>, 8)
 mov rdi, 0xa
 mov rsi, 0x0
-lea rdx, [rip + call47_arg2]
+lea rdx, [rip + call50_arg2]
 mov r10, 0x8
 mov rax, 0xd
 syscall
 # rt_sigprocmask(0, {2048}, <8-byte buffer>, 8)
 mov rdi, 0x0
-lea rsi, [rip + call48_arg1]
-lea rdx, [rip + call48_arg2]
+lea rsi, [rip + call51_arg1]
+lea rdx, [rip + call51_arg2]
 mov r10, 0x8
 mov rax, 0xe
 syscall
@@ -301,18 +318,18 @@ mov rsi, 0x0
 mov rax, 0xc8
 syscall
 # rt_sigpending(<8-byte buffer>, 8)
-lea rdi, [rip + call52_arg0]
+lea rdi, [rip + call55_arg0]
 mov rsi, 0x8
 mov rax, 0x7f
 syscall
 # sigaltstack(0, <24-byte buffer>)
 mov rdi, 0x0
-lea rsi, [rip + call53_arg1]
+lea rsi, [rip + call56_arg1]
 mov rax, 0x83
 syscall
 # wait4(-1, <4-byte buffer>, 0, 0)
 mov rdi, 0xffffffffffffffff
-lea rsi, [rip + call54_arg1]
+lea rsi, [rip + call57_arg1]
 mov rdx, 0x0
 mov r10, 0x0
 mov rax, 0x3d
@@ -320,14 +337,14 @@ syscall
 # waitid(0, 0, <128-byte buffer>, 4, 0)
 mov rdi, 0x0
 mov rsi, 0x0
-lea rdx, [rip + call55_arg2]
+lea rdx, [rip + call58_arg2]
 mov r10, 0x4
 mov r8, 0x0
 mov rax, 0xf7
 syscall
 # unlinkat(-100, "f.tmp", 0)
 mov rdi, 0xffffffffffffff9c
-lea rsi, [rip + call56_arg1]
+lea rsi, [rip + call59_arg1]
 mov rdx, 0x0
 mov rax, 0x107
 syscall
@@ -358,42 +375,48 @@ call13_arg2: .quad 0, 0
 call14_arg2: .quad 0
 .balign 8
 call15_arg4: .quad 0, 0
-call26_arg3: .zero 17
-call27_arg1: .zero 17
 .balign 8
-call28_arg1: .quad 1024, 1024
-call29_arg1: .zero 145
-call31_arg1: .byte 0, 0, 0, 0, 0
+call24_arg1: .quad 0, 0, 100, 0
+call24_arg2: .zero 33
+call25_arg1: .zero 33
 .balign 8
-call32_arg2: .quad 1
-call33_arg2: .zero 129
-call35_arg0: .byte 0, 0, 0, 0, 0
-call35_arg1: .byte 0, 0, 0, 0, 0
-call36_arg0: .zero 113
-call38_arg1: .byte 116, 114, 97, 99, 101, 100, 45, 98, 121, 45, 116, 101, 115, 116, 0
-call39_arg1: .zero 17
+call26_arg1: .quad 0, 0, 0, 0
+call29_arg3: .zero 17
+call30_arg1: .zero 17
 .balign 8
-call40_arg0: .quad 0
+call31_arg1: .quad 1024, 1024
+call32_arg1: .zero 145
+call34_arg1: .byte 0, 0, 0, 0, 0
 .balign 8
-call41_arg0: .quad 0, 0, 0, 0
+call35_arg2: .quad 1
+call36_arg2: .zero 129
+call38_arg0: .byte 0, 0, 0, 0, 0
+call38_arg1: .byte 0, 0, 0, 0, 0
+call39_arg0: .zero 113
+call41_arg1: .byte 116, 114, 97, 99, 101, 100, 45, 98, 121, 45, 116, 101, 115, 116, 0
+call42_arg1: .zero 17
 .balign 8
-call42_arg0: .quad 0, 0, 0
-call43_arg1: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
-call43_arg2: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
+call43_arg0: .quad 0
 .balign 8
-call44_arg0: .quad 0
+call44_arg0: .quad 0, 0, 0, 0
 .balign 8
-call45_arg0: .quad 0
+call45_arg0: .quad 0, 0, 0
+call46_arg1: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
+call46_arg2: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
 .balign 8
-call45_arg3: .quad 0, 0
+call47_arg0: .quad 0
 .balign 8
-call46_arg1: .quad 1, 0, 0, 0
-call47_arg2: .zero 33
+call48_arg0: .quad 0
 .balign 8
-call48_arg1: .quad 2048
-call48_arg2: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
-call52_arg0: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
-call53_arg1: .zero 25
-call54_arg1: .byte 0, 0, 0, 0, 0
-call55_arg2: .zero 129
-call56_arg1: .byte 102, 46, 116, 109, 112, 0
+call48_arg3: .quad 0, 0
+.balign 8
+call49_arg1: .quad 1, 0, 0, 0
+call50_arg2: .zero 33
+.balign 8
+call51_arg1: .quad 2048
+call51_arg2: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
+call55_arg0: .byte 0, 0, 0, 0, 0, 0, 0, 0, 0
+call56_arg1: .zero 25
+call57_arg1: .byte 0, 0, 0, 0, 0
+call58_arg2: .zero 129
+call59_arg1: .byte 102, 46, 116, 109, 112, 0
