@@ -17,6 +17,8 @@ them, not for comparing machines.
   the sandbox over qemu-user, and the loops over a bare Unicorn running them (the engine as
   it is without the sandbox, so a load loop over it says whether loads got slower);
 - RSS after a million calls, against the RSS of hello (the call log must not grow);
+- ``openat`` of a six-component path and ``close`` in host mode over the same in the kernel
+  model's own view (both modes walk the path in the model; host mode then asks the host);
 - processes: fork + exit + wait4 round trips, a busybox sh loop making a subshell and a
   command substitution, and two threads handing a futex back and forth, each per round over
   qemu-user's (whose processes and threads are the host's own);
@@ -123,6 +125,10 @@ PING_PONG = {
                "mov x8, #98\nsvc #0\nb other\ngo1: str wzr, [x20]\nmov x0, x20\nmov x1, #129\nmov x2, #1\n"
                "mov x8, #98\nsvc #0\nb other\n.align 2\nturn: .long 0\n",
 }
+# openat(AT_FDCWD, "a/b/c/d/e/f", O_RDONLY) and close, N times (x86_64), then exit(0)
+OPENS = ("mov rbx, {n}\nl: mov eax, 257\nmov edi, -100\nlea rsi, [rip + path]\nxor edx, edx\nxor r10d, r10d\n"
+         "syscall\nmov edi, eax\nmov eax, 3\nsyscall\ndec rbx\njnz l\nmov eax, 60\nxor edi, edi\nsyscall\n"
+         'path: .asciz "a/b/c/d/e/f"\n')
 # busybox sh making a new process N times: a subshell and a command substitution
 SPAWN_LOOP = "i=0; while [ $i -lt {n} ]; do (:); x=$(echo $i); i=$((i + 1)); done"
 
@@ -435,6 +441,26 @@ def processes(report: Report, folder: str, arch: str, runs: int, n: int) -> None
                ours / theirs, "(info)")
 
 
+def host_open(report: Report, folder: str, runs: int, n: int) -> None:
+    """openat of a six-component path in host mode (the real host's directory, under the
+    policy and its walls) against the kernel model's own view of the same directory."""
+    tree = os.path.join(folder, "tree")
+    os.makedirs(os.path.join(tree, "a", "b", "c", "d", "e"), exist_ok=True)
+    with open(os.path.join(tree, "a", "b", "c", "d", "e", "f"), "w") as f:
+        f.write("x")
+    one, many = elf(folder, "open1", "x86_64", OPENS.format(n=1)), elf(folder, f"open{n}", "x86_64", OPENS.format(n=n))
+    cli = [sys.executable, "-m", "sandbox", "run"]
+
+    def per_call(cmd: list[str]) -> float:
+        return (median_of(runs, lambda: child(cmd + [many], cwd=tree)[0])
+                - median_of(runs, lambda: child(cmd + [one], cwd=tree)[0])) / n
+
+    model = per_call(cli)
+    host = per_call(cli + ["--kernel", "host", "--allow-read", "."])
+    report.row("openat 6 components + close (us), host/model", "x86_64", f"{host * 1e6:.1f}", f"{model * 1e6:.1f}",
+               host / model, "(info: one walk through the model in both modes)")
+
+
 def budget(report: Report, folder: str, arch: str, runs: int, n_compute: int) -> None:
     path = elf(folder, "compute", arch, fill(LOOPS["compute", arch], n_compute) + EXIT[arch])
     plain = median_of(runs, lambda: in_sandbox(arch, path))
@@ -461,6 +487,7 @@ def main() -> int:
     folder = tempfile.mkdtemp(prefix="sandbox-bench-")
     try:
         start_up(report, folder, 5 if args.quick else 11)
+        host_open(report, folder, runs, n_calls // 10)
         for arch in arches:
             syscall_cost(report, folder, arch, runs, n_calls)
             loops(report, folder, arch, runs, n_compute)

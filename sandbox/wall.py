@@ -48,10 +48,26 @@ def confine_process(sb: "Sandbox", *, require: bool = False) -> "WallReport":
                 if reopen_fs is not None:
                     reopen_fs()
 
+    _load_what_threads_need()
     try:
         return confine(wall_for(sb.run_policy()), require=require, after_mounts=reopen)
     except (WallError, ValueError) as e:
         raise SandboxError(str(e)) from None
+
+
+def _load_what_threads_need() -> None:
+    """Load libgcc_s before the wall goes up: glibc loads it the first time a thread ends
+    (pthread_exit unwinds the thread's stack with it), and behind the wall it can no longer
+    be read, so the first thread of the sandbox's own to end (a watchdog's, a timer's) would
+    abort the whole process ("libgcc_s.so.1 must be installed for pthread_exit to work")."""
+    import ctypes
+
+    for name in ("libgcc_s.so.1", "libgcc_s.so"):
+        try:
+            ctypes.CDLL(name)
+            return
+        except OSError:
+            continue
 
 
 def run_in_confined_child(sb: "Sandbox", run: Callable[[], "RunResult"]) -> "RunResult":
